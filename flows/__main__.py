@@ -1,0 +1,5 @@
+import sys
+
+from lmforge.flows.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The `lmforge` console script. Each command group lives in `flows/commands/<name>.py`; this file only wires them.
+
+User mistakes (LmforgeError) print one line and exit 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from lmforge.pipeline.errors import LmforgeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="lmforge")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def cli(verbose: bool) -> None:
+    """lmforge: raw text corpora → curated snapshot → tokenizer → shards → trained, registered model."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from lmforge.flows.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register()
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except LmforgeError as exc:
+        click.echo(f"lmforge: error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("lmforge: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

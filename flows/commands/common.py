@@ -1,0 +1,61 @@
+"""Options and helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_WORKSPACE = "workspace"
+
+
+def _workspace_callback(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    from lmforge.flows import env
+
+    if value.exists() and not value.is_dir():
+        raise click.BadParameter(f"{value} exists and is not a folder")
+    env.configure(value)
+    return value
+
+
+workspace_option = click.option(
+    "--workspace", type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("LMFORGE_WORKSPACE", DEFAULT_WORKSPACE), show_default="workspace",
+    callback=_workspace_callback, is_eager=True,
+    help="Folder that holds every stage output (and, without servers, Prefect's and MLflow's stores).",
+)
+
+
+def task_runner_options(f):
+    f = click.option("--workers", type=int, default=None, help="Parallel workers for the task runner.")(f)
+    f = click.option("--task-runner", type=click.Choice(["thread", "dask"]), default="thread", show_default=True,
+                     help="Prefect task runner: threads in this process, or a local Dask cluster of processes.")(f)
+    return f
+
+
+def build_task_runner(kind: str, workers: int | None):
+    if kind == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError as exc:
+            from lmforge.pipeline.errors import ConfigError
+
+            raise ConfigError("--task-runner dask needs the 'dask' extra: pip install 'lmforge[dask]'") from exc
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1,
+                                              "processes": True})
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=workers or min(4, os.cpu_count() or 1))
+
+
+def run_flow(flow_fn, task_runner: str, workers: int | None, **params: Any) -> Any:
+    return flow_fn.with_options(task_runner=build_task_runner(task_runner, workers))(**params)
+
+
+def print_json_summary(result: dict[str, Any]) -> None:
+    """With LMFORGE_JSON=1, also print the result as one JSON line (for scripts)."""
+    if os.environ.get("LMFORGE_JSON") == "1":
+        click.echo(json.dumps(result, sort_keys=True, default=str))

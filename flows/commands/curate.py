@@ -1,0 +1,59 @@
+"""`lmforge curate` and `lmforge dedup`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lmforge.flows.commands.common import print_json_summary, run_flow, task_runner_options, workspace_option
+
+
+def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner, workers) -> None:
+    from lmforge.flows.curate import curate_flow
+
+    result = run_flow(curate_flow, task_runner, workers, inputs=list(inputs), workspace=str(workspace),
+                      config_path=str(config) if config else None, strict=strict, index=index, overrides=overrides)
+    s = result["stats"]
+    verb = "exists (no-op)" if result["skipped"] else "written"
+    click.echo(f"snapshot {result['snapshot_id']} {verb}: {result['path']}")
+    click.echo(f"  documents in {s['docs_in']}, kept {s['kept']}, rejected {s['rejected']}")
+    for reason, n in s["by_reason"].items():
+        click.echo(f"    {reason}: {n}")
+    if s.get("pii"):
+        click.echo("  PII redacted: " + ", ".join(f"{k}={v}" for k, v in s["pii"].items()))
+    if s.get("file_problems"):
+        click.echo("  file problems: " + ", ".join(f"{k}={v}" for k, v in s["file_problems"].items()))
+    print_json_summary(result)
+
+
+@click.command("curate")
+@click.argument("inputs", nargs=-1, required=True)
+@workspace_option
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config ([curate], [privacy]…).")
+@click.option("--strict", is_flag=True, help="Fail (exit non-zero) on the first malformed input.")
+@click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
+@task_runner_options
+def curate_command(inputs, workspace, config, strict, index, task_runner, workers) -> None:
+    """Clean, redact and deduplicate INPUT files/folders (JSONL[.gz|.zst], Parquet, text folders; NAME=PATH names
+    the source) into a validated Parquet snapshot."""
+    _run_curate(inputs, workspace, config, strict, index, None, task_runner, workers)
+
+
+@click.command("dedup")
+@click.argument("inputs", nargs=-1, required=True)
+@workspace_option
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config.")
+@click.option("--threshold", type=float, default=None, help="Jaccard threshold for near duplicates (default 0.8).")
+@click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
+@click.option("--strict", is_flag=True, help="Fail on the first malformed input.")
+@task_runner_options
+def dedup_command(inputs, workspace, config, threshold, index, strict, task_runner, workers) -> None:
+    """Remove exact and near duplicates from INPUTs (quality filters off; text is still cleaned and PII-redacted)."""
+    overrides: dict = {"curate": {"filters": {"enabled": False}}}
+    if threshold is not None:
+        overrides["dedup"] = {"threshold": threshold}
+    _run_curate(inputs, workspace, config, strict, index, overrides, task_runner, workers)
+
+
+command = [curate_command, dedup_command]

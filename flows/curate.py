@@ -1,0 +1,117 @@
+"""The `curate` flow: one task per input unit, then dedup signatures per part, then the snapshot.
+
+Tasks pass paths, ids and counts, never text (Prefect stores parameters, results and logs in its database).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.futures import as_completed
+
+from lmforge.pipeline.config import LmforgeConfig, load_config
+from lmforge.pipeline.curate.inputs import InputUnit
+from lmforge.pipeline.curate.process import UnitCurator, UnitResult
+from lmforge.pipeline.curate.snapshot import check_strict, finalize_snapshot, make_plan
+from lmforge.pipeline.digest import digest
+from lmforge.pipeline.stage import find_stage
+from lmforge.schemas.manifest import Manifest
+
+_CURATORS: dict[str, UnitCurator] = {}
+
+
+def _curator(config: LmforgeConfig) -> UnitCurator:
+    """One curator (language model, filters, redactor) per config per process, reused across tasks."""
+    key = digest(config.to_dict())
+    if key not in _CURATORS:
+        _CURATORS[key] = UnitCurator(config)
+    return _CURATORS[key]
+
+
+def _unit_cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    """Unit digest + snapshot id (which covers the curation params): same file, same params → same result."""
+    return f"curate-{parameters['snapshot_id']}-{parameters['unit_digest']}"
+
+
+@task(name="curate-file", retries=1, cache_key_fn=_unit_cache_key, persist_result=True, result_serializer="json",
+      task_run_name="curate-{unit[source]}-{unit_digest:.12}")
+def curate_unit_task(unit: dict, unit_digest: str, snapshot_id: str, work_dir: str, config: dict) -> dict:
+    cfg = load_config(overrides=config)
+    result = _curator(cfg).curate_unit(InputUnit.from_dict(unit), unit_digest, Path(work_dir))
+    get_run_logger().info(
+        "%s: %d in, %d kept, %d rejected", Path(unit["path"]).name, sum(result.docs_in.values()),
+        sum(result.kept.values()), sum(sum(r.values()) for r in result.rejected.values()),
+    )
+    return result.to_dict()
+
+
+@task(name="dedup-signatures", retries=1, task_run_name="signatures-{part_index}")
+def signatures_task(part: str, part_index: int, work_dir: str, config: dict) -> str:
+    from lmforge.pipeline.dedup import compute_signatures
+
+    cfg = load_config(overrides=config)
+    out = Path(work_dir) / "signatures"
+    out.mkdir(parents=True, exist_ok=True)
+    return str(compute_signatures(Path(part), cfg.dedup, out))
+
+
+@task(name="write-snapshot")
+def finalize_task(inputs: list[str], workspace: str, config: dict, results: list[dict], signatures: list[str] | None,
+                  index: str | None) -> str:
+    cfg = load_config(overrides=config)
+    plan = make_plan(inputs, workspace, cfg)
+    path = finalize_snapshot(plan, [UnitResult(**r) for r in results], cfg, index_spec=index,
+                             signatures=[Path(s) for s in signatures] if signatures is not None else None)
+    return str(path)
+
+
+def _progress(total: int, desc: str):
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="file", file=sys.stderr)
+
+
+@flow(name="curate", flow_run_name="curate-{workspace}", log_prints=False)
+def curate_flow(inputs: list[str], workspace: str, config_path: str | None = None, strict: bool = False,
+                index: str | None = None, overrides: dict | None = None) -> dict[str, Any]:
+    """Raw corpora → validated Parquet snapshot (+ rejects, duplicates, manifest). Returns id, path and stats."""
+    from lmforge.flows.report import publish_curate_report
+
+    logger = get_run_logger()
+    cfg = load_config(config_path, overrides)
+    cfg_dict = cfg.to_dict()
+    plan = make_plan(inputs, workspace, cfg)
+    if plan.done:
+        logger.info("snapshot %s already exists: skipping curation", plan.snapshot_id)
+    else:
+        logger.info("curating %d input unit(s) into snapshot %s", len(plan.units), plan.snapshot_id)
+        futures = [
+            curate_unit_task.submit(u.to_dict(), d, plan.snapshot_id, str(plan.work_dir), cfg_dict)
+            for u, d in zip(plan.units, plan.digests)
+        ]
+        bar = _progress(len(futures), "curate")
+        for _ in as_completed(futures):
+            if bar:
+                bar.update(1)
+        if bar:
+            bar.close()
+        results = [f.result() for f in futures]
+        if strict:
+            check_strict([UnitResult(**r) for r in results])
+        signatures = None
+        if cfg.dedup.enabled:
+            parts = [r["part"] for r in results if r["part"]]
+            sig_futures = [signatures_task.submit(p, i, str(plan.work_dir), cfg_dict) for i, p in enumerate(parts)]
+            signatures = [f.result() for f in sig_futures]
+        finalize_task(inputs, str(workspace), cfg_dict, results, signatures, index)
+    manifest = Manifest.read(find_stage(workspace, "snapshots", plan.snapshot_id))
+    publish_curate_report(plan.snapshot_id, manifest.stats)
+    logger.info("snapshot %s: %d kept of %d documents", plan.snapshot_id, manifest.stats["kept"],
+                manifest.stats["docs_in"])
+    return {"snapshot_id": plan.snapshot_id, "path": str(plan.snapshot_dir), "stats": manifest.stats,
+            "skipped": plan.done}

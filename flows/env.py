@@ -1,0 +1,30 @@
+"""Process-wide settings applied before Prefect or MLflow are imported.
+
+With no server configured, lmforge keeps everything a run produces under its workspace: Prefect's home (its
+ephemeral API database, logs, persisted results) and MLflow's SQLite store and artifacts. So one folder holds the
+whole lineage, and the privacy canary test can search all of it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The ephemeral API server can take >20 s to start on a busy 2-core machine (DESIGN.md); wait longer, not fail.
+EPHEMERAL_STARTUP_TIMEOUT_S = "180"
+
+
+def configure(workspace: str | Path) -> None:
+    """Point Prefect and MLflow at the workspace unless the user configured servers."""
+    ws = Path(workspace).resolve()
+    ws.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("PREFECT_API_URL"):
+        os.environ.setdefault("PREFECT_HOME", str(ws / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_S)
+    os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{ws / 'mlflow.db'}")
+    os.environ.setdefault("LMFORGE_WORKSPACE", str(ws))
+
+
+def mlflow_artifact_root(workspace: str | Path) -> str:
+    return (Path(workspace).resolve() / "mlartifacts").as_uri()

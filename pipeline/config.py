@@ -1,0 +1,41 @@
+"""The one config file of a run (TOML): a section per stage, every field defaulted (STYLE.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmforge.pipeline.configuring import from_dict, read_toml, to_dict
+from lmforge.pipeline.curate.config import CurateConfig
+from lmforge.pipeline.dedup.config import DedupConfig
+from lmforge.pipeline.privacy.config import PrivacyConfig
+from lmforge.pipeline.registry.config import RegistryConfig
+from lmforge.pipeline.tokenize.config import ShardsConfig, TokenizerConfig
+from lmforge.pipeline.train.config import TrainConfig
+
+
+@dataclass(kw_only=True, slots=True, frozen=True)
+class LmforgeConfig:
+    """Everything `lmforge run` needs; `[section]` names match the field names."""
+
+    curate: CurateConfig = field(default_factory=CurateConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    shards: ShardsConfig = field(default_factory=ShardsConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> LmforgeConfig:
+    """Defaults, then the TOML file at `path` (if any), then `overrides`; unknown fields are errors."""
+    from lmforge.pipeline.configuring import merge
+
+    data: dict[str, Any] = read_toml(path) if path else {}
+    if overrides:
+        data = merge(data, overrides)
+    return from_dict(LmforgeConfig, data, where=str(path) if path else "config")

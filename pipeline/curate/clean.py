@@ -1,0 +1,44 @@
+"""Text cleaning: NFC, control characters, whitespace. Newlines and indentation are kept (code docs need them)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from lmforge.pipeline.curate.config import CleanConfig
+
+# C0/C1 controls except \t and \n (\r is handled by newline normalisation), plus BOM / zero-width no-break space.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
+# Unicode space separators other than the ASCII space (NBSP, thin/em/ideographic space …) become one ASCII space.
+_SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_LINE_SEPARATORS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+_TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def fix_surrogates(text: str) -> str:
+    """Lone surrogates (possible from JSON escapes) cannot be written as UTF-8: replace them with U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+
+
+def clean_text(text: str, config: CleanConfig) -> str:
+    """Cleaned text (possibly empty). Idempotent: cleaning twice gives the same string."""
+    text = fix_surrogates(text)
+    if config.normalize_whitespace:
+        text = _LINE_SEPARATORS.sub("\n", text)
+    if config.nfc and not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    if config.strip_control:
+        text = _CONTROL.sub("", text)
+    if config.normalize_whitespace:
+        if not text.isascii():
+            text = _SPACES.sub(" ", text)
+        text = _TRAILING.sub("", text)
+        text = _BLANK_RUNS.sub("\n\n", text)
+        text = text.strip("\n ")
+    return text

@@ -1,0 +1,109 @@
+"""Turn the user's INPUT arguments into units of work: one per record file, one per folder of text files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lmforge.pipeline.digest import digest, sha256_file
+from lmforge.pipeline.errors import InputError
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson")
+PARQUET_SUFFIXES = (".parquet",)
+
+
+@dataclass(frozen=True, slots=True)
+class InputUnit:
+    """One task's worth of input. `kind` is jsonl | parquet | textdir | text | unknown | empty_dir."""
+
+    kind: str
+    path: str
+    source: str
+    files: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "path": self.path, "source": self.source, "files": list(self.files)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> InputUnit:
+        return cls(kind=d["kind"], path=d["path"], source=d["source"], files=tuple(d.get("files", ())))
+
+
+def kind_of(path: Path, text_extensions: tuple[str, ...]) -> str:
+    name = path.name.lower()
+    if name.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if path.suffix.lower() in text_extensions:
+        return "text"
+    return "unknown"
+
+
+def _split_named(arg: str) -> tuple[str | None, Path]:
+    """`NAME=PATH` names the source; a bare PATH takes its name from the file or folder."""
+    if "=" in arg and not Path(arg).exists():
+        name, _, p = arg.partition("=")
+        if name and "/" not in name:
+            return name, Path(p)
+    return None, Path(arg)
+
+
+def source_name(path: Path) -> str:
+    name = path.name
+    for suffix in JSONL_SUFFIXES + PARQUET_SUFFIXES + (".gz", ".zst", ".txt"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)] or name
+    return name
+
+
+def plan_inputs(args: list[str], text_extensions: list[str]) -> list[InputUnit]:
+    """Expand INPUT arguments into units, sorted for determinism. A missing path is an InputError (nothing to do);
+    files with unknown formats and folders with no matching files become units that only produce rejects."""
+    exts = tuple(e.lower() for e in text_extensions)
+    units: list[InputUnit] = []
+    if not args:
+        raise InputError("<inputs>", "no input paths given")
+    for arg in args:
+        name, path = _split_named(arg)
+        dangling = path.is_symlink() and not path.exists()
+        if not path.exists() and not dangling:
+            raise InputError(path, "input path does not exist")
+        if path.is_file() or dangling:  # a dangling link is read like a file and reported as unreadable
+            units.append(InputUnit(kind_of(path, exts), str(path), name or source_name(path)))
+            continue
+        src = name or source_name(path)
+        text_files: list[str] = []
+        found_any = False
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for fname in sorted(files):
+                if fname.startswith("."):
+                    continue
+                f = Path(root) / fname
+                found_any = True
+                k = kind_of(f, exts)
+                if k == "text":
+                    text_files.append(str(f))
+                else:
+                    units.append(InputUnit(k, str(f), src))
+        if text_files:
+            units.append(InputUnit("textdir", str(path), src, tuple(text_files)))
+        if not found_any:
+            units.append(InputUnit("empty_dir", str(path), src))
+    return sorted(units, key=lambda u: (u.path, u.kind))
+
+
+def unit_digest(unit: InputUnit) -> str:
+    """Digest of a unit's bytes (file sha256, or the sorted list of member digests for a text folder)."""
+    try:
+        if unit.kind == "textdir":
+            members = [(os.path.relpath(f, unit.path), sha256_file(f)) for f in unit.files]
+            return digest({"kind": unit.kind, "source": unit.source, "members": members}, length=64)
+        if unit.kind == "empty_dir":
+            return digest({"kind": unit.kind, "path": unit.path, "source": unit.source}, length=64)
+        return digest({"kind": unit.kind, "source": unit.source, "sha256": sha256_file(unit.path)}, length=64)
+    except OSError as exc:
+        # Unreadable input: its digest is of the path, and reading it yields a reject with the OS error.
+        return digest({"kind": unit.kind, "path": unit.path, "error": type(exc).__name__}, length=64)

@@ -1,0 +1,301 @@
+"""Curate one input unit: read → clean → redact PII → language ID → quality filters → a Parquet part + rejects.
+
+This is the unit of work (one Prefect task); it resumes by skipping units whose result file exists. Nothing here
+logs or returns document text: the result is counts and paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lmforge.pipeline.config import LmforgeConfig
+from lmforge.pipeline.configuring import from_dict, merge, to_dict
+from lmforge.pipeline.curate.clean import clean_text, fix_surrogates
+from lmforge.pipeline.curate.config import FieldsConfig
+from lmforge.pipeline.curate.document import Document, Reject
+from lmforge.pipeline.curate.filters import build_filters
+from lmforge.pipeline.curate.filters.base import Filter
+from lmforge.pipeline.curate.filters.config import FiltersConfig
+from lmforge.pipeline.curate.inputs import InputUnit
+from lmforge.pipeline.curate.langid import LanguageId
+from lmforge.pipeline.curate.readers import RawRecord, RecordReader
+from lmforge.pipeline.privacy import Redactor
+from lmforge.schemas.snapshot import REJECTS_SCHEMA, SNAPSHOT_SCHEMA
+
+log = logging.getLogger(__name__)
+
+#: Reasons that mean the input itself is malformed (as opposed to a quality decision); `--strict` fails on these.
+INPUT_ERROR_REASONS = frozenset(
+    {
+        "invalid_utf8", "malformed_json", "not_an_object", "missing_text", "text_not_string", "truncated_file",
+        "empty_file", "unknown_format", "no_matching_files", "unreadable", "missing_text_column", "too_large",
+        "empty_text", "duplicate_doc_id",
+    }
+)
+#: Reasons that concern a whole file rather than one document; they are rejects but not documents in the accounting.
+FILE_LEVEL_REASONS = frozenset(
+    {"empty_file", "no_matching_files", "unknown_format", "unreadable", "missing_text_column", "truncated_file"}
+)
+FLUSH_BYTES = 64 << 20
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.:/#-]+")
+
+
+@dataclass(slots=True)
+class UnitResult:
+    """Counts and paths for one unit; JSON-able (Prefect persists it), never holds text."""
+
+    unit: dict[str, Any]
+    digest: str
+    part: str | None
+    rejects: str | None
+    docs_in: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, dict[str, int]] = field(default_factory=dict)
+    langs: dict[str, int] = field(default_factory=dict)
+    pii: dict[str, dict[str, int]] = field(default_factory=dict)
+    file_problems: dict[str, int] = field(default_factory=dict)
+    bytes_in: int = 0
+    chars_kept: int = 0
+    first_input_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def doc_id_for(source: str, record_id: str | None, path: str, line: int | None) -> str:
+    """Stable id. A record's own id is kept readable (`source/id`) when it is short and plain; otherwise, and for
+    records without an id, it is a hash of source + id (or source + file name + line)."""
+    if record_id and len(record_id) <= 128 and _PLAIN_ID.fullmatch(record_id):
+        return f"{source}/{record_id}"
+    key = f"{source}\x00{record_id}" if record_id else f"{source}\x00{os.path.basename(path)}\x00{line}"
+    return f"{source}/h{hashlib.blake2b(key.encode('utf-8', 'surrogatepass'), digest_size=8).hexdigest()}"
+
+
+def content_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def parse_created_at(value: Any) -> datetime | None:
+    """ISO-8601 strings, epoch seconds, or datetimes → aware UTC datetime; anything else → None."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, datetime):
+            dt = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            dt = datetime.fromtimestamp(float(value), tz=UTC)
+        elif isinstance(value, str):
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+class _TableWriter:
+    """Buffers rows and writes zstd Parquet row groups; creates the file only if a row arrives."""
+
+    def __init__(self, path: Path, schema: pa.Schema, rows_per_group: int) -> None:
+        self.path, self.schema, self.rows_per_group = path, schema, rows_per_group
+        self.columns: dict[str, list] = {n: [] for n in schema.names}
+        self.nbytes = 0
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, row: dict[str, Any], nbytes: int) -> None:
+        for name, col in self.columns.items():
+            col.append(row.get(name))
+        self.nbytes += nbytes
+        self.rows += 1
+        if len(self.columns["source"]) >= self.rows_per_group or self.nbytes >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.columns["source"]:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+        self._writer.write_table(pa.table(self.columns, schema=self.schema))
+        self.columns = {n: [] for n in self.schema.names}
+        self.nbytes = 0
+
+    def close(self) -> str | None:
+        self.flush()
+        if self._writer is None:
+            return None
+        self._writer.close()
+        return str(self.path)
+
+
+class UnitCurator:
+    """Holds the per-run machinery (config, reader, redactor, language ID, filters per source)."""
+
+    def __init__(self, config: LmforgeConfig) -> None:
+        self.config = config
+        cur = config.curate
+        self.redactor = Redactor(config.privacy) if config.privacy.enabled else None
+        self.langid = LanguageId(cur.langid)
+        self._filters: dict[str, list[Filter]] = {}
+        self._readers: dict[str, RecordReader] = {}
+
+    def filters_for(self, source: str) -> list[Filter]:
+        if source not in self._filters:
+            cur = self.config.curate
+            override = cur.sources.get(source)
+            fcfg = cur.filters
+            if override and override.filters:
+                fcfg = from_dict(FiltersConfig, merge(to_dict(fcfg), override.filters), f"curate.sources.{source}")
+            self._filters[source] = build_filters(fcfg) if fcfg.enabled else []
+        return self._filters[source]
+
+    def reader_for(self, source: str) -> RecordReader:
+        if source not in self._readers:
+            cur = self.config.curate
+            override = cur.sources.get(source)
+            fields: FieldsConfig = override.fields if override and override.fields else cur.fields
+            self._readers[source] = RecordReader(fields, cur.clean)
+        return self._readers[source]
+
+    def redact(self, text: str | None, pii: dict[str, Counter], source: str) -> tuple[str | None, str | None]:
+        """Redacted text (counts added to `pii[source]`) and a drop reason if an action says drop."""
+        if text is None or self.redactor is None:
+            return text, None
+        result = self.redactor.redact(fix_surrogates(text))
+        pii[source].update(result.counts)
+        return result.text, result.drop
+
+    def curate_unit(self, unit: InputUnit, unit_digest: str, out_dir: Path) -> UnitResult:
+        """Process one unit into `out_dir/parts/<digest>.parquet` + `out_dir/rejects/<digest>.parquet`."""
+        result_path = out_dir / "results" / f"{unit_digest}.json"
+        if result_path.is_file():
+            return UnitResult(**json.loads(result_path.read_text()))
+        for sub in ("parts", "rejects", "results"):
+            (out_dir / sub).mkdir(parents=True, exist_ok=True)
+        cur = self.config.curate
+        tmp_tag = f".tmp-{os.getpid()}"
+        kept_w = _TableWriter(out_dir / "parts" / f"{unit_digest}.parquet{tmp_tag}", SNAPSHOT_SCHEMA, cur.row_group_rows)
+        rej_w = _TableWriter(out_dir / "rejects" / f"{unit_digest}.parquet{tmp_tag}", REJECTS_SCHEMA, 5000)
+        docs_in: Counter = Counter()
+        kept: Counter = Counter()
+        rejected: dict[str, Counter] = defaultdict(Counter)
+        langs: Counter = Counter()
+        pii: dict[str, Counter] = defaultdict(Counter)
+        seen_ids: set[str] = set()
+        file_problems: Counter = Counter()
+        first_error: str | None = None
+        bytes_in = chars_kept = 0
+
+        def reject(r: Reject) -> None:
+            nonlocal first_error
+            text, _ = self.redact(r.text, pii, r.source) if r.text is not None else (None, None)
+            if r.reason not in FILE_LEVEL_REASONS:
+                rejected[r.source][r.reason] += 1
+            if first_error is None and r.reason in INPUT_ERROR_REASONS:
+                where = f"{r.path}:{r.line}" if r.line is not None else r.path
+                first_error = f"{where}: {r.reason}" + (f" ({r.detail})" if r.detail else "")
+            row = {**asdict(r), "text": text}
+            rej_w.add(row, len(text or ""))
+
+        reader = self.reader_for(unit.source)
+        for item in reader.read(unit):
+            if isinstance(item, Reject):
+                if item.reason in FILE_LEVEL_REASONS:
+                    file_problems[item.reason] += 1  # a problem with a file, not a document
+                else:
+                    docs_in[item.source] += 1
+                    item.doc_id = item.doc_id or doc_id_for(item.source, None, item.path, item.line)
+                reject(item)
+                continue
+            rec: RawRecord = item
+            docs_in[rec.source] += 1
+            bytes_in += len(rec.text)
+            doc = self._document(rec)
+            if doc.doc_id in seen_ids:
+                reject(Reject(rec.source, rec.path, rec.line, "read", "duplicate_doc_id",
+                              "the same id appears twice in this input", text=rec.text, doc_id=doc.doc_id))
+                continue
+            seen_ids.add(doc.doc_id)
+            verdict = self._curate_document(doc, pii)
+            if verdict is not None:
+                step, reason, text = verdict
+                reject(Reject(doc.source, doc.path, doc.line, step, reason, None, text=text, doc_id=doc.doc_id))
+                continue
+            kept[doc.source] += 1
+            langs[doc.lang] += 1
+            chars_kept += len(doc.text)
+            kept_w.add(
+                {
+                    "doc_id": doc.doc_id, "text": doc.text, "source": doc.source, "url": doc.url,
+                    "created_at": doc.created_at, "lang": doc.lang, "lang_score": doc.lang_score,
+                    "n_chars": len(doc.text), "content_hash": content_hash(doc.text),
+                },
+                len(doc.text),
+            )
+        part = _publish(kept_w.close(), tmp_tag)
+        rej = _publish(rej_w.close(), tmp_tag)
+        result = UnitResult(
+            unit=unit.to_dict(), digest=unit_digest, part=part, rejects=rej, docs_in=dict(docs_in), kept=dict(kept),
+            rejected={s: dict(c) for s, c in rejected.items()}, file_problems=dict(file_problems), langs=dict(langs), pii={s: dict(c) for s, c in pii.items()},
+            bytes_in=bytes_in, chars_kept=chars_kept, first_input_error=first_error,
+        )
+        tmp = result_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(result.to_dict(), sort_keys=True))
+        os.replace(tmp, result_path)
+        return result
+
+    def _document(self, rec: RawRecord) -> Document:
+        rid = rec.record_id
+        if rid and self.redactor is not None and self.redactor.redact(rid).counts:
+            rid = "pii:" + rid  # not plain: doc_id_for hashes it, so no PII reaches the doc_id
+        return Document(
+            doc_id=doc_id_for(rec.source, rid, rec.path, rec.line),
+            text=rec.text, source=rec.source, path=rec.path, line=rec.line,
+            url=fix_surrogates(rec.url) if rec.url else None, created_at=parse_created_at(rec.created_at),
+        )
+
+    def _curate_document(self, doc: Document, pii: dict[str, Counter]) -> tuple[str, str, str | None] | None:
+        """Run the document steps in place; return (step, reason, redacted text) if it is rejected."""
+        if not doc.text.strip():
+            return "read", "empty_text", None
+        doc.text = clean_text(doc.text, self.config.curate.clean)
+        if not doc.text:
+            return "clean", "empty_after_cleaning", None
+        doc.text, drop = self.redact(doc.text, pii, doc.source)
+        if drop:
+            return "privacy", drop, doc.text
+        if doc.url:
+            doc.url, _ = self.redact(doc.url, defaultdict(Counter), doc.source)
+        doc.lang, doc.lang_score = self.langid.detect(doc.text)
+        lid = self.config.curate.langid
+        if lid.languages and doc.lang not in lid.languages:
+            return "langid", "lang_not_allowed", doc.text
+        if doc.lang_score < lid.min_score:
+            return "langid", "lang_low_score", doc.text
+        for flt in self.filters_for(doc.source):
+            keep, reason = flt.filter(doc)
+            if not keep:
+                return flt.name, reason or flt.name, doc.text
+        if not doc.text:
+            return "filters", "empty_after_filters", None
+        return None
+
+
+def _publish(tmp_path: str | None, tag: str) -> str | None:
+    if tmp_path is None:
+        return None
+    final = tmp_path[: -len(tag)]
+    os.replace(tmp_path, final)
+    return final

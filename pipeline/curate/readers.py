@@ -1,0 +1,206 @@
+"""Readers: JSONL (plain, .gz, .zst), Parquet and text files → raw records, or rejects that say what was wrong.
+
+A reader never raises on bad data inside a file: it yields a `Reject` naming the file and line/row and goes on
+(or stops, for a truncated compressed stream, after yielding what was intact). Decoding happens here because JSON
+must be decoded before it can be parsed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from lmforge.pipeline.curate.config import CleanConfig, FieldsConfig
+from lmforge.pipeline.curate.document import Reject
+from lmforge.pipeline.curate.inputs import InputUnit
+
+READ_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class RawRecord:
+    source: str
+    path: str
+    line: int | None
+    record_id: str | None
+    text: str
+    url: str | None = None
+    created_at: Any = None
+
+
+def _zstd_lines(f: io.BufferedIOBase) -> Iterator[bytes]:
+    """Lines of a (multi-frame) zstd stream; raises EOFError if the last frame is cut short."""
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    dobj = dctx.decompressobj()
+    in_frame = False  # bytes of the current frame have been fed and its end not seen yet
+    pending = b""
+    while chunk := f.read(READ_CHUNK):
+        while chunk:
+            in_frame = True
+            pending += dobj.decompress(chunk)
+            chunk = b""
+            if dobj.eof:
+                chunk, in_frame = dobj.unused_data, False
+                dobj = dctx.decompressobj()
+        *lines, pending = pending.split(b"\n")
+        yield from (ln + b"\n" for ln in lines)
+    if pending:
+        yield pending
+    if in_frame:
+        raise EOFError("zstd stream ended before the end of its frame")
+
+
+def _open_lines(path: str) -> Iterator[bytes]:
+    lower = path.lower()
+    with open(path, "rb") as raw:
+        if lower.endswith(".gz"):
+            yield from gzip.GzipFile(fileobj=raw)
+        elif lower.endswith(".zst"):
+            yield from _zstd_lines(raw)
+        else:
+            yield from raw
+
+
+def decode(data: bytes, policy: str) -> tuple[str | None, str | None]:
+    """UTF-8 decode under the configured policy → (text, error detail)."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        detail = f"invalid UTF-8 at byte {exc.start}"
+        if policy == "replace":
+            return data.decode("utf-8", errors="replace"), None
+        return None, detail
+
+
+def _field_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+class RecordReader:
+    """Reads one InputUnit into RawRecords and Rejects."""
+
+    def __init__(self, fields: FieldsConfig, clean: CleanConfig) -> None:
+        self.fields = fields
+        self.clean = clean
+
+    def read(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:
+        try:
+            if unit.kind == "jsonl":
+                yield from self._jsonl(unit)
+            elif unit.kind == "parquet":
+                yield from self._parquet(unit)
+            elif unit.kind == "textdir":
+                for f in unit.files:
+                    yield from self._text_file(unit.source, f)
+            elif unit.kind == "text":
+                yield from self._text_file(unit.source, unit.path)
+            elif unit.kind == "empty_dir":
+                yield Reject(unit.source, unit.path, None, "read", "no_matching_files", "folder holds no input files")
+            else:
+                yield Reject(
+                    unit.source, unit.path, None, "read", "unknown_format",
+                    "unknown extension; expected .jsonl[.gz|.zst], .parquet or a text file",
+                )
+        except OSError as exc:  # permission denied, dangling link, I/O error: the file, not a record, is bad
+            yield Reject(unit.source, getattr(exc, "filename", None) or unit.path, None, "read", "unreadable",
+                         f"cannot read file: {exc.strerror or exc}")
+
+    def _record(self, source: str, path: str, line: int, obj: dict) -> RawRecord | Reject:
+        f = self.fields
+        text = obj.get(f.text)
+        rid = _field_str(obj.get(f.id))
+        src = _field_str(obj.get(f.source)) or source
+        if text is None:
+            return Reject(src, path, line, "read", "missing_text", f"no {f.text!r} field", doc_id=None)
+        if not isinstance(text, str):
+            return Reject(src, path, line, "read", "text_not_string", f"{f.text!r} is {type(text).__name__}")
+        if len(text) > self.clean.max_bytes:  # chars ≤ bytes, so this is a cheap lower bound on size
+            return Reject(src, path, line, "read", "too_large", f"{len(text)} characters > clean.max_bytes", text=text)
+        return RawRecord(src, path, line, rid, text, _field_str(obj.get(f.url)), obj.get(f.created_at))
+
+    def _jsonl(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:
+        n = 0
+        try:
+            for n, raw in enumerate(_open_lines(unit.path), start=1):
+                if len(raw) > self.clean.max_bytes:
+                    text, _ = decode(raw, "replace")
+                    yield Reject(unit.source, unit.path, n, "read", "too_large",
+                                 f"line of {len(raw)} bytes > clean.max_bytes", text=text)
+                    continue
+                if not raw.strip():
+                    continue
+                line, err = decode(raw, self.clean.invalid_utf8)
+                if line is None:
+                    yield Reject(unit.source, unit.path, n, "read", "invalid_utf8", err,
+                                 text=raw.decode("utf-8", errors="replace"))
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield Reject(unit.source, unit.path, n, "read", "malformed_json", f"{exc.msg} at column {exc.colno}",
+                                 text=line)
+                    continue
+                if not isinstance(obj, dict):
+                    yield Reject(unit.source, unit.path, n, "read", "not_an_object",
+                                 f"JSON {type(obj).__name__}, expected an object", text=line)
+                    continue
+                yield self._record(unit.source, unit.path, n, obj)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            yield Reject(unit.source, unit.path, n + 1, "read", "truncated_file",
+                         f"compressed stream is damaged or cut short after line {n}: {exc}")
+        except Exception as exc:  # zstandard.ZstdError has no stable import path across versions
+            if type(exc).__name__ != "ZstdError":
+                raise
+            yield Reject(unit.source, unit.path, n + 1, "read", "truncated_file",
+                         f"zstd stream is damaged after line {n}: {exc}")
+        if n == 0:
+            yield Reject(unit.source, unit.path, None, "read", "empty_file", "file holds no records")
+
+    def _parquet(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:
+        f = self.fields
+        try:
+            pf = pq.ParquetFile(unit.path)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid/OSError for non-Parquet bytes
+            yield Reject(unit.source, unit.path, None, "read", "unreadable", f"not a readable Parquet file: {exc}")
+            return
+        names = set(pf.schema_arrow.names)
+        if f.text not in names:
+            yield Reject(unit.source, unit.path, None, "read", "missing_text_column",
+                         f"no column {f.text!r} (columns: {sorted(names)}); set curate.fields.text")
+            return
+        cols = [c for c in (f.id, f.text, f.url, f.created_at, f.source) if c in names]
+        row = 0
+        for rg in range(pf.num_row_groups):
+            for obj in pf.read_row_group(rg, columns=cols).to_pylist():
+                row += 1
+                yield self._record(unit.source, unit.path, row, obj)
+        if row == 0:
+            yield Reject(unit.source, unit.path, None, "read", "empty_file", "file holds no rows")
+
+    def _text_file(self, source: str, path: str) -> Iterator[RawRecord | Reject]:
+        p = Path(path)
+        size = p.stat().st_size
+        if size > self.clean.max_bytes:
+            yield Reject(source, path, None, "read", "too_large", f"{size} bytes > clean.max_bytes")
+            return
+        data = p.read_bytes()
+        if not data.strip():
+            yield Reject(source, path, None, "read", "empty_file", "file is empty")
+            return
+        text, err = decode(data, self.clean.invalid_utf8)
+        if text is None:
+            yield Reject(source, path, None, "read", "invalid_utf8", err, text=data.decode("utf-8", errors="replace"))
+            return
+        yield RawRecord(source, path, None, p.name, text)

@@ -1,0 +1,274 @@
+"""Assemble a curated snapshot from per-unit parts: dedup, validate, write data/rejects/duplicates + manifest.
+
+The snapshot id is the digest of the input digests and the curation params, so the same inputs and config give
+the same folder, and a finished folder makes a re-run a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from lmforge.pipeline.config import LmforgeConfig
+from lmforge.pipeline.configuring import to_dict
+from lmforge.pipeline.curate.inputs import InputUnit, plan_inputs, unit_digest
+from lmforge.pipeline.curate.process import UnitCurator, UnitResult
+from lmforge.pipeline.errors import InputError
+from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
+from lmforge.schemas.snapshot import (
+    DUPLICATES_SCHEMA,
+    REJECTS_SCHEMA,
+    SNAPSHOT_FORMAT,
+    SNAPSHOT_SCHEMA,
+    validate_snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CurationPlan:
+    """What a curate run will do: its units (with digests), its snapshot id and folders."""
+
+    units: list[InputUnit]
+    digests: list[str]
+    snapshot_id: str
+    snapshot_dir: Path
+    work_dir: Path
+
+    @property
+    def done(self) -> bool:
+        return is_done(self.snapshot_dir)
+
+
+def curation_params(config: LmforgeConfig) -> dict[str, Any]:
+    return {"curate": to_dict(config.curate), "privacy": to_dict(config.privacy), "dedup": to_dict(config.dedup)}
+
+
+def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig) -> CurationPlan:
+    units = plan_inputs(inputs, config.curate.text_extensions)
+    digests = [unit_digest(u) for u in units]
+    unit_inputs = [{"source": u.source, "kind": u.kind, "path": u.path, "digest": d} for u, d in zip(units, digests)]
+    sid = stage_id({"units": sorted((x["source"], x["kind"], x["digest"]) for x in unit_inputs)},
+                   curation_params(config))
+    ws = Path(workspace)
+    return CurationPlan(units, digests, sid, stage_dir(ws, "snapshots", sid), ws / "snapshots" / ".work" / sid)
+
+
+def check_strict(results: Sequence[UnitResult]) -> None:
+    """In strict mode the first malformed input fails the run, naming the file and line."""
+    for r in results:
+        if r.first_input_error:
+            raise InputError(r.unit["path"], f"bad input (strict mode): {r.first_input_error}")
+
+
+def _removed_rows(table: pa.Table, dups: dict[str, tuple[str, float, str]]) -> list[dict[str, Any]]:
+    rows = []
+    for rec in table.to_pylist():
+        dup_of, sim, reason = dups[rec["doc_id"]]
+        rows.append({
+            "doc_id": rec["doc_id"], "source": rec["source"], "path": "", "line": None, "step": "dedup",
+            "reason": reason, "detail": None, "text": rec["text"], "duplicate_of": dup_of, "similarity": sim,
+        })
+    return rows
+
+
+def finalize_snapshot(
+    plan: CurationPlan,
+    results: Sequence[UnitResult],
+    config: LmforgeConfig,
+    *,
+    index_spec: str | None = None,
+    signatures: Sequence[Path] | None = None,
+) -> Path:
+    """Dedup the parts, then write the snapshot folder atomically. No-op when it already exists."""
+    if plan.done:
+        return plan.snapshot_dir
+    parts, id_rejects = _unique_ids([Path(r.part) for r in results if r.part], plan.work_dir / "unique")
+    dups: dict[str, tuple[str, float, str]] = {}
+    dedup_stats: dict[str, Any] = {}
+    index = None
+    if config.dedup.enabled and parts:
+        from lmforge.pipeline.dedup import compute_signatures, find_duplicates, open_index
+
+        sig_dir = plan.work_dir / "signatures"
+        sig_dir.mkdir(parents=True, exist_ok=True)
+        if signatures is None:
+            signatures = [compute_signatures(p, config.dedup, sig_dir) for p in parts]
+        index = open_index(index_spec, plan.snapshot_dir.parent.parent, config.dedup)
+        found = find_duplicates(parts, signatures, config.dedup, plan.work_dir / "dedup", index)
+        dedup_stats = dict(found.stats)
+        for row in found.duplicates.to_pylist():
+            dups.setdefault(row["doc_id"], (row["duplicate_of"], float(row["similarity"]), row["reason"]))
+    try:
+        with building(plan.snapshot_dir) as tmp:
+            stats = _write_snapshot(tmp, plan, results, parts, dups, id_rejects, config)
+            stats["dedup"] = dedup_stats
+            if index is not None:
+                kept_ids = {d for p in parts for d in pq.read_table(p, columns=["doc_id"])
+                            .column("doc_id").to_pylist()} - set(dups)
+                index.add(signatures, kept_ids)
+            write_manifest(
+                tmp, format=SNAPSHOT_FORMAT, id_=plan.snapshot_id,
+                inputs={"units": [{"source": u.source, "kind": u.kind, "path": u.path, "sha256": d}
+                                  for u, d in zip(plan.units, plan.digests)]},
+                params=curation_params(config), stats=stats, counts=stats.pop("_counts"),
+            )
+    finally:
+        if index is not None:
+            index.close()
+    shutil.rmtree(plan.work_dir, ignore_errors=True)
+    return plan.snapshot_dir
+
+
+def _unique_ids(parts: list[Path], out_dir: Path) -> tuple[list[Path], list[dict[str, Any]]]:
+    """The same record id in two files of one source: the first occurrence wins, later ones become rejects
+    (`duplicate_doc_id`), so every later step can rely on unique doc_ids. Rewrites only the affected parts."""
+    seen: set[str] = set()
+    out, rejects = [], []
+    for part in parts:
+        ids = pq.read_table(part, columns=["doc_id"]).column("doc_id").to_pylist()
+        clash = [d in seen for d in ids]
+        seen.update(ids)
+        if not any(clash):
+            out.append(part)
+            continue
+        table = pq.read_table(part, schema=SNAPSHOT_SCHEMA)
+        mask = pa.array(clash)
+        for rec in table.filter(mask).to_pylist():
+            rejects.append({"doc_id": rec["doc_id"], "source": rec["source"], "path": "", "line": None,
+                            "step": "read", "reason": "duplicate_doc_id", "detail": "id already used by another file",
+                            "text": rec["text"], "duplicate_of": rec["doc_id"], "similarity": None})
+        out_dir.mkdir(parents=True, exist_ok=True)
+        new = out_dir / part.name
+        pq.write_table(table.filter(pc.invert(mask)), new, compression="zstd")
+        out.append(new)
+    return out, rejects
+
+
+def _write_snapshot(tmp: Path, plan: CurationPlan, results: Sequence[UnitResult], parts: list[Path],
+                    dups: dict[str, tuple[str, float, str]], id_rejects: list[dict[str, Any]],
+                    config: LmforgeConfig) -> dict[str, Any]:
+    (tmp / "data").mkdir()
+    (tmp / "rejects").mkdir()
+    counts: dict[str, dict[str, int]] = {}
+    kept_by_source: Counter = Counter()
+    removed_by_source: dict[str, Counter] = defaultdict(Counter)
+    langs: Counter = Counter()
+    dup_ids = pa.array(sorted(dups), type=pa.string())
+    for i, part in enumerate(parts):
+        table = pq.read_table(part, schema=SNAPSHOT_SCHEMA)
+        mask = pc.is_in(table.column("doc_id"), value_set=dup_ids)
+        kept = table.filter(pc.invert(mask))
+        removed = table.filter(mask)
+        rel = f"data/part-{i:05d}.parquet"
+        validate_snapshot(kept, where=f"{part} (→ {rel})")
+        pq.write_table(kept, tmp / rel, compression="zstd", row_group_size=config.curate.row_group_rows)
+        counts[rel] = {"rows": kept.num_rows}
+        for src, n in Counter(kept.column("source").to_pylist()).items():
+            kept_by_source[src] += n
+        langs.update(kept.column("lang").to_pylist())
+        if removed.num_rows:
+            rows = _removed_rows(removed, dups)
+            for r in rows:
+                removed_by_source[r["source"]][r["reason"]] += 1
+            rrel = f"rejects/dedup-{i:05d}.parquet"
+            pq.write_table(pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA), tmp / rrel, compression="zstd")
+            counts[rrel] = {"rows": len(rows)}
+    for j, r in enumerate(results):
+        if r.rejects:
+            rrel = f"rejects/unit-{j:05d}.parquet"
+            shutil.copyfile(r.rejects, tmp / rrel)
+            counts[rrel] = {"rows": pq.ParquetFile(tmp / rrel).metadata.num_rows}
+    if id_rejects:
+        pq.write_table(pa.Table.from_pylist(id_rejects, schema=REJECTS_SCHEMA), tmp / "rejects/doc-ids.parquet",
+                       compression="zstd")
+        counts["rejects/doc-ids.parquet"] = {"rows": len(id_rejects)}
+        for r in id_rejects:
+            removed_by_source[r["source"]][r["reason"]] += 1
+    dup_rows = [{"doc_id": k, "duplicate_of": v[0], "similarity": v[1], "reason": v[2]} for k, v in sorted(dups.items())]
+    pq.write_table(pa.Table.from_pylist(dup_rows, schema=DUPLICATES_SCHEMA), tmp / "duplicates.parquet",
+                   compression="zstd")
+    counts["duplicates.parquet"] = {"rows": len(dup_rows)}
+    return _stats(results, kept_by_source, removed_by_source, langs) | {"_counts": counts}
+
+
+def _stats(results: Sequence[UnitResult], kept_by_source: Counter, removed_by_source: dict[str, Counter],
+           langs: Counter) -> dict[str, Any]:
+    """Counts only (DESIGN.md): documents in/kept/rejected per source and reason, languages, PII per type."""
+    by_source: dict[str, dict[str, Any]] = {}
+    by_reason: Counter = Counter()
+    pii: Counter = Counter()
+    pii_by_source: dict[str, Counter] = defaultdict(Counter)
+    file_problems: Counter = Counter()
+    for r in results:
+        file_problems.update(r.file_problems)
+        for src, n in r.docs_in.items():
+            entry = by_source.setdefault(src, {"docs_in": 0, "kept": 0, "rejected": Counter()})
+            entry["docs_in"] += n
+        for src, reasons in r.rejected.items():
+            by_source.setdefault(src, {"docs_in": 0, "kept": 0, "rejected": Counter()})["rejected"].update(reasons)
+            by_reason.update(reasons)
+        for src, types in r.pii.items():
+            pii.update(types)
+            pii_by_source[src].update(types)
+    for src, reasons in removed_by_source.items():
+        by_source.setdefault(src, {"docs_in": 0, "kept": 0, "rejected": Counter()})["rejected"].update(reasons)
+        by_reason.update(reasons)
+    for src, n in kept_by_source.items():
+        by_source.setdefault(src, {"docs_in": 0, "kept": 0, "rejected": Counter()})["kept"] = n
+    out_sources = {}
+    for src, e in sorted(by_source.items()):
+        rejected = dict(sorted(e["rejected"].items()))
+        out_sources[src] = {"docs_in": e["docs_in"], "kept": e["kept"], "rejected": rejected}
+        if e["docs_in"] != e["kept"] + sum(rejected.values()):
+            from lmforge.pipeline.errors import IntegrityError
+
+            raise IntegrityError(f"accounting mismatch for source {src!r}: {out_sources[src]}")
+    return {
+        "docs_in": sum(e["docs_in"] for e in out_sources.values()),
+        "kept": sum(e["kept"] for e in out_sources.values()),
+        "rejected": sum(by_reason.values()),
+        "by_source": out_sources,
+        "by_reason": dict(sorted(by_reason.items())),
+        "by_lang": dict(sorted(langs.items())),
+        "pii": dict(sorted(pii.items())),
+        "pii_by_source": {s: dict(sorted(c.items())) for s, c in sorted(pii_by_source.items())},
+        "file_problems": dict(sorted(file_problems.items())),
+        "bytes_in": sum(r.bytes_in for r in results),
+        "chars_kept": sum(r.chars_kept for r in results),
+    }
+
+
+def curate(
+    inputs: list[str],
+    workspace: str | Path,
+    config: LmforgeConfig,
+    *,
+    strict: bool = False,
+    index_spec: str | None = None,
+    on_unit: Callable[[UnitResult], None] | None = None,
+) -> Path:
+    """The whole curation in one process (no Prefect): what the flow does, serially. Returns the snapshot folder."""
+    plan = make_plan(inputs, workspace, config)
+    if plan.done:
+        log.info("snapshot %s exists; nothing to do", plan.snapshot_id)
+        return plan.snapshot_dir
+    curator = UnitCurator(config)
+    results = []
+    for unit, d in zip(plan.units, plan.digests):
+        results.append(curator.curate_unit(unit, d, plan.work_dir))
+        if on_unit:
+            on_unit(results[-1])
+    if strict:
+        check_strict(results)
+    return finalize_snapshot(plan, results, config, index_spec=index_spec)

@@ -1,0 +1,144 @@
+"""Content-addressed, atomic stage outputs (DESIGN.md, "Contracts").
+
+A stage's output lives in `<workspace>/<kind>/<id>/`, where `id` is the digest of its inputs, params and code
+version. It is built in a temporary sibling folder and renamed into place after `manifest.json` is written, so a
+folder with a manifest is always complete, and a re-run with the same id is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lmforge.pipeline.digest import code_version, digest, sha256_file
+from lmforge.pipeline.errors import NotFoundError
+from lmforge.schemas.manifest import MANIFEST_NAME, FileEntry, Manifest
+
+log = logging.getLogger(__name__)
+
+#: Folder names under the workspace, one per stage kind.
+KINDS = ("snapshots", "tokenizers", "shards", "runs")
+
+
+def stage_id(inputs: dict[str, Any], params: dict[str, Any]) -> str:
+    """Id of a stage output: digest of inputs + params + package version (not the git sha, so commits that do not
+    change the release keep cached outputs valid; the sha is still recorded in the manifest)."""
+    return digest({"inputs": inputs, "params": params, "code": code_version()["package"]})
+
+
+def stage_dir(workspace: str | Path, kind: str, id_: str) -> Path:
+    return Path(workspace) / kind / id_
+
+
+def is_done(folder: str | Path) -> bool:
+    return (Path(folder) / MANIFEST_NAME).is_file()
+
+
+def find_stage(workspace: str | Path, kind: str, id_or_path: str) -> Path:
+    """Resolve an id (or unique id prefix, or a path) to a finished stage folder, or raise a clear error."""
+    p = Path(id_or_path)
+    if p.is_dir() and is_done(p):
+        return p
+    root = Path(workspace) / kind
+    candidates = sorted(d for d in root.glob(f"{id_or_path}*") if d.is_dir() and is_done(d)) if root.is_dir() else []
+    if len(candidates) == 1:
+        return candidates[0]
+    if len(candidates) > 1:
+        raise NotFoundError(f"{kind} id prefix {id_or_path!r} is ambiguous under {root}: give more characters")
+    known = ", ".join(d.name for d in sorted(root.iterdir()) if is_done(d)) if root.is_dir() else ""
+    raise NotFoundError(f"no finished {kind[:-1]} {id_or_path!r} under {root}" + (f" (known: {known})" if known else ""))
+
+
+def latest_stage(workspace: str | Path, kind: str) -> Path | None:
+    """The most recently finished output of a kind, by manifest `created_at`."""
+    root = Path(workspace) / kind
+    if not root.is_dir():
+        return None
+    done = [d for d in root.iterdir() if d.is_dir() and is_done(d)]
+    return max(done, key=lambda d: Manifest.read(d).created_at) if done else None
+
+
+def file_entries(folder: Path, counts: dict[str, dict[str, int]] | None = None) -> list[FileEntry]:
+    """FileEntry for every file under `folder` (sorted, manifest excluded); `counts` adds rows/tokens per path."""
+    counts = counts or {}
+    entries = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST_NAME):
+        rel = path.relative_to(folder).as_posix()
+        entries.append(FileEntry(path=rel, bytes=path.stat().st_size, sha256=sha256_file(path), **counts.get(rel, {})))
+    return entries
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@contextmanager
+def building(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder next to `final`; on success the caller has written the manifest into it and it is
+    renamed to `final`. On error the temporary folder is removed. If another process finished `final` first, ours is
+    discarded (same id means same content)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if not is_done(tmp):
+            raise RuntimeError(f"{tmp}: stage finished without writing {MANIFEST_NAME}")
+        if final.exists():
+            if is_done(final):
+                log.info("stage %s was finished concurrently; keeping the existing copy", final)
+                shutil.rmtree(tmp)
+                return
+            shutil.rmtree(final)  # a leftover without manifest is an unfinished copy
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_manifest(
+    folder: Path,
+    *,
+    format: str,
+    id_: str,
+    inputs: dict[str, Any],
+    params: dict[str, Any],
+    stats: dict[str, Any],
+    counts: dict[str, dict[str, int]] | None = None,
+) -> Manifest:
+    """Write `manifest.json` last, listing every file in `folder` with its size and sha256."""
+    manifest = Manifest(
+        format=format,
+        id=id_,
+        created_at=now_iso(),
+        inputs=inputs,
+        params=params,
+        code_version=code_version(),
+        files=file_entries(folder, counts),
+        stats=stats,
+    )
+    tmp = folder / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(manifest.to_json(), encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST_NAME)
+    return manifest
+
+
+def verify_files(folder: str | Path) -> list[str]:
+    """Re-hash every file a manifest lists; return one line per mismatch (empty list means intact)."""
+    folder = Path(folder)
+    manifest = Manifest.read(folder)
+    problems = []
+    for entry in manifest.files:
+        path = folder / entry.path
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif (got := sha256_file(path)) != entry.sha256:
+            problems.append(f"{path}: sha256 {got[:12]}… != manifest {entry.sha256[:12]}…")
+    return problems

@@ -1,0 +1,1 @@
+"""The contracts: table schemas and on-disk formats, with their version numbers."""

@@ -1,0 +1,50 @@
+"""The curate flow under real Prefect: one task per input file, a report artifact, no text in Prefect's records."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lmforge.flows.curate import curate_flow
+from tests.support.curate import read_docs, write_jsonl
+
+
+async def _flow_records(flow_run_id):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, \
+        FlowRunFilterId, LogFilter, LogFilterFlowRunId
+
+    async with get_client() as client:
+        tasks = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        arts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        logs = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+        flow_run = await client.read_flow_run(flow_run_id)
+    return flow_run, tasks, arts, logs
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_curate_flow_maps_one_task_per_file_and_publishes_report(tmp_path):
+    docs = read_docs()
+    a = write_jsonl(tmp_path / "in" / "a.jsonl", docs[:6])
+    b = write_jsonl(tmp_path / "in" / "b.jsonl", docs[6:])
+    state = curate_flow(inputs=[str(a), str(b)], workspace=str(tmp_path / "ws"), return_state=True)
+    result = state.result()
+    assert result["stats"]["docs_in"] == len(docs) and not result["skipped"]
+    flow_run, tasks, arts, logs = asyncio.run(_flow_records(state.state_details.flow_run_id))
+    assert flow_run.state.is_completed()
+    curate_tasks = [t for t in tasks if t.name.startswith("curate-")]
+    assert len(curate_tasks) == 2
+    keys = {a.key for a in arts}
+    assert {"curate-report", "curate-sources"} <= keys
+    report = next(a for a in arts if a.key == "curate-report").data
+    assert "Removal reasons" in report and "exact_duplicate" in report
+    # nothing document-like in Prefect's records: no sentence of any document appears in logs or artifacts
+    blob = " ".join([str(x.data) for x in arts] + [lg.message for lg in logs] + [str(flow_run.parameters)])
+    for d in docs:
+        assert d["text"][:40] not in blob
+    assert "maria.keller" not in blob
+    # second run: the snapshot exists, the flow skips curation
+    again = curate_flow(inputs=[str(a), str(b)], workspace=str(tmp_path / "ws"))
+    assert again["skipped"] and again["snapshot_id"] == result["snapshot_id"]

@@ -1,0 +1,132 @@
+"""Every malformed input the foundation issue names: a clear reason naming file and line, the record in rejects,
+the run goes on (or fails in strict mode), and documents in = kept + rejected per source."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from lmforge.pipeline.config import load_config
+from lmforge.pipeline.curate.snapshot import curate
+from lmforge.pipeline.errors import InputError
+from lmforge.schemas.manifest import Manifest
+from tests.support.curate import read_docs, read_folder, write_jsonl
+
+NO_DEDUP = {"dedup": {"enabled": False}}
+
+
+@pytest.fixture()
+def good(tmp_path):
+    return write_jsonl(tmp_path / "in" / "good.jsonl", read_docs()[:8])
+
+
+def _run(inputs, ws, strict=False, overrides=None):
+    cfg = load_config(overrides=overrides or NO_DEDUP)
+    snap = curate([str(p) for p in inputs], ws, cfg, strict=strict)
+    return snap, Manifest.read(snap), read_folder(snap, "rejects")
+
+
+def _reasons(rejects: pa.Table) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for r in rejects.to_pylist():
+        out.setdefault(r["reason"], []).append(r)
+    return out
+
+
+def test_record_level_bad_input_is_rejected_with_file_and_line(tmp_path, good):
+    bad = tmp_path / "in" / "bad.jsonl"
+    docs = read_docs()
+    lines = [
+        json.dumps({"id": "ok-1", "text": docs[0]["text"]}).encode(),
+        b'{"id": "utf8", "text": "caf\xe9 au lait and more words"}',
+        b'{"id": "broken", "text": "no closing quote}',
+        json.dumps({"id": "no-text", "body": "x"}).encode(),
+        json.dumps({"id": "num", "text": 12345}).encode(),
+        json.dumps({"id": "empty", "text": "   "}).encode(),
+        json.dumps(["not", "an", "object"]).encode(),
+        json.dumps({"id": "ok-2", "text": docs[4]["text"]}).encode(),
+    ]
+    bad.write_bytes(b"\n".join(lines) + b"\n")
+    snap, manifest, rejects = _run([good, bad], tmp_path / "ws")
+    by = _reasons(rejects)
+    assert by["invalid_utf8"][0]["line"] == 2 and by["invalid_utf8"][0]["path"].endswith("bad.jsonl")
+    assert by["malformed_json"][0]["line"] == 3
+    assert by["missing_text"][0]["line"] == 4
+    assert by["text_not_string"][0]["line"] == 5
+    assert by["empty_text"][0]["line"] == 6
+    assert by["not_an_object"][0]["line"] == 7
+    src = manifest.stats["by_source"]["bad"]
+    assert src["docs_in"] == 8 and src["kept"] == 2
+    assert src["docs_in"] == src["kept"] + sum(src["rejected"].values())
+
+
+def test_strict_mode_fails_naming_file_and_line(tmp_path, good):
+    bad = tmp_path / "in" / "bad.jsonl"
+    bad.write_bytes(b'{"id": "a", "text": "fine text here"}\n{oops\n')
+    with pytest.raises(InputError, match=r"bad\.jsonl:2.*malformed_json"):
+        _run([good, bad], tmp_path / "ws", strict=True)
+
+
+def test_truncated_gz_and_zst_keep_the_intact_prefix(tmp_path):
+    docs = read_docs()[:8]
+    payload = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs).encode() * 50
+    gz = tmp_path / "in" / "cut.jsonl.gz"
+    zst = tmp_path / "in" / "cut.jsonl.zst"
+    gz.parent.mkdir(parents=True)
+    gz.write_bytes(gzip.compress(payload)[: len(gzip.compress(payload)) // 2])
+    z = zstandard.ZstdCompressor().compress(payload)
+    zst.write_bytes(z[: len(z) // 2])
+    snap, manifest, rejects = _run(
+        [gz, zst], tmp_path / "ws", overrides={"dedup": {"enabled": False}, "curate": {"filters": {"enabled": False}}}
+    )
+    by = _reasons(rejects)
+    paths = sorted(os.path.basename(r["path"]) for r in by["truncated_file"])
+    assert paths == ["cut.jsonl.gz", "cut.jsonl.zst"]
+    assert manifest.stats["file_problems"]["truncated_file"] == 2
+    for src in ("cut", "cut.jsonl"):
+        if src in manifest.stats["by_source"]:
+            e = manifest.stats["by_source"][src]
+            assert e["docs_in"] == e["kept"] + sum(e["rejected"].values())
+    assert manifest.stats["docs_in"] > 0  # the intact prefix was read
+
+
+def test_file_level_problems_become_rejects(tmp_path, good):
+    empty = tmp_path / "in" / "empty.jsonl"
+    empty.write_bytes(b"")
+    unknown = tmp_path / "in" / "notes.docx"
+    unknown.write_bytes(b"PK\x03\x04 binary")
+    empty_dir = tmp_path / "nothing"
+    empty_dir.mkdir()
+    no_text = tmp_path / "in" / "table.parquet"
+    pq.write_table(pa.table({"id": ["a"], "body": ["some words"]}), no_text)
+    unreadable = tmp_path / "in" / "locked.jsonl"
+    if os.geteuid() == 0:  # root reads anything: a dangling link is unreadable for everyone
+        unreadable.symlink_to(tmp_path / "missing-target.jsonl")
+    else:
+        unreadable.write_text('{"text": "x"}\n')
+        unreadable.chmod(0)
+    snap, manifest, rejects = _run([good, empty, unknown, empty_dir, no_text, unreadable], tmp_path / "ws")
+    by = _reasons(rejects)
+    assert {"empty_file", "unknown_format", "no_matching_files", "missing_text_column", "unreadable"} <= by.keys()
+    assert "column 'text'" in by["missing_text_column"][0]["detail"]
+    assert manifest.stats["kept"] == 8
+
+
+def test_giant_document_is_rejected_without_stopping_the_run(tmp_path, good):
+    giant = tmp_path / "in" / "giant.jsonl"
+    giant.write_text(json.dumps({"id": "huge", "text": "word " * 10_500_000}) + "\n")  # ~52 MB
+    snap, manifest, rejects = _run([good, giant], tmp_path / "ws")
+    by = _reasons(rejects)
+    assert by["too_large"][0]["path"].endswith("giant.jsonl") and by["too_large"][0]["line"] == 1
+    assert manifest.stats["kept"] == 8
+
+
+def test_missing_input_path_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        _run([tmp_path / "nope.jsonl"], tmp_path / "ws")

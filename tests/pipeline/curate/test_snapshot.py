@@ -1,0 +1,102 @@
+"""The snapshot contract: schema, manifest written last, content-addressed, no-op re-run, byte-identical output."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lmforge.pipeline.config import load_config
+from lmforge.pipeline.curate.snapshot import curate, make_plan
+from lmforge.pipeline.errors import IntegrityError
+from lmforge.pipeline.stage import verify_files
+from lmforge.schemas.manifest import Manifest
+from lmforge.schemas.snapshot import SNAPSHOT_SCHEMA, validate_snapshot
+from tests.support.curate import read_docs, read_folder, write_jsonl
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    docs = read_docs()
+    folder = tmp_path / "in"
+    write_jsonl(folder / "web.jsonl", docs[:4])
+    with gzip.open(folder / "news.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in docs[4:8])
+    pq.write_table(
+        pa.table({"uid": [d["id"] for d in docs[8:]], "body": [d["text"] for d in docs[8:]]}), folder / "extra.parquet"
+    )
+    texts = tmp_path / "books"
+    texts.mkdir()
+    (texts / "rivers.txt").write_text(docs[1]["text"], encoding="utf-8")
+    (texts / "tea.md").write_text(docs[6]["text"], encoding="utf-8")
+    return [str(folder), f"books={texts}"]
+
+
+CFG = {"curate": {"sources": {"extra": {"fields": {"id": "uid", "text": "body"}}}}}
+
+
+def test_snapshot_contract(tmp_path, corpus):
+    cfg = load_config(overrides=CFG)
+    snap = curate(corpus, tmp_path / "ws", cfg)
+    m = Manifest.read(snap)
+    assert m.format == "lmforge.snapshot" and m.id == snap.name and m.format_version == 1
+    assert {"package", "git_sha"} <= m.code_version.keys()
+    assert len(m.inputs["units"]) == 4 and all(len(u["sha256"]) == 64 for u in m.inputs["units"])
+    assert verify_files(snap) == []
+    data = read_folder(snap, "data")
+    assert data.schema == SNAPSHOT_SCHEMA
+    validate_snapshot(data, "all parts")
+    assert set(data.column("source").to_pylist()) == {"web", "news", "extra", "books"}
+    assert {"en", "de", "zh"} <= set(data.column("lang").to_pylist())
+    # PII in a kept or rejected document is redacted everywhere downstream
+    everything = " ".join(
+        data.column("text").to_pylist() + [t or "" for t in read_folder(snap, "rejects").column("text").to_pylist()]
+    )
+    assert "maria.keller" not in everything and "1234567" not in everything
+    # exact and near duplicates were removed, with their keeper
+    dups = pq.read_table(snap / "duplicates.parquet").to_pylist()
+    reasons = {d["reason"] for d in dups}
+    assert "exact_duplicate" in reasons
+    assert m.stats["kept"] == data.num_rows
+    for src, e in m.stats["by_source"].items():
+        assert e["docs_in"] == e["kept"] + sum(e["rejected"].values()), src
+    assert not list((tmp_path / "ws" / "snapshots").glob(".tmp-*"))
+
+
+def test_rerun_is_noop_and_output_is_byte_identical(tmp_path, corpus):
+    cfg = load_config(overrides=CFG)
+    a = curate(corpus, tmp_path / "ws1", cfg)
+    before = {p.name: p.stat().st_mtime_ns for p in a.rglob("*")}
+    assert curate(corpus, tmp_path / "ws1", cfg) == a
+    assert {p.name: p.stat().st_mtime_ns for p in a.rglob("*")} == before
+    b = curate(corpus, tmp_path / "ws2", cfg)
+    assert a.name == b.name
+    for f in sorted(p.relative_to(a) for p in a.rglob("*.parquet")):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_params_change_the_snapshot_id(tmp_path, corpus):
+    base = make_plan(corpus, tmp_path / "ws", load_config(overrides=CFG))
+    other = make_plan(corpus, tmp_path / "ws", load_config(overrides={**CFG, "dedup": {"enabled": False}}))
+    assert base.snapshot_id != other.snapshot_id
+
+
+def test_validation_rejects_a_broken_table():
+    bad = pa.table({name: pa.array([], type=f.type) for name, f in zip(SNAPSHOT_SCHEMA.names, SNAPSHOT_SCHEMA)})
+    validate_snapshot(bad, "empty")  # an empty table is valid
+    row = {
+        "doc_id": "a",
+        "text": "abc",
+        "source": "s",
+        "url": None,
+        "created_at": None,
+        "lang": "en",
+        "lang_score": 0.9,
+        "n_chars": 99,
+        "content_hash": "0" * 32,
+    }
+    with pytest.raises(IntegrityError, match="n_chars"):
+        validate_snapshot(pa.Table.from_pylist([row], schema=SNAPSHOT_SCHEMA), "broken.parquet")
