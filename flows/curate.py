@@ -32,8 +32,9 @@ def _curator(config: LmforgeConfig) -> UnitCurator:
 
 
 def _unit_cache_key(context: Any, parameters: dict[str, Any]) -> str:
-    """Unit digest + snapshot id (which covers the curation params): same file, same params → same result."""
-    return f"curate-{parameters['snapshot_id']}-{parameters['unit_digest']}"
+    """Unit digest + its work folder (named by the snapshot id, which covers the curation params, under one
+    workspace): same file, same params, same workspace → the persisted result is reused."""
+    return f"curate-{digest([parameters['work_dir'], parameters['unit_digest']])}"
 
 
 @task(name="curate-file", retries=1, cache_key_fn=_unit_cache_key, persist_result=True, result_serializer="json",
@@ -50,7 +51,7 @@ def curate_unit_task(unit: dict, unit_digest: str, snapshot_id: str, work_dir: s
 
 @task(name="dedup-signatures", retries=1, task_run_name="signatures-{part_index}")
 def signatures_task(part: str, part_index: int, work_dir: str, config: dict) -> str:
-    from lmforge.pipeline.dedup import compute_signatures
+    from lmforge.pipeline.dedup.signatures import compute_signatures
 
     cfg = load_config(overrides=config)
     out = Path(work_dir) / "signatures"
@@ -86,7 +87,8 @@ def curate_flow(inputs: list[str], workspace: str, config_path: str | None = Non
     cfg = load_config(config_path, overrides)
     cfg_dict = cfg.to_dict()
     plan = make_plan(inputs, workspace, cfg)
-    if plan.done:
+    skipped = plan.done
+    if skipped:
         logger.info("snapshot %s already exists: skipping curation", plan.snapshot_id)
     else:
         logger.info("curating %d input unit(s) into snapshot %s", len(plan.units), plan.snapshot_id)
@@ -114,4 +116,4 @@ def curate_flow(inputs: list[str], workspace: str, config_path: str | None = Non
     logger.info("snapshot %s: %d kept of %d documents", plan.snapshot_id, manifest.stats["kept"],
                 manifest.stats["docs_in"])
     return {"snapshot_id": plan.snapshot_id, "path": str(plan.snapshot_dir), "stats": manifest.stats,
-            "skipped": plan.done}
+            "skipped": skipped}

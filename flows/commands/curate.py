@@ -10,6 +10,11 @@ from lmforge.flows.commands.common import print_json_summary, run_flow, task_run
 
 
 def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner, workers) -> None:
+    from lmforge.pipeline.config import load_config
+    from lmforge.pipeline.curate.inputs import plan_inputs
+
+    # Fail on a bad config or a missing input before Prefect starts.
+    plan_inputs(list(inputs), load_config(config, overrides).curate.text_extensions)
     from lmforge.flows.curate import curate_flow
 
     result = run_flow(curate_flow, task_runner, workers, inputs=list(inputs), workspace=str(workspace),

@@ -42,8 +42,8 @@ class CleanConfig:
 
 @dataclass(kw_only=True, slots=True, frozen=True)
 class LangIdConfig:
-    max_chars: int = 2000
-    """Characters read by the classifier (py3langid); the head of a document is enough to tell its language."""
+    max_chars: int = 800
+    """Characters read by the classifier (py3langid, cost linear in length); a document's head tells its language."""
     languages: list[str] = field(default_factory=list)
     """Keep only these ISO 639-1 codes (empty: keep all)."""
     min_score: float = 0.0

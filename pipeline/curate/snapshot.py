@@ -98,7 +98,9 @@ def finalize_snapshot(
     dedup_stats: dict[str, Any] = {}
     index = None
     if config.dedup.enabled and parts:
-        from lmforge.pipeline.dedup import compute_signatures, find_duplicates, open_index
+        from lmforge.pipeline.dedup.find import find_duplicates
+        from lmforge.pipeline.dedup.index import open_index
+        from lmforge.pipeline.dedup.signatures import compute_signatures
 
         sig_dir = plan.work_dir / "signatures"
         sig_dir.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,21 +19,25 @@ from lmforge.schemas.snapshot import SNAPSHOT_SCHEMA, validate_snapshot
 from tests.support.curate import read_docs, read_folder, write_jsonl
 
 
+FILTER_DATA = Path(__file__).resolve().parents[2] / "data" / "curate" / "filters"
+
+
 @pytest.fixture()
 def corpus(tmp_path):
+    """Four sources in four formats: JSONL, JSONL.gz, Parquet with other field names, a folder of text files."""
     docs = read_docs()
     folder = tmp_path / "in"
-    write_jsonl(folder / "web.jsonl", docs[:4])
+    write_jsonl(folder / "web.jsonl", docs[:4] + docs[8:9])  # docs[8] is an exact copy of docs[0]
     with gzip.open(folder / "news.jsonl.gz", "wt", encoding="utf-8") as f:
         f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in docs[4:8])
-    pq.write_table(
-        pa.table({"uid": [d["id"] for d in docs[8:]], "body": [d["text"] for d in docs[8:]]}), folder / "extra.parquet"
-    )
+    pq.write_table(pa.table({"uid": [d["id"] for d in docs[9:]], "body": [d["text"] for d in docs[9:]]}),
+                   folder / "extra.parquet")
     texts = tmp_path / "books"
     texts.mkdir()
-    (texts / "rivers.txt").write_text(docs[1]["text"], encoding="utf-8")
-    (texts / "tea.md").write_text(docs[6]["text"], encoding="utf-8")
-    return [str(folder), f"books={texts}"]
+    (texts / "scheduler.txt").write_text((FILTER_DATA / "en_prose.txt").read_text(encoding="utf-8"))
+    (texts / "ja.md").write_text((FILTER_DATA / "ja_prose.txt").read_text(encoding="utf-8"))
+    return [str(folder / "web.jsonl"), str(folder / "news.jsonl.gz"), str(folder / "extra.parquet"),
+            f"books={texts}"]
 
 
 CFG = {"curate": {"sources": {"extra": {"fields": {"id": "uid", "text": "body"}}}}}
@@ -49,7 +54,10 @@ def test_snapshot_contract(tmp_path, corpus):
     data = read_folder(snap, "data")
     assert data.schema == SNAPSHOT_SCHEMA
     validate_snapshot(data, "all parts")
-    assert set(data.column("source").to_pylist()) == {"web", "news", "extra", "books"}
+    assert set(data.column("source").to_pylist()) == {"web", "news", "books"}
+    # both "extra" documents are lightly edited copies of "web" documents: removed as near duplicates
+    assert m.stats["by_source"]["extra"] == {"docs_in": 2, "kept": 0, "rejected": {"near_duplicate": 2}}
+    assert "web/en-bread" in data.column("doc_id").to_pylist()  # readable ids from the records' own ids
     assert {"en", "de", "zh"} <= set(data.column("lang").to_pylist())
     # PII in a kept or rejected document is redacted everywhere downstream
     everything = " ".join(
@@ -57,9 +65,11 @@ def test_snapshot_contract(tmp_path, corpus):
     )
     assert "maria.keller" not in everything and "1234567" not in everything
     # exact and near duplicates were removed, with their keeper
-    dups = pq.read_table(snap / "duplicates.parquet").to_pylist()
-    reasons = {d["reason"] for d in dups}
-    assert "exact_duplicate" in reasons
+    dups = {d["doc_id"]: d for d in pq.read_table(snap / "duplicates.parquet").to_pylist()}
+    assert dups["web/en-bread-copy"]["duplicate_of"] == "web/en-bread"
+    assert dups["web/en-bread-copy"]["reason"] == "exact_duplicate"
+    assert dups["extra/en-rivers-edited"]["duplicate_of"] == "web/en-rivers"
+    assert 0.8 <= dups["extra/en-rivers-edited"]["similarity"] < 1.0
     assert m.stats["kept"] == data.num_rows
     for src, e in m.stats["by_source"].items():
         assert e["docs_in"] == e["kept"] + sum(e["rejected"].values()), src
@@ -85,8 +95,9 @@ def test_params_change_the_snapshot_id(tmp_path, corpus):
 
 
 def test_validation_rejects_a_broken_table():
-    bad = pa.table({name: pa.array([], type=f.type) for name, f in zip(SNAPSHOT_SCHEMA.names, SNAPSHOT_SCHEMA)})
-    validate_snapshot(bad, "empty")  # an empty table is valid
+    validate_snapshot(SNAPSHOT_SCHEMA.empty_table(), "empty")  # an empty table is valid
+    with pytest.raises(IntegrityError, match="schema differs"):
+        validate_snapshot(pa.table({"doc_id": ["a"]}), "other.parquet")
     row = {
         "doc_id": "a",
         "text": "abc",

@@ -1,0 +1,57 @@
+"""`lmforge register`: package a finished run as an MLflow model version with lineage, then the promotion gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lmforge.flows.commands.common import print_json_summary, workspace_option
+from lmforge.pipeline.errors import NotFoundError
+
+
+def resolve_run(workspace: Path, run: str) -> Path:
+    """A run folder from a path, a run id or a unique id prefix under `<ws>/runs`."""
+    path = Path(run)
+    if path.is_dir():
+        return path
+    root = workspace / "runs"
+    found = (
+        sorted(d for d in root.glob(f"{run}*") if d.is_dir() and not d.name.startswith(".")) if root.is_dir() else []
+    )
+    if len(found) == 1:
+        return found[0]
+    known = ", ".join(d.name for d in sorted(root.iterdir()) if d.is_dir()) if root.is_dir() else ""
+    what = "is ambiguous" if found else "matches no run"
+    raise NotFoundError(f"--run {run!r} {what} under {root}" + (f" (runs: {known})" if known else ""))
+
+
+@click.command("register")
+@click.option("--run", "run", required=True, help="Run folder, or run id (or unique prefix) under <workspace>/runs.")
+@click.option("--shards", default=None, help="Check that the run was trained on these shards (id).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML with a [registry] section.")
+@click.option("--model-name", default=None, help="Registered model name (default: registry.model_name, 'lmforge').")
+@workspace_option
+def command(run, shards, config, model_name, workspace) -> None:
+    """Register RUN's newest checkpoint as a new model version (alias @candidate), with its lineage, and promote it
+    to @champion if it beats the champion's val bits per byte (the first version always becomes champion)."""
+    from lmforge.flows.register import register_flow
+
+    run_dir = resolve_run(workspace, run)
+    overrides = {"registry": {"model_name": model_name}} if model_name else None
+    result = register_flow(
+        workspace=str(workspace),
+        run_dir=str(run_dir),
+        shards_id=shards,
+        config_path=str(config) if config else None,
+        overrides=overrides,
+    )
+    gate = result["gate"]
+    click.echo(
+        f"registered {result['model_uri']} (MLflow run {result['mlflow_run_id']}), aliases: "
+        f"{', '.join('@' + a for a in result['aliases']) or 'none'}"
+    )
+    click.echo(f"  val bpb {result['metrics']['val_bpb']:.4f}, loss {result['metrics']['val_loss']:.4f}")
+    verdict = "promoted to @champion" if gate["promoted"] else "stays @candidate"
+    click.echo(f"  gate: {verdict}: {gate['reason']}")
+    print_json_summary(result)

@@ -1,0 +1,192 @@
+"""The trained model as an MLflow pyfunc: weights, train config and tokenizer packaged together, with a signature.
+
+`mlflow.pyfunc.load_model("models:/lmforge@champion").predict(["Once upon a time"], params={"greedy": True})`
+returns one generated continuation per prompt. The package holds three artifacts:
+
+  model.pt         the model's state dict (weights only, no optimizer)
+  model.json       {"train_config": …, "vocab_size": N, "tokenizer_sha256": …} — enough to rebuild the module
+  tokenizer.model  the sentencepiece model the weights were trained with
+
+The Python class is pickled by reference, so the environment that loads the model must have lmforge installed
+(`pip install lmforge`, or the same editable checkout); torch and sentencepiece come with it. The declared pip
+requirements name the exact versions used at registration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import torch
+
+from lmforge.pipeline.configuring import from_dict
+from lmforge.pipeline.digest import sha256_file
+from lmforge.pipeline.errors import IntegrityError, NotFoundError
+from lmforge.pipeline.train.checkpoint import META, list_checkpoints
+
+log = logging.getLogger(__name__)
+
+WEIGHTS, INFO, TOKENIZER = "model.pt", "model.json", "tokenizer.model"
+ARTIFACT_KEYS = {"weights": WEIGHTS, "info": INFO, "tokenizer": TOKENIZER}
+
+#: Sampling parameters `predict` accepts, with their defaults: (MLflow type, default). top_k 0 and seed -1 mean "off".
+PARAMS: dict[str, tuple[str, Any]] = {
+    "max_new_tokens": ("long", 64),
+    "temperature": ("double", 1.0),
+    "top_k": ("long", 0),
+    "top_p": ("double", 1.0),
+    "greedy": ("boolean", False),
+    "seed": ("long", -1),
+    "repetition_penalty": ("double", 1.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A packaged model ready to generate: the module (eval mode), its tokenizer and the package's model.json."""
+
+    model: torch.nn.Module
+    sp: Any
+    info: dict[str, Any]
+
+
+def checkpoint_of(run_dir: Path) -> Path:
+    """The newest finished checkpoint of a run folder (or the checkpoint folder itself)."""
+    run_dir = Path(run_dir)
+    if (run_dir / META).is_file():
+        return run_dir
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise NotFoundError(
+            f"{run_dir}: no finished checkpoint (checkpoints/step-*/{META}); train the run first, "
+            "or resume it so it writes one"
+        )
+    return found[-1]
+
+
+def stage_artifacts(checkpoint: Path, tokenizer_model: Path, dest: Path) -> dict[str, str]:
+    """Write the three artifacts into `dest` from a checkpoint folder; returns MLflow's `artifacts` mapping."""
+    meta = json.loads((checkpoint / META).read_text(encoding="utf-8"))
+    if not Path(tokenizer_model).is_file():
+        raise NotFoundError(f"{tokenizer_model}: tokenizer of {checkpoint} not found; it is packaged with the model")
+    dest.mkdir(parents=True, exist_ok=True)
+    state = torch.load(checkpoint / "model.pt", map_location="cpu", weights_only=True)
+    torch.save(state, dest / WEIGHTS)
+    shutil.copyfile(tokenizer_model, dest / TOKENIZER)
+    info = {
+        "train_config": meta["config"],
+        "vocab_size": int(meta["vocab_size"]),
+        "model_kind": meta.get("model_kind"),
+        "step": meta.get("step"),
+        "tokenizer_id": meta.get("tokenizer_id"),
+        "tokenizer_sha256": sha256_file(dest / TOKENIZER),
+    }
+    (dest / INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return {key: str(dest / name) for key, name in ARTIFACT_KEYS.items()}
+
+
+def load_packaged(artifacts: dict[str, str], device: str = "cpu") -> Loaded:
+    """Rebuild the model from the packaged artifacts (the same code path MLflow's `load_context` takes)."""
+    import sentencepiece as spm
+
+    from lmforge.pipeline.train.config import TrainConfig
+    from lmforge.pipeline.train.models import build_model
+
+    info = json.loads(Path(artifacts["info"]).read_text(encoding="utf-8"))
+    config = from_dict(TrainConfig, info["train_config"], where=artifacts["info"])
+    if sha256_file(artifacts["tokenizer"]) != info["tokenizer_sha256"]:
+        raise IntegrityError(f"{artifacts['tokenizer']}: tokenizer does not match the one the model was packaged with")
+    model = build_model(config.model, int(info["vocab_size"]))
+    model.load_state_dict(torch.load(artifacts["weights"], map_location="cpu", weights_only=True))
+    model.to(device).eval()
+    return Loaded(model, spm.SentencePieceProcessor(model_file=artifacts["tokenizer"]), info)
+
+
+def prompts_of(model_input: Any) -> list[str]:
+    """A DataFrame (its `prompt` column, else its first), a list/array/Series of strings, a dict or one string."""
+    import pandas as pd
+
+    if isinstance(model_input, str):
+        return [model_input]
+    if isinstance(model_input, dict):
+        model_input = pd.DataFrame(model_input)
+    if isinstance(model_input, pd.DataFrame):
+        column = "prompt" if "prompt" in model_input.columns else model_input.columns[0]
+        model_input = model_input[column]
+    return ["" if p is None else str(p) for p in list(model_input)]
+
+
+def sampling_options(params: dict[str, Any] | None) -> dict[str, Any]:
+    """MLflow params (with the signature's defaults) → `generate` keywords; the "off" sentinels become None."""
+    merged = {name: default for name, (_, default) in PARAMS.items()} | dict(params or {})
+    return {
+        "max_new_tokens": int(merged["max_new_tokens"]),
+        "temperature": float(merged["temperature"]),
+        "top_k": int(merged["top_k"]) or None,
+        "top_p": float(merged["top_p"]),
+        "greedy": bool(merged["greedy"]),
+        "seed": None if int(merged["seed"]) < 0 else int(merged["seed"]),
+        "repetition_penalty": float(merged["repetition_penalty"]),
+    }
+
+
+def generate_all(loaded: Loaded, prompts: list[str], opts: dict[str, Any]) -> list[str]:
+    from lmforge.pipeline.train.sample import generate_text
+
+    return [generate_text(loaded.model, loaded.sp, prompt, **opts) for prompt in prompts]
+
+
+with warnings.catch_warnings():
+    # `model_input` stays unannotated on purpose (MLflow 3 would derive a second signature from type hints, and we
+    # accept several input shapes); MLflow warns about that when the class is defined.
+    warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
+
+    class LmforgeLanguageModel(mlflow.pyfunc.PythonModel):
+        """pyfunc wrapper: prompts in, generated continuations out (one string per prompt)."""
+
+        def load_context(self, context: Any) -> None:
+            self.loaded = load_packaged(dict(context.artifacts))
+
+        def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> list[str]:
+            return generate_all(self.loaded, prompts_of(model_input), sampling_options(params))
+
+
+def signature() -> Any:
+    """Input: one string column (a list of prompts, or a DataFrame whose `prompt` column is used); output: one string per prompt; params: the sampling options."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string")]),
+        outputs=Schema([ColSpec("string")]),
+        params=ParamSchema([ParamSpec(name, dtype, default) for name, (dtype, default) in PARAMS.items()]),
+    )
+
+
+def pip_requirements() -> list[str]:
+    """Exact versions of what the loading environment needs; lmforge itself must be installed there too."""
+    from importlib.metadata import version
+
+    from lmforge import __version__
+
+    return [
+        f"lmforge=={__version__}",
+        f"torch=={version('torch').split('+')[0]}",
+        f"sentencepiece=={version('sentencepiece')}",
+        f"mlflow=={version('mlflow')}",
+    ]
+
+
+def smoke_check(artifacts: dict[str, str], tokens: int) -> None:
+    """Load the staged package and generate a few greedy tokens, so a broken package is never logged."""
+    if tokens <= 0:
+        return
+    loaded = load_packaged(artifacts)
+    generate_all(loaded, [""], sampling_options({"max_new_tokens": tokens, "greedy": True}))
+    log.info("packaged model loads and generates (%d tokens, %s)", tokens, loaded.info.get("model_kind"))

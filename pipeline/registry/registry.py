@@ -1,0 +1,243 @@
+"""Registering a trained run in the MLflow model registry, with its lineage, and resolving `models:/` references.
+
+Order matters for "nothing half-registered": the server is probed first; the package is staged and smoke-tested
+locally; the run gets its inputs, metrics, lineage.json and the pyfunc model; only then is a model version created
+(with every tag at creation), and only then does an alias move to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmforge.pipeline.errors import LmforgeError, NotFoundError
+from lmforge.pipeline.registry import datasets
+from lmforge.pipeline.registry import lineage as L
+from lmforge.pipeline.registry.config import RegistryConfig
+from lmforge.pipeline.registry.pyfunc import (
+    LmforgeLanguageModel,
+    checkpoint_of,
+    load_packaged,
+    pip_requirements,
+    signature,
+    smoke_check,
+    stage_artifacts,
+)
+
+log = logging.getLogger(__name__)
+
+CANDIDATE, CHAMPION = "candidate", "champion"
+
+
+class TrackingUnreachableError(LmforgeError):
+    """The MLflow tracking server does not answer; nothing was logged or registered."""
+
+
+def tracking_uri(workspace: str | Path) -> str:
+    from lmforge.pipeline.tracking.mlflow_run import tracking_uri as uri
+
+    return uri(workspace)
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, before anything is logged, when an HTTP tracking server does not answer its health check."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+            if response.status >= 500:
+                raise TrackingUnreachableError(f"MLflow server {uri} is unhealthy (HTTP {response.status})")
+    except (urllib.error.URLError, OSError) as exc:
+        raise TrackingUnreachableError(
+            f"MLflow tracking server {uri} is unreachable ({getattr(exc, 'reason', exc)}); start it, or unset "
+            "MLFLOW_TRACKING_URI to use the workspace's SQLite store. Nothing was registered"
+        ) from exc
+
+
+def use_tracking(workspace: str | Path) -> str:
+    """Point MLflow at the workspace's store (or MLFLOW_TRACKING_URI), after checking it answers."""
+    import mlflow
+
+    uri = tracking_uri(workspace)
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    return uri
+
+
+# -- resolving references ------------------------------------------------------------------------------------------
+def parse_ref(ref: str, default_name: str = "lmforge") -> tuple[str, str | None, str | None]:
+    """`models:/NAME@ALIAS`, `models:/NAME/VERSION`, `NAME@ALIAS`, `NAME/VERSION` or `NAME` → (name, alias, version)."""
+    body = ref.removeprefix("models:/").strip("/") or default_name
+    if "@" in body:
+        name, _, alias = body.partition("@")
+        return name or default_name, alias, None
+    if "/" in body:
+        name, _, version = body.rpartition("/")
+        return name, None, version
+    return body, None, None
+
+
+def resolve_version(ref: str, default_name: str = "lmforge") -> Any:
+    """The ModelVersion a reference names; NotFoundError listing what exists when it names nothing."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    name, alias, version = parse_ref(ref, default_name)
+    client = MlflowClient()
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as exc:
+        known = sorted(m.name for m in client.search_registered_models(max_results=100))
+        raise NotFoundError(
+            f"registered model {name!r} does not exist (registered models: "
+            f"{', '.join(known) or 'none'}); register one with `lmforge register --run RUN`"
+        ) from exc
+    versions = sorted((str(v.version) for v in client.search_model_versions(f"name='{name}'")), key=int)
+    try:
+        if alias:
+            return client.get_model_version_by_alias(name, alias)
+        if version:
+            return client.get_model_version(name, version)
+        return client.get_model_version(name, versions[-1])
+    except (MlflowException, IndexError) as exc:
+        aliases = ", ".join(f"@{a}→v{v}" for a, v in sorted((model.aliases or {}).items())) or "none"
+        what = f"alias {alias!r}" if alias else f"version {version!r}"
+        raise NotFoundError(
+            f"model {name!r} has no {what} (aliases: {aliases}; versions: {', '.join(versions) or 'none'})"
+        ) from exc
+
+
+def aliases_of(name: str, version: str) -> list[str]:
+    from mlflow import MlflowClient
+
+    model = MlflowClient().get_registered_model(name)
+    return sorted(a for a, v in (model.aliases or {}).items() if str(v) == str(version))
+
+
+# -- registering ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Registered:
+    name: str
+    version: str
+    run_id: str
+    model_uri: str
+    metrics: dict[str, float]
+    lineage: L.Lineage
+
+
+def run_shards_id(run_dir: Path) -> str:
+    """The shards id a run's newest checkpoint was trained on (NotFoundError for a run with no checkpoint)."""
+    import json
+
+    from lmforge.pipeline.train.checkpoint import META
+
+    return str(json.loads((checkpoint_of(Path(run_dir)) / META).read_text(encoding="utf-8")).get("shards_id"))
+
+
+def candidate_metrics(artifacts: dict[str, str], shards_dir: Path, config: RegistryConfig) -> dict[str, float]:
+    """Val loss / perplexity / bits per byte of the packaged model on its own validation shards."""
+    from lmforge.pipeline.train.evaluate import evaluate
+
+    loaded = load_packaged(artifacts)
+    result = evaluate(
+        loaded.model,
+        shards_dir,
+        "val",
+        batch_size=config.eval_batch_size,
+        seq_len=config.eval_seq_len,
+        max_batches=config.eval_max_batches,
+        expect_tokenizer=loaded.info["tokenizer_sha256"],
+    )
+    return {
+        "val_bpb": result["bpb"],
+        "val_loss": result["loss"],
+        "val_ppl": result["ppl"],
+        "val_tokens": float(result["tokens"]),
+    }
+
+
+def _open_run(workspace: Path, lineage: L.Lineage) -> tuple[Any, str]:
+    """Reopen the training run (so the model sits next to its metrics), or start one when training did not track."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from lmforge.pipeline.tracking.mlflow_run import ensure_experiment
+
+    if lineage.mlflow_run_id:
+        try:
+            status = mlflow.get_run(lineage.mlflow_run_id).info.status
+            return mlflow.start_run(run_id=lineage.mlflow_run_id), status
+        except MlflowException:
+            log.warning(
+                "MLflow run %s of %s is not in this store; starting a new run", lineage.mlflow_run_id, lineage.run_dir
+            )
+    experiment_id = ensure_experiment(workspace)
+    return mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{lineage.run_id}"), "FINISHED"
+
+
+def register(
+    workspace: str | Path,
+    run_dir: str | Path,
+    config: RegistryConfig | None = None,
+    flow_run: dict[str, str | None] | None = None,
+) -> Registered:
+    """Package, evaluate, log and register the run's newest checkpoint; the new version gets alias `candidate`.
+
+    `flow_run` ({"flow_run_id", "flow_run_url", …}) is recorded as tags; the promotion gate is a separate step.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    config = config or RegistryConfig()
+    workspace, run_dir = Path(workspace), Path(run_dir)
+    if not run_dir.is_dir():
+        raise NotFoundError(f"{run_dir}: no such run folder")
+    use_tracking(workspace)
+    lineage = L.collect(run_dir, checkpoint_of(run_dir), workspace)
+    with tempfile.TemporaryDirectory(prefix="lmforge-package-") as tmp:
+        artifacts = stage_artifacts(lineage.checkpoint, lineage.tokenizer_model, Path(tmp))
+        smoke_check(artifacts, config.smoke_tokens)
+        metrics = candidate_metrics(artifacts, lineage.shards.path, config)
+        version_tags = L.tags(lineage, metrics, flow_run)
+        run, prior_status = _open_run(workspace, lineage)
+        status = "FAILED"
+        try:
+            mlflow.set_tags(version_tags)
+            datasets.log_inputs(lineage)
+            mlflow.log_metrics({f"registry.{k}": v for k, v in metrics.items()})
+            mlflow.log_dict(lineage.to_dict(), "lineage.json")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=LmforgeLanguageModel(),
+                artifacts=artifacts,
+                signature=signature(),
+                pip_requirements=pip_requirements(),
+            )
+            status = prior_status if prior_status in ("FINISHED", "KILLED") else "FINISHED"
+        finally:
+            mlflow.end_run(status=status)
+    version = mlflow.register_model(info.model_uri, config.model_name, tags=version_tags)
+    MlflowClient().set_registered_model_alias(config.model_name, CANDIDATE, version.version)
+    log.info(
+        "registered %s version %s (run %s) as @%s, val bpb %.4f",
+        config.model_name,
+        version.version,
+        run.info.run_id,
+        CANDIDATE,
+        metrics["val_bpb"],
+    )
+    return Registered(
+        config.model_name,
+        str(version.version),
+        run.info.run_id,
+        f"models:/{config.model_name}/{version.version}",
+        metrics,
+        lineage,
+    )

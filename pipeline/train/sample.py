@@ -1,0 +1,160 @@
+"""Sampling text from a trained model: one function with every option, and a text-level wrapper.
+
+The model only needs `model(idx) -> (logits, _)`; when it also offers `new_cache(batch)` / `decode(idx, cache)`
+(both lmforge models do) the prompt is prefilled once and each new token costs one step: a KV cache for the GPT,
+the carried (h, c) state for the LSTM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from lmforge.pipeline.errors import ConfigError
+
+
+def next_token_probs(
+    logits: torch.Tensor,
+    history: Sequence[int] = (),
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float = 1.0,
+) -> torch.Tensor:
+    """Turn next-token logits (V,) into the probabilities (V,) to sample from, after every filter.
+
+    Order: repetition penalty, temperature, top-k, then top-p (the order of Hugging Face's logits processors).
+    """
+    logits = logits.detach().float().clone()
+    if repetition_penalty != 1.0 and len(history) > 0:
+        # CTRL (Keskar et al. 2019, section 4.1): make every token already seen less likely; dividing a negative
+        # logit would raise it, so those are multiplied instead.
+        seen = torch.as_tensor(sorted(set(history)), dtype=torch.long, device=logits.device)
+        vals = logits[seen]
+        logits[seen] = torch.where(vals > 0, vals / repetition_penalty, vals * repetition_penalty)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits[logits < kth] = float("-inf")
+    probs = torch.softmax(logits, dim=-1)
+    if top_p is not None and top_p < 1.0:
+        # Nucleus sampling (Holtzman et al. 2020): the smallest set of most likely tokens whose mass reaches top_p.
+        sorted_probs, order = torch.sort(probs, descending=True)
+        mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
+        drop = order[mass_before >= top_p]  # the first token always stays (mass before it is 0)
+        probs[drop] = 0.0
+        probs = probs / probs.sum()
+    return probs
+
+
+def _check_options(
+    max_new_tokens: int, temperature: float, top_k: int | None, top_p: float | None, repetition_penalty: float
+) -> None:
+    if max_new_tokens < 0:
+        raise ConfigError(f"max_new_tokens: must be ≥ 0, got {max_new_tokens}")
+    if temperature < 0:
+        raise ConfigError(f"temperature: must be ≥ 0 (0 means greedy), got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ConfigError(f"top_k: must be ≥ 1, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ConfigError(f"top_p: must be in (0, 1], got {top_p}")
+    if repetition_penalty <= 0:
+        raise ConfigError(f"repetition_penalty: must be > 0 (1 = off), got {repetition_penalty}")
+
+
+@torch.no_grad()
+def generate(
+    model: torch.nn.Module,
+    prompt: Sequence[int],
+    *,
+    max_new_tokens: int = 64,
+    greedy: bool = False,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    seed: int | None = None,
+    eos_id: int | None = None,
+    use_cache: bool = True,
+) -> list[int]:
+    """Continue the token ids `prompt`; return the new ids (without the prompt, and without the EOS that stopped it).
+
+    greedy (or temperature 0) takes the most likely token, after the repetition penalty; otherwise sample from
+    `next_token_probs`. `seed` makes sampling reproducible (None: torch's global RNG). An empty prompt starts from
+    `eos_id`, the separator the model saw before every document. Past the model's context length the window slides
+    (the cache is rebuilt over the last `block_size` tokens), so cached and uncached runs give the same tokens.
+    """
+    _check_options(max_new_tokens, temperature, top_k, top_p, repetition_penalty)
+    ids = [int(t) for t in prompt]
+    if not ids:
+        if eos_id is None:
+            raise ConfigError("prompt: empty, and no eos_id to start from; give at least one token")
+        ids = [eos_id]
+    n_prompt = len(ids)
+    greedy = greedy or temperature == 0
+    device = next(model.parameters()).device
+    generator = None
+    if seed is not None and not greedy:
+        generator = torch.Generator(device=device)
+        generator.manual_seed(seed)
+    block = getattr(model, "block_size", None)
+    cached = use_cache and hasattr(model, "decode")
+
+    def window() -> torch.Tensor:
+        return torch.tensor([ids[-block:] if block else ids], dtype=torch.long, device=device)  # (1, T)
+
+    was_training = model.training
+    model.eval()
+    try:
+        cache: Any = model.new_cache(1) if cached else None
+        logits = model.decode(window(), cache) if cached else model(window())[0]
+        for step in range(max_new_tokens):
+            history = ids if repetition_penalty != 1.0 else ()
+            if greedy:
+                probs = next_token_probs(logits[0, -1], history, repetition_penalty=repetition_penalty)
+                token = int(torch.argmax(probs))
+            else:
+                probs = next_token_probs(
+                    logits[0, -1],
+                    history,
+                    temperature=temperature,
+                    top_k=top_k,
+                    top_p=top_p,
+                    repetition_penalty=repetition_penalty,
+                )
+                token = int(torch.multinomial(probs, 1, generator=generator))
+            if eos_id is not None and token == eos_id:
+                break
+            ids.append(token)
+            if step == max_new_tokens - 1:
+                break
+            if not cached:
+                logits = model(window())[0]
+            elif block is not None and cache.pos >= block:
+                cache.reset()  # context full: slide the window and prefill it again
+                logits = model.decode(window(), cache)
+            else:
+                logits = model.decode(torch.tensor([[token]], dtype=torch.long, device=device), cache)
+    finally:
+        model.train(was_training)
+    return ids[n_prompt:]
+
+
+def generate_text(model: torch.nn.Module, sp: Any, prompt: str, **opts: Any) -> str:
+    """Continue `prompt` with a sentencepiece tokenizer `sp`; returns only the continuation text.
+
+    `opts` are `generate`'s keywords; `eos_id` defaults to the tokenizer's EOS, so generation stops at a
+    document boundary.
+    """
+    prompt_ids = sp.encode(prompt, out_type=int) if prompt else []
+    if "eos_id" not in opts:
+        opts["eos_id"] = sp.eos_id() if sp.eos_id() >= 0 else None
+    new_ids = generate(model, prompt_ids, **opts)
+    # Decode prompt and continuation together so the space at the seam survives (sentencepiece drops a leading
+    # "▁" when a piece list starts with it), then cut the decoded prompt off.
+    head = sp.decode(prompt_ids)
+    full = sp.decode(prompt_ids + new_ids)
+    return full[len(head) :] if full.startswith(head) else sp.decode(new_ids)

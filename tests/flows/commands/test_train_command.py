@@ -1,0 +1,20 @@
+"""`lmforge train`: options, and user mistakes as one line with exit 2 (before Prefect starts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lmforge.flows.cli import main
+
+
+def test_unknown_shards_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    assert main(["train", "--shards", "nope", "--workspace", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"lmforge: error: no finished shard 'nope' under {tmp_path / 'shards'}"]
+
+
+def test_help_lists_the_launch_options(capsys) -> None:
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--shards", "--config", "--nproc", "--nnodes", "--node-rank", "--rdzv-endpoint", "--resume"):
+        assert option in out

@@ -1,0 +1,128 @@
+"""Evaluation: loss/ppl/bpb arithmetic on crafted models, per-document attribution, per-language sums, unigram."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from lmforge.pipeline.errors import InputError, NotFoundError
+from lmforge.pipeline.train.evaluate import evaluate, unigram_baseline
+from lmforge.pipeline.train.model import GPTConfig
+from lmforge.pipeline.train.models import ModelConfig, build_model
+from lmforge.schemas.shards import open_tokens
+from tests.support.tiny_shards import TinyShards, build, write_shard
+
+
+class ContextFree(torch.nn.Module):
+    """Predicts the same distribution after any context, so every token's NLL is known in closed form."""
+
+    def __init__(self, logits: torch.Tensor, block_size: int | None = None) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(logits)
+        self.block_size = block_size
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        return self.logits.expand(*idx.shape, -1), None
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> TinyShards:
+    return build(tmp_path_factory.mktemp("tiny"))
+
+
+def val_table(tiny: TinyShards):
+    return pq.read_table(tiny.shards_dir / "val-00000.docs.parquet").to_pandas()
+
+
+def test_uniform_model_has_loss_ln_v(tiny: TinyShards) -> None:
+    v = tiny.vocab_size
+    out = evaluate(ContextFree(torch.zeros(v)), tiny.shards_dir, batch_size=4, seq_len=64)
+    docs = val_table(tiny)
+    n = int(docs.n_tokens.sum())
+    assert out["tokens"] == n - 1  # the shard's first token has no context
+    assert out["loss"] == pytest.approx(math.log(v), rel=1e-6)
+    assert out["ppl"] == pytest.approx(v, rel=1e-5)
+    # bytes of the first document count for the share of its tokens that were scored
+    nbytes = docs.n_bytes.sum() - docs.n_bytes[0] / docs.n_tokens[0]
+    assert out["bytes"] == pytest.approx(nbytes)
+    assert out["bpb"] == pytest.approx((n - 1) * math.log(v) / math.log(2) / nbytes, rel=1e-6)
+
+
+def test_every_token_is_attributed_to_its_document_and_language(tiny: TinyShards) -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(tiny.vocab_size)
+    out = evaluate(ContextFree(logits), tiny.shards_dir, batch_size=3, seq_len=50)
+    neg_logp = -torch.log_softmax(logits, -1).double().numpy()
+    tokens = np.asarray(open_tokens(tiny.shards_dir / "val-00000.bin"), dtype=np.int64)
+    docs = val_table(tiny)
+    for lang in ("en", "fr"):
+        expected, count = 0.0, 0
+        for off, n in zip(docs.offset[docs.lang == lang], docs.n_tokens[docs.lang == lang], strict=True):
+            span = tokens[max(off, 1) : off + n]
+            expected += neg_logp[span].sum()
+            count += len(span)
+        assert out["per_lang"][lang]["nll"] == pytest.approx(expected, rel=1e-6)
+        assert out["per_lang"][lang]["tokens"] == count
+
+
+def test_per_language_sums_to_overall(tiny: TinyShards) -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(gpt=GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=64)), tiny.vocab_size)
+    out = evaluate(model, tiny.shards_dir, batch_size=8, seq_len=64)
+    langs = out["per_lang"]
+    assert set(langs) == {"en", "fr"}
+    for key in ("nll", "tokens", "bytes"):
+        assert sum(m[key] for m in langs.values()) == pytest.approx(out[key])
+    for m in [out, *langs.values()]:
+        assert m["ppl"] == pytest.approx(math.exp(m["loss"]))
+        assert m["bpb"] == pytest.approx(m["nll"] / math.log(2) / m["bytes"])
+
+
+def test_batching_does_not_change_the_result_and_context_is_capped(tiny: TinyShards) -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(gpt=GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=32)), tiny.vocab_size)
+    a = evaluate(model, tiny.shards_dir, batch_size=1, seq_len=256)  # seq_len capped at the block size
+    b = evaluate(model, tiny.shards_dir, batch_size=16, seq_len=32)
+    assert a["loss"] == pytest.approx(b["loss"], rel=1e-5) and a["tokens"] == b["tokens"]
+    assert a["batches"] > b["batches"]
+
+
+def test_max_batches_limits_the_pass(tiny: TinyShards) -> None:
+    out = evaluate(ContextFree(torch.zeros(tiny.vocab_size)), tiny.shards_dir, batch_size=2, seq_len=16, max_batches=3)
+    assert out["batches"] == 3 and out["tokens"] == 3 * 2 * 16
+    assert out["loss"] == pytest.approx(math.log(tiny.vocab_size))
+
+
+def test_missing_split_and_missing_docs_table_are_clear_errors(tiny: TinyShards, tmp_path) -> None:
+    with pytest.raises(NotFoundError, match="no test-"):
+        evaluate(ContextFree(torch.zeros(4)), tiny.shards_dir, split="test")
+    (tmp_path / "val-00000.bin").write_bytes((tiny.shards_dir / "val-00000.bin").read_bytes())
+    with pytest.raises(InputError, match=r"val-00000\.docs\.parquet"):
+        evaluate(ContextFree(torch.zeros(4)), tmp_path)
+
+
+def test_unigram_baseline_on_crafted_counts(tmp_path) -> None:
+    sha = "00" * 32
+    write_shard(tmp_path / "train-00000.bin", [([0, 0, 0, 1], 9, "en")], 4, sha)
+    write_shard(tmp_path / "val-00000.bin", [([0, 1], 3, "en"), ([2], 3, "de")], 4, sha)
+    out = unigram_baseline(tmp_path, vocab_size=4)
+    # add-one counts [4, 2, 1, 1] of 8: NLL = ln 2 + ln 4 + ln 8 = 6 ln 2 over 3 tokens and 6 bytes
+    assert out["loss"] == pytest.approx(2 * math.log(2))
+    assert out["bpb"] == pytest.approx(1.0)
+    assert out["per_lang"]["de"]["loss"] == pytest.approx(math.log(8))
+    assert out["per_lang"]["en"]["tokens"] == 2
+
+
+def test_unigram_baseline_on_real_shards_matches_numpy(tiny: TinyShards) -> None:
+    out = unigram_baseline(tiny.shards_dir)
+    train = np.asarray(open_tokens(tiny.shards_dir / "train-00000.bin"), dtype=np.int64)
+    val = np.asarray(open_tokens(tiny.shards_dir / "val-00000.bin"), dtype=np.int64)
+    v = max(train.max(), val.max()) + 1  # no manifest here: the largest id seen
+    counts = np.bincount(train, minlength=v) + 1.0
+    expected = -np.log(counts[val] / counts.sum()).mean()
+    assert out["loss"] == pytest.approx(expected) and out["tokens"] == len(val)
+    assert 1.0 < out["ppl"] < tiny.vocab_size  # frequencies beat a uniform guess
