@@ -19,6 +19,8 @@ from lmforge.pipeline.errors import LmforgeError
 def cli(verbose: bool) -> None:
     """lmforge: raw text corpora → curated snapshot → tokenizer → shards → trained, registered model."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _register() -> None:
@@ -31,7 +33,9 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> int:
     _register()
     try:
-        cli.main(args=argv, standalone_mode=False)
+        rc = cli.main(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and not isinstance(rc, bool):  # click returns Exit(n).exit_code here
+            return rc
     except LmforgeError as exc:
         click.echo(f"lmforge: error: {exc}", err=True)
         return 2
