@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 #: Detector type (as in `lmforge pii scan` output) → placeholder written into the text.
 PLACEHOLDER_FOR_TYPE: dict[str, str] = {
     "EMAIL": "<EMAIL>",
@@ -19,3 +21,6 @@ PLACEHOLDER_FOR_TYPE: dict[str, str] = {
 
 #: Every distinct placeholder, in a fixed order (tokenizer user-defined symbols are added in this order).
 PLACEHOLDERS: tuple[str, ...] = tuple(dict.fromkeys(PLACEHOLDER_FOR_TYPE.values()))
+
+#: Any placeholder, for later cleaning steps that must leave them whole (e.g. split text around matches).
+PLACEHOLDER_RE: re.Pattern[str] = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))

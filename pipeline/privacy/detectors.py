@@ -1,0 +1,266 @@
+"""Pattern + validator detectors for contact data, network addresses and national/financial numbers.
+
+Every pattern is linear-time on any input: quantifiers are bounded or possessive, and each pattern starts with a
+character class followed by a fixed-width negative lookbehind (so the regex engine can skip ahead with its
+first-character scan, and a run of 50 MB of digits or letters offers only one starting position).
+A match is a candidate; the validators in `validators.py` decide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from lmforge.pipeline.privacy.validators import (
+    IBAN_LENGTHS,
+    card_prefix_ok,
+    cn_id_ok,
+    digits_of,
+    iban_ok,
+    isbn13_ok,
+    luhn_ok,
+    negative_context,
+    public_ip,
+    ssn_ok,
+    trivial_digits,
+)
+
+Hit = tuple[int, int, str]
+
+# "Not glued to a word or to a number": no ASCII alnum before, and no digit+separator before (decimals, dates,
+# version strings, invoice numbers like INV-2021-…).
+_AFTER = r"(?![0-9A-Za-z_])(?![\-.,/:][0-9])"
+
+_EMAIL_LOCAL = r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}"
+_EMAIL_DOMAIN = r"(?:[\w\-]{1,63}\.){1,8}(?:[A-Za-z]{2,24}(?![A-Za-z0-9_\-])|[^\W\d_A-Za-z]{2,12}(?![\w\-]))"
+_EMAIL = re.compile(_EMAIL_LOCAL + "@" + _EMAIL_DOMAIN)
+_AT = r"\s?(?:[\[\(\{<]\s?(?:at|AT|At|@)\s?[\]\)\}>]|\s(?:at|AT)\s)\s?"
+_DOT = r"\s?(?:[\[\(\{<]\s?(?:dot|DOT|Dot|\.)\s?[\]\)\}>]|\s(?:dot|DOT)\s)\s?"
+_EMAIL_OBFUSCATED = re.compile(
+    r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}"
+    + _AT
+    + r"(?:[\w\-]{1,63}(?:"
+    + _DOT
+    + r"|\.)){1,6}[A-Za-z]{2,24}\b"
+)
+_OBFUSCATION_HINTS = ("at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ")
+_LOCAL_WORD = re.compile(r"[\w.+\-%]+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+_PHONE_INTL = re.compile(
+    r"\+(?<![0-9A-Za-z_+]\+)\d++(?:(?:[ \-./]{1,2}|(?<=\))|\s?(?=\())\(?\d++\)?){0,6}+" + _AFTER, re.ASCII
+)
+_NO_NUMBER_BEFORE = r"(?<![0-9A-Za-z_])(?<![0-9][\-.,/:])"
+_PHONE_US = re.compile(
+    r"(?:1(?<![0-9A-Za-z_]1)(?<![0-9][\-.,/:]1)[ \-.]?|(?=[2-9(])" + _NO_NUMBER_BEFORE + ")"
+    r"(?:\(\d{3}\)[ ]?|\d{3}[\-. ])\d{3}[\-. ]\d{4}" + _AFTER,
+    re.ASCII,
+)
+_PHONE_NATIONAL = re.compile(
+    r"(?:0(?<![0-9A-Za-z_/]0)(?<![0-9][\-.,/:]0)\d{1,4}(?:[ /\-]|(?=\d))|\((?<![0-9A-Za-z_]\()0\d{1,4}\)\s?)"
+    r"\d{2,8}(?:[ \-]\d{2,6}){0,3}" + _AFTER,
+    re.ASCII,
+)
+#: `+1,000,000`, `+35236450.6`: a signed number, not a phone.
+_SIGNED_NUMBER = re.compile(r"\+\d{1,3}(?:[.,]\d{3})+|\+\d+[.,]\d{1,2}")
+_PHONE_CN_MOBILE = re.compile(
+    r"1(?<![0-9A-Za-z_]1)(?<![0-9][\-.,/:]1)[3-9]\d(?:\d{8}|[ \-]\d{4}[ \-]\d{4})" + _AFTER, re.ASCII
+)
+
+_CARD = re.compile(r"[2-6](?<![0-9A-Za-z_][2-6])(?<![0-9][\-.,/:][2-6])\d{3}(?:[ \-]?\d{2,6}){2,4}" + _AFTER, re.ASCII)
+_SSN = re.compile(r"\d(?<![0-9A-Za-z_]\d)(?<![0-9][\-.,/:]\d)(\d{2})([ \-])(\d{2})\2(\d{4})" + _AFTER, re.ASCII)
+_SSN_CONTEXT = re.compile(
+    r"(?i)(?<![a-z])(?:ssn|social security|soc\.? sec\.?|sozialversicherung\w*|社会安全号码?)[\w\s:#.,]{0,24}$"
+)
+_CN_ID = re.compile(
+    r"[1-8](?<![0-9A-Za-z_][1-8])\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+    r"(?![0-9A-Za-z_])",
+    re.ASCII,
+)
+_IBAN = re.compile(
+    r"[A-Z](?<![0-9A-Za-z_][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![0-9A-Za-z_])", re.ASCII
+)
+
+_IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![0-9A-Za-z_]|\.\w)", re.ASCII)
+_IPV6 = re.compile(r"[0-9A-Fa-f:](?<![0-9A-Za-z_:.][0-9A-Fa-f:])[0-9A-Fa-f:]{2,38}(?![0-9A-Za-z_:])")
+_IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
+#: Runs of at least eight digits with short separators: every number-based type lies in (or next to) one.
+_DIGIT_CLUSTER = re.compile(r"[0-9](?:[ \-./()]{0,2}[0-9]){7,}+")
+#: Dotted quads start with a '.'-led run; a literal first character lets the regex engine skip ahead fast.
+_IPV4_HINT = re.compile(r"\.[0-9]{1,3}\.[0-9]{1,3}\.")
+#: An '@' between an address-like character and a domain-like one (decorators and @mentions do not qualify).
+_AT_HINT = re.compile(r"@(?<=[\w.+\-%]@)(?=[\w\-])")
+_SEPARATORS = " -./()"
+Window = tuple[int, int]
+_VERSION_CONTEXT = re.compile(
+    r"(?i)(?<![a-z])(?:version|ver|release|build|v|rev|firmware|sections?|sec|chapter|abschnitt|kapitel|§|版本|章节|oid)"
+    r"\s{0,2}[:=]?[\s\"'(]{0,3}$"
+)
+
+
+def _merge(spans: list[Window]) -> list[Window]:
+    merged: list[Window] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def number_windows(text: str) -> tuple[list[Window], list[Window]]:
+    """Where number-based PII can be: (phone/card/SSN/ID windows, IBAN windows), each merged.
+
+    One fast pass over the text; the detectors then run only inside these windows, so prose with a few years and
+    page numbers costs almost nothing.
+    """
+    n = len(text)
+    runs: list[Window] = []
+    iban: list[Window] = []
+    for m in _DIGIT_CLUSTER.finditer(text):
+        start, end = m.span()
+        runs.append((max(0, start - 4), min(n, end + 4)))
+        iban.append((max(0, start - 12), min(n, end + 24)))
+    return _merge(runs), _merge(iban)
+
+
+def _hint_windows(hint: re.Pattern[str], text: str, before: int, after: int) -> list[Window]:
+    """Merged windows around each hint; when hints are dense (adversarial input) the whole text is one window."""
+    n = len(text)
+    limit = n // (before + after) + 16
+    windows: list[Window] = []
+    for i, m in enumerate(hint.finditer(text)):
+        if i > limit:
+            return _everywhere(text)
+        windows.append((max(0, m.start() - before), min(n, m.end() + after)))
+    return _merge(windows)
+
+
+def _everywhere(text: str) -> list[Window]:
+    return [(0, len(text))]
+
+
+def find_emails(text: str) -> Iterator[Hit]:
+    if "@" in text:
+        for m in _in(_EMAIL, text, _hint_windows(_AT_HINT, text, 64, 256)):
+            yield _trim_cjk_local(text, m.start(), m.end())
+    if any(hint in text for hint in _OBFUSCATION_HINTS):
+        for m in _EMAIL_OBFUSCATED.finditer(text):
+            yield _trim_cjk_local(text, m.start(), m.end())
+
+
+def _trim_cjk_local(text: str, start: int, end: int) -> Hit:
+    """In unspaced CJK prose `联系zhang@x.com` the word before the address is not part of a Latin local part."""
+    local = _LOCAL_WORD.match(text, start, end)
+    if local is None or local.group().isascii():
+        return start, end, "EMAIL"
+    cjk = [m.end() for m in _CJK.finditer(local.group())]
+    if cjk and cjk[-1] < len(local.group()):
+        start += cjk[-1]
+    return start, end, "EMAIL"
+
+
+def find_phones(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
+    windows = _everywhere(text) if windows is None else windows
+    if "+" in text:
+        for m in _PHONE_INTL.finditer(text):
+            value = m.group()
+            digits = digits_of(value.replace("(0)", ""))
+            if 8 <= len(digits) <= 15 and not _SIGNED_NUMBER.fullmatch(value) and not trivial_digits(digits):
+                yield m.start(), m.end(), "PHONE"
+    for m in _in(_PHONE_US, text, windows):
+        digits = digits_of(m.group())
+        local = digits[1:] if len(digits) == 11 else digits
+        if (
+            len(local) == 10
+            and local[0] in "23456789"
+            and local[3] in "23456789"
+            and local[1:3] != "11"
+            and not trivial_digits(local)
+            and not negative_context(text, m.start())
+        ):
+            yield m.start(), m.end(), "PHONE"
+    for m in _in(_PHONE_NATIONAL, text, windows):
+        digits = digits_of(m.group())
+        if 9 <= len(digits) <= 12 and not trivial_digits(digits) and not negative_context(text, m.start()):
+            yield m.start(), m.end(), "PHONE"
+    for m in _in(_PHONE_CN_MOBILE, text, windows):
+        if not trivial_digits(digits_of(m.group())) and not negative_context(text, m.start()):
+            yield m.start(), m.end(), "PHONE"
+
+
+def _in(pattern: re.Pattern[str], text: str, windows: list[Window]) -> Iterator[re.Match[str]]:
+    for start, end in windows:
+        yield from pattern.finditer(text, start, end)
+
+
+def find_cards(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
+    for m in _in(_CARD, text, _everywhere(text) if windows is None else windows):
+        value = m.group()
+        for end in _group_ends(value):
+            digits = digits_of(value[:end])
+            if (
+                13 <= len(digits) <= 19
+                and card_prefix_ok(digits)
+                and luhn_ok(digits)
+                and not isbn13_ok(digits)
+                and not trivial_digits(digits)
+            ):
+                if not negative_context(text, m.start()):
+                    yield m.start(), m.start() + end, "CREDIT_CARD"
+                break
+
+
+def _group_ends(value: str) -> list[int]:
+    """Candidate ends, longest first: the whole match, then each point where a separator starts a group."""
+    ends = [len(value)]
+    ends += [i for i in range(len(value) - 1, 0, -1) if value[i] in " -" and value[i - 1].isdigit()]
+    return ends
+
+
+def find_ssns(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
+    for m in _in(_SSN, text, _everywhere(text) if windows is None else windows):
+        area = text[m.start()] + m.group(1)
+        if not ssn_ok(area, m.group(3), m.group(4)) or negative_context(text, m.start()):
+            continue
+        if m.group(2) == " " and not _SSN_CONTEXT.search(text, max(0, m.start() - 40), m.start()):
+            continue
+        yield m.start(), m.end(), "US_SSN"
+
+
+def find_cn_ids(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
+    for m in _in(_CN_ID, text, _everywhere(text) if windows is None else windows):
+        if cn_id_ok(m.group()):
+            yield m.start(), m.end(), "CN_ID"
+
+
+def find_ibans(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
+    for m in _in(_IBAN, text, _everywhere(text) if windows is None else windows):
+        value = m.group()
+        want = IBAN_LENGTHS.get(value[:2])
+        if want is None:
+            continue
+        end, seen = 0, 0
+        for i, ch in enumerate(value):  # cut at the country's length: the match may have run into the next word
+            if ch != " ":
+                seen += 1
+                if seen == want:
+                    end = i + 1
+                    break
+        if end and iban_ok(value[:end].replace(" ", "")):
+            yield m.start(), m.start() + end, "IBAN"
+
+
+def find_ips(text: str) -> Iterator[Hit]:
+    if "." in text:
+        for m in _in(_IPV4, text, _hint_windows(_IPV4_HINT, text, 4, 5)):
+            if public_ip(m.group()) and not _VERSION_CONTEXT.search(text, max(0, m.start() - 16), m.start()):
+                yield m.start(), m.end(), "IPV4"
+    if "::" in text or _IPV6_HINT.search(text):
+        for m in _in(_IPV6, text, _hint_windows(_IPV6_HINT, text, 40, 40)):
+            value = m.group()
+            groups = [g for g in value.split(":") if g]
+            if len(groups) < 3 or not any(ch.isdigit() for ch in value) or value.count(":") < 2:
+                continue
+            if public_ip(value):
+                yield m.start(), m.end(), "IPV6"

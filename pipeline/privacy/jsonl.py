@@ -1,0 +1,178 @@
+"""Stream JSONL records through the filter (the `lmforge pii` commands): one line in, one line out, bounded memory.
+
+A bad line (not JSON, not an object, `text` missing or not a string, not UTF-8) becomes an InputError naming the
+file and line; it is reported through `on_error` and the run goes on, unless `strict`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from lmforge.pipeline.errors import InputError
+from lmforge.pipeline.privacy.config import PrivacyConfig
+from lmforge.pipeline.privacy.redactor import Redactor, apply
+from lmforge.pipeline.privacy.scanner import scan
+
+
+@dataclass(slots=True)
+class JsonlReport:
+    """What a run over one file did: counts only (per type, and per source × type), never text."""
+
+    records: int = 0
+    errors: int = 0
+    dropped: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    by_source: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, source: str, counts: dict[str, int]) -> None:
+        if counts:
+            self.counts.update(counts)
+            self.by_source.setdefault(source, Counter()).update(counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "errors": self.errors,
+            "dropped": self.dropped,
+            "counts": dict(sorted(self.counts.items())),
+            "by_source": {s: dict(sorted(c.items())) for s, c in sorted(self.by_source.items())},
+        }
+
+
+ErrorHook = Callable[[InputError], None]
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    if path.suffix == ".zst":
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(path.open("rb")))
+    return path.open("rb")
+
+
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
+    """(line number, record or the InputError for that line); blank lines are skipped."""
+    if not path.is_file():
+        raise InputError(path, "input file not found")
+    with _open_binary(path) as raw:
+        try:
+            for lineno, line in enumerate(raw, 1):
+                if not line.strip():
+                    continue
+                yield lineno, _parse(path, lineno, line)
+        except (OSError, EOFError, ValueError) as exc:  # truncated .gz/.zst: say where it stopped
+            raise InputError(path, f"cannot read past this point ({exc}); the file looks truncated") from exc
+
+
+def _parse(path: Path, lineno: int, line: bytes) -> dict[str, Any] | InputError:
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return InputError(path, f"not UTF-8 at byte {exc.start}; re-encode the file as UTF-8", lineno)
+    except json.JSONDecodeError as exc:
+        return InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", lineno)
+    if not isinstance(record, dict):
+        return InputError(path, f"expected a JSON object, got {type(record).__name__}", lineno)
+    if "text" not in record:
+        return InputError(path, "record has no 'text' field", lineno)
+    if not isinstance(record["text"], str):
+        return InputError(path, f"'text' must be a string, got {type(record['text']).__name__}", lineno)
+    return record
+
+
+def dumps(obj: Any) -> str:
+    """One JSON line; lone surrogates from the input (valid JSON escapes) survive as escapes instead of crashing."""
+    line = json.dumps(obj, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(obj, ensure_ascii=True)
+    return line + "\n"
+
+
+def scan_jsonl(
+    src: Path,
+    out: Path,
+    config: PrivacyConfig | None = None,
+    *,
+    strict: bool = False,
+    on_error: ErrorHook | None = None,
+) -> JsonlReport:
+    """Write `{"id", "spans": [{"start", "end", "type"}]}` per record (or `{"id", "line", "error"}` for a bad one)."""
+    config = config or PrivacyConfig()
+    report = JsonlReport()
+    with ExitStack() as stack:
+        sink = stack.enter_context(out.open("w", encoding="utf-8"))
+        for lineno, item in read_records(src):
+            if isinstance(item, InputError):
+                _fail(item, report, strict, on_error)
+                sink.write(dumps({"id": None, "line": lineno, "error": item.reason}))
+                continue
+            spans = scan(item["text"], config)
+            report.records += 1
+            report.add(_source(item, src), dict(Counter(s.type for s in spans)))
+            sink.write(
+                dumps(
+                    {"id": item.get("id"), "spans": [{"start": s.start, "end": s.end, "type": s.type} for s in spans]}
+                )
+            )
+    return report
+
+
+def redact_jsonl(
+    src: Path,
+    out: Path,
+    config: PrivacyConfig | None = None,
+    *,
+    rejects: Path | None = None,
+    strict: bool = False,
+    on_error: ErrorHook | None = None,
+) -> JsonlReport:
+    """Write each record with `text` redacted; records an action drops go (redacted) to `rejects` with a `reason`."""
+    redactor = Redactor(config)
+    report = JsonlReport()
+    rejects = rejects or out.with_name(out.name.removesuffix(".jsonl") + ".rejects.jsonl")
+    with ExitStack() as stack:
+        sink = stack.enter_context(out.open("w", encoding="utf-8"))
+        reject_sink: IO[str] | None = None
+        for lineno, item in read_records(src):
+            if isinstance(item, InputError):
+                _fail(item, report, strict, on_error)
+                reason = {"line": lineno, "reason": "bad_record", "error": item.reason}
+            else:
+                result = redactor.redact(item["text"]) if redactor.config.enabled else apply(item["text"], [], {})
+                report.records += 1
+                report.add(_source(item, src), result.counts)
+                record = {**item, "text": result.text}
+                if result.drop is None:
+                    sink.write(dumps(record))
+                    continue
+                report.dropped += 1
+                reason = {**record, "line": lineno, "reason": result.drop}
+            if reject_sink is None:
+                reject_sink = stack.enter_context(rejects.open("w", encoding="utf-8"))
+            reject_sink.write(dumps(reason))
+    return report
+
+
+def _fail(error: InputError, report: JsonlReport, strict: bool, on_error: ErrorHook | None) -> None:
+    if strict:
+        raise error
+    report.errors += 1
+    if on_error is not None:
+        on_error(error)
+
+
+def _source(record: dict[str, Any], path: Path) -> str:
+    source = record.get("source")
+    return source if isinstance(source, str) and source else path.name

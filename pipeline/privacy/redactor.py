@@ -1,0 +1,72 @@
+"""Replace detected spans by typed placeholders, apply per-type actions, and count — never record — what was found."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lmforge.pipeline.privacy.config import PrivacyConfig
+from lmforge.pipeline.privacy.placeholders import PLACEHOLDER_FOR_TYPE
+from lmforge.pipeline.privacy.scanner import Span, scan
+
+
+@dataclass(slots=True)
+class Redaction:
+    """Redacted text, redactions per type, and `drop` = "pii_<TYPE>" when a type whose action is "drop" was found."""
+
+    text: str
+    counts: dict[str, int] = field(default_factory=dict)
+    drop: str | None = None
+
+
+_MAX_PASSES = 4
+
+
+class Redactor:
+    """Callable per document; holds the config (and, with NER on, the loaded model) across documents."""
+
+    def __init__(self, config: PrivacyConfig | None = None) -> None:
+        self.config = config or PrivacyConfig()
+        if self.config.ner:  # fail at construction, not on the first document, when the extra is missing
+            from lmforge.pipeline.privacy.scanner import _ner
+
+            _ner(self.config.ner_model, self.config.ner_min_score)
+
+    def redact(self, text: str) -> Redaction:
+        """Placeholders for every span whose action is "redact" or "drop"; "keep" spans stay as they were."""
+        if not self.config.enabled:
+            return Redaction(text=text)
+        result = apply(text, scan(text, self.config), self.config.actions)
+        # A placeholder can change what its neighbours look like (`x.AA+0000…` → `<EMAIL>+0000…`); redact to a
+        # fixed point so that redacting redacted text is a no-op. Only documents that had PII pay for the re-scan.
+        for _ in range(_MAX_PASSES):
+            if not result.counts:
+                break
+            again = apply(result.text, scan(result.text, self.config), self.config.actions)
+            if not again.counts:
+                break
+            counts = Counter(result.counts) + Counter(again.counts)
+            result = Redaction(text=again.text, counts=dict(sorted(counts.items())), drop=result.drop or again.drop)
+        return result
+
+
+def apply(text: str, spans: list[Span], actions: dict[str, str]) -> Redaction:
+    """Rebuild `text` with placeholders; the document's drop reason is the first dropped type in text order."""
+    parts: list[str] = []
+    counts: Counter[str] = Counter()
+    drop: str | None = None
+    pos = 0
+    for span in spans:
+        action = actions.get(span.type, "redact")
+        if action == "keep":
+            continue
+        if action == "drop" and drop is None:
+            drop = f"pii_{span.type}"
+        parts.append(text[pos : span.start])
+        parts.append(PLACEHOLDER_FOR_TYPE[span.type])
+        counts[span.type] += 1
+        pos = span.end
+    if not counts:
+        return Redaction(text=text, drop=drop)
+    parts.append(text[pos:])
+    return Redaction(text="".join(parts), counts=dict(sorted(counts.items())), drop=drop)

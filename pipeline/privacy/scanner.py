@@ -1,0 +1,92 @@
+"""`scan(text)`: run every detector, resolve overlaps by type priority, return sorted non-overlapping spans.
+
+Offsets are Python string indices (code points, end-exclusive) into the text as given.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from lmforge.pipeline.privacy import detectors
+from lmforge.pipeline.privacy.config import PrivacyConfig
+from lmforge.pipeline.privacy.ner import NerDetector
+from lmforge.pipeline.privacy.secrets import find_secrets
+
+#: When two detections overlap, the earlier type here wins (stronger validation first; a key inside a URL is a
+#: SECRET, an 18-digit ID that also passes Luhn is a CN_ID, a digit run inside an IBAN is not a PHONE).
+PRIORITY: tuple[str, ...] = (
+    "SECRET",
+    "EMAIL",
+    "IBAN",
+    "CN_ID",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IPV6",
+    "IPV4",
+    "PHONE",
+    "PERSON",
+    "ADDRESS",
+)
+_RANK = {t: i for i, t in enumerate(PRIORITY)}
+
+_DEFAULT = PrivacyConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One detection: `text[start:end]` is personal data of `type` (a key of PLACEHOLDER_FOR_TYPE)."""
+
+    start: int
+    end: int
+    type: str
+
+
+def scan(text: str, config: PrivacyConfig | None = None) -> list[Span]:
+    """All PII spans in `text`, sorted by start and non-overlapping."""
+    if not isinstance(text, str):
+        raise TypeError(f"privacy scan needs str text, got {type(text).__name__}")
+    if not text:
+        return []
+    config = config or _DEFAULT
+    hits: list[tuple[int, int, str]] = list(find_secrets(text, config.secret_min_entropy, config.secret_min_length))
+    hits.extend(detectors.find_emails(text))
+    numbers, ibans = detectors.number_windows(text)
+    if numbers:
+        hits.extend(detectors.find_cn_ids(text, numbers))
+        hits.extend(detectors.find_cards(text, numbers))
+        hits.extend(detectors.find_ssns(text, numbers))
+        hits.extend(detectors.find_ibans(text, ibans))
+    hits.extend(detectors.find_ips(text))
+    hits.extend(detectors.find_phones(text, numbers))
+    if config.ner:
+        hits.extend(_ner(config.ner_model, config.ner_min_score).find(text))
+    return resolve(hits)
+
+
+def resolve(hits: Iterable[tuple[int, int, str]]) -> list[Span]:
+    """Keep the highest-priority (then longest, then earliest) hit of every overlapping group."""
+    by_start = sorted(set(hits))
+    if all(a[1] <= b[0] for a, b in zip(by_start, by_start[1:], strict=False)):  # the usual case: nothing overlaps
+        return [Span(start, end, kind) for start, end, kind in by_start if end > start]
+    ordered = sorted(by_start, key=lambda h: (_RANK.get(h[2], len(_RANK)), h[0] - h[1], h[0]))
+    starts: list[int] = []
+    kept: list[Span] = []
+    for start, end, kind in ordered:
+        if end <= start:
+            continue
+        i = bisect.bisect_right(starts, start)
+        if i and kept[i - 1].end > start:
+            continue
+        if i < len(kept) and kept[i].start < end:
+            continue
+        starts.insert(i, start)
+        kept.insert(i, Span(start, end, kind))
+    return kept
+
+
+@functools.lru_cache(maxsize=4)
+def _ner(model: str, min_score: float) -> NerDetector:
+    return NerDetector(model=model, min_score=min_score)

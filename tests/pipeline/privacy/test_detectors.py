@@ -1,0 +1,97 @@
+"""Every type is found in EN/DE/ZH/code at the exact span; hard negatives stay untouched; offsets are code points."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lmforge.pipeline.privacy import scan
+from lmforge.pipeline.privacy.validators import luhn_ok
+
+DATA = Path(__file__).parents[2] / "data" / "privacy"
+POSITIVES = [json.loads(line) for line in (DATA / "positives.jsonl").read_text(encoding="utf-8").splitlines()]
+HARD_NEGATIVES = [line for line in (DATA / "hard_negatives.txt").read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.mark.parametrize("case", POSITIVES, ids=lambda c: f"{c['type']}-{c['lang']}-{c['needle'][:12]}")
+def test_positive_is_found_at_its_exact_span(case: dict) -> None:
+    text, needle = case["text"], case["needle"]
+    start = text.index(needle)
+    spans = scan(text)
+    assert [(s.start, s.end, s.type) for s in spans] == [(start, start + len(needle), case["type"])]
+
+
+def test_positives_cover_every_language_for_the_main_types() -> None:
+    langs: dict[str, set[str]] = {}
+    for case in POSITIVES:
+        langs.setdefault(case["type"], set()).add(case["lang"])
+    for kind in ("EMAIL", "PHONE", "IPV4", "CREDIT_CARD", "IBAN", "SECRET"):
+        assert langs[kind] == {"en", "de", "zh", "code"}, kind
+    assert {"US_SSN", "CN_ID", "IPV6"} <= set(langs)
+
+
+@pytest.mark.parametrize("line", HARD_NEGATIVES, ids=lambda s: s[:30])
+def test_hard_negative_is_untouched(line: str) -> None:
+    assert scan(line) == []
+
+
+def test_offsets_are_code_points_after_cjk_and_astral_text() -> None:
+    prefix = "中文文本" * 25 + "😀🙂" + "Grüße "
+    text = prefix + "mail: anna.berg@example.org und +49 30 90182736."
+    spans = scan(text)
+    assert [text[s.start : s.end] for s in spans] == ["anna.berg@example.org", "+49 30 90182736"]
+    assert spans[0].start == text.index("anna")
+
+
+def test_lone_surrogates_and_mixed_scripts_do_not_crash() -> None:
+    text = "\ud800 broken \udfff then 8.8.8.8 and Ελληνικά кириллица 中文 user@example.com \ud83d"
+    spans = scan(text)
+    assert [(text[s.start : s.end], s.type) for s in spans] == [("8.8.8.8", "IPV4"), ("user@example.com", "EMAIL")]
+
+
+def test_empty_and_non_string_text() -> None:
+    assert scan("") == []
+    with pytest.raises(TypeError, match="str"):
+        scan(b"bytes")  # type: ignore[arg-type]
+
+
+def test_spans_are_sorted_and_non_overlapping() -> None:
+    text = " ".join(case["text"] for case in POSITIVES)
+    spans = scan(text)
+    assert len(spans) >= len(POSITIVES)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+
+
+def test_overlap_priority_secret_beats_email_and_cn_id_beats_card() -> None:
+    url = "postgres://app:Zq8#rT5!mK2p@db.example.com/main"
+    assert [s.type for s in scan(url)] == ["SECRET"]
+    # 18 digits, valid CN ID checksum; a card reading of the same digits must not win.
+    assert [s.type for s in scan("ID 110108198703142637")] == ["CN_ID"]
+
+
+def _luhn_complete(body: str) -> str:
+    return next(body + d for d in "0123456789" if luhn_ok(body + d))
+
+
+@given(st.text(alphabet="0123456789", min_size=14, max_size=14), st.sampled_from(["", " ", "-"]))
+def test_any_luhn_valid_visa_is_found_and_a_wrong_check_digit_is_not(body: str, sep: str) -> None:
+    number = _luhn_complete("4" + body)
+    formatted = sep.join(number[i : i + 4] for i in range(0, 16, 4))
+    text = f"Paid with {formatted} yesterday."
+    assert [text[s.start : s.end] for s in scan(text) if s.type == "CREDIT_CARD"] == [formatted]
+    wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+    assert not [s for s in scan(f"Paid with {wrong} yesterday.") if s.type == "CREDIT_CARD"]
+
+
+@given(st.integers(min_value=1, max_value=8), st.integers(min_value=0, max_value=9))
+def test_iban_with_a_changed_digit_is_not_found(position: int, delta: int) -> None:
+    iban = "DE89370400440532013000"
+    text = f"Konto {iban}."
+    assert [s.type for s in scan(text)] == ["IBAN"]
+    digit = str((int(iban[4 + position]) + 1 + delta % 9) % 10)
+    broken = iban[: 4 + position] + digit + iban[5 + position :]
+    assert [s.type for s in scan(f"Konto {broken}.") if s.type == "IBAN"] == []

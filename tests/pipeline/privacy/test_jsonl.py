@@ -1,0 +1,103 @@
+"""`lmforge pii scan|redact` on JSONL: spans per record, redacted records, bad lines reported by line, counts only."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from lmforge.flows.cli import main
+from lmforge.pipeline.errors import InputError
+from lmforge.pipeline.privacy import PrivacyConfig
+from lmforge.pipeline.privacy.jsonl import redact_jsonl, scan_jsonl
+
+LINES = [
+    json.dumps(
+        {"id": "a", "text": "写信给 li.na@example.cn 或致电 13912345678。", "source": "forum"}, ensure_ascii=False
+    ),
+    "{not json",
+    json.dumps({"id": "c", "text": 42}),
+    json.dumps({"id": "d", "text": ""}),
+    '{"id": "e", "text": "lone \\ud800 then 8.8.8.8", "source": "web"}',
+    json.dumps({"id": "f", "text": "Card 4111 1111 1111 1111 please.", "source": "forum"}),
+    "",
+    json.dumps(["not", "an", "object"]),
+]
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    return path
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_scan_cli_writes_one_line_per_record_with_code_point_offsets(src: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "spans.jsonl"
+    assert main(["pii", "scan", str(src), "--out", str(out)]) == 1  # bad lines → exit 1, the run went on
+    rows = _read(out)
+    assert [r.get("id") for r in rows] == ["a", None, None, "d", "e", "f", None]
+    text = json.loads(LINES[0])["text"]
+    assert [(text[s["start"] : s["end"]], s["type"]) for s in rows[0]["spans"]] == [
+        ("li.na@example.cn", "EMAIL"),
+        ("13912345678", "PHONE"),
+    ]
+    assert rows[1] == {"id": None, "line": 2, "error": rows[1]["error"]} and "not valid JSON" in rows[1]["error"]
+    assert rows[2]["line"] == 3 and "'text' must be a string" in rows[2]["error"]
+    assert rows[3]["spans"] == []
+    assert rows[4]["spans"] == [{"start": 12, "end": 19, "type": "IPV4"}]
+    assert rows[6]["line"] == 8 and "JSON object" in rows[6]["error"]
+    err = capsys.readouterr().err
+    assert f"{src}:2: not valid JSON" in err and f"{src}:3:" in err
+    assert "li.na" not in err and "4111" not in err
+
+
+def test_redact_cli_writes_redacted_records_and_a_counts_report(src: Path, tmp_path: Path) -> None:
+    out, report = tmp_path / "out.jsonl", tmp_path / "report.json"
+    assert main(["pii", "redact", str(src), "--out", str(out), "--report", str(report)]) == 1
+    rows = _read(out)
+    assert [r["id"] for r in rows] == ["a", "d", "e", "f"]
+    assert rows[0] == {"id": "a", "text": "写信给 <EMAIL> 或致电 <PHONE>。", "source": "forum"}
+    assert rows[2]["text"] == "lone \ud800 then <IP>"
+    counts = json.loads(report.read_text())
+    assert counts["by_source"] == {"forum": {"CREDIT_CARD": 1, "EMAIL": 1, "PHONE": 1}, "web": {"IPV4": 1}}
+    assert counts["errors"] == 3 and counts["records"] == 4
+    rejects = _read(tmp_path / "out.rejects.jsonl")
+    assert [r["line"] for r in rejects] == [2, 3, 8] and all("text" not in r for r in rejects)
+
+
+def test_strict_mode_stops_with_file_and_line(src: Path, tmp_path: Path, capsys) -> None:
+    assert main(["pii", "scan", str(src), "--out", str(tmp_path / "o.jsonl"), "--strict"]) == 2
+    assert f"lmforge: error: {src}:2: not valid JSON" in capsys.readouterr().err
+
+
+def test_drop_action_sends_records_to_rejects_redacted(src: Path, tmp_path: Path) -> None:
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "dropped.jsonl"
+    report = redact_jsonl(src, out, PrivacyConfig(actions={"CREDIT_CARD": "drop"}), rejects=rejects)
+    assert report.dropped == 1
+    dropped = [r for r in _read(rejects) if r.get("reason") == "pii_CREDIT_CARD"]
+    assert dropped == [
+        {"id": "f", "text": "Card <CREDIT_CARD> please.", "source": "forum", "line": 6, "reason": "pii_CREDIT_CARD"}
+    ]
+    assert "f" not in [r["id"] for r in _read(out)]
+
+
+def test_gzip_input_and_invalid_utf8(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl.gz"
+    with gzip.open(src, "wb") as f:
+        f.write(b'{"id": 1, "text": "ip 8.8.8.8"}\n{"id": 2, "text": "caf\xe9"}\n')
+    errors: list[InputError] = []
+    report = scan_jsonl(src, tmp_path / "o.jsonl", on_error=errors.append)
+    assert report.records == 1 and report.counts == {"IPV4": 1}
+    assert [(e.line, "UTF-8" in e.reason) for e in errors] == [(2, True)]
+
+
+def test_missing_input_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main(["pii", "scan", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "input file not found" in capsys.readouterr().err
