@@ -15,6 +15,9 @@ def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner
 
     # Fail on a bad config or a missing input before Prefect starts.
     plan_inputs(list(inputs), load_config(config, overrides).curate.text_extensions)
+    from lmforge.flows.api import check_api
+
+    check_api()
     from lmforge.flows.curate import curate_flow
 
     result = run_flow(curate_flow, task_runner, workers, inputs=list(inputs), workspace=str(workspace),

@@ -25,7 +25,14 @@ def command(workspace, inputs, config, index, nproc, stages, corpus_mb) -> None:
 
     from lmforge.pipeline.config import load_config
 
-    load_config(config)  # a bad config fails here, before Prefect starts
+    import os
+
+    from lmforge.flows.api import check_api
+    from lmforge.pipeline.registry.registry import check_reachable
+
+    load_config(config)  # a bad config, an unreachable Prefect API or MLflow server fail here, before any work
+    check_api()
+    check_reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))
     stage_list = [s.strip() for s in stages.split(",")] if stages else None
     unknown = sorted(set(stage_list or ()) - set(STAGES))
     if unknown:

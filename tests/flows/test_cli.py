@@ -37,6 +37,20 @@ def test_user_errors_are_one_line(tmp_path, args, message):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PREFECT_API_URL": "http://127.0.0.1:9/api"}, "Prefect API at http://127.0.0.1:9/api is unreachable"),
+        ({"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}, "MLflow tracking server http://127.0.0.1:9 is unreachable"),
+    ],
+)
+def test_unreachable_servers_fail_before_any_work(tmp_path, env, message):
+    proc = _lmforge("run", "--workspace", str(tmp_path / "ws"), env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "ws" / "snapshots").exists()
+
+
 def test_bad_config_field_is_named(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[curate.filters.gopher_quality]\nmin_wrods = 3\n")

@@ -1,0 +1,123 @@
+"""`lmforge shards build|inspect`: encode a snapshot into token shards, and look inside one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lmforge.flows.commands.common import print_json_summary, task_runner_options, workspace_option
+
+
+@click.group("shards")
+def command() -> None:
+    """Build and inspect token shards."""
+
+
+@command.command("build")
+@click.option("--snapshot", required=True, help="Snapshot id (or unique prefix, or folder).")
+@click.option("--tokenizer", required=True, help="Tokenizer id (or unique prefix, or folder).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config ([shards]).")
+@click.option(
+    "--prefect/--no-prefect",
+    default=True,
+    show_default=True,
+    help="Run as a Prefect flow (one task per row group) or as a plain call with a process pool.",
+)
+@task_runner_options
+@workspace_option
+def build(snapshot, tokenizer, config, prefect, task_runner, workers, workspace) -> None:
+    """Encode SNAPSHOT with TOKENIZER into train/val shards; a re-run with the same inputs is a no-op."""
+    from lmforge.pipeline.config import load_config
+    from lmforge.schemas.manifest import Manifest
+
+    cfg = load_config(config).shards
+    if prefect:
+        from lmforge.flows.commands.common import run_flow
+        from lmforge.flows.tokenize import shards_flow
+
+        out = Path(
+            run_flow(
+                shards_flow,
+                task_runner,
+                workers,
+                snapshot=snapshot,
+                tokenizer=tokenizer,
+                workspace=str(workspace),
+                config=cfg,
+            )
+        )
+    else:
+        from lmforge.pipeline.stage import find_stage
+        from lmforge.pipeline.tokenize.shards import build_shards
+
+        out = build_shards(
+            find_stage(workspace, "snapshots", snapshot),
+            find_stage(workspace, "tokenizers", tokenizer),
+            workspace,
+            cfg,
+            workers=workers,
+        )
+    manifest = Manifest.read(out)
+    click.echo(f"shards {manifest.id}: {out}")
+    for split, s in manifest.stats["splits"].items():
+        click.echo(f"  {split}: {s['shards']} shards, {s['docs']} docs, {s['tokens']} tokens, {s['bytes']} bytes")
+    print_json_summary({"shards_id": manifest.id, "path": str(out), **manifest.stats})
+
+
+def _tokenizer_for(shard: Path, tokenizer: str | None, workspace: Path) -> Path:
+    """`--tokenizer` if given, else the shards manifest's `inputs.tokenizer` under the workspace (or the workspace
+    the shard folder lives in)."""
+    from lmforge.pipeline.errors import NotFoundError
+    from lmforge.pipeline.stage import find_stage
+    from lmforge.schemas.manifest import Manifest
+
+    if tokenizer:
+        return find_stage(workspace, "tokenizers", tokenizer)
+    try:
+        wanted = Manifest.read(shard.parent).inputs["tokenizer"]
+    except (NotFoundError, KeyError) as exc:
+        raise NotFoundError(f"{shard}: no shards manifest next to it names the tokenizer; pass --tokenizer") from exc
+    for ws in (workspace, shard.resolve().parent.parent.parent):
+        try:
+            return find_stage(ws, "tokenizers", wanted)
+        except NotFoundError:
+            continue
+    raise NotFoundError(f"{shard}: tokenizer {wanted} not found under {workspace}; pass --tokenizer or --workspace")
+
+
+@command.command("inspect")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--tokenizer", default=None, help="Tokenizer id or folder (default: from the shards manifest).")
+@workspace_option
+def inspect_(path, tokenizer, workspace) -> None:
+    """Print the header of shard PATH (a .bin file, or a shards folder: its first shard), its token count and
+    its first document, decoded."""
+    import numpy as np
+
+    from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID
+    from lmforge.pipeline.tokenize.trainer import load_tokenizer, tokenizer_sha256
+    from lmforge.schemas.shards import open_tokens, read_header
+
+    if path.is_dir():
+        bins = sorted(path.glob("*.bin"))
+        if not bins:
+            raise click.BadParameter(f"{path} holds no .bin shards", param_hint="PATH")
+        path = bins[0]
+    header = read_header(path)
+    click.echo(f"shard {path}")
+    click.echo(
+        f"  format version {header.format_version}, dtype {header.dtype.name}, {header.token_count} tokens, "
+        f"{header.doc_count} documents, tokenizer sha256 {header.tokenizer_sha256}"
+    )
+    tokenizer_dir = _tokenizer_for(path, tokenizer, workspace)
+    tokens = open_tokens(path, expect_tokenizer=tokenizer_sha256(tokenizer_dir))
+    if header.token_count == 0:
+        click.echo("  (empty shard)")
+        return
+    head = np.asarray(tokens[: 1 << 20])  # a first document longer than 1 M tokens is shown cut
+    ends = np.flatnonzero(head == EOS_ID)
+    first = [int(t) for t in head[: int(ends[0]) if len(ends) else len(head)] if t != BOS_ID]
+    click.echo(f"  first document: {len(first) + 1} tokens (EOS included)")
+    click.echo("-" * 40)
+    click.echo(load_tokenizer(tokenizer_dir).decode(first))

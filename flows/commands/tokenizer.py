@@ -1,0 +1,85 @@
+"""`lmforge tokenizer train|report`: train a sentencepiece tokenizer on a snapshot and show its report."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from lmforge.flows.commands.common import print_json_summary, workspace_option
+
+
+def tokenizer_config(config_path: Path | None, **overrides):
+    """`[tokenizer]` of the TOML file (if any), with the command-line values that were given on top."""
+    from lmforge.pipeline.config import load_config
+
+    base = load_config(config_path).tokenizer
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return base
+    from lmforge.pipeline.configuring import from_dict, to_dict
+    from lmforge.pipeline.tokenize.config import TokenizerConfig
+
+    return from_dict(TokenizerConfig, {**to_dict(base), **given}, where="tokenizer")
+
+
+@click.group("tokenizer")
+def command() -> None:
+    """Train and inspect sentencepiece tokenizers."""
+
+
+@command.command("train")
+@click.option("--snapshot", required=True, help="Snapshot id (or unique prefix, or folder).")
+@click.option("--vocab-size", type=int, default=None, help="Vocabulary size (default 8000).")
+@click.option(
+    "--model-type",
+    type=click.Choice(["unigram", "bpe", "char", "word"]),
+    default=None,
+    help="sentencepiece algorithm (default unigram).",
+)
+@click.option("--sample-chars", type=int, default=None, help="Cap on training-sample characters (default 20 M).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config ([tokenizer]).")
+@click.option(
+    "--prefect/--no-prefect",
+    default=True,
+    show_default=True,
+    help="Run as a Prefect flow (report published as an artifact) or as a plain function call.",
+)
+@workspace_option
+def train(snapshot, vocab_size, model_type, sample_chars, config, prefect, workspace) -> None:
+    """Train a tokenizer on a deterministic sample of SNAPSHOT; a re-run with the same inputs is a no-op."""
+    cfg = tokenizer_config(config, vocab_size=vocab_size, model_type=model_type, sample_chars=sample_chars)
+    if prefect:
+        from lmforge.flows.tokenize import tokenizer_flow
+
+        out = Path(tokenizer_flow(snapshot=snapshot, workspace=str(workspace), config=cfg))
+    else:
+        from lmforge.pipeline.stage import find_stage
+        from lmforge.pipeline.tokenize.trainer import train_tokenizer
+
+        out = train_tokenizer(find_stage(workspace, "snapshots", snapshot), workspace, cfg)
+    from lmforge.schemas.manifest import Manifest
+
+    manifest = Manifest.read(out)
+    s = manifest.stats
+    click.echo(f"tokenizer {manifest.id}: {out}")
+    click.echo(
+        f"  vocab {s['vocab_size']}, {cfg.model_type}; sample {s['sample_docs']} docs / {s['sample_chars']} chars"
+    )
+    print_json_summary({"tokenizer_id": manifest.id, "path": str(out), "params": dataclasses.asdict(cfg), **s})
+
+
+@command.command("report")
+@click.argument("tokenizer")
+@click.option("--snapshot", default=None, help="Snapshot to measure on (default: the one it was trained on).")
+@workspace_option
+def report(tokenizer, snapshot, workspace) -> None:
+    """Print the Markdown report of TOKENIZER (id, prefix or folder) on held-out documents."""
+    from lmforge.pipeline.stage import find_stage
+    from lmforge.pipeline.tokenize.report import report_markdown, tokenizer_report
+    from lmforge.schemas.manifest import Manifest
+
+    tokenizer_dir = find_stage(workspace, "tokenizers", tokenizer)
+    snapshot = snapshot or Manifest.read(tokenizer_dir).inputs["snapshot"]
+    click.echo(report_markdown(tokenizer_report(tokenizer_dir, find_stage(workspace, "snapshots", snapshot))), nl=False)

@@ -1,0 +1,117 @@
+"""Reading a snapshot for the tokenizer: stable document hashes, the training sample and the held-out set.
+
+Documents are chosen by a hash of their `doc_id`, never at random, so the same snapshot and parameters always
+give the same sample, whatever the file layout or the machine. Only ids and character counts are held in memory;
+text is streamed one row group at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from lmforge.pipeline.errors import InputError
+
+_SCALE = float(1 << 64)
+
+
+def stable_unit(doc_id: str, salt: str) -> float:
+    """A uniform number in [0, 1) fixed by `doc_id` and `salt` (blake2b, so it is the same in every process)."""
+    h = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, person=salt.encode("utf-8")[:16].ljust(16, b"\0"))
+    return int.from_bytes(h.digest(), "little") / _SCALE
+
+
+def snapshot_files(snapshot_dir: Path) -> list[Path]:
+    """The snapshot's data files in a fixed order; an empty snapshot is an InputError."""
+    files = sorted((Path(snapshot_dir) / "data").glob("*.parquet"))
+    if not files:
+        raise InputError(snapshot_dir, "snapshot has no data/*.parquet files; re-run `lmforge curate` for it")
+    return files
+
+
+def read_ids(files: Iterable[Path], columns: tuple[str, ...] = ("doc_id", "n_chars")) -> Iterator[tuple]:
+    """Yield tuples of the small per-document columns (never text), file by file, in file order."""
+    for path in files:
+        table = pq.read_table(path, columns=list(columns))
+        yield from zip(*(table.column(c).to_pylist() for c in columns), strict=True)
+
+
+def iter_texts(files: Iterable[Path], keep: set[str] | frozenset[str] | None = None) -> Iterator[tuple[str, str, str]]:
+    """Yield `(doc_id, text, lang)` one row group at a time, in file order; only ids in `keep` when given."""
+    for path in files:
+        reader = pq.ParquetFile(path)
+        for rg in range(reader.num_row_groups):
+            table = reader.read_row_group(rg, columns=["doc_id", "text", "lang"])
+            for doc_id, text, lang in zip(
+                *(table.column(c).to_pylist() for c in ("doc_id", "text", "lang")), strict=True
+            ):
+                if keep is None or doc_id in keep:
+                    yield doc_id, text, lang
+
+
+def force_one(ids_in: list[str], ids_all: list[tuple[float, str]]) -> list[str]:
+    """When a fraction-based subset came out empty but there are ≥ 2 documents, take the lowest-hash one."""
+    if ids_in or len(ids_all) < 2:
+        return ids_in
+    return [min(ids_all)[1]]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Which documents train the tokenizer and which the report measures it on (ids only)."""
+
+    train_ids: frozenset[str]
+    heldout_ids: frozenset[str]
+    n_docs: int
+    train_chars: int
+    heldout_chars: int
+
+
+def choose_sample(
+    snapshot_dir: Path, *, sample_chars: int, heldout_fraction: float, report_chars: int, seed: int
+) -> Sample:
+    """Held-out documents first (hash below `heldout_fraction`, at least one of ≥ 2); then the training sample is the
+    other documents in hash order up to `sample_chars`. Documents left over join the held-out pool for the report."""
+    files = snapshot_files(snapshot_dir)
+    rows = [
+        (stable_unit(doc_id, f"heldout{seed}"), stable_unit(doc_id, f"sample{seed}"), doc_id, n)
+        for doc_id, n in read_ids(files)
+    ]
+    if not rows:
+        raise InputError(snapshot_dir, "snapshot has no documents; nothing to train a tokenizer on")
+    heldout = {d for h, _, d, _ in rows if h < heldout_fraction}
+    if heldout_fraction > 0:
+        heldout = set(force_one(sorted(heldout), [(h, d) for h, _, d, _ in rows]))
+    train: list[str] = []
+    leftover: list[tuple[float, str, int]] = []
+    total = 0
+    candidates = sorted((s, d, n) for _, s, d, n in rows if d not in heldout)
+    for s, doc_id, n in candidates:
+        if total < sample_chars:
+            train.append(doc_id)
+            total += n
+        else:
+            leftover.append((s, doc_id, n))
+    pool = sorted([(s, d, n) for _, s, d, n in rows if d in heldout]) + leftover
+    report: list[str] = []
+    report_total = 0
+    for _, doc_id, n in pool:
+        if report_total >= report_chars:
+            break
+        report.append(doc_id)
+        report_total += n
+    return Sample(frozenset(train), frozenset(report), len(rows), total, report_total)
+
+
+def sentences(texts: Iterable[str], max_chars: int) -> Iterator[str]:
+    """Lines of each text as training sentences: blank lines skipped, long lines cut to `max_chars`."""
+    for text in texts:
+        for line in text.split("\n"):
+            if not line.strip():
+                continue
+            for start in range(0, len(line), max_chars):
+                yield line[start : start + max_chars]

@@ -1,0 +1,332 @@
+"""Encode a snapshot into token shards (DESIGN.md, "Token shards"; format in `schemas/shards.py`).
+
+Three steps, so a flow can map the middle one as tasks and a plain call can run it in processes:
+
+1. `plan_shards`: ids, the units of work (one per snapshot file row group) and the train/val rule — cheap.
+2. `encode_unit`: encode one row group into a part file (tokens + per-document lengths, bytes, language, split);
+   written atomically and skipped when present, so an interrupted build resumes at the grain of a row group.
+3. `assemble_shards`: concatenate the parts in unit order into shards of about `shard_tokens` tokens, cut at
+   document boundaries, with a companion `.docs.parquet` per shard, then the manifest.
+
+The shards depend only on the parts and their order, never on how many workers made them, so the output is
+byte-identical for any worker count.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import sentencepiece as spm
+
+from lmforge.pipeline.configuring import to_dict
+from lmforge.pipeline.errors import InputError, IntegrityError
+from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
+from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, ShardsConfig
+from lmforge.pipeline.tokenize.sampling import read_ids, snapshot_files, stable_unit
+from lmforge.pipeline.tokenize.trainer import MODEL_NAME, TOKENIZER_FORMAT, tokenizer_sha256
+from lmforge.schemas.manifest import Manifest
+from lmforge.schemas.shards import DOCS_SCHEMA, SHARDS_FORMAT, ShardWriter, docs_path, dtype_for_vocab
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One row group of one snapshot file: the grain of encoding work (and of a Prefect task)."""
+
+    file: str
+    row_group: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShardsPlan:
+    """Everything the encode and assemble steps need; paths, ids and counts only."""
+
+    id: str
+    out_dir: str
+    parts_dir: str
+    snapshot_id: str
+    tokenizer_id: str
+    tokenizer_model: str
+    tokenizer_sha256: str
+    vocab_size: int
+    config: ShardsConfig
+    units: tuple[Unit, ...] = ()
+    forced_val: tuple[str, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        return is_done(self.out_dir)
+
+
+def is_val(doc_id: str, config: ShardsConfig, forced_val: tuple[str, ...] = ()) -> bool:
+    """The split rule: a stable hash of `doc_id` below `val_fraction` (or forced, see `plan_shards`)."""
+    return stable_unit(doc_id, f"split{config.seed}") < config.val_fraction or doc_id in forced_val
+
+
+def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config: ShardsConfig) -> ShardsPlan:
+    """Resolve ids and list the units. Reads manifests, Parquet footers and `doc_id`s only."""
+    snapshot_dir, tokenizer_dir = Path(snapshot_dir), Path(tokenizer_dir)
+    snapshot = Manifest.read(snapshot_dir)
+    tokenizer = Manifest.read(tokenizer_dir)
+    if tokenizer.format != TOKENIZER_FORMAT:
+        raise IntegrityError(f"{tokenizer_dir}: manifest format {tokenizer.format!r} is not {TOKENIZER_FORMAT!r}")
+    if tokenizer.inputs.get("snapshot") not in (None, snapshot.id):
+        log.info(
+            "tokenizer %s was trained on snapshot %s, encoding %s",
+            tokenizer.id,
+            tokenizer.inputs["snapshot"],
+            snapshot.id,
+        )
+    id_ = stage_id({"snapshot": snapshot.id, "tokenizer": tokenizer.id}, to_dict(config))
+    out = stage_dir(workspace, "shards", id_)
+    plan = ShardsPlan(
+        id=id_,
+        out_dir=str(out),
+        parts_dir=str(out.parent / f".parts-{id_}"),
+        snapshot_id=snapshot.id,
+        tokenizer_id=tokenizer.id,
+        tokenizer_model=str(tokenizer_dir / MODEL_NAME),
+        tokenizer_sha256=tokenizer_sha256(tokenizer_dir),
+        vocab_size=int(tokenizer.stats["vocab_size"]),
+        config=config,
+    )
+    if plan.done:
+        return plan
+    files = snapshot_files(snapshot_dir)
+    units = tuple(
+        Unit(str(path), rg, f"{i:05d}-{rg:05d}")
+        for i, path in enumerate(files)
+        for rg in range(pq.ParquetFile(path).num_row_groups)
+    )
+    ids = [doc_id for (doc_id,) in read_ids(files, ("doc_id",))]
+    if not ids:
+        raise InputError(snapshot_dir, "snapshot has no documents; nothing to encode")
+    forced: tuple[str, ...] = ()
+    if config.val_fraction > 0 and len(ids) >= 2 and not any(is_val(d, config) for d in ids):
+        forced = (min(ids, key=lambda d: stable_unit(d, f"split{config.seed}")),)
+    return replace(plan, units=units, forced_val=forced)
+
+
+@lru_cache(maxsize=2)
+def _processor(model_path: str) -> spm.SentencePieceProcessor:
+    return spm.SentencePieceProcessor(model_file=model_path)
+
+
+def _with_specials(ids: list[list[int]], dtype: np.dtype, bos: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten per-document ids into one array with (BOS and) EOS around each document; also return lengths."""
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    flat = np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(lengths.sum()))
+    ends = np.cumsum(lengths)
+    if bos:
+        # (start₀, end₀, start₁, end₁, …) is non-decreasing and np.insert keeps equal positions in the given order,
+        # so EOS of one document lands before BOS of the next.
+        where = np.stack([ends - lengths, ends], axis=1).ravel()
+        values = np.tile(np.array([BOS_ID, EOS_ID], dtype=dtype), len(ids))
+    else:
+        where, values = ends, np.full(len(ids), EOS_ID, dtype=dtype)
+    return np.insert(flat, where, values), lengths + (2 if bos else 1)
+
+
+def part_path(plan: ShardsPlan, unit: Unit) -> Path:
+    return Path(plan.parts_dir) / f"{unit.name}.parquet"
+
+
+def encode_unit(plan: ShardsPlan, unit: Unit) -> dict[str, int]:
+    """Encode one row group into its part file (skipped if present); returns document and token counts."""
+    path = part_path(plan, unit)
+    if not path.is_file():
+        sp = _processor(plan.tokenizer_model)
+        table = pq.ParquetFile(unit.file).read_row_group(unit.row_group, columns=["doc_id", "text", "lang"])
+        texts = table.column("text").to_pylist()
+        dtype = dtype_for_vocab(plan.vocab_size)
+        tokens, n_tokens = _with_specials(sp.encode(texts, num_threads=1), dtype, plan.config.add_bos)
+        val = [is_val(d, plan.config, plan.forced_val) for d in table.column("doc_id").to_pylist()]
+        offsets = pa.array(np.concatenate([[0], np.cumsum(n_tokens)]), pa.int64())
+        part = pa.table(
+            {
+                "val": pa.array(val, pa.bool_()),
+                "lang": table.column("lang"),
+                "n_bytes": pc.binary_length(table.column("text")).cast(pa.int64()),
+                "n_tokens": pa.array(n_tokens, pa.int32()),
+                "tokens": pa.LargeListArray.from_arrays(offsets, pa.array(tokens)),
+            }
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        pq.write_table(part, tmp, compression="none")
+        os.replace(tmp, path)
+    meta = pq.read_metadata(path)
+    return {"unit": unit.name, "docs": meta.num_rows}
+
+
+class _SplitWriter:
+    """Cut one split's document stream into shards of about `shard_tokens`, at document boundaries."""
+
+    def __init__(self, folder: Path, split: str, plan: ShardsPlan) -> None:
+        self.folder, self.split, self.plan = folder, split, plan
+        self.itemsize = dtype_for_vocab(plan.vocab_size).itemsize
+        self.shard: ShardWriter | None = None
+        self.index_rows: list[pa.RecordBatch] = []
+        self.written: dict[str, dict[str, int]] = {}
+
+    def add(self, tokens: np.ndarray, n_tokens: np.ndarray, n_bytes: np.ndarray, langs: pa.Array) -> None:
+        starts = np.concatenate([[0], np.cumsum(n_tokens)])
+        pos = 0
+        while pos < len(n_tokens):
+            if self.shard is None:
+                name = f"{self.split}-{len(self.written):05d}.bin"
+                self.shard = ShardWriter(self.folder / name, self.itemsize, self.plan.tokenizer_sha256)
+            room = self.plan.config.shard_tokens - self.shard.token_count
+            take = min(int(np.searchsorted(starts[pos + 1 :] - starts[pos], room)) + 1, len(n_tokens) - pos)
+            lo, hi = pos, pos + take
+            self.index_rows.append(
+                pa.record_batch(
+                    [
+                        pa.array(self.shard.token_count + starts[lo:hi] - starts[lo], pa.int64()),
+                        pa.array(n_tokens[lo:hi], pa.int32()),
+                        pa.array(n_bytes[lo:hi], pa.int64()),
+                        langs.slice(lo, take),
+                    ],
+                    schema=DOCS_SCHEMA,
+                )
+            )
+            self.shard.write(tokens[starts[lo] : starts[hi]], take)
+            if self.shard.token_count >= self.plan.config.shard_tokens:
+                self._close()
+            pos = hi
+
+    def _close(self) -> None:
+        assert self.shard is not None
+        header = self.shard.close()
+        table = pa.Table.from_batches(self.index_rows, schema=DOCS_SCHEMA)
+        pq.write_table(table, docs_path(self.shard.path), compression="zstd")
+        self.written[self.shard.path.name] = {"tokens": header.token_count, "docs": header.doc_count}
+        self.shard, self.index_rows = None, []
+
+    def finish(self) -> dict[str, dict[str, int]]:
+        if self.shard is not None:
+            self._close()
+        return self.written
+
+
+def _parts(plan: ShardsPlan) -> Iterator[pa.Table]:
+    for unit in plan.units:
+        path = part_path(plan, unit)
+        if not path.is_file():
+            raise IntegrityError(f"{path}: part missing; run encode_unit for {unit.name} before assembling")
+        yield pq.read_table(path)
+
+
+def assemble_shards(plan: ShardsPlan) -> Path:
+    """Write shards, companions and manifest from the finished parts, in unit order; removes the parts."""
+    out = Path(plan.out_dir)
+    if plan.done:
+        return out
+    lang_stats: dict[str, dict[str, dict[str, int]]] = defaultdict(
+        lambda: {s: dict.fromkeys(("docs", "tokens", "bytes"), 0) for s in SPLITS}
+    )
+    with building(out) as tmp:
+        writers = {s: _SplitWriter(tmp, s, plan) for s in SPLITS}
+        for part in _parts(plan):
+            val = part.column("val").to_numpy(zero_copy_only=False)
+            n_tokens = part.column("n_tokens").to_numpy()
+            n_bytes = part.column("n_bytes").to_numpy()
+            tokens = part.column("tokens").combine_chunks().flatten().to_numpy()
+            langs = part.column("lang").combine_chunks()
+            per_token_val = np.repeat(val, n_tokens)
+            for split, mask, tmask in (("train", ~val, ~per_token_val), ("val", val, per_token_val)):
+                if not mask.any():
+                    continue
+                idx = np.flatnonzero(mask)
+                writers[split].add(tokens[tmask], n_tokens[mask], n_bytes[mask], langs.take(pa.array(idx)))
+                for lang, nt, nb in zip(
+                    langs.take(pa.array(idx)).to_pylist(), n_tokens[mask], n_bytes[mask], strict=True
+                ):
+                    s = lang_stats[lang][split]
+                    s["docs"] += 1
+                    s["tokens"] += int(nt)
+                    s["bytes"] += int(nb)
+        shards = {s: w.finish() for s, w in writers.items()}
+        counts: dict[str, dict[str, int]] = {}
+        for files in shards.values():
+            for name, c in files.items():
+                counts[name] = {"tokens": c["tokens"]}
+                counts[docs_path(name).name] = {"rows": c["docs"]}
+        splits = {
+            s: {
+                "shards": len(files),
+                "tokens": sum(c["tokens"] for c in files.values()),
+                "docs": sum(c["docs"] for c in files.values()),
+                "bytes": sum(lang_stats[lang][s]["bytes"] for lang in lang_stats),
+            }
+            for s, files in shards.items()
+        }
+        write_manifest(
+            tmp,
+            format=SHARDS_FORMAT,
+            id_=plan.id,
+            inputs={
+                "snapshot": plan.snapshot_id,
+                "tokenizer": plan.tokenizer_id,
+                "tokenizer_sha256": plan.tokenizer_sha256,
+            },
+            params=to_dict(plan.config),
+            stats={
+                "vocab_size": plan.vocab_size,
+                "dtype": dtype_for_vocab(plan.vocab_size).name,
+                "eos_id": EOS_ID,
+                "bos_id": BOS_ID if plan.config.add_bos else None,
+                "units": len(plan.units),
+                "splits": splits,
+                "languages": {lang: lang_stats[lang] for lang in sorted(lang_stats)},
+            },
+            counts=counts,
+        )
+    shutil.rmtree(plan.parts_dir, ignore_errors=True)
+    log.info("shards %s written: %s", out, {s: v["tokens"] for s, v in splits.items()})
+    return out
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes from a fork server that has imported this module once: cheap to start, and safe in a
+    parent with threads (Prefect's), unlike plain fork."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def build_shards(
+    snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config: ShardsConfig, workers: int | None = None
+) -> Path:
+    """Encode `snapshot_dir` with the tokenizer into `<ws>/shards/<id>`; no-op if done. `workers` processes encode
+    row groups in parallel (default: all cores); the result does not depend on it."""
+    plan = plan_shards(snapshot_dir, tokenizer_dir, workspace, config)
+    if plan.done:
+        log.info("shards %s already built; nothing to do", plan.id)
+        return Path(plan.out_dir)
+    workers = min(workers or os.cpu_count() or 1, len(plan.units))
+    if workers <= 1:
+        for unit in plan.units:
+            encode_unit(plan, unit)
+    else:
+        with _pool(workers) as pool:
+            list(pool.map(encode_unit, [plan] * len(plan.units), plan.units))
+    return assemble_shards(plan)

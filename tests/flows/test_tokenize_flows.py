@@ -1,0 +1,134 @@
+"""The tokenizer and shards flows under a real (temporary) Prefect API: results, artifacts, one task per unit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from lmforge.flows.tokenize import shards_flow, tokenizer_flow
+from lmforge.pipeline.tokenize.config import ShardsConfig, TokenizerConfig
+from lmforge.schemas.manifest import Manifest
+from tests.support.snapshots import make_snapshot, multilingual_docs, stdlib_docs
+
+CONFIG = TokenizerConfig(vocab_size=500, sample_chars=60_000, num_threads=1)
+
+
+async def _task_runs(flow_run_id):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async with get_client() as client:
+        return await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+
+
+async def _artifact(key):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async with get_client() as client:
+        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        return found[0] if found else None
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("ws")
+    docs = stdlib_docs(max_chars=70_000) + multilingual_docs()
+    return ws, make_snapshot(ws, docs, files=3)  # one row group per file
+
+
+def test_tokenizer_flow_trains_and_publishes_report(prefect_harness, snapshot):
+    ws, snap = snapshot
+    state = tokenizer_flow(snapshot=snap.name[:8], workspace=str(ws), config=CONFIG, return_state=True)
+    out = state.result()
+    manifest = Manifest.read(out)
+    assert manifest.format == "lmforge.tokenizer" and manifest.inputs["snapshot"] == snap.name
+    artifact = asyncio.run(_artifact("tokenizer-report"))
+    assert artifact is not None and f"# Tokenizer `{manifest.id}`" in artifact.data
+    for doc in multilingual_docs():  # no document text reaches Prefect
+        assert doc["text"][:30] not in artifact.data
+    assert tokenizer_flow(snapshot=snap.name, workspace=str(ws), config=CONFIG) == out  # re-run: same folder
+
+
+def test_shards_flow_one_task_per_snapshot_file(prefect_harness, snapshot):
+    ws, snap = snapshot
+    tokenizer = tokenizer_flow(snapshot=snap.name, workspace=str(ws), config=CONFIG)
+    config = ShardsConfig(shard_tokens=10_000)
+    state = shards_flow(snapshot=snap.name, tokenizer=tokenizer, workspace=str(ws), config=config, return_state=True)
+    out = state.result()
+    manifest = Manifest.read(out)
+    assert manifest.stats["units"] == 3
+    runs = asyncio.run(_task_runs(state.state_details.flow_run_id))
+    encode = sorted(r.name for r in runs if r.name.startswith("encode-"))
+    assert encode == ["encode-00000-00000", "encode-00001-00000", "encode-00002-00000"]
+    assert all(r.state.is_completed() for r in runs)
+    # the flow and the plain function make the same files
+    from lmforge.pipeline.tokenize.shards import build_shards
+
+    plain = build_shards(snap, Path(tokenizer), ws / "plain", config, workers=1)
+    assert sorted(f.sha256 for f in Manifest.read(plain).files) == sorted(f.sha256 for f in manifest.files)
+
+
+@pytest.fixture
+def restore_environ():
+    """The CLI's --workspace option points Prefect/MLflow env vars at the workspace; undo that after the test."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_cli_train_build_inspect_without_prefect(snapshot, restore_environ, capsys):
+    from lmforge.flows.cli import main
+
+    ws, snap = snapshot
+    common = ["--workspace", str(ws)]
+    assert main(["tokenizer", "train", "--snapshot", snap.name, "--vocab-size", "450", "--no-prefect", *common]) == 0
+    tokenizer_id = capsys.readouterr().out.split()[1].rstrip(":")
+    assert (
+        main(
+            [
+                "shards",
+                "build",
+                "--snapshot",
+                snap.name,
+                "--tokenizer",
+                tokenizer_id,
+                "--no-prefect",
+                "--workers",
+                "1",
+                *common,
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    shards_dir = Path(out.split()[2])
+    assert "train:" in out and "val:" in out
+    first = sorted(shards_dir.glob("train-*.bin"))[0]
+    assert main(["shards", "inspect", str(first), *common]) == 0
+    shown = capsys.readouterr().out
+    assert "dtype uint16" in shown and "first document" in shown
+    texts = {d["text"] for d in stdlib_docs(max_chars=70_000) + multilingual_docs()}
+    assert shown.split("-" * 40 + "\n", 1)[1].rstrip("\n") in texts
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tokenizer", "train", "--snapshot", "nope", "--no-prefect"], "no finished snapshot 'nope'"),
+        (["tokenizer", "train", "--snapshot", "SNAP", "--vocab-size", "100", "--no-prefect"], "use at least 271"),
+        (["shards", "build", "--snapshot", "SNAP", "--tokenizer", "nope", "--no-prefect"], "no finished tokenizer"),
+    ],
+)
+def test_cli_errors_are_one_line_exit_2(snapshot, restore_environ, capsys, args, message):
+    from lmforge.flows.cli import main
+
+    ws, snap = snapshot
+    argv = [a.replace("SNAP", snap.name) for a in args] + ["--workspace", str(ws)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lmforge: error:") and message in err and "\n" not in err

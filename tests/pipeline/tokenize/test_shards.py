@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lmforge.pipeline.digest import sha256_file
+from lmforge.pipeline.errors import InputError
+from lmforge.pipeline.stage import verify_files
+from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, ShardsConfig
+from lmforge.pipeline.tokenize.shards import (
+    _with_specials,
+    assemble_shards,
+    build_shards,
+    encode_unit,
+    is_val,
+    plan_shards,
+)
+from lmforge.pipeline.tokenize.trainer import load_tokenizer
+from lmforge.schemas.manifest import Manifest
+from lmforge.schemas.shards import DOCS_SCHEMA, docs_path, open_tokens, read_header
+from tests.pipeline.tokenize.conftest import corpus_docs
+from tests.support.snapshots import make_snapshot
+
+SMALL_SHARDS = ShardsConfig(shard_tokens=20_000, val_fraction=0.1)
+
+
+@pytest.fixture(scope="module")
+def shards(workspace, snapshot, tokenizer) -> Path:
+    return build_shards(snapshot, tokenizer, workspace, SMALL_SHARDS, workers=1)
+
+
+def decoded_docs(folder: Path, split: str, tokenizer: Path) -> list[tuple[str, str]]:
+    """(text, lang) of every document in a split, read back through the shards and their doc index."""
+    sp = load_tokenizer(tokenizer)
+    out = []
+    for shard in sorted(folder.glob(f"{split}-*.bin")):
+        tokens = open_tokens(shard)
+        index = pq.read_table(docs_path(shard))
+        assert index.schema.equals(DOCS_SCHEMA)
+        for offset, n, n_bytes, lang in zip(*(index.column(c).to_pylist() for c in DOCS_SCHEMA.names), strict=True):
+            ids = tokens[offset : offset + n].tolist()
+            assert ids[-1] == EOS_ID and EOS_ID not in ids[:-1]
+            text = sp.decode(ids[:-1])
+            assert len(text.encode("utf-8")) == n_bytes
+            out.append((text, lang))
+    return out
+
+
+def test_shards_hold_every_document_once_split_by_stable_hash(shards, tokenizer):
+    docs = corpus_docs()
+    val = decoded_docs(shards, "val", tokenizer)
+    train = decoded_docs(shards, "train", tokenizer)
+    assert sorted(t for t, _ in train + val) == sorted(d["text"] for d in docs)  # disjoint, complete, exact
+    val_texts = sorted(d["text"] for d in docs if is_val(d["doc_id"], SMALL_SHARDS))
+    assert sorted(t for t, _ in val) == val_texts and val_texts
+    assert {lang for _, lang in train + val} == {"en", "de", "zh"}
+
+
+def test_headers_manifest_and_sizes(shards, tokenizer):
+    m = Manifest.read(shards)
+    assert m.format == "lmforge.shards"
+    assert m.inputs["tokenizer"] == tokenizer.name and m.inputs["tokenizer_sha256"] == sha256_file(
+        tokenizer / "tokenizer.model"
+    )
+    assert verify_files(shards) == []
+    entries = {f.path: f for f in m.files}
+    bins = sorted(shards.glob("*.bin"))
+    assert len(list(shards.glob("train-*.bin"))) > 1  # 20 K-token shards: the corpus spans several
+    for shard in bins:
+        header = read_header(shard, expect_tokenizer=m.inputs["tokenizer_sha256"])
+        assert header.itemsize == 2
+        assert entries[shard.name].tokens == header.token_count
+        assert entries[docs_path(shard).name].rows == header.doc_count == pq.read_metadata(docs_path(shard)).num_rows
+        assert open_tokens(shard)[-1] == EOS_ID
+    for split, s in m.stats["splits"].items():
+        files = list(shards.glob(f"{split}-*.bin"))
+        assert s["shards"] == len(files)
+        assert s["tokens"] == sum(read_header(f).token_count for f in files)
+        assert s["docs"] == sum(read_header(f).doc_count for f in files)
+        assert s["bytes"] == sum(pq.read_table(docs_path(f)).column("n_bytes").to_numpy().sum() for f in files)
+        assert s["tokens"] == sum(v[split]["tokens"] for v in m.stats["languages"].values())
+    # shards are cut at the first document boundary past shard_tokens
+    train = sorted(shards.glob("train-*.bin"))
+    assert all(read_header(f).token_count >= SMALL_SHARDS.shard_tokens for f in train[:-1])
+
+
+def test_rebuild_and_worker_count_give_identical_files(tmp_path, workspace, snapshot, tokenizer, shards):
+    again = build_shards(snapshot, tokenizer, tmp_path / "one", SMALL_SHARDS, workers=1)
+    parallel = build_shards(snapshot, tokenizer, tmp_path / "two", SMALL_SHARDS, workers=2)
+    assert again.name == parallel.name == shards.name
+    names = sorted(p.name for p in shards.iterdir() if p.name != "manifest.json")
+    for other in (again, parallel):
+        assert sorted(p.name for p in other.iterdir() if p.name != "manifest.json") == names
+        for name in names:
+            assert (other / name).read_bytes() == (shards / name).read_bytes(), name
+    assert build_shards(snapshot, tokenizer, workspace, SMALL_SHARDS) == shards  # done: no-op
+    assert not list(shards.parent.glob(".parts-*"))
+
+
+def test_bos_is_optional(tmp_path, snapshot, tokenizer):
+    out = build_shards(snapshot, tokenizer, tmp_path, dataclasses.replace(SMALL_SHARDS, add_bos=True), workers=1)
+    shard = sorted(out.glob("train-*.bin"))[0]
+    tokens, index = open_tokens(shard), pq.read_table(docs_path(shard))
+    for offset, n in zip(index.column("offset").to_pylist(), index.column("n_tokens").to_pylist(), strict=True):
+        assert tokens[offset] == BOS_ID and tokens[offset + n - 1] == EOS_ID
+
+
+def test_large_vocab_writes_uint32(tmp_path, snapshot, tokenizer):
+    plan = dataclasses.replace(plan_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS), vocab_size=70_000)
+    for unit in plan.units:
+        encode_unit(plan, unit)
+    out = assemble_shards(plan)
+    shard = sorted(out.glob("train-*.bin"))[0]
+    assert read_header(shard).itemsize == 4 and open_tokens(shard).dtype == np.uint32
+    small = build_shards(snapshot, tokenizer, tmp_path / "u16", SMALL_SHARDS, workers=1)
+    np.testing.assert_array_equal(open_tokens(shard), open_tokens(small / shard.name))
+
+
+def test_val_gets_one_document_when_the_fraction_rounds_to_none(tmp_path, tokenizer):
+    docs = [{"doc_id": f"d{i}", "text": t["text"]} for i, t in enumerate(corpus_docs()[:3])]
+    snap = make_snapshot(tmp_path, docs)
+    out = build_shards(snap, tokenizer, tmp_path, ShardsConfig(val_fraction=1e-9), workers=1)
+    splits = Manifest.read(out).stats["splits"]
+    assert (splits["train"]["docs"], splits["val"]["docs"]) == (2, 1)
+
+
+def test_resume_reuses_finished_parts(tmp_path, snapshot, tokenizer, shards):
+    plan = plan_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS)
+    first = plan.units[0]
+    encode_unit(plan, first)
+    part = Path(plan.parts_dir) / f"{first.name}.parquet"
+    stamp = part.stat().st_mtime_ns
+    encode_unit(plan, first)  # a finished unit is not encoded again
+    assert part.stat().st_mtime_ns == stamp
+    out = build_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS, workers=1)
+    assert not part.exists()  # parts are removed once the shards are assembled
+    assert [f.sha256 for f in Manifest.read(out).files] == [f.sha256 for f in Manifest.read(shards).files]
+
+
+def test_empty_snapshot(tmp_path, tokenizer):
+    with pytest.raises(InputError, match="no documents"):
+        build_shards(make_snapshot(tmp_path, []), tokenizer, tmp_path, SMALL_SHARDS)
+
+
+@given(st.lists(st.lists(st.integers(4, 600), max_size=6), max_size=8), st.booleans())
+def test_specials_wrap_every_document(docs, bos):
+    flat, lengths = _with_specials(docs, np.dtype(np.uint16), bos)
+    expected = [t for d in docs for t in ([BOS_ID] if bos else []) + d + [EOS_ID]]
+    assert flat.tolist() == expected
+    assert lengths.tolist() == [len(d) + (2 if bos else 1) for d in docs]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from lmforge.pipeline.digest import sha256_file
+from lmforge.pipeline.errors import InputError, LmforgeError, NotFoundError
+from lmforge.pipeline.privacy.placeholders import PLACEHOLDERS
+from lmforge.pipeline.stage import find_stage
+from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from lmforge.pipeline.tokenize.trainer import load_tokenizer, train_tokenizer
+from lmforge.schemas.manifest import Manifest
+from tests.pipeline.tokenize.conftest import SMALL, corpus_docs
+from tests.support.snapshots import make_snapshot, multilingual_docs
+
+
+def test_manifest_records_snapshot_params_sample_and_digests(tokenizer, snapshot):
+    m = Manifest.read(tokenizer)
+    assert m.format == "lmforge.tokenizer"
+    assert m.inputs == {"snapshot": Manifest.read(snapshot).id}
+    assert m.params["vocab_size"] == 600 and m.params["normalization"] == "identity"
+    assert m.stats["vocab_size"] == 600
+    assert m.stats["sample_chars"] >= 150_000 and m.stats["sample_docs"] > 50
+    files = {f.path: f.sha256 for f in m.files}
+    assert set(files) == {"tokenizer.model", "tokenizer.vocab"}
+    assert files["tokenizer.model"] == m.stats["model_sha256"] == sha256_file(tokenizer / "tokenizer.model")
+    assert files["tokenizer.vocab"] == m.stats["vocab_sha256"]
+
+
+def test_special_ids_are_fixed(tokenizer):
+    sp = load_tokenizer(tokenizer)
+    assert (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id()) == (PAD_ID, UNK_ID, BOS_ID, EOS_ID) == (0, 1, 2, 3)
+
+
+def test_each_placeholder_is_one_token(tokenizer):
+    sp = load_tokenizer(tokenizer)
+    for placeholder in PLACEHOLDERS:
+        ids = sp.encode(placeholder)
+        assert len(ids) == 1 and sp.id_to_piece(ids[0]) == placeholder
+        assert ids[0] in sp.encode(f"write to {placeholder}, thanks")
+
+
+def test_round_trip_real_text_cjk_and_placeholders(tokenizer):
+    sp = load_tokenizer(tokenizer)
+    texts = [d["text"] for d in corpus_docs()[:40]] + [d["text"] for d in multilingual_docs()]
+    texts += ["  two leading spaces,\ttabs and trailing  \n\nblank lines\n", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 😀 ümlaut 中文 12345"]
+    for text in texts:
+        assert sp.decode(sp.encode(text)) == text
+
+
+def test_same_snapshot_and_params_give_identical_model_bytes(tmp_path, snapshot):
+    a = train_tokenizer(snapshot, tmp_path / "a", SMALL)
+    b = train_tokenizer(snapshot, tmp_path / "b", SMALL)
+    assert a.name == b.name
+    assert (a / "tokenizer.model").read_bytes() == (b / "tokenizer.model").read_bytes()
+    assert (a / "tokenizer.vocab").read_bytes() == (b / "tokenizer.vocab").read_bytes()
+
+
+def test_rerun_is_a_noop(workspace, snapshot, tokenizer):
+    before = (tokenizer / "manifest.json").stat().st_mtime_ns
+    assert train_tokenizer(snapshot, workspace, SMALL) == tokenizer
+    assert (tokenizer / "manifest.json").stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("model_type", ["bpe", "char", "word"])
+def test_other_model_types(tmp_path, snapshot, model_type):
+    config = dataclasses.replace(SMALL, model_type=model_type, sample_chars=40_000, vocab_size=500)
+    sp = load_tokenizer(train_tokenizer(snapshot, tmp_path, config))
+    assert len(sp.encode("<EMAIL>")) == 1
+    # A word model byte-encodes an unknown word together with its "▁" marker, which then decodes literally, so
+    # only in-vocabulary text round-trips there (sentencepiece behaviour); the others round-trip anything.
+    text = "the <EMAIL> of the" if model_type == "word" else multilingual_docs()[0]["text"]
+    assert sp.decode(sp.encode(text)) == text
+
+
+def test_unknown_snapshot_id(workspace, snapshot):
+    with pytest.raises(NotFoundError, match="no finished snapshot 'nope'.*known: " + snapshot.name):
+        find_stage(workspace, "snapshots", "nope")
+
+
+def test_empty_snapshot(tmp_path):
+    snap = make_snapshot(tmp_path, [])
+    with pytest.raises(InputError, match="no documents"):
+        train_tokenizer(snap, tmp_path, SMALL)
+
+
+def test_too_few_characters(tmp_path):
+    snap = make_snapshot(tmp_path, multilingual_docs())
+    with pytest.raises(InputError, match=r"sample has \d+ characters.*min_sample_chars=10000"):
+        train_tokenizer(snap, tmp_path, SMALL)
+
+
+def test_vocab_too_large_for_the_sample_suggests_a_smaller_one(tmp_path, snapshot):
+    config = dataclasses.replace(SMALL, vocab_size=60_000, sample_chars=20_000)
+    with pytest.raises(
+        LmforgeError, match=rf"{snapshot}.*too small for vocab_size 60000; use --vocab-size \d+ or less"
+    ):
+        train_tokenizer(snapshot, tmp_path, config)
+    assert not list((tmp_path / "tokenizers").iterdir())  # nothing half-written is left behind
+
+
+def test_damaged_model_file_is_detected(tmp_path, snapshot):
+    out = train_tokenizer(snapshot, tmp_path, dataclasses.replace(SMALL, sample_chars=40_000, vocab_size=500))
+    model = out / "tokenizer.model"
+    data = model.read_bytes()
+    model.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    with pytest.raises(LmforgeError, match="sha256 differs"):
+        load_tokenizer(out)
