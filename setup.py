@@ -11,5 +11,9 @@ for top in TOP_LEVEL:
     package_dir[f"lmforge.{top}"] = top
     packages += [f"lmforge.{top}.{sub}" for sub in find_packages(top)]
 
-setup(packages=packages, package_dir=package_dir, include_package_data=True,
-      package_data={"lmforge.pipeline": ["corpus/data/*", "corpus/data/**/*"], "lmforge.flows": ["*.toml"]})
+setup(
+    packages=packages,
+    package_dir=package_dir,
+    include_package_data=True,
+    package_data={"lmforge.pipeline": ["corpus/data/*", "corpus/data/**/*"], "lmforge.flows": ["*.toml"]},
+)

@@ -39,8 +39,15 @@ def make_data(out: Path, mb: float) -> list[Path]:
     for f in sorted(src.glob("*.jsonl")):
         for line in f.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
-            records.append({"id": r["id"], "text": r["text"], "source": r.get("source", f.stem),
-                            "url": r.get("url") or "", "created_at": r.get("created_at") or ""})
+            records.append(
+                {
+                    "id": r["id"],
+                    "text": r["text"],
+                    "source": r.get("source", f.stem),
+                    "url": r.get("url") or "",
+                    "created_at": r.get("created_at") or "",
+                }
+            )
     files, total, copy = [], 0, 0
     budget = mb * 1e6
     while total < budget:
@@ -110,11 +117,22 @@ def worker(mode: str, files: list[Path], out: Path) -> dict:
         for f in files:
             os.link(f, out / "in" / f.name)
         ex = LocalPipelineExecutor(
-            pipeline=[JsonlReader(str(out / "in")), GopherRepetitionFilter(), GopherQualityFilter(),
-                      C4QualityFilter(), FineWebQualityFilter(), ParquetWriter(str(out / "dt"))],
-            tasks=1, workers=1, logging_dir=str(out / "logs"))
+            pipeline=[
+                JsonlReader(str(out / "in")),
+                GopherRepetitionFilter(),
+                GopherQualityFilter(),
+                C4QualityFilter(),
+                FineWebQualityFilter(),
+                ParquetWriter(str(out / "dt")),
+            ],
+            tasks=1,
+            workers=1,
+            logging_dir=str(out / "logs"),
+        )
         ex.run()
-        docs = sum(1 for f in files for _ in open(f, "rb"))
+        for f in files:
+            with open(f, "rb") as fh:
+                docs += sum(1 for _ in fh)
     seconds = time.perf_counter() - t0
     return {"mode": mode, "seconds": seconds, "bytes": nbytes, "docs": docs, "peak_rss_mb": self_peak_rss_mb()}
 
@@ -125,11 +143,12 @@ def subset(files: list[Path], mb: float, out: Path) -> list[Path]:
     budget = mb * 1e6
     with open(path, "wb") as w:
         for f in files:
-            for line in open(f, "rb"):
-                if budget <= 0:
-                    return [path]
-                w.write(line)
-                budget -= len(line)
+            with open(f, "rb") as fh:
+                for line in fh:
+                    if budget <= 0:
+                        return [path]
+                    w.write(line)
+                    budget -= len(line)
     return [path]
 
 
@@ -152,8 +171,7 @@ def main() -> None:
     me = str(Path(__file__).resolve())
     env = {"OMP_NUM_THREADS": "1"}
     rows, results = [], {}
-    for mode, fs in (("readwrite", files), ("lmforge", files),
-                     ("datatrove", subset(files, args.datatrove_mb, work))):
+    for mode, fs in (("readwrite", files), ("lmforge", files), ("datatrove", subset(files, args.datatrove_mb, work))):
         out = work / f"out-{mode}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()

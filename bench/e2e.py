@@ -46,9 +46,13 @@ def union_seconds(intervals: list[tuple[float, float]]) -> float:
 def read_runs(db: Path) -> tuple[list[dict], list[dict]]:
     con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row
-    flows = [dict(r) for r in con.execute(
-        "SELECT fr.id, fr.name, f.name AS flow, fr.start_time, fr.end_time, fr.parent_task_run_id "
-        "FROM flow_run fr JOIN flow f ON f.id = fr.flow_id")]
+    flows = [
+        dict(r)
+        for r in con.execute(
+            "SELECT fr.id, fr.name, f.name AS flow, fr.start_time, fr.end_time, fr.parent_task_run_id "
+            "FROM flow_run fr JOIN flow f ON f.id = fr.flow_id"
+        )
+    ]
     tasks = [dict(r) for r in con.execute("SELECT id, name, flow_run_id, start_time, end_time FROM task_run")]
     con.close()
     return flows, tasks
@@ -88,8 +92,11 @@ def main() -> None:
     mine = {f["id"] for f in flows if root_of(f["id"]) == top["id"]}
     flow_time = _ts(top["end_time"]) - _ts(top["start_time"])
     subflow_task_ids = {f["parent_task_run_id"] for f in flows if f["parent_task_run_id"]}
-    leaf = [(_ts(t["start_time"]), _ts(t["end_time"])) for t in tasks
-            if t["flow_run_id"] in mine and t["id"] not in subflow_task_ids and t["start_time"] and t["end_time"]]
+    leaf = [
+        (_ts(t["start_time"]), _ts(t["end_time"]))
+        for t in tasks
+        if t["flow_run_id"] in mine and t["id"] not in subflow_task_ids and t["start_time"] and t["end_time"]
+    ]
     step_time = union_seconds(leaf)
     rows = []
     for f in sorted((f for f in flows if f["id"] in mine and f["id"] != top["id"]), key=lambda f: f["start_time"]):
@@ -97,9 +104,17 @@ def main() -> None:
     overhead = flow_time - step_time
     print(f"bench/e2e.py — {machine()}; {versions('lmforge', 'prefect', 'mlflow', 'torch', 'sentencepiece')}")
     print(table(["stage (subflow)", "seconds"], rows))
-    print(table(["measure", "seconds"], [["process wall (incl. start-up, API server)", wall],
-                                         ["top-level flow run", flow_time], ["tasks running (union)", step_time],
-                                         ["orchestration overhead", overhead]]))
+    print(
+        table(
+            ["measure", "seconds"],
+            [
+                ["process wall (incl. start-up, API server)", wall],
+                ["top-level flow run", flow_time],
+                ["tasks running (union)", step_time],
+                ["orchestration overhead", overhead],
+            ],
+        )
+    )
     print(f"orchestration overhead: {100 * overhead / flow_time:.1f} % of the flow run   (target ≤ 5 %)")
     ev = result.get("eval", {})
     if ev:

@@ -9,8 +9,8 @@ written as a snapshot. Then, each in a fresh child process (so peak RSS is its o
 - text → shard files: lmforge `build_shards` with all cores (and with one), vs a plain single-process loop
   (`sp.encode` per document + EOS, `numpy.tofile`) over the same snapshot with the same tokenizer.
 
-    .venv/bin/python bench/tokenize.py                # ~20 MB, a few minutes on 2 cores
-    .venv/bin/python bench/tokenize.py --mb 100       # the issue's >= 100 MB figure
+    .venv/bin/python bench/tokenizer.py                # ~20 MB, a few minutes on 2 cores
+    .venv/bin/python bench/tokenizer.py --mb 100       # the issue's >= 100 MB figure
 """
 
 from __future__ import annotations

@@ -37,14 +37,23 @@ def _unit_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     return f"curate-{digest([parameters['work_dir'], parameters['unit_digest']])}"
 
 
-@task(name="curate-file", retries=1, cache_key_fn=_unit_cache_key, persist_result=True, result_serializer="json",
-      task_run_name="curate-{unit[source]}-{unit_digest:.12}")
+@task(
+    name="curate-file",
+    retries=1,
+    cache_key_fn=_unit_cache_key,
+    persist_result=True,
+    result_serializer="json",
+    task_run_name="curate-{unit[source]}-{unit_digest:.12}",
+)
 def curate_unit_task(unit: dict, unit_digest: str, snapshot_id: str, work_dir: str, config: dict) -> dict:
     cfg = load_config(overrides=config)
     result = _curator(cfg).curate_unit(InputUnit.from_dict(unit), unit_digest, Path(work_dir))
     get_run_logger().info(
-        "%s: %d in, %d kept, %d rejected", Path(unit["path"]).name, sum(result.docs_in.values()),
-        sum(result.kept.values()), sum(sum(r.values()) for r in result.rejected.values()),
+        "%s: %d in, %d kept, %d rejected",
+        Path(unit["path"]).name,
+        sum(result.docs_in.values()),
+        sum(result.kept.values()),
+        sum(sum(r.values()) for r in result.rejected.values()),
     )
     return result.to_dict()
 
@@ -60,12 +69,23 @@ def signatures_task(part: str, part_index: int, work_dir: str, config: dict) -> 
 
 
 @task(name="write-snapshot")
-def finalize_task(inputs: list[str], workspace: str, config: dict, results: list[dict], signatures: list[str] | None,
-                  index: str | None) -> str:
+def finalize_task(
+    inputs: list[str],
+    workspace: str,
+    config: dict,
+    results: list[dict],
+    signatures: list[str] | None,
+    index: str | None,
+) -> str:
     cfg = load_config(overrides=config)
     plan = make_plan(inputs, workspace, cfg)
-    path = finalize_snapshot(plan, [UnitResult(**r) for r in results], cfg, index_spec=index,
-                             signatures=[Path(s) for s in signatures] if signatures is not None else None)
+    path = finalize_snapshot(
+        plan,
+        [UnitResult(**r) for r in results],
+        cfg,
+        index_spec=index,
+        signatures=[Path(s) for s in signatures] if signatures is not None else None,
+    )
     return str(path)
 
 
@@ -78,8 +98,14 @@ def _progress(total: int, desc: str):
 
 
 @flow(name="curate", flow_run_name="curate-{workspace}", log_prints=False)
-def curate_flow(inputs: list[str], workspace: str, config_path: str | None = None, strict: bool = False,
-                index: str | None = None, overrides: dict | None = None) -> dict[str, Any]:
+def curate_flow(
+    inputs: list[str],
+    workspace: str,
+    config_path: str | None = None,
+    strict: bool = False,
+    index: str | None = None,
+    overrides: dict | None = None,
+) -> dict[str, Any]:
     """Raw corpora → validated Parquet snapshot (+ rejects, duplicates, manifest). Returns id, path and stats."""
     from lmforge.flows.report import publish_curate_report
 
@@ -94,7 +120,7 @@ def curate_flow(inputs: list[str], workspace: str, config_path: str | None = Non
         logger.info("curating %d input unit(s) into snapshot %s", len(plan.units), plan.snapshot_id)
         futures = [
             curate_unit_task.submit(u.to_dict(), d, plan.snapshot_id, str(plan.work_dir), cfg_dict)
-            for u, d in zip(plan.units, plan.digests)
+            for u, d in zip(plan.units, plan.digests, strict=True)
         ]
         bar = _progress(len(futures), "curate")
         for _ in as_completed(futures):
@@ -113,7 +139,12 @@ def curate_flow(inputs: list[str], workspace: str, config_path: str | None = Non
         finalize_task(inputs, str(workspace), cfg_dict, results, signatures, index)
     manifest = Manifest.read(find_stage(workspace, "snapshots", plan.snapshot_id))
     publish_curate_report(plan.snapshot_id, manifest.stats)
-    logger.info("snapshot %s: %d kept of %d documents", plan.snapshot_id, manifest.stats["kept"],
-                manifest.stats["docs_in"])
-    return {"snapshot_id": plan.snapshot_id, "path": str(plan.snapshot_dir), "stats": manifest.stats,
-            "skipped": skipped}
+    logger.info(
+        "snapshot %s: %d kept of %d documents", plan.snapshot_id, manifest.stats["kept"], manifest.stats["docs_in"]
+    )
+    return {
+        "snapshot_id": plan.snapshot_id,
+        "path": str(plan.snapshot_dir),
+        "stats": manifest.stats,
+        "skipped": skipped,
+    }

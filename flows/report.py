@@ -32,15 +32,25 @@ def curate_report_markdown(snapshot_id: str, stats: dict[str, Any]) -> str:
 def source_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for src, e in stats.get("by_source", {}).items():
-        rows.append({"source": src, "docs_in": e["docs_in"], "kept": e["kept"],
-                     "rejected": sum(e["rejected"].values()),
-                     "pii": sum(stats.get("pii_by_source", {}).get(src, {}).values()),
-                     "top_reason": max(e["rejected"], key=e["rejected"].get) if e["rejected"] else ""})
+        rows.append(
+            {
+                "source": src,
+                "docs_in": e["docs_in"],
+                "kept": e["kept"],
+                "rejected": sum(e["rejected"].values()),
+                "pii": sum(stats.get("pii_by_source", {}).get(src, {}).values()),
+                "top_reason": max(e["rejected"], key=e["rejected"].get) if e["rejected"] else "",
+            }
+        )
     return rows
 
 
 def publish_curate_report(snapshot_id: str, stats: dict[str, Any]) -> None:
-    create_table_artifact(key="curate-sources", table=source_rows(stats),
-                          description=f"Counts per source for snapshot {snapshot_id}")
-    create_markdown_artifact(key="curate-report", markdown=curate_report_markdown(snapshot_id, stats),
-                             description=f"Curation report for snapshot {snapshot_id}")
+    create_table_artifact(
+        key="curate-sources", table=source_rows(stats), description=f"Counts per source for snapshot {snapshot_id}"
+    )
+    create_markdown_artifact(
+        key="curate-report",
+        markdown=curate_report_markdown(snapshot_id, stats),
+        description=f"Curation report for snapshot {snapshot_id}",
+    )

@@ -42,11 +42,20 @@ def evaluate_task(run_dir: str, shards_dir: str) -> dict[str, Any]:
     from lmforge.pipeline.train.evaluate import evaluate, unigram_baseline
 
     model, config, tokenizer_model = load_for_inference(Path(run_dir))
-    metrics = evaluate(model, Path(shards_dir), "val", batch_size=config.data.batch_size,
-                       seq_len=config.data.seq_len, expect_tokenizer=tokenizer_sha256(tokenizer_model.parent))
+    metrics = evaluate(
+        model,
+        Path(shards_dir),
+        "val",
+        batch_size=config.data.batch_size,
+        seq_len=config.data.seq_len,
+        expect_tokenizer=tokenizer_sha256(tokenizer_model.parent),
+    )
     baseline = unigram_baseline(Path(shards_dir), "val")
-    return {"model": _scalars(metrics), "unigram": _scalars(baseline),
-            "per_lang": {k: _scalars(v) for k, v in metrics.get("per_lang", {}).items()}}
+    return {
+        "model": _scalars(metrics),
+        "unigram": _scalars(baseline),
+        "per_lang": {k: _scalars(v) for k, v in metrics.get("per_lang", {}).items()},
+    }
 
 
 def _scalars(d: dict[str, Any]) -> dict[str, float]:
@@ -54,9 +63,16 @@ def _scalars(d: dict[str, Any]) -> dict[str, float]:
 
 
 @flow(name="lmforge-run", flow_run_name="run-{workspace}", log_prints=False)
-def run_flow(workspace: str = "workspace", inputs: list[str] | None = None, config_path: str | None = None,
-             overrides: dict | None = None, index: str | None = None, nproc: int | None = None,
-             stages: list[str] | None = None, corpus_mb: float | None = None) -> dict[str, Any]:
+def run_flow(
+    workspace: str = "workspace",
+    inputs: list[str] | None = None,
+    config_path: str | None = None,
+    overrides: dict | None = None,
+    index: str | None = None,
+    nproc: int | None = None,
+    stages: list[str] | None = None,
+    corpus_mb: float | None = None,
+) -> dict[str, Any]:
     """Raw corpora (default: the built-in corpus) → a registered MLflow model. Returns ids, paths and metrics."""
     logger = get_run_logger()
     cfg = load_config(config_path, overrides)
@@ -67,40 +83,58 @@ def run_flow(workspace: str = "workspace", inputs: list[str] | None = None, conf
         logger.info("no inputs given: using the built-in default corpus in %s", inputs[0])
 
     if "curate" in wanted:
-        cur = curate_flow(inputs=inputs, workspace=workspace, config_path=config_path, index=index,
-                          overrides=overrides)
+        cur = curate_flow(inputs=inputs, workspace=workspace, config_path=config_path, index=index, overrides=overrides)
         out["snapshot"] = cur["snapshot_id"]
-        logger.info("curate: snapshot %s %s (%d of %d documents kept)", cur["snapshot_id"],
-                    "already existed, skipped" if cur["skipped"] else "written", cur["stats"]["kept"],
-                    cur["stats"]["docs_in"])
+        logger.info(
+            "curate: snapshot %s %s (%d of %d documents kept)",
+            cur["snapshot_id"],
+            "already existed, skipped" if cur["skipped"] else "written",
+            cur["stats"]["kept"],
+            cur["stats"]["docs_in"],
+        )
     else:
         out["snapshot"] = _latest(workspace, "snapshots")
     if wanted & {"tokenizer", "shards", "train", "evaluate", "register"}:
         tok_dir = tokenizer_flow(snapshot=out["snapshot"], workspace=workspace, config=cfg.tokenizer)
         out["tokenizer"] = Path(tok_dir).name
     if wanted & {"shards", "train", "evaluate", "register"}:
-        shards_dir = shards_flow(snapshot=out["snapshot"], tokenizer=out["tokenizer"], workspace=workspace,
-                                 config=cfg.shards)
+        shards_dir = shards_flow(
+            snapshot=out["snapshot"], tokenizer=out["tokenizer"], workspace=workspace, config=cfg.shards
+        )
         out["shards"] = Path(shards_dir).name
     if wanted & {"train", "evaluate", "register"}:
-        train = train_flow(shards=out["shards"], workspace=workspace, config_path=config_path, overrides=overrides,
-                           nproc=nproc)
+        train = train_flow(
+            shards=out["shards"], workspace=workspace, config_path=config_path, overrides=overrides, nproc=nproc
+        )
         out["run_dir"] = train["run_dir"]
         out["mlflow_run_id"] = train.get("mlflow_run_id")
-        logger.info("train: run %s %s", Path(train["run_dir"]).name,
-                    "already finished, skipped" if train.get("skipped") else "finished")
+        logger.info(
+            "train: run %s %s",
+            Path(train["run_dir"]).name,
+            "already finished, skipped" if train.get("skipped") else "finished",
+        )
     if wanted & {"evaluate", "register"}:
         shards_path = str(find_stage(workspace, "shards", out["shards"]))
         metrics = evaluate_task(out["run_dir"], shards_path)
         out["eval"] = metrics
         m, u = metrics["model"], metrics["unigram"]
-        logger.info("evaluate: val ppl %.2f (bpb %.3f) vs unigram baseline ppl %.2f (bpb %.3f)",
-                    m["ppl"], m["bpb"], u["ppl"], u["bpb"])
+        logger.info(
+            "evaluate: val ppl %.2f (bpb %.3f) vs unigram baseline ppl %.2f (bpb %.3f)",
+            m["ppl"],
+            m["bpb"],
+            u["ppl"],
+            u["bpb"],
+        )
     if "register" in wanted:
         from lmforge.flows.register import register_flow
 
-        reg = register_flow(workspace=workspace, run_dir=out["run_dir"], shards_id=out["shards"],
-                            config_path=config_path, overrides=overrides)
+        reg = register_flow(
+            workspace=workspace,
+            run_dir=out["run_dir"],
+            shards_id=out["shards"],
+            config_path=config_path,
+            overrides=overrides,
+        )
         out["model"] = reg
         logger.info("register: %s version %s, aliases %s", reg["model_name"], reg["version"], reg["aliases"])
     return out

@@ -53,7 +53,9 @@ def find_stage(workspace: str | Path, kind: str, id_or_path: str) -> Path:
     if len(candidates) > 1:
         raise NotFoundError(f"{kind} id prefix {id_or_path!r} is ambiguous under {root}: give more characters")
     known = ", ".join(d.name for d in sorted(root.iterdir()) if is_done(d)) if root.is_dir() else ""
-    raise NotFoundError(f"no finished {kind[:-1]} {id_or_path!r} under {root}" + (f" (known: {known})" if known else ""))
+    raise NotFoundError(
+        f"no finished {kind[:-1]} {id_or_path!r} under {root}" + (f" (known: {known})" if known else "")
+    )
 
 
 def latest_stage(workspace: str | Path, kind: str) -> Path | None:

@@ -32,16 +32,26 @@ def planted_corpus(folder: Path) -> list[Path]:
     for i, canary in enumerate(CANARIES):
         base = texts[i % len(texts)]
         sep = "\n" if canary.lang == "code" else " "
-        planted.append({"id": f"planted-{i}", "text": base + sep + canary.sentence + sep + texts[(i + 3) % len(texts)],
-                        "source": f"planted-{canary.lang}"})
+        planted.append(
+            {
+                "id": f"planted-{i}",
+                "text": base + sep + canary.sentence + sep + texts[(i + 3) % len(texts)],
+                "source": f"planted-{canary.lang}",
+            }
+        )
     return [write_jsonl(folder / "clean.jsonl", docs), write_jsonl(folder / "planted.jsonl", planted)]
 
 
 def lmforge(workspace: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
     env.update({"LMFORGE_JSON": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
-    return subprocess.run([sys.executable, "-m", "lmforge.flows", "run", "--workspace", str(workspace), *args],
-                          capture_output=True, text=True, env=env, timeout=1500)
+    return subprocess.run(
+        [sys.executable, "-m", "lmforge.flows", "run", "--workspace", str(workspace), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1500,
+    )
 
 
 def shard_text(tokenizer_for_shards):

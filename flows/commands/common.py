@@ -22,17 +22,25 @@ def _workspace_callback(ctx: click.Context, param: click.Parameter, value: Path)
 
 
 workspace_option = click.option(
-    "--workspace", type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("LMFORGE_WORKSPACE", DEFAULT_WORKSPACE), show_default="workspace",
-    callback=_workspace_callback, is_eager=True,
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("LMFORGE_WORKSPACE", DEFAULT_WORKSPACE),
+    show_default="workspace",
+    callback=_workspace_callback,
+    is_eager=True,
     help="Folder that holds every stage output (and, without servers, Prefect's and MLflow's stores).",
 )
 
 
 def task_runner_options(f):
     f = click.option("--workers", type=int, default=None, help="Parallel workers for the task runner.")(f)
-    f = click.option("--task-runner", type=click.Choice(["thread", "dask"]), default="thread", show_default=True,
-                     help="Prefect task runner: threads in this process, or a local Dask cluster of processes.")(f)
+    f = click.option(
+        "--task-runner",
+        type=click.Choice(["thread", "dask"]),
+        default="thread",
+        show_default=True,
+        help="Prefect task runner: threads in this process, or a local Dask cluster of processes.",
+    )(f)
     return f
 
 
@@ -44,8 +52,9 @@ def build_task_runner(kind: str, workers: int | None):
             from lmforge.pipeline.errors import ConfigError
 
             raise ConfigError("--task-runner dask needs the 'dask' extra: pip install 'lmforge[dask]'") from exc
-        return DaskTaskRunner(cluster_kwargs={"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1,
-                                              "processes": True})
+        return DaskTaskRunner(
+            cluster_kwargs={"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True}
+        )
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=workers or min(4, os.cpu_count() or 1))

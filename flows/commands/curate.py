@@ -20,8 +20,17 @@ def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner
     check_api()
     from lmforge.flows.curate import curate_flow
 
-    result = run_flow(curate_flow, task_runner, workers, inputs=list(inputs), workspace=str(workspace),
-                      config_path=str(config) if config else None, strict=strict, index=index, overrides=overrides)
+    result = run_flow(
+        curate_flow,
+        task_runner,
+        workers,
+        inputs=list(inputs),
+        workspace=str(workspace),
+        config_path=str(config) if config else None,
+        strict=strict,
+        index=index,
+        overrides=overrides,
+    )
     s = result["stats"]
     verb = "exists (no-op)" if result["skipped"] else "written"
     click.echo(f"snapshot {result['snapshot_id']} {verb}: {result['path']}")

@@ -15,19 +15,21 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config, one section per stage.")
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
 @click.option("--nproc", type=int, default=None, help="Training processes per node (default: one per GPU, else 1).")
-@click.option("--stages", default=None, help="Comma-separated subset of: curate,tokenizer,shards,train,evaluate,"
-              "register (earlier outputs are taken from the workspace).")
+@click.option(
+    "--stages",
+    default=None,
+    help="Comma-separated subset of: curate,tokenizer,shards,train,evaluate,"
+    "register (earlier outputs are taken from the workspace).",
+)
 @click.option("--corpus-mb", type=float, default=None, help="Size cap of the built-in corpus (default 16 MB).")
 def command(workspace, inputs, config, index, nproc, stages, corpus_mb) -> None:
     """Curate → tokenizer → shards → train → evaluate → register, skipping every stage whose output exists."""
-    from lmforge.flows.run import STAGES, run_flow
-    from lmforge.pipeline.errors import ConfigError
-
-    from lmforge.pipeline.config import load_config
-
     import os
 
     from lmforge.flows.api import check_api
+    from lmforge.flows.run import STAGES, run_flow
+    from lmforge.pipeline.config import load_config
+    from lmforge.pipeline.errors import ConfigError
     from lmforge.pipeline.registry.registry import check_reachable
 
     load_config(config)  # a bad config, an unreachable Prefect API or MLflow server fail here, before any work
@@ -37,9 +39,15 @@ def command(workspace, inputs, config, index, nproc, stages, corpus_mb) -> None:
     unknown = sorted(set(stage_list or ()) - set(STAGES))
     if unknown:
         raise ConfigError(f"--stages: unknown stage(s) {unknown}; choose from {list(STAGES)}")
-    result = run_flow(workspace=str(workspace), inputs=list(inputs) or None,
-                      config_path=str(config) if config else None, index=index, nproc=nproc, stages=stage_list,
-                      corpus_mb=corpus_mb)
+    result = run_flow(
+        workspace=str(workspace),
+        inputs=list(inputs) or None,
+        config_path=str(config) if config else None,
+        index=index,
+        nproc=nproc,
+        stages=stage_list,
+        corpus_mb=corpus_mb,
+    )
     click.echo("")
     click.echo(f"workspace   {workspace}")
     for key in ("snapshot", "tokenizer", "shards", "run_dir", "mlflow_run_id"):
@@ -47,8 +55,10 @@ def command(workspace, inputs, config, index, nproc, stages, corpus_mb) -> None:
             click.echo(f"{key:<11} {result[key]}")
     if result.get("eval"):
         m, u = result["eval"]["model"], result["eval"]["unigram"]
-        click.echo(f"val ppl     {m['ppl']:.2f} (bits/byte {m['bpb']:.3f})   unigram baseline ppl {u['ppl']:.2f} "
-                   f"(bits/byte {u['bpb']:.3f})")
+        click.echo(
+            f"val ppl     {m['ppl']:.2f} (bits/byte {m['bpb']:.3f})   unigram baseline ppl {u['ppl']:.2f} "
+            f"(bits/byte {u['bpb']:.3f})"
+        )
     model = result.get("model")
     if model:
         click.echo(f"model       {model['model_name']} version {model['version']} ({model['model_uri']})")

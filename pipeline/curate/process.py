@@ -39,9 +39,20 @@ log = logging.getLogger(__name__)
 #: Reasons that mean the input itself is malformed (as opposed to a quality decision); `--strict` fails on these.
 INPUT_ERROR_REASONS = frozenset(
     {
-        "invalid_utf8", "malformed_json", "not_an_object", "missing_text", "text_not_string", "truncated_file",
-        "empty_file", "unknown_format", "no_matching_files", "unreadable", "missing_text_column", "too_large",
-        "empty_text", "duplicate_doc_id",
+        "invalid_utf8",
+        "malformed_json",
+        "not_an_object",
+        "missing_text",
+        "text_not_string",
+        "truncated_file",
+        "empty_file",
+        "unknown_format",
+        "no_matching_files",
+        "unreadable",
+        "missing_text_column",
+        "too_large",
+        "empty_text",
+        "duplicate_doc_id",
     }
 )
 #: Reasons that concern a whole file rather than one document; they are rejects but not documents in the accounting.
@@ -186,7 +197,9 @@ class UnitCurator:
             (out_dir / sub).mkdir(parents=True, exist_ok=True)
         cur = self.config.curate
         tmp_tag = f".tmp-{os.getpid()}"
-        kept_w = _TableWriter(out_dir / "parts" / f"{unit_digest}.parquet{tmp_tag}", SNAPSHOT_SCHEMA, cur.row_group_rows)
+        kept_w = _TableWriter(
+            out_dir / "parts" / f"{unit_digest}.parquet{tmp_tag}", SNAPSHOT_SCHEMA, cur.row_group_rows
+        )
         rej_w = _TableWriter(out_dir / "rejects" / f"{unit_digest}.parquet{tmp_tag}", REJECTS_SCHEMA, 5000)
         docs_in: Counter = Counter()
         kept: Counter = Counter()
@@ -224,8 +237,18 @@ class UnitCurator:
             bytes_in += len(rec.text)
             doc = self._document(rec)
             if doc.doc_id in seen_ids:
-                reject(Reject(rec.source, rec.path, rec.line, "read", "duplicate_doc_id",
-                              "the same id appears twice in this input", text=rec.text, doc_id=doc.doc_id))
+                reject(
+                    Reject(
+                        rec.source,
+                        rec.path,
+                        rec.line,
+                        "read",
+                        "duplicate_doc_id",
+                        "the same id appears twice in this input",
+                        text=rec.text,
+                        doc_id=doc.doc_id,
+                    )
+                )
                 continue
             seen_ids.add(doc.doc_id)
             verdict = self._curate_document(doc, pii)
@@ -238,18 +261,34 @@ class UnitCurator:
             chars_kept += len(doc.text)
             kept_w.add(
                 {
-                    "doc_id": doc.doc_id, "text": doc.text, "source": doc.source, "url": doc.url,
-                    "created_at": doc.created_at, "lang": doc.lang, "lang_score": doc.lang_score,
-                    "n_chars": len(doc.text), "content_hash": content_hash(doc.text),
+                    "doc_id": doc.doc_id,
+                    "text": doc.text,
+                    "source": doc.source,
+                    "url": doc.url,
+                    "created_at": doc.created_at,
+                    "lang": doc.lang,
+                    "lang_score": doc.lang_score,
+                    "n_chars": len(doc.text),
+                    "content_hash": content_hash(doc.text),
                 },
                 len(doc.text),
             )
         part = _publish(kept_w.close(), tmp_tag)
         rej = _publish(rej_w.close(), tmp_tag)
         result = UnitResult(
-            unit=unit.to_dict(), digest=unit_digest, part=part, rejects=rej, docs_in=dict(docs_in), kept=dict(kept),
-            rejected={s: dict(c) for s, c in rejected.items()}, file_problems=dict(file_problems), langs=dict(langs), pii={s: dict(c) for s, c in pii.items()},
-            bytes_in=bytes_in, chars_kept=chars_kept, first_input_error=first_error,
+            unit=unit.to_dict(),
+            digest=unit_digest,
+            part=part,
+            rejects=rej,
+            docs_in=dict(docs_in),
+            kept=dict(kept),
+            rejected={s: dict(c) for s, c in rejected.items()},
+            file_problems=dict(file_problems),
+            langs=dict(langs),
+            pii={s: dict(c) for s, c in pii.items()},
+            bytes_in=bytes_in,
+            chars_kept=chars_kept,
+            first_input_error=first_error,
         )
         tmp = result_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(result.to_dict(), sort_keys=True))
@@ -262,8 +301,12 @@ class UnitCurator:
             rid = "pii:" + rid  # not plain: doc_id_for hashes it, so no PII reaches the doc_id
         return Document(
             doc_id=doc_id_for(rec.source, rid, rec.path, rec.line),
-            text=rec.text, source=rec.source, path=rec.path, line=rec.line,
-            url=fix_surrogates(rec.url) if rec.url else None, created_at=parse_created_at(rec.created_at),
+            text=rec.text,
+            source=rec.source,
+            path=rec.path,
+            line=rec.line,
+            url=fix_surrogates(rec.url) if rec.url else None,
+            created_at=parse_created_at(rec.created_at),
         )
 
     def _curate_document(self, doc: Document, pii: dict[str, Counter]) -> tuple[str, str, str | None] | None:

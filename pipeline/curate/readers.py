@@ -110,12 +110,22 @@ class RecordReader:
                 yield Reject(unit.source, unit.path, None, "read", "no_matching_files", "folder holds no input files")
             else:
                 yield Reject(
-                    unit.source, unit.path, None, "read", "unknown_format",
+                    unit.source,
+                    unit.path,
+                    None,
+                    "read",
+                    "unknown_format",
                     "unknown extension; expected .jsonl[.gz|.zst], .parquet or a text file",
                 )
         except OSError as exc:  # permission denied, dangling link, I/O error: the file, not a record, is bad
-            yield Reject(unit.source, getattr(exc, "filename", None) or unit.path, None, "read", "unreadable",
-                         f"cannot read file: {exc.strerror or exc}")
+            yield Reject(
+                unit.source,
+                getattr(exc, "filename", None) or unit.path,
+                None,
+                "read",
+                "unreadable",
+                f"cannot read file: {exc.strerror or exc}",
+            )
 
     def _record(self, source: str, path: str, line: int, obj: dict) -> RawRecord | Reject:
         f = self.fields
@@ -136,35 +146,70 @@ class RecordReader:
             for n, raw in enumerate(_open_lines(unit.path), start=1):
                 if len(raw) > self.clean.max_bytes:
                     text, _ = decode(raw, "replace")
-                    yield Reject(unit.source, unit.path, n, "read", "too_large",
-                                 f"line of {len(raw)} bytes > clean.max_bytes", text=text)
+                    yield Reject(
+                        unit.source,
+                        unit.path,
+                        n,
+                        "read",
+                        "too_large",
+                        f"line of {len(raw)} bytes > clean.max_bytes",
+                        text=text,
+                    )
                     continue
                 if not raw.strip():
                     continue
                 line, err = decode(raw, self.clean.invalid_utf8)
                 if line is None:
-                    yield Reject(unit.source, unit.path, n, "read", "invalid_utf8", err,
-                                 text=raw.decode("utf-8", errors="replace"))
+                    yield Reject(
+                        unit.source,
+                        unit.path,
+                        n,
+                        "read",
+                        "invalid_utf8",
+                        err,
+                        text=raw.decode("utf-8", errors="replace"),
+                    )
                     continue
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield Reject(unit.source, unit.path, n, "read", "malformed_json", f"{exc.msg} at column {exc.colno}",
-                                 text=line)
+                    yield Reject(
+                        unit.source,
+                        unit.path,
+                        n,
+                        "read",
+                        "malformed_json",
+                        f"{exc.msg} at column {exc.colno}",
+                        text=line,
+                    )
                     continue
                 if not isinstance(obj, dict):
-                    yield Reject(unit.source, unit.path, n, "read", "not_an_object",
-                                 f"JSON {type(obj).__name__}, expected an object", text=line)
+                    yield Reject(
+                        unit.source,
+                        unit.path,
+                        n,
+                        "read",
+                        "not_an_object",
+                        f"JSON {type(obj).__name__}, expected an object",
+                        text=line,
+                    )
                     continue
                 yield self._record(unit.source, unit.path, n, obj)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            yield Reject(unit.source, unit.path, n + 1, "read", "truncated_file",
-                         f"compressed stream is damaged or cut short after line {n}: {exc}")
+            yield Reject(
+                unit.source,
+                unit.path,
+                n + 1,
+                "read",
+                "truncated_file",
+                f"compressed stream is damaged or cut short after line {n}: {exc}",
+            )
         except Exception as exc:  # zstandard.ZstdError has no stable import path across versions
             if type(exc).__name__ != "ZstdError":
                 raise
-            yield Reject(unit.source, unit.path, n + 1, "read", "truncated_file",
-                         f"zstd stream is damaged after line {n}: {exc}")
+            yield Reject(
+                unit.source, unit.path, n + 1, "read", "truncated_file", f"zstd stream is damaged after line {n}: {exc}"
+            )
         if n == 0:
             yield Reject(unit.source, unit.path, None, "read", "empty_file", "file holds no records")
 
@@ -177,8 +222,14 @@ class RecordReader:
             return
         names = set(pf.schema_arrow.names)
         if f.text not in names:
-            yield Reject(unit.source, unit.path, None, "read", "missing_text_column",
-                         f"no column {f.text!r} (columns: {sorted(names)}); set curate.fields.text")
+            yield Reject(
+                unit.source,
+                unit.path,
+                None,
+                "read",
+                "missing_text_column",
+                f"no column {f.text!r} (columns: {sorted(names)}); set curate.fields.text",
+            )
             return
         cols = [c for c in (f.id, f.text, f.url, f.created_at, f.source) if c in names]
         row = 0

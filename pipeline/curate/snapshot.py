@@ -57,9 +57,12 @@ def curation_params(config: LmforgeConfig) -> dict[str, Any]:
 def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig) -> CurationPlan:
     units = plan_inputs(inputs, config.curate.text_extensions)
     digests = [unit_digest(u) for u in units]
-    unit_inputs = [{"source": u.source, "kind": u.kind, "path": u.path, "digest": d} for u, d in zip(units, digests)]
-    sid = stage_id({"units": sorted((x["source"], x["kind"], x["digest"]) for x in unit_inputs)},
-                   curation_params(config))
+    unit_inputs = [
+        {"source": u.source, "kind": u.kind, "path": u.path, "digest": d} for u, d in zip(units, digests, strict=True)
+    ]
+    sid = stage_id(
+        {"units": sorted((x["source"], x["kind"], x["digest"]) for x in unit_inputs)}, curation_params(config)
+    )
     ws = Path(workspace)
     return CurationPlan(units, digests, sid, stage_dir(ws, "snapshots", sid), ws / "snapshots" / ".work" / sid)
 
@@ -75,10 +78,20 @@ def _removed_rows(table: pa.Table, dups: dict[str, tuple[str, float, str]]) -> l
     rows = []
     for rec in table.to_pylist():
         dup_of, sim, reason = dups[rec["doc_id"]]
-        rows.append({
-            "doc_id": rec["doc_id"], "source": rec["source"], "path": "", "line": None, "step": "dedup",
-            "reason": reason, "detail": None, "text": rec["text"], "duplicate_of": dup_of, "similarity": sim,
-        })
+        rows.append(
+            {
+                "doc_id": rec["doc_id"],
+                "source": rec["source"],
+                "path": "",
+                "line": None,
+                "step": "dedup",
+                "reason": reason,
+                "detail": None,
+                "text": rec["text"],
+                "duplicate_of": dup_of,
+                "similarity": sim,
+            }
+        )
     return rows
 
 
@@ -116,14 +129,23 @@ def finalize_snapshot(
             stats = _write_snapshot(tmp, plan, results, parts, dups, id_rejects, config)
             stats["dedup"] = dedup_stats
             if index is not None:
-                kept_ids = {d for p in parts for d in pq.read_table(p, columns=["doc_id"])
-                            .column("doc_id").to_pylist()} - set(dups)
+                kept_ids = {
+                    d for p in parts for d in pq.read_table(p, columns=["doc_id"]).column("doc_id").to_pylist()
+                } - set(dups)
                 index.add(signatures, kept_ids)
             write_manifest(
-                tmp, format=SNAPSHOT_FORMAT, id_=plan.snapshot_id,
-                inputs={"units": [{"source": u.source, "kind": u.kind, "path": u.path, "sha256": d}
-                                  for u, d in zip(plan.units, plan.digests)]},
-                params=curation_params(config), stats=stats, counts=stats.pop("_counts"),
+                tmp,
+                format=SNAPSHOT_FORMAT,
+                id_=plan.snapshot_id,
+                inputs={
+                    "units": [
+                        {"source": u.source, "kind": u.kind, "path": u.path, "sha256": d}
+                        for u, d in zip(plan.units, plan.digests, strict=True)
+                    ]
+                },
+                params=curation_params(config),
+                stats=stats,
+                counts=stats.pop("_counts"),
             )
     finally:
         if index is not None:
@@ -147,9 +169,20 @@ def _unique_ids(parts: list[Path], out_dir: Path) -> tuple[list[Path], list[dict
         table = pq.read_table(part, schema=SNAPSHOT_SCHEMA)
         mask = pa.array(clash)
         for rec in table.filter(mask).to_pylist():
-            rejects.append({"doc_id": rec["doc_id"], "source": rec["source"], "path": "", "line": None,
-                            "step": "read", "reason": "duplicate_doc_id", "detail": "id already used by another file",
-                            "text": rec["text"], "duplicate_of": rec["doc_id"], "similarity": None})
+            rejects.append(
+                {
+                    "doc_id": rec["doc_id"],
+                    "source": rec["source"],
+                    "path": "",
+                    "line": None,
+                    "step": "read",
+                    "reason": "duplicate_doc_id",
+                    "detail": "id already used by another file",
+                    "text": rec["text"],
+                    "duplicate_of": rec["doc_id"],
+                    "similarity": None,
+                }
+            )
         out_dir.mkdir(parents=True, exist_ok=True)
         new = out_dir / part.name
         pq.write_table(table.filter(pc.invert(mask)), new, compression="zstd")
@@ -157,9 +190,15 @@ def _unique_ids(parts: list[Path], out_dir: Path) -> tuple[list[Path], list[dict
     return out, rejects
 
 
-def _write_snapshot(tmp: Path, plan: CurationPlan, results: Sequence[UnitResult], parts: list[Path],
-                    dups: dict[str, tuple[str, float, str]], id_rejects: list[dict[str, Any]],
-                    config: LmforgeConfig) -> dict[str, Any]:
+def _write_snapshot(
+    tmp: Path,
+    plan: CurationPlan,
+    results: Sequence[UnitResult],
+    parts: list[Path],
+    dups: dict[str, tuple[str, float, str]],
+    id_rejects: list[dict[str, Any]],
+    config: LmforgeConfig,
+) -> dict[str, Any]:
     (tmp / "data").mkdir()
     (tmp / "rejects").mkdir()
     counts: dict[str, dict[str, int]] = {}
@@ -192,20 +231,25 @@ def _write_snapshot(tmp: Path, plan: CurationPlan, results: Sequence[UnitResult]
             shutil.copyfile(r.rejects, tmp / rrel)
             counts[rrel] = {"rows": pq.ParquetFile(tmp / rrel).metadata.num_rows}
     if id_rejects:
-        pq.write_table(pa.Table.from_pylist(id_rejects, schema=REJECTS_SCHEMA), tmp / "rejects/doc-ids.parquet",
-                       compression="zstd")
+        pq.write_table(
+            pa.Table.from_pylist(id_rejects, schema=REJECTS_SCHEMA), tmp / "rejects/doc-ids.parquet", compression="zstd"
+        )
         counts["rejects/doc-ids.parquet"] = {"rows": len(id_rejects)}
         for r in id_rejects:
             removed_by_source[r["source"]][r["reason"]] += 1
-    dup_rows = [{"doc_id": k, "duplicate_of": v[0], "similarity": v[1], "reason": v[2]} for k, v in sorted(dups.items())]
-    pq.write_table(pa.Table.from_pylist(dup_rows, schema=DUPLICATES_SCHEMA), tmp / "duplicates.parquet",
-                   compression="zstd")
+    dup_rows = [
+        {"doc_id": k, "duplicate_of": v[0], "similarity": v[1], "reason": v[2]} for k, v in sorted(dups.items())
+    ]
+    pq.write_table(
+        pa.Table.from_pylist(dup_rows, schema=DUPLICATES_SCHEMA), tmp / "duplicates.parquet", compression="zstd"
+    )
     counts["duplicates.parquet"] = {"rows": len(dup_rows)}
     return _stats(results, kept_by_source, removed_by_source, langs) | {"_counts": counts}
 
 
-def _stats(results: Sequence[UnitResult], kept_by_source: Counter, removed_by_source: dict[str, Counter],
-           langs: Counter) -> dict[str, Any]:
+def _stats(
+    results: Sequence[UnitResult], kept_by_source: Counter, removed_by_source: dict[str, Counter], langs: Counter
+) -> dict[str, Any]:
     """Counts only (DESIGN.md): documents in/kept/rejected per source and reason, languages, PII per type."""
     by_source: dict[str, dict[str, Any]] = {}
     by_reason: Counter = Counter()
@@ -267,7 +311,7 @@ def curate(
         return plan.snapshot_dir
     curator = UnitCurator(config)
     results = []
-    for unit, d in zip(plan.units, plan.digests):
+    for unit, d in zip(plan.units, plan.digests, strict=True):
         results.append(curator.curate_unit(unit, d, plan.work_dir))
         if on_unit:
             on_unit(results[-1])

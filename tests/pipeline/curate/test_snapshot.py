@@ -18,7 +18,6 @@ from lmforge.schemas.manifest import Manifest
 from lmforge.schemas.snapshot import SNAPSHOT_SCHEMA, validate_snapshot
 from tests.support.curate import read_docs, read_folder, write_jsonl
 
-
 FILTER_DATA = Path(__file__).resolve().parents[2] / "data" / "curate" / "filters"
 
 
@@ -30,14 +29,14 @@ def corpus(tmp_path):
     write_jsonl(folder / "web.jsonl", docs[:4] + docs[8:9])  # docs[8] is an exact copy of docs[0]
     with gzip.open(folder / "news.jsonl.gz", "wt", encoding="utf-8") as f:
         f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in docs[4:8])
-    pq.write_table(pa.table({"uid": [d["id"] for d in docs[9:]], "body": [d["text"] for d in docs[9:]]}),
-                   folder / "extra.parquet")
+    pq.write_table(
+        pa.table({"uid": [d["id"] for d in docs[9:]], "body": [d["text"] for d in docs[9:]]}), folder / "extra.parquet"
+    )
     texts = tmp_path / "books"
     texts.mkdir()
     (texts / "scheduler.txt").write_text((FILTER_DATA / "en_prose.txt").read_text(encoding="utf-8"))
     (texts / "ja.md").write_text((FILTER_DATA / "ja_prose.txt").read_text(encoding="utf-8"))
-    return [str(folder / "web.jsonl"), str(folder / "news.jsonl.gz"), str(folder / "extra.parquet"),
-            f"books={texts}"]
+    return [str(folder / "web.jsonl"), str(folder / "news.jsonl.gz"), str(folder / "extra.parquet"), f"books={texts}"]
 
 
 CFG = {"curate": {"sources": {"extra": {"fields": {"id": "uid", "text": "body"}}}}}
