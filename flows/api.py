@@ -1,0 +1,52 @@
+"""Reach the Prefect API before starting work, so a wrong `PREFECT_API_URL` is one clear error, not a traceback
+from deep inside the first flow run (or minutes of client retries)."""
+
+from __future__ import annotations
+
+import os
+
+from lmforge.pipeline.errors import LmforgeError
+
+#: Seconds to wait for `GET /health` of a configured server.
+HEALTH_TIMEOUT_S = 10.0
+
+
+def api_url() -> str | None:
+    """The configured server URL (env first, then the active Prefect profile), or None for the embedded mode."""
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        return url
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url or None
+
+
+def check_api(need_server: bool = False) -> str | None:
+    """Raise LmforgeError unless the configured Prefect API answers `/health`. Returns its URL (None = embedded).
+
+    With `need_server`, the embedded mode is an error too (deployments and workers need a server).
+    """
+    url = api_url()
+    if not url:
+        if need_server:
+            raise LmforgeError(
+                "no Prefect server configured: deployments need one. Start it with `prefect server start` "
+                "(or the compose file in infra/) and set PREFECT_API_URL=http://HOST:4200/api"
+            )
+        return None
+    import httpx
+
+    health = url.rstrip("/") + "/health"
+    try:
+        response = httpx.get(health, timeout=HEALTH_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise LmforgeError(
+            f"Prefect API at {url} is unreachable ({type(exc).__name__}: {exc}); start the server "
+            "(`prefect server start`) or fix/unset PREFECT_API_URL to run embedded"
+        ) from None
+    if response.status_code != 200:
+        raise LmforgeError(
+            f"Prefect API at {url} answered {health} with HTTP {response.status_code}; "
+            "check that PREFECT_API_URL ends in /api"
+        )
+    return url

@@ -1,0 +1,72 @@
+"""`lmforge deploy` (register the scheduled deployments) and `lmforge worker` (run them)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from lmforge.flows.commands.common import workspace_option
+
+
+@click.command("deploy")
+@workspace_option
+@click.option(
+    "--input-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of date=YYYY-MM-DD/ partitions (needed by curate-daily and train-weekly).",
+)
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config the runs use.")
+@click.option(
+    "--index",
+    default=None,
+    help="Dedup index for the runs: default <workspace>/dedup-index, or "
+    "redis://HOST:PORT/DB (shared by workers on several machines).",
+)
+@click.option("--pool", default="lmforge", show_default=True, help="Process work pool (created if missing).")
+@click.option("--no-schedule", is_flag=True, help="Register without schedules (runs only when triggered).")
+@click.option("--only", default=None, help="Comma-separated subset of: curate-daily,train-weekly,run.")
+def deploy_command(workspace, input_root, config, index, pool, no_schedule, only) -> None:
+    """Register lmforge's deployments on a Prefect server (PREFECT_API_URL); start a worker with `lmforge worker`."""
+    from lmforge.flows.api import check_api
+
+    url = check_api(need_server=True)
+    from lmforge.flows.deploy import deploy_all, ensure_pool
+
+    if ensure_pool(pool):
+        click.echo(f"created process work pool {pool!r}")
+    deployed = deploy_all(
+        str(workspace),
+        str(input_root) if input_root else None,
+        str(Path(config).resolve()) if config else None,
+        pool=pool,
+        schedule=not no_schedule,
+        only=[s.strip() for s in only.split(",")] if only else None,
+        index=index,
+    )
+    for name, dep_id in deployed:
+        click.echo(f"deployed {name:<36} {dep_id}")
+    click.echo(f"server {url}; start a worker with: lmforge worker --pool {pool}")
+
+
+@click.command("worker")
+@click.option("--pool", default="lmforge", show_default=True, help="Process work pool to poll.")
+@click.option("--limit", type=int, default=None, help="Most flow runs at a time.")
+@click.option("--run-once", is_flag=True, help="Run what is due now, then exit.")
+def worker_command(pool, limit, run_once) -> None:
+    """Start a Prefect process worker for the pool (replaces this process; stop it with Ctrl-C)."""
+    from lmforge.flows.api import check_api
+
+    check_api(need_server=True)
+    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
+    if limit:
+        argv += ["--limit", str(limit)]
+    if run_once:
+        argv.append("--run-once")
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+
+
+command = [deploy_command, worker_command]

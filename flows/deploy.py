@@ -1,0 +1,171 @@
+"""Scheduled work: the flows a Prefect worker runs, and the deployments that schedule them on a process pool.
+
+- `curate-daily` (02:00 every day): curate the newest date partition of the input root; the persistent dedup
+  index removes documents already seen on earlier days.
+- `train-weekly` (04:00 every Sunday): curate the last `days` partitions into one snapshot, then tokenizer →
+  shards → train → evaluate → register.
+- `run` (no schedule): the whole `lmforge-run` flow on demand, with parameters given at trigger time.
+
+`prefect.yaml` at the repository root declares the same deployments for `prefect deploy --all`;
+a test keeps the two in step. Entrypoints are files of this repository, pulled by `set_working_directory`, so the
+worker must see the same checkout (and the installed `lmforge` package) at the same path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from lmforge.flows.run import STAGES, run_flow
+from lmforge.pipeline.partitions import latest_partitions
+
+#: The repository root: deployments point their entrypoints here.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POOL = "lmforge"
+
+
+@flow(name="curate-latest", flow_run_name="curate-latest-{workspace}")
+def curate_latest_flow(
+    workspace: str, input_root: str, config_path: str | None = None, index: str | None = None
+) -> dict[str, Any]:
+    """Curate the newest date partition (a subflow run of `lmforge-run`) and mark it done for `lmforge backfill`."""
+    from lmforge.flows.backfill import record_partition
+
+    part = latest_partitions(input_root, 1)[0]
+    get_run_logger().info("curating partition %s", part.name)
+    result = run_flow(
+        workspace=workspace, inputs=[str(part.path)], config_path=config_path, index=index, stages=["curate"]
+    )
+    record_partition(workspace, part.day, ["curate"], result, _flow_run_id())
+    return result
+
+
+@flow(name="train-latest", flow_run_name="train-latest-{workspace}")
+def train_latest_flow(
+    workspace: str,
+    input_root: str,
+    config_path: str | None = None,
+    index: str | None = None,
+    days: int = 7,
+    nproc: int | None = None,
+) -> dict[str, Any]:
+    """Train and register a model on the newest `days` partitions, curated together into one snapshot."""
+    parts = latest_partitions(input_root, days)
+    get_run_logger().info("training on %d partition(s): %s … %s", len(parts), parts[0].name, parts[-1].name)
+    return run_flow(
+        workspace=workspace,
+        inputs=[str(p.path) for p in parts],
+        config_path=config_path,
+        index=index,
+        nproc=nproc,
+        stages=list(STAGES),
+    )
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return flow_run.id
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    """One deployment: which flow file/function, when, and which parameters it needs."""
+
+    name: str
+    entrypoint: str
+    cron: str | None
+    description: str
+    parameters: tuple[str, ...] = field(default=("workspace", "input_root", "config_path", "index"))
+
+
+DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
+    DeploymentSpec(
+        "curate-daily",
+        "flows/deploy.py:curate_latest_flow",
+        "0 2 * * *",
+        "Curate the newest date partition every day at 02:00.",
+    ),
+    DeploymentSpec(
+        "train-weekly",
+        "flows/deploy.py:train_latest_flow",
+        "0 4 * * 0",
+        "Every Sunday at 04:00: curate the last 7 partitions together, train, evaluate, register.",
+    ),
+    DeploymentSpec(
+        "run",
+        "flows/run.py:run_flow",
+        None,
+        "The whole chain on demand (parameters at trigger time).",
+        parameters=("workspace", "config_path", "index"),
+    ),
+)
+
+
+def ensure_pool(name: str) -> bool:
+    """Create the process work pool if it is missing; True when it was created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+            return False
+        except ObjectNotFound:
+            from prefect.workers.process import ProcessWorker
+
+            template = ProcessWorker.get_default_base_job_template()
+            client.create_work_pool(WorkPoolCreate(name=name, type="process", base_job_template=template))
+            return True
+
+
+def deploy_all(
+    workspace: str,
+    input_root: str | None,
+    config_path: str | None,
+    pool: str = DEFAULT_POOL,
+    schedule: bool = True,
+    only: list[str] | None = None,
+    index: str | None = None,
+) -> list[tuple[str, str]]:
+    """Register the deployments (creating or updating them); returns (full name, deployment id) pairs."""
+    from prefect.schedules import Cron
+
+    from lmforge.pipeline.errors import ConfigError
+
+    values = {
+        "workspace": str(Path(workspace).resolve()),
+        "config_path": config_path,
+        "input_root": str(Path(input_root).resolve()) if input_root else None,
+        "index": index,
+    }
+    names = {d.name for d in DEPLOYMENTS}
+    unknown = sorted(set(only or ()) - names)
+    if unknown:
+        raise ConfigError(f"--only: unknown deployment(s) {unknown}; choose from {sorted(names)}")
+    out = []
+    for spec in DEPLOYMENTS:
+        if only and spec.name not in only:
+            continue
+        params = {k: values[k] for k in spec.parameters if values[k] is not None}
+        if "input_root" in spec.parameters and "input_root" not in params:
+            raise ConfigError(f"deployment {spec.name} needs --input-root (a folder of date=YYYY-MM-DD/ partitions)")
+        loaded = flow.from_source(source=str(REPO_ROOT), entrypoint=spec.entrypoint)
+        schedules = [Cron(spec.cron, timezone="UTC")] if spec.cron and schedule else []
+        dep_id = loaded.deploy(
+            name=spec.name,
+            work_pool_name=pool,
+            schedules=schedules,
+            parameters=params,
+            description=spec.description,
+            tags=["lmforge"],
+            print_next_steps=False,
+            build=False,
+            push=False,
+        )
+        out.append((f"{loaded.name}/{spec.name}", str(dep_id)))
+    return out

@@ -1,0 +1,125 @@
+"""Date-partitioned inputs (`ROOT/date=YYYY-MM-DD/`) and the per-partition markers that make a backfill resumable.
+
+A marker is written only after a partition's run succeeded, atomically, and holds ids and counts only (never
+text), so a crashed backfill re-run skips exactly the partitions that finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from lmforge.pipeline.errors import ConfigError, InputError
+
+PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+MARKER_FORMAT = "lmforge.backfill-marker"
+MARKER_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Partition:
+    """One date partition: its day and its folder."""
+
+    day: date
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return f"date={self.day.isoformat()}"
+
+
+def parse_day(value: str, option: str) -> date:
+    """`YYYY-MM-DD` → date; anything else is a ConfigError naming the option."""
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a date; write it as YYYY-MM-DD (e.g. 2026-01-31)") from None
+
+
+def list_partitions(root: str | Path) -> list[Partition]:
+    """Every `date=YYYY-MM-DD` folder directly under `root`, in date order. Folders whose date is invalid
+    (`date=2026-02-30`) are an InputError rather than silently ignored."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(root, "input root is not a folder; expected ROOT/date=YYYY-MM-DD/ folders of input files")
+    found = []
+    for child in root.iterdir():
+        m = PARTITION_RE.match(child.name)
+        if not m or not child.is_dir():
+            continue
+        try:
+            day = datetime.strptime(m.group(1), "%Y-%m-%d").date()
+        except ValueError:
+            raise InputError(child, "partition folder name is not a valid date (expected date=YYYY-MM-DD)") from None
+        found.append(Partition(day, child))
+    return sorted(found)
+
+
+def _describe(parts: list[Partition], limit: int = 6) -> str:
+    days = [p.day.isoformat() for p in parts]
+    if len(days) <= limit:
+        return ", ".join(days)
+    half = limit // 2
+    return f"{', '.join(days[:half])}, … ({len(days) - limit} more) …, {', '.join(days[-half:])}"
+
+
+def select_partitions(root: str | Path, start: date, end: date) -> list[Partition]:
+    """The partitions with start <= day <= end, in date order; an empty range says which dates exist."""
+    if start > end:
+        raise ConfigError(f"--from {start.isoformat()} is after --to {end.isoformat()}; swap them")
+    every = list_partitions(root)
+    chosen = [p for p in every if start <= p.day <= end]
+    if not chosen:
+        have = _describe(every) if every else "none (no date=YYYY-MM-DD folders)"
+        raise InputError(
+            root, f"no date partitions between {start.isoformat()} and {end.isoformat()}; dates present: {have}"
+        )
+    return chosen
+
+
+def latest_partitions(root: str | Path, count: int = 1) -> list[Partition]:
+    """The newest `count` partitions (date order), for scheduled runs over 'the newest data'."""
+    if count < 1:
+        raise ConfigError(f"days: must be >= 1, got {count}")
+    every = list_partitions(root)
+    if not every:
+        raise InputError(root, "no date=YYYY-MM-DD partition folders found")
+    return every[-count:]
+
+
+def marker_path(workspace: str | Path, day: date) -> Path:
+    return Path(workspace) / "backfill" / f"date={day.isoformat()}.json"
+
+
+def read_marker(workspace: str | Path, day: date) -> dict[str, Any] | None:
+    """The marker of a finished partition, or None; an unreadable marker counts as not done (it is rewritten)."""
+    path = marker_path(workspace, day)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return data if data.get("format") == MARKER_FORMAT else None
+
+
+def covers(marker: dict[str, Any] | None, stages: list[str]) -> bool:
+    """A marker skips a partition only when it recorded every stage asked for now."""
+    return marker is not None and set(stages) <= set(marker.get("stages", []))
+
+
+def write_marker(workspace: str | Path, day: date, record: dict[str, Any]) -> Path:
+    """Write the marker atomically (temp file + rename); `record` must hold ids and counts only."""
+    path = marker_path(workspace, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"format": MARKER_FORMAT, "format_version": MARKER_VERSION, "date": day.isoformat(), **record}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".marker-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(body, f, sort_keys=True, indent=2, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
