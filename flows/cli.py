@@ -31,6 +31,9 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from lmforge.flows import env
+
+    env.configure(env.workspace_from_argv(sys.argv[1:] if argv is None else argv))
     _register()
     try:
         rc = cli.main(args=argv, standalone_mode=False)

@@ -17,7 +17,6 @@ EPHEMERAL_STARTUP_TIMEOUT_S = "180"
 def configure(workspace: str | Path) -> None:
     """Point Prefect and MLflow at the workspace unless the user configured servers."""
     ws = Path(workspace).resolve()
-    ws.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("PREFECT_API_URL"):
         os.environ.setdefault("PREFECT_HOME", str(ws / ".prefect"))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_S)
@@ -28,3 +27,14 @@ def configure(workspace: str | Path) -> None:
 
 def mlflow_artifact_root(workspace: str | Path) -> str:
     return (Path(workspace).resolve() / "mlartifacts").as_uri()
+
+
+def workspace_from_argv(argv: list[str]) -> str:
+    """The `--workspace` a command line names (else LMFORGE_WORKSPACE, else ./workspace), read before Prefect is
+    imported: Prefect reads PREFECT_HOME once, when it is first imported."""
+    for i, arg in enumerate(argv):
+        if arg == "--workspace" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--workspace="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("LMFORGE_WORKSPACE", "workspace")

@@ -1,0 +1,328 @@
+"""Find exact and near duplicates in a batch of snapshot parts, and against the persisted index.
+
+1. Exact: documents with the same digest of normalised text form a group; its first document (input order) is its
+   representative, the only one that takes part in the near-duplicate search.
+2. Candidates: for each LSH band, that band's hashes of every representative (one uint64 column read from every
+   signatures file: memory is 12 bytes per document, whatever the number of bands) are sorted; documents in one
+   bucket become candidate pairs (consecutive members, which connect the bucket). Empty documents and documents
+   shorter than n take no part (no shingles).
+3. Verification: a candidate whose MinHash estimate is at least SURE away from `threshold - margin` is decided
+   by the estimate; a borderline in-batch pair by its true Jaccard on 64-bit shingle-hash sets, recomputed from
+   the texts of those documents only; index candidates always by the estimate (their texts are elsewhere).
+   A pair is kept when similarity >= threshold - margin. Reported similarities are true Jaccard where it was
+   computed, else the estimate.
+4. Clusters: union-find; the keeper of a cluster is an indexed document if there is one (it is already published),
+   else the batch document that sorts first by (created_at, nulls last), then longest n_chars, then smallest
+   doc_id. Every other batch member is a duplicate of the keeper, with its similarity to the keeper.
+
+Everything is sorted by input order or doc_id, so results are identical across runs and worker counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lmforge.pipeline.dedup import minhash, shingles
+from lmforge.pipeline.dedup.config import DedupConfig
+from lmforge.pipeline.dedup.index import DedupIndex, IndexEntry, Matches
+from lmforge.pipeline.dedup.signatures import band_column, check_signatures
+from lmforge.pipeline.dedup.unionfind import UnionFind
+from lmforge.pipeline.errors import InputError
+from lmforge.schemas.snapshot import DUPLICATES_SCHEMA
+
+log = logging.getLogger(__name__)
+
+EXACT, NEAR = "exact_duplicate", "near_duplicate"
+#: Distance of a MinHash estimate from the acceptance line beyond which no true Jaccard is computed.
+SURE = 0.15
+
+
+@dataclass
+class DedupResult:
+    duplicates: pa.Table
+    """DUPLICATES_SCHEMA rows, sorted by doc_id: doc_id, duplicate_of (the kept doc), similarity, reason."""
+    stats: dict[str, int] = field(default_factory=dict)
+    """Counts only: docs, exact_duplicate, near_duplicate, candidates, verified, clusters, index_matches ..."""
+
+    @property
+    def removed(self) -> set[str]:
+        return set(self.duplicates.column("doc_id").to_pylist())
+
+
+@dataclass
+class _Batch:
+    """Per-document columns of the batch, in input order (no text)."""
+
+    doc_ids: list[str]
+    digests: list[bytes]
+    created: list[int | None]
+    n_chars: list[int]
+    n_shingles: np.ndarray
+    part_of: np.ndarray
+    row_in_part: np.ndarray
+
+    def rank(self, i: int) -> tuple:
+        return _keeper_key(self.created[i], self.n_chars[i], self.doc_ids[i])
+
+
+def _keeper_key(created: int | None, n_chars: int, doc_id: str) -> tuple:
+    return (created is None, created or 0, -n_chars, doc_id)
+
+
+def _load(signatures: Sequence[Path], config: DedupConfig) -> _Batch:
+    cols = ["doc_id", "digest", "created_at", "n_chars", "n_shingles"]
+    ids, digs, created, n_chars, n_sh, part_of, rows = [], [], [], [], [], [], []
+    for p, path in enumerate(signatures):
+        t = check_signatures(Path(path), config).read(columns=cols)
+        ids += t.column("doc_id").to_pylist()
+        digs += t.column("digest").to_pylist()
+        created += t.column("created_at").cast(pa.int64()).to_pylist()
+        n_chars += t.column("n_chars").to_pylist()
+        n_sh.append(t.column("n_shingles").to_numpy())
+        part_of.append(np.full(t.num_rows, p, dtype=np.int32))
+        rows.append(np.arange(t.num_rows, dtype=np.int64))
+    cat = lambda xs, dt: np.concatenate(xs) if xs else np.empty(0, dt)  # noqa: E731
+    return _Batch(ids, digs, created, n_chars, cat(n_sh, np.int32), cat(part_of, np.int32), cat(rows, np.int64))
+
+
+def _exact_representatives(digests: list[bytes]) -> np.ndarray:
+    """rep[i] = first document (input order) with document i's digest."""
+    first: dict[bytes, int] = {}
+    return np.array([first.setdefault(d, i) for i, d in enumerate(digests)], dtype=np.int64)
+
+
+def _band_candidates(signatures: Sequence[Path], active: np.ndarray, nbands: int) -> np.ndarray:
+    """Unique (a, b) pairs, a < b, of active documents sharing a band hash; shape (k, 2)."""
+    found = []
+    idx = np.flatnonzero(active)
+    for k in range(nbands):
+        col = np.concatenate([pq.read_table(p, columns=[band_column(k)]).column(0).to_numpy() for p in signatures])
+        vals = col[idx]
+        order = np.argsort(vals, kind="stable")
+        sv = vals[order]
+        same = sv[1:] == sv[:-1]  # consecutive members of one bucket
+        a, b = idx[order[:-1][same]], idx[order[1:][same]]
+        found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(found), axis=0)
+
+
+def _shingle_sets(parts: Sequence[Path], batch: _Batch, docs: np.ndarray, config: DedupConfig) -> dict[int, np.ndarray]:
+    """Sorted unique 64-bit shingle hashes of `docs`, read back from their parts one part at a time."""
+    out: dict[int, np.ndarray] = {}
+    by_part: dict[int, list[int]] = defaultdict(list)
+    for i in docs:
+        by_part[int(batch.part_of[i])].append(int(i))
+    for p, members in sorted(by_part.items()):
+        try:
+            table = pq.read_table(parts[p], columns=["doc_id", "text", "lang"])
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(parts[p], f"cannot read snapshot part for verification ({exc})") from exc
+        rows = table.take(pa.array([batch.row_in_part[i] for i in members], pa.int64()))
+        for i, doc_id, text, lang in zip(
+            members,
+            rows.column("doc_id").to_pylist(),
+            rows.column("text").to_pylist(),
+            rows.column("lang").to_pylist(),
+            strict=True,
+        ):
+            if doc_id != batch.doc_ids[i]:
+                raise InputError(
+                    parts[p],
+                    f"row {batch.row_in_part[i]} is {doc_id!r}, signatures say "
+                    f"{batch.doc_ids[i]!r}: parts and signatures are not aligned",
+                )
+            by_char = (lang or "und") in config.char_langs
+            _, seq = shingles.document_units(text or "", by_char)
+            out[i] = np.unique(shingles.shingle_hashes64(seq, config.char_ngram if by_char else config.word_ngram))
+    return out
+
+
+def _load_sigs(signatures: Sequence[Path], docs: set[int]) -> dict[int, np.ndarray]:
+    """MinHash signatures of the given global rows, one signatures file at a time."""
+    out: dict[int, np.ndarray] = {}
+    offset = 0
+    for path in signatures:
+        pf = pq.ParquetFile(path)
+        n = pf.metadata.num_rows
+        wanted = sorted(i for i in docs if offset <= i < offset + n)
+        if wanted:
+            col = pf.read(columns=["sig"]).column("sig").combine_chunks()
+            flat = col.flatten().to_numpy().reshape(n, col.type.list_size)
+            out.update({i: flat[i - offset].copy() for i in wanted})
+        offset += n
+    return out
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
+
+
+def _lookup_index(
+    index: DedupIndex, signatures: Sequence[Path], batch: _Batch, reps: np.ndarray, nbands: int, need_sig: set[int]
+) -> tuple[list[tuple[int, str]], dict[str, IndexEntry], dict[int, np.ndarray]]:
+    """Index candidates of each representative, one signatures file at a time; also returns the signatures of
+    documents in `need_sig` or with index candidates (for estimates)."""
+    pairs: list[tuple[int, str]] = []
+    entries: dict[str, IndexEntry] = {}
+    sigs: dict[int, np.ndarray] = {}
+    offset = 0
+    for path in signatures:
+        t = pq.read_table(path, columns=["sig"] + [band_column(k) for k in range(nbands)])
+        n = t.num_rows
+        glob = np.arange(offset, offset + n)
+        is_rep = reps[glob] == glob
+        local = np.flatnonzero(is_rep)
+        bands = np.stack([t.column(band_column(k)).to_numpy()[local] for k in range(nbands)], axis=1) if n else None
+        found = Matches([], {})
+        if len(local):
+            digests = [batch.digests[offset + i] for i in local]
+            found = index.lookup(digests, bands.reshape(len(local), nbands), batch.n_shingles[offset + local] > 0)
+        here = [(int(offset + local[q]), doc_id) for q, doc_id in found.pairs]
+        pairs += here
+        entries.update(found.entries)
+        wanted = sorted({q for q, _ in here} | {i for i in need_sig if offset <= i < offset + n})
+        if wanted:
+            num_perm = t.schema.field("sig").type.list_size
+            flat = t.column("sig").combine_chunks().flatten().to_numpy().reshape(-1, num_perm)
+            sigs.update({i: flat[i - offset].copy() for i in wanted})
+        offset += n
+    return pairs, entries, sigs
+
+
+def find_duplicates(
+    parts: Sequence[Path],
+    signatures: Sequence[Path],
+    config: DedupConfig,
+    workdir: Path,
+    index: DedupIndex | None,
+) -> DedupResult:
+    """Duplicates within the batch (`parts`, with their `signatures` in the same order) and against `index`.
+
+    A document matching an index entry is a duplicate of the indexed document; an entry with the document's own
+    doc_id is ignored, so re-running a batch whose signatures were already added gives the same result.
+    `workdir` is scratch space (unused by the in-memory band sort, kept for spill-to-disk backends).
+    """
+    if len(parts) != len(signatures):
+        raise InputError(str(workdir), f"{len(parts)} parts but {len(signatures)} signatures files")
+    batch = _load(signatures, config)
+    n = len(batch.doc_ids)
+    nbands, _ = minhash.band_params(config)
+    reps = _exact_representatives(batch.digests)
+    active = (reps == np.arange(n)) & (batch.n_shingles > 0)
+    cand = _band_candidates(signatures, active, nbands)
+    # Clear cases are decided by the MinHash estimate (SURE is > 3 standard deviations at 128 permutations); only
+    # borderline pairs pay for re-reading texts and computing the true Jaccard of their shingle sets.
+    sigs = _load_sigs(signatures, set(np.unique(cand).tolist()))
+    sims: dict[tuple[int, int], float] = {}
+    borderline = []
+    for a, b in cand.tolist():
+        est = minhash.estimate(sigs[a], sigs[b])
+        if abs(est - config.min_similarity) >= SURE:
+            sims[(a, b)] = est
+        else:
+            borderline.append((a, b))
+    sets = _shingle_sets(parts, batch, np.unique(np.array(borderline, dtype=np.int64)), config)
+    sims.update({(a, b): _jaccard(sets[a], sets[b]) for a, b in borderline})
+    verified = [(a, b, s) for (a, b), s in sorted(sims.items()) if s >= config.min_similarity]
+
+    uf = UnionFind(n)
+    for i in np.flatnonzero(reps != np.arange(n)):
+        uf.union(int(i), int(reps[i]))
+    for a, b, _ in verified:
+        uf.union(a, b)
+
+    ipairs, entries, node_of = [], {}, {}
+    if index is not None and n:
+        in_batch = set(batch.doc_ids)
+        ipairs, entries, isigs = _lookup_index(index, signatures, batch, reps, nbands, set())
+        sigs.update(isigs)
+        ipairs = [(q, d) for q, d in ipairs if d not in in_batch]
+        matched = [
+            (q, doc_id)
+            for q, doc_id in ipairs
+            if entries[doc_id].digest == batch.digests[q]
+            or minhash.estimate(sigs[q], entries[doc_id].sig) >= config.min_similarity
+        ]
+        for doc_id in sorted({d for _, d in matched}):
+            node_of[doc_id] = n + len(node_of)  # indexed documents become nodes after the batch's own
+        uf.grow(n + len(node_of))
+        for q, doc_id in matched:
+            uf.union(q, node_of[doc_id])
+    index_ids = {v: k for k, v in node_of.items()}
+
+    rows: list[tuple[str, str, float, str]] = []
+    pending_sig: list[tuple[int, str]] = []
+    groups = uf.groups()
+    for members in groups.values():
+        idx_members = [m for m in members if m >= n]
+        if idx_members:
+            keeper, keeper_id = -1, min((index_ids[m] for m in idx_members), key=lambda d: _entry_key(entries[d]))
+        else:
+            keeper, keeper_id = min(members, key=batch.rank), ""
+
+        for m in members:
+            if m >= n or (not idx_members and m == keeper):
+                continue
+            if idx_members:
+                e = entries[keeper_id]
+                if e.digest == batch.digests[m]:
+                    rows.append((batch.doc_ids[m], keeper_id, 1.0, EXACT))
+                else:
+                    pending_sig.append((m, keeper_id))
+            elif batch.digests[m] == batch.digests[keeper]:
+                rows.append((batch.doc_ids[m], batch.doc_ids[keeper], 1.0, EXACT))
+            else:
+                ra, rb = int(reps[m]), int(reps[keeper])
+                sim = (
+                    _jaccard(sets[ra], sets[rb]) if ra in sets and rb in sets else minhash.estimate(sigs[ra], sigs[rb])
+                )
+                rows.append((batch.doc_ids[m], batch.doc_ids[keeper], sim, NEAR))
+    if pending_sig:
+        missing = {int(reps[m]) for m, _ in pending_sig} - set(sigs)
+        if missing:
+            sigs.update(_load_sigs(signatures, missing))
+        for m, keeper_id in pending_sig:
+            rows.append(
+                (batch.doc_ids[m], keeper_id, minhash.estimate(sigs[int(reps[m])], entries[keeper_id].sig), NEAR)
+            )
+
+    rows.sort()
+    table = pa.table(
+        {
+            "doc_id": [r[0] for r in rows],
+            "duplicate_of": [r[1] for r in rows],
+            "similarity": pa.array([r[2] for r in rows], pa.float32()),
+            "reason": [r[3] for r in rows],
+        },
+        schema=DUPLICATES_SCHEMA,
+    )
+    stats = {
+        "docs": n,
+        "exact_duplicate": sum(r[3] == EXACT for r in rows),
+        "near_duplicate": sum(r[3] == NEAR for r in rows),
+        "no_shingles": int(np.count_nonzero(batch.n_shingles == 0)),
+        "candidates": len(cand),
+        "verified": len(verified),
+        "clusters": len(groups),
+        "index_candidates": len(ipairs),
+        "index_matches": sum(1 for r in rows if r[1] in entries),
+    }
+    log.info("dedup of %d documents: %s", n, stats)
+    return DedupResult(table, stats)
+
+
+def _entry_key(e: IndexEntry) -> tuple:
+    return _keeper_key(e.created_at, e.n_chars, e.doc_id)

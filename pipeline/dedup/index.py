@@ -1,0 +1,249 @@
+"""The persisted dedup index: signatures of every document kept by earlier batches, so a new batch is
+deduplicated against them without recomputing anything.
+
+Two backends share one contract (`DedupIndex`): `LocalIndex`, a folder of immutable Parquet segments
+(`<workspace>/dedup-index/`), and `RedisIndex` (pipeline/dedup/redis_index.py) for several workers on several
+machines. Both store `signature_params(config)` as metadata and refuse to open with other parameters, so
+signatures made differently are never mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from lmforge.pipeline.dedup.config import DedupConfig
+from lmforge.pipeline.dedup.signatures import band_column, check_signatures, signature_params
+from lmforge.pipeline.digest import digest, sha256_file
+from lmforge.pipeline.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+INDEX_FORMAT = "lmforge.dedup-index"
+INDEX_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One indexed (already kept) document: what the keeper rule and verification need, no text."""
+
+    doc_id: str
+    digest: bytes
+    created_at: int | None
+    """Microseconds since the epoch (UTC), or None."""
+    n_chars: int
+    sig: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """Index entries that share an exact digest or an LSH band with query rows."""
+
+    pairs: list[tuple[int, str]]
+    """(query row, indexed doc_id), sorted."""
+    entries: dict[str, IndexEntry]
+
+
+def index_meta(config: DedupConfig) -> dict:
+    """What an index must agree on with the run that uses it (threshold included: it sets the bands)."""
+    return {
+        "format": INDEX_FORMAT,
+        "format_version": INDEX_VERSION,
+        "threshold": config.threshold,
+        "margin": config.margin,
+        "signatures": signature_params(config),
+    }
+
+
+def check_meta(found: dict, config: DedupConfig, where: str) -> None:
+    expected = index_meta(config)
+    if found != expected:
+        keys = sorted(set(expected) | set(found))
+        diff = [k for k in keys if found.get(k) != expected.get(k)]
+        sub = found.get("signatures") or {}
+        diff += [f"signatures.{k}" for k in sorted(expected["signatures"]) if sub.get(k) != expected["signatures"][k]]
+        raise ConfigError(
+            f"dedup index {where} was built with other parameters or format (differs in {diff}): use a new index "
+            f"location (dedup.index or another workspace) or the parameters it was built with; signatures are never "
+            f"mixed"
+        )
+
+
+def match_values(query: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (query row, stored row) with equal values, many-to-many, without a Python loop."""
+    order = np.argsort(query, kind="stable")
+    qs = query[order]
+    left = np.searchsorted(qs, stored, "left")
+    right = np.searchsorted(qs, stored, "right")
+    counts = right - left
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    srows = np.repeat(np.arange(len(stored)), counts)
+    starts = np.repeat(left, counts)
+    within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return order[starts + within], srows
+
+
+def digest_keys(digests: Sequence[bytes]) -> np.ndarray:
+    """First 8 bytes of each 16-byte digest as uint64 (matches are confirmed on the full digest)."""
+    return np.frombuffer(b"".join(d[:8] for d in digests), dtype="<u8") if digests else np.empty(0, np.uint64)
+
+
+def read_kept(signatures: Sequence[Path], kept: set[str] | None, config: DedupConfig) -> pa.Table:
+    """The signature rows of kept documents (all rows when `kept` is None), in file order."""
+    tables = []
+    for path in signatures:
+        table = check_signatures(Path(path), config).read()
+        if kept is not None:
+            table = table.filter(pc.is_in(table.column("doc_id"), pa.array(sorted(kept), pa.string())))
+        tables.append(table.replace_schema_metadata(None))
+    if not tables:
+        return pa.table({})
+    return pa.concat_tables(tables)
+
+
+def entries_from(table: pa.Table, rows: np.ndarray) -> dict[str, IndexEntry]:
+    sub = table.take(pa.array(rows, pa.int64()))
+    num_perm = sub.schema.field("sig").type.list_size
+    sigs = sub.column("sig").combine_chunks().flatten().to_numpy().reshape(-1, num_perm)
+    created = sub.column("created_at").cast(pa.int64()).to_pylist()
+    out = {}
+    for i, (doc_id, dig, n_chars) in enumerate(
+        zip(
+            sub.column("doc_id").to_pylist(),
+            sub.column("digest").to_pylist(),
+            sub.column("n_chars").to_pylist(),
+            strict=True,
+        )
+    ):
+        out[doc_id] = IndexEntry(doc_id, dig, created[i], n_chars, sigs[i].copy())
+    return out
+
+
+class DedupIndex(ABC):
+    """Signatures of documents kept by earlier batches."""
+
+    where: str
+
+    @abstractmethod
+    def lookup(self, digests: Sequence[bytes], bands: np.ndarray, has_shingles: np.ndarray) -> Matches:
+        """Entries sharing the exact digest of a query row, or an LSH band of a row with shingles."""
+
+    @abstractmethod
+    def add(self, signatures: Sequence[Path], kept: set[str] | None) -> int:
+        """Add the kept documents' signatures (all when `kept` is None); safe to repeat; returns rows written."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook: only backends with connections override it
+        """Release connections; the default holds none."""
+
+    def __enter__(self) -> DedupIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalIndex(DedupIndex):
+    """A folder of immutable Parquet segments, one per `add`, each written to a temporary name and renamed.
+
+    Concurrent writers on one machine are safe: a segment appears whole or not at all, and its name is the digest
+    of what it holds, so adding the same batch twice (or from two processes) yields one segment. A lookup streams
+    one segment at a time (bounded memory); only matching rows' signatures are materialised.
+    """
+
+    def __init__(self, root: Path, config: DedupConfig) -> None:
+        self.root = Path(root)
+        self.where = str(self.root)
+        self.config = config
+        self.segments = self.root / "segments"
+        self.segments.mkdir(parents=True, exist_ok=True)
+        self._init_meta()
+
+    def _init_meta(self) -> None:
+        meta_path = self.root / "meta.json"
+        if not meta_path.exists():
+            tmp = self.root / f".meta.{uuid.uuid4().hex}.tmp"
+            tmp.write_text(json.dumps(index_meta(self.config), sort_keys=True, indent=2))
+            try:
+                os.link(tmp, meta_path)  # fails if another writer created it first: then we compare with theirs
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        try:
+            found = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"dedup index {self.where}: unreadable meta.json ({exc}); move the folder away") from exc
+        check_meta(found, self.config, self.where)
+
+    def segment_paths(self) -> list[Path]:
+        return sorted(self.segments.glob("seg-*.parquet"))
+
+    def lookup(self, digests: Sequence[bytes], bands: np.ndarray, has_shingles: np.ndarray) -> Matches:
+        qd = digest_keys(digests)
+        qrows_sh = np.flatnonzero(has_shingles)
+        pairs: set[tuple[int, str]] = set()
+        entries: dict[str, IndexEntry] = {}
+        nbands = bands.shape[1]
+        for seg in self.segment_paths():
+            cols = ["doc_id", "digest", "n_shingles"] + [band_column(k) for k in range(nbands)]
+            table = pq.read_table(seg, columns=cols)
+            sd = digest_keys(table.column("digest").to_pylist())
+            qi, si = match_values(qd, sd)
+            hits = [(int(q), int(s)) for q, s in zip(qi, si, strict=True)]
+            seg_sh = np.flatnonzero(table.column("n_shingles").to_numpy() > 0)
+            for k in range(nbands):
+                stored = table.column(band_column(k)).to_numpy()[seg_sh]
+                qi, si = match_values(bands[qrows_sh, k], stored)
+                hits += [(int(qrows_sh[q]), int(seg_sh[s])) for q, s in zip(qi, si, strict=True)]
+            if not hits:
+                continue
+            rows = np.unique([s for _, s in hits])
+            full = pq.read_table(seg, columns=["doc_id", "digest", "created_at", "n_chars", "sig"])
+            found = entries_from(full, rows)
+            entries.update(found)
+            ids = table.column("doc_id").to_pylist()
+            pairs.update((q, ids[s]) for q, s in hits)
+        return Matches(sorted(pairs), entries)
+
+    def add(self, signatures: Sequence[Path], kept: set[str] | None) -> int:
+        key = digest(
+            {"files": [sha256_file(p) for p in signatures], "kept": sorted(kept) if kept is not None else None}
+        )
+        final = self.segments / f"seg-{key}.parquet"
+        if final.exists():
+            return 0
+        table = read_kept(signatures, kept, self.config)
+        if table.num_rows == 0:
+            return 0
+        tmp = self.segments / f".seg-{key}.{uuid.uuid4().hex}.tmp"
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        log.info("dedup index %s: added %d documents in %s", self.where, table.num_rows, final.name)
+        return table.num_rows
+
+
+def open_index(spec: str | None, workspace: Path, config: DedupConfig) -> DedupIndex:
+    """None → the local folder index `<workspace>/dedup-index/`; `redis://host:port/db[?prefix=name]` → Redis."""
+    if spec is None or spec == "":
+        return LocalIndex(Path(workspace) / "dedup-index", config)
+    if spec.startswith(("redis://", "rediss://")):
+        from lmforge.pipeline.dedup.redis_index import RedisIndex
+
+        return RedisIndex(spec, config)
+    raise ConfigError(f"dedup.index: {spec!r} is neither empty (local index) nor a redis:// URL")

@@ -1,0 +1,157 @@
+"""Dedup index in Redis, shared by workers on several machines.
+
+Keys (all under one prefix, default `lmforge:dedup`, or `?prefix=` in the URL):
+`<p>:meta` (JSON of `index_meta`), `<p>:e:<doc_id>` (hash: digest, created_at, n_chars, sig),
+`<p>:x:<digest hex>` (set of doc_ids with that exact digest), `<p>:b:<band>:<hash hex>` (set of doc_ids in that
+LSH bucket). Each document's keys are written in one MULTI/EXEC transaction, so an entry is all-or-nothing even if
+the writer dies midway; sets make adding the same document twice harmless. Connection failures become an
+`LmforgeError` that says the batch can be re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from lmforge.pipeline.dedup.config import DedupConfig
+from lmforge.pipeline.dedup.index import DedupIndex, IndexEntry, Matches, check_meta, index_meta, read_kept
+from lmforge.pipeline.errors import LmforgeError
+
+log = logging.getLogger(__name__)
+
+#: Documents per MULTI/EXEC transaction (each document's keys are in the same transaction).
+TXN_DOCS = 200
+#: Commands per read pipeline.
+READ_BATCH = 5000
+
+
+def split_url(spec: str) -> tuple[str, str]:
+    """(redis URL without our `prefix` parameter, prefix)."""
+    parts = urlsplit(spec)
+    query = parse_qs(parts.query)
+    prefix = query.pop("prefix", ["lmforge:dedup"])[0]
+    url = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    return url, prefix
+
+
+class RedisIndex(DedupIndex):
+    def __init__(self, spec: str, config: DedupConfig, socket_timeout: float = 10.0, retries: int = 2) -> None:
+        import redis
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        url, self.prefix = split_url(spec)
+        self.where = f"{url} (prefix {self.prefix!r})"
+        self.config = config
+        self.client = redis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), retries),
+        )
+        with self._guard("open"):
+            meta = json.dumps(index_meta(config), sort_keys=True)
+            self.client.set(f"{self.prefix}:meta", meta, nx=True)
+            found = json.loads(self.client.get(f"{self.prefix}:meta"))
+        check_meta(found, config, self.where)
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except self._errors as exc:
+            raise LmforgeError(
+                f"dedup index {self.where}: Redis unreachable during {what} ({exc}); nothing was published for this "
+                f"batch: start Redis (or fix dedup.index) and re-run, finished signatures and index entries are reused"
+            ) from exc
+
+    def _band_key(self, k: int, value: int) -> str:
+        return f"{self.prefix}:b:{k}:{value:016x}"
+
+    def _entry_key(self, doc_id: str) -> str:
+        return f"{self.prefix}:e:{doc_id}"
+
+    def lookup(self, digests: Sequence[bytes], bands: np.ndarray, has_shingles: np.ndarray) -> Matches:
+        keys: list[tuple[int, str]] = [(q, f"{self.prefix}:x:{d.hex()}") for q, d in enumerate(digests)]
+        for q in np.flatnonzero(has_shingles):
+            keys += [(int(q), self._band_key(k, int(v))) for k, v in enumerate(bands[q])]
+        pairs: set[tuple[int, str]] = set()
+        with self._guard("lookup"):
+            for start in range(0, len(keys), READ_BATCH):
+                chunk = keys[start : start + READ_BATCH]
+                pipe = self.client.pipeline(transaction=False)
+                for _, key in chunk:
+                    pipe.smembers(key)
+                for (q, _), members in zip(chunk, pipe.execute(), strict=True):
+                    pairs.update((q, m.decode()) for m in members)
+            entries = self._entries(sorted({doc_id for _, doc_id in pairs}))
+        return Matches(sorted(p for p in pairs if p[1] in entries), entries)
+
+    def _entries(self, doc_ids: list[str]) -> dict[str, IndexEntry]:
+        out: dict[str, IndexEntry] = {}
+        for start in range(0, len(doc_ids), READ_BATCH):
+            chunk = doc_ids[start : start + READ_BATCH]
+            pipe = self.client.pipeline(transaction=False)
+            for doc_id in chunk:
+                pipe.hgetall(self._entry_key(doc_id))
+            for doc_id, h in zip(chunk, pipe.execute(), strict=True):
+                if not h:
+                    continue  # a bucket member without its entry cannot happen with MULTI/EXEC; skip, never guess
+                created = h[b"created_at"]
+                sig = np.frombuffer(h[b"sig"], dtype="<u4").copy()
+                out[doc_id] = IndexEntry(
+                    doc_id, h[b"digest"], int(created) if created else None, int(h[b"n_chars"]), sig
+                )
+        return out
+
+    def add(self, signatures: Sequence[Path], kept: set[str] | None) -> int:
+        table = read_kept(signatures, kept, self.config)
+        if table.num_rows == 0:
+            return 0
+        bands = [c for c in table.column_names if c.startswith("band_")]
+        num_perm = table.schema.field("sig").type.list_size
+        sigs = table.column("sig").combine_chunks().flatten().to_numpy().reshape(-1, num_perm).astype("<u4")
+        ids = table.column("doc_id").to_pylist()
+        digests = table.column("digest").to_pylist()
+        created = table.column("created_at").cast("int64").to_pylist()
+        n_chars = table.column("n_chars").to_pylist()
+        n_sh = table.column("n_shingles").to_pylist()
+        band_vals = np.stack([table.column(c).to_numpy() for c in bands], axis=1) if bands else None
+        with self._guard("add"):
+            for start in range(0, len(ids), TXN_DOCS):
+                pipe = self.client.pipeline(transaction=True)
+                for i in range(start, min(start + TXN_DOCS, len(ids))):
+                    self._queue_entry(pipe, ids[i], digests[i], created[i], n_chars[i], sigs[i])
+                    if n_sh[i] > 0 and band_vals is not None:
+                        for k in range(len(bands)):
+                            pipe.sadd(self._band_key(k, int(band_vals[i, k])), ids[i])
+                pipe.execute()
+        log.info("dedup index %s: added %d documents", self.where, len(ids))
+        return len(ids)
+
+    def _queue_entry(self, pipe, doc_id: str, dig: bytes, created: int | None, n_chars: int, sig: np.ndarray) -> None:
+        mapping = {"digest": dig, "created_at": "" if created is None else str(created), "n_chars": n_chars}
+        pipe.hset(self._entry_key(doc_id), mapping={**mapping, "sig": sig.tobytes()})
+        pipe.sadd(f"{self.prefix}:x:{dig.hex()}", doc_id)
+
+    def count(self) -> int:
+        """Indexed documents (for tests and `lmforge dedup` reports)."""
+        with self._guard("count"):
+            return sum(1 for _ in self.client.scan_iter(match=f"{self.prefix}:e:*", count=1000))
+
+    def drop(self) -> None:
+        """Delete every key under the prefix (tests and explicit resets only)."""
+        with self._guard("drop"):
+            keys = list(self.client.scan_iter(match=f"{self.prefix}:*", count=1000))
+            for start in range(0, len(keys), READ_BATCH):
+                self.client.delete(*keys[start : start + READ_BATCH])
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,151 @@
+"""Per-file signature computation: the parallel unit of deduplication (one task per snapshot part).
+
+A signatures file is Parquet with one row per document, in the part's row order: `doc_id`, `digest` (16-byte exact
+digest of the normalised text), `created_at`, `n_chars` (for the keeper rule), `n_shingles`, `sig` (num_perm uint32
+MinHash values) and `band_00..band_NN` (uint64 LSH band hashes, one column each so banding reads one band at a time).
+Its schema metadata holds `signature_params(config)`, so files made with other parameters are never mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lmforge.pipeline.dedup import minhash, shingles
+from lmforge.pipeline.dedup.config import DedupConfig
+from lmforge.pipeline.digest import digest, sha256_file
+from lmforge.pipeline.errors import InputError, IntegrityError
+
+log = logging.getLogger(__name__)
+
+SIGNATURES_FORMAT = "lmforge.dedup-signatures"
+SIGNATURES_VERSION = 1
+#: Names of the hashing/normalisation recipes; bump when their output changes so old files and indexes are refused.
+RECIPE = {"normalize": "nfkc-casefold-digit0-word-v1", "shingle_hash": "blake2b64-poly-fmix64-top32-v1"}
+_READ_ROWS = 2048
+_COLUMNS = ["doc_id", "text", "lang", "created_at", "n_chars"]
+
+
+def signature_params(config: DedupConfig) -> dict:
+    """Everything that changes a signature or band hash: the compatibility key of files and indexes."""
+    bands, rows = minhash.band_params(config)
+    return {
+        "format": SIGNATURES_FORMAT,
+        "format_version": SIGNATURES_VERSION,
+        "scheme": "datasketch-affine32",
+        "num_perm": config.num_perm,
+        "seed": config.seed,
+        "word_ngram": config.word_ngram,
+        "char_ngram": config.char_ngram,
+        "char_langs": sorted(config.char_langs),
+        "bands": bands,
+        "rows": rows,
+        **RECIPE,
+    }
+
+
+def signatures_schema(config: DedupConfig) -> pa.Schema:
+    bands, _ = minhash.band_params(config)
+    fields = [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("digest", pa.binary(16), nullable=False),
+        pa.field("created_at", pa.timestamp("us", tz="UTC")),
+        pa.field("n_chars", pa.int64(), nullable=False),
+        pa.field("n_shingles", pa.int32(), nullable=False),
+        pa.field("sig", pa.list_(pa.uint32(), config.num_perm), nullable=False),
+    ]
+    fields += [pa.field(band_column(k), pa.uint64(), nullable=False) for k in range(bands)]
+    meta = {b"lmforge.dedup": json.dumps(signature_params(config), sort_keys=True).encode()}
+    return pa.schema(fields, metadata=meta)
+
+
+def band_column(k: int) -> str:
+    return f"band_{k:02d}"
+
+
+def document_hashes(text: str, lang: str, config: DedupConfig) -> tuple[bytes, np.ndarray]:
+    """(exact digest, uint32 shingle hashes with duplicates) of one document."""
+    by_char = lang in config.char_langs
+    digest_, seq = shingles.document_units(text, by_char)
+    n = config.char_ngram if by_char else config.word_ngram
+    return digest_, shingles.to32(shingles.shingle_hashes64(seq, n))
+
+
+def _batch_table(batch: pa.RecordBatch, config: DedupConfig, schema: pa.Schema) -> pa.Table:
+    texts = batch.column("text").to_pylist()
+    langs = batch.column("lang").to_pylist()
+    digests, hashes = [], []
+    for text, lang in zip(texts, langs, strict=True):
+        d, h = document_hashes(text or "", lang or "und", config)
+        digests.append(d)
+        hashes.append(h)  # repeats are harmless to a minimum and rare in text: np.unique would cost more than it saves
+    sigs = minhash.signatures(hashes, config.num_perm, config.seed)
+    bands, rows = minhash.band_params(config)
+    bh = minhash.band_hashes(sigs, bands, rows)
+    cols = {
+        "doc_id": batch.column("doc_id"),
+        "digest": pa.array(digests, pa.binary(16)),
+        "created_at": batch.column("created_at").cast(pa.timestamp("us", tz="UTC")),
+        "n_chars": batch.column("n_chars").cast(pa.int64()),
+        "n_shingles": pa.array([len(h) for h in hashes], pa.int32()),
+        "sig": pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1), pa.uint32()), config.num_perm),
+    }
+    cols.update({band_column(k): pa.array(bh[:, k], pa.uint64()) for k in range(bands)})
+    return pa.Table.from_pydict(cols, schema=schema)
+
+
+def compute_signatures(part: Path, config: DedupConfig, out_dir: Path) -> Path:
+    """Write the signatures of snapshot part `part` under `out_dir` and return the file; a no-op if it exists.
+
+    The file name carries the part's sha256 and the parameters' digest, so it is reused only for the same bytes and
+    parameters. Written to a temporary name and renamed, so a crash leaves no half file behind.
+    """
+    part, out_dir = Path(part), Path(out_dir)
+    if not part.is_file():
+        raise InputError(part, "snapshot part not found")
+    key = digest({"part": sha256_file(part), "params": signature_params(config)})
+    out = out_dir / f"{part.stem}-{key}.sig.parquet"
+    if out.is_file():
+        return out
+    try:
+        pf = pq.ParquetFile(part)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(part, f"not a readable Parquet file ({exc}); re-run the curate stage that wrote it") from exc
+    missing = sorted(set(_COLUMNS) - set(pf.schema_arrow.names))
+    if missing:
+        raise InputError(part, f"missing snapshot column(s) {missing}; expected the schema in schemas/snapshot.py")
+    schema = signatures_schema(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{out.name}.{uuid.uuid4().hex}.tmp"
+    rows = 0
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for batch in pf.iter_batches(batch_size=_READ_ROWS, columns=_COLUMNS):
+                writer.write_table(_batch_table(batch, config, schema))
+                rows += batch.num_rows
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("signatures for %s: %d documents -> %s", part, rows, out)
+    return out
+
+
+def check_signatures(path: Path, config: DedupConfig) -> pq.ParquetFile:
+    """Open a signatures file, refusing one made with other parameters (never mix signatures)."""
+    pf = pq.ParquetFile(path)
+    raw = (pf.schema_arrow.metadata or {}).get(b"lmforge.dedup")
+    found = json.loads(raw) if raw else None
+    expected = signature_params(config)
+    if found != expected:
+        diff = sorted(k for k in expected if (found or {}).get(k) != expected[k])
+        raise IntegrityError(
+            f"{path}: signatures were made with other parameters (differs in {diff}); delete the file to recompute"
+        )
+    return pf

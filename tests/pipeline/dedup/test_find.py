@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from lmforge.pipeline.dedup.config import DedupConfig
+from lmforge.pipeline.dedup.find import find_duplicates
+from lmforge.pipeline.dedup.signatures import compute_signatures
+from lmforge.pipeline.errors import IntegrityError
+from lmforge.schemas.snapshot import DUPLICATES_SCHEMA
+from tests.support.dedup import doc, edit_words, paragraphs, write_part
+
+EN, ZH = paragraphs("en"), paragraphs("zh")
+ORIGINALS = [" ".join(EN[i : i + 3]) for i in range(0, 12, 3)]  # four ~110-word documents
+
+
+def corpus() -> list[dict]:
+    docs = [doc(f"orig{i}", t, day=10) for i, t in enumerate(ORIGINALS)]
+    docs += [
+        doc("copy0", ORIGINALS[0].upper().replace(",", " ;"), day=12),  # format-only change: exact
+        doc("edit1", edit_words(ORIGINALS[1], 0.01, seed=1), day=8),  # earlier: becomes the keeper
+        doc("reorder2", " ".join(reversed(EN[6:9])), day=11),
+        doc("zh0", ZH[0] + ZH[1], lang="zh", day=10),
+        doc("zh0-near", (ZH[0] + ZH[1]).replace("老人", "老太太"), lang="zh", day=None),
+        doc("empty", "", day=None),
+        doc("punct", "!!! ...", day=None),
+        doc("one", "word", day=2),
+        doc("one-again", "Word.", day=2),
+        doc("short", "four words only here", day=2),
+    ]
+    return docs
+
+
+def run(tmp_path: Path, groups: list[list[dict]], config: DedupConfig | None = None):
+    config = config or DedupConfig()
+    parts = [write_part(tmp_path / "parts" / f"part-{i:05d}.parquet", g) for i, g in enumerate(groups)]
+    sigs = [compute_signatures(p, config, tmp_path / "sigs") for p in parts]
+    return find_duplicates(parts, sigs, config, tmp_path / "work", None)
+
+
+def test_exact_and_near_duplicates_with_keeper_rule(tmp_path):
+    result = run(tmp_path, [corpus()])
+    assert result.duplicates.schema == DUPLICATES_SCHEMA
+    rows = {r["doc_id"]: r for r in result.duplicates.to_pylist()}
+    assert rows["copy0"]["duplicate_of"] == "orig0" and rows["copy0"]["reason"] == "exact_duplicate"
+    assert rows["copy0"]["similarity"] == 1.0
+    # edit1 is older than orig1, so it is kept and the original is the duplicate.
+    assert rows["orig1"]["duplicate_of"] == "edit1" and rows["orig1"]["reason"] == "near_duplicate"
+    assert 0.7 <= rows["orig1"]["similarity"] < 1.0
+    assert rows["reorder2"]["duplicate_of"] == "orig2" and rows["reorder2"]["similarity"] > 0.8
+    # created_at null sorts last, so the dated Chinese document is kept.
+    assert rows["zh0-near"]["duplicate_of"] == "zh0" and rows["zh0-near"]["reason"] == "near_duplicate"
+    # Same created_at: the longer text is kept; documents without shingles are only exact-deduplicated.
+    assert rows["one"]["duplicate_of"] == "one-again" and rows["one"]["reason"] == "exact_duplicate"
+    assert rows["empty"]["duplicate_of"] == "punct"
+    assert set(rows) == {"copy0", "orig1", "reorder2", "zh0-near", "one", "empty"}
+    assert result.stats["exact_duplicate"] == 3 and result.stats["near_duplicate"] == 3
+    assert result.stats["no_shingles"] == 5 and result.stats["docs"] == len(corpus())
+    assert result.removed == set(rows)
+
+
+def test_same_result_whatever_the_split_into_parts(tmp_path):
+    docs = corpus()
+    one = run(tmp_path / "a", [docs])
+    three = run(tmp_path / "b", [docs[:4], docs[4:9], docs[9:]])
+    assert one.duplicates.equals(three.duplicates)
+    assert one.stats == three.stats
+
+
+def test_loose_banding_gives_more_candidates_but_verification_keeps_the_same_duplicates(tmp_path):
+    words = ORIGINALS[3].split()
+    docs = [*corpus(), doc("part3", " ".join(words[: len(words) * 3 // 10]))]  # Jaccard ~0.3 with orig3
+    strict = run(tmp_path / "a", [docs])
+    loose = run(tmp_path / "b", [docs], DedupConfig(bands=128, rows=1))
+    assert loose.stats["candidates"] > strict.stats["candidates"]
+    assert loose.duplicates.equals(strict.duplicates)
+
+
+def test_distinct_documents_are_not_duplicates(tmp_path):
+    result = run(tmp_path, [[doc(f"p{i}", t) for i, t in enumerate(EN + ZH)]])
+    assert result.duplicates.num_rows == 0 and result.stats["verified"] == 0
+
+
+def test_huge_document_and_its_copy(tmp_path):
+    huge = " ".join(EN * 400)  # ~150k words, 1 MB
+    result = run(tmp_path, [[doc("huge", huge), doc("huge-edit", huge + " and one more sentence at the end")]])
+    (row,) = result.duplicates.to_pylist()  # same created_at: the longer one is kept
+    assert (row["doc_id"], row["duplicate_of"], row["reason"]) == ("huge", "huge-edit", "near_duplicate")
+    assert row["similarity"] > 0.95
+
+
+def test_signatures_are_reused_and_never_mixed(tmp_path):
+    part = write_part(tmp_path / "part-00000.parquet", corpus())
+    first = compute_signatures(part, DedupConfig(), tmp_path / "sigs")
+    mtime = first.stat().st_mtime_ns
+    assert compute_signatures(part, DedupConfig(), tmp_path / "sigs") == first
+    assert first.stat().st_mtime_ns == mtime
+    assert pq.read_metadata(first).num_rows == len(corpus())
+    other = DedupConfig(num_perm=64)
+    with pytest.raises(IntegrityError, match="num_perm"):
+        find_duplicates([part], [first], other, tmp_path / "work", None)

@@ -1,0 +1,118 @@
+"""The persisted index, local folder and Redis: incremental batches, re-runs, incompatible parameters."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lmforge.pipeline.dedup.config import DedupConfig
+from lmforge.pipeline.dedup.find import find_duplicates
+from lmforge.pipeline.dedup.index import LocalIndex, open_index
+from lmforge.pipeline.dedup.signatures import compute_signatures
+from lmforge.pipeline.errors import ConfigError
+from tests.support.dedup import doc, edit_words, paragraphs, write_part
+
+EN, ZH = paragraphs("en"), paragraphs("zh")
+DAY1 = [doc(f"d1-{k}", " ".join(EN[i : i + 3]), day=1) for k, i in enumerate(range(0, 12, 3))] + [
+    doc("d1-zh", ZH[0] + ZH[1], "zh", 1)
+]
+DAY2 = [
+    doc("d2-copy", DAY1[0]["text"].lower(), day=2),
+    doc("d2-edit", edit_words(DAY1[1]["text"], 0.01, seed=3), day=2),
+    doc("d2-zh", DAY1[4]["text"].replace("老人", "老太太"), "zh", 2),
+    doc("d2-new", ZH[2] + ZH[3], "zh", 2),
+    doc("d2-new-copy", (ZH[2] + ZH[3]).replace("，", " "), "zh", 2),
+]
+
+
+def _sigs(tmp: Path, name: str, docs: list[dict], config: DedupConfig) -> tuple[Path, Path]:
+    part = write_part(tmp / name / "part-00000.parquet", docs)
+    return part, compute_signatures(part, config, tmp / name / "sigs")
+
+
+@pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.redis)])
+def spec(request, tmp_path):
+    if request.param == "local":
+        yield None
+        return
+    url = request.getfixturevalue("redis_url")
+    prefix = f"lmforge-test:{uuid.uuid4().hex[:12]}"
+    yield f"{url}?prefix={prefix}"
+    from lmforge.pipeline.dedup.redis_index import RedisIndex
+
+    RedisIndex(f"{url}?prefix={prefix}", DedupConfig()).drop()
+
+
+def test_new_batch_is_deduplicated_against_earlier_ones(tmp_path, spec):
+    config = DedupConfig()
+    p1, s1 = _sigs(tmp_path, "day1", DAY1, config)
+    p2, s2 = _sigs(tmp_path, "day2", DAY2, config)
+    with open_index(spec, tmp_path / "ws", config) as index:
+        first = find_duplicates([p1], [s1], config, tmp_path, index)
+        assert first.duplicates.num_rows == 0
+        assert index.add([s1], {d["doc_id"] for d in DAY1}) == len(DAY1)
+        second = find_duplicates([p2], [s2], config, tmp_path, index)
+        rows = {r["doc_id"]: (r["duplicate_of"], r["reason"]) for r in second.duplicates.to_pylist()}
+        assert rows == {
+            "d2-copy": ("d1-0", "exact_duplicate"),
+            "d2-edit": ("d1-1", "near_duplicate"),
+            "d2-zh": ("d1-zh", "near_duplicate"),
+            "d2-new-copy": ("d2-new", "exact_duplicate"),
+        }
+        assert second.stats["index_matches"] == 3
+        # Crash after "index updated", before "snapshot published": the re-run must give the same answer.
+        index.add([s2], set(DAY2_KEPT := {"d2-new"}))
+        assert index.add([s2], DAY2_KEPT) in (0, 1)  # safe to repeat
+        again = find_duplicates([p2], [s2], config, tmp_path, index)
+        assert again.duplicates.equals(second.duplicates)
+
+
+def test_index_with_other_parameters_is_refused(tmp_path, spec):
+    with open_index(spec, tmp_path / "ws", DedupConfig()):
+        pass
+    with pytest.raises(ConfigError, match=r"dedup index .*num_perm"):
+        open_index(spec, tmp_path / "ws", DedupConfig(num_perm=64))
+    with pytest.raises(ConfigError, match=r"dedup index .*threshold"):
+        open_index(spec, tmp_path / "ws", DedupConfig(threshold=0.9, margin=0.2))
+
+
+def test_local_index_ignores_half_written_segments(tmp_path):
+    config = DedupConfig()
+    p1, s1 = _sigs(tmp_path, "day1", DAY1, config)
+    index = LocalIndex(tmp_path / "idx", config)
+    (index.segments / ".seg-crashed.tmp").write_bytes(b"PAR1 half a file")
+    index.add([s1], None)
+    assert index.add([s1], None) == 0
+    assert len(index.segment_paths()) == 1
+    p2, s2 = _sigs(tmp_path, "day2", DAY2, config)
+    assert find_duplicates([p2], [s2], config, tmp_path, index).stats["index_matches"] == 3
+
+
+def _add(root: str, sig: str) -> None:
+    LocalIndex(Path(root), DedupConfig()).add([Path(sig)], None)
+
+
+def test_local_index_concurrent_writers(tmp_path):
+    config = DedupConfig()
+    _, s1 = _sigs(tmp_path, "day1", DAY1, config)
+    _, s2 = _sigs(tmp_path, "day2", DAY2[3:], config)
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_add, args=(str(tmp_path / "idx"), str(s))) for s in (s1, s2, s1)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    index = LocalIndex(tmp_path / "idx", config)
+    assert len(index.segment_paths()) == 2
+    p3, s3 = _sigs(tmp_path, "day3", DAY2, config)
+    rows = find_duplicates([p3], [s3], config, tmp_path, index).duplicates.to_pylist()
+    assert {r["doc_id"]: r["duplicate_of"] for r in rows} == {
+        "d2-copy": "d1-0",
+        "d2-edit": "d1-1",
+        "d2-zh": "d1-zh",
+        "d2-new-copy": "d2-new",
+    }

@@ -1,0 +1,137 @@
+"""Redis index under concurrency and failure: two writer processes, a writer killed midway, Redis unreachable."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lmforge.pipeline.dedup.config import DedupConfig
+from lmforge.pipeline.dedup.find import find_duplicates
+from lmforge.pipeline.dedup.index import open_index
+from lmforge.pipeline.dedup.redis_index import RedisIndex
+from lmforge.pipeline.dedup.signatures import compute_signatures
+from lmforge.pipeline.errors import LmforgeError
+from tests.support.dedup import doc, paragraphs, write_part
+
+pytestmark = pytest.mark.redis
+ROOT = Path(__file__).resolve().parents[3]
+NUM_PERM = DedupConfig().num_perm
+
+#: A writer in its own process: small transactions so a kill lands between (or inside) them.
+WRITER = """
+import sys
+from pathlib import Path
+from lmforge.pipeline.dedup import redis_index
+from lmforge.pipeline.dedup.config import DedupConfig
+redis_index.TXN_DOCS = int(sys.argv[3])
+index = redis_index.RedisIndex(sys.argv[1], DedupConfig())
+print("ready", flush=True)
+index.add([Path(sys.argv[2])], None)
+"""
+
+
+@pytest.fixture
+def spec(redis_url):
+    spec = f"{redis_url}?prefix=lmforge-test:{uuid.uuid4().hex[:12]}"
+    yield spec
+    RedisIndex(spec, DedupConfig()).drop()
+
+
+def _random_docs(prefix: str, n: int, seed: int) -> list[dict]:
+    words = " ".join(paragraphs("en")).split()
+    rng = random.Random(seed)
+    return [doc(f"{prefix}-{i:05d}", " ".join(rng.choices(words, k=30))) for i in range(n)]
+
+
+def _signatures(tmp: Path, name: str, docs: list[dict]) -> Path:
+    part = write_part(tmp / name / "part-00000.parquet", docs)
+    return compute_signatures(part, DedupConfig(), tmp / name / "sigs")
+
+
+def _writer(spec: str, sig: Path, txn_docs: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, spec, str(sig), str(txn_docs)], stdout=subprocess.PIPE, text=True, env=env
+    )
+
+
+def _assert_consistent(index: RedisIndex) -> set[str]:
+    """Every entry is whole, and every bucket or digest member has its entry: nothing half-written."""
+    client, p = index.client, index.prefix
+    entries = sorted(k.decode().split(":e:", 1)[1] for k in client.scan_iter(match=f"{p}:e:*", count=5000))
+    pipe = client.pipeline(transaction=False)
+    for doc_id in entries:
+        pipe.hgetall(f"{p}:e:{doc_id}")
+    for h in pipe.execute():
+        assert set(h) == {b"digest", b"created_at", b"n_chars", b"sig"}
+        assert len(h[b"sig"]) == 4 * NUM_PERM and len(h[b"digest"]) == 16
+    keys = [k for pattern in (f"{p}:b:*", f"{p}:x:*") for k in client.scan_iter(match=pattern, count=5000)]
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.smembers(key)
+    members = {m.decode() for ms in pipe.execute() for m in ms}
+    assert members <= set(entries)
+    return set(entries)
+
+
+def test_two_concurrent_writers(tmp_path, spec):
+    sig_a = _signatures(tmp_path, "a", _random_docs("a", 150, 1))
+    sig_b = _signatures(tmp_path, "b", _random_docs("b", 150, 2))
+    writers = [_writer(spec, sig_a, 20), _writer(spec, sig_b, 20)]
+    for w in writers:
+        assert w.wait(120) == 0
+    index = RedisIndex(spec, DedupConfig())
+    entries = _assert_consistent(index)
+    assert len(entries) == 300
+    # A third batch repeating both is found entirely in the index.
+    docs = _random_docs("a", 150, 1)[:25] + _random_docs("b", 150, 2)[:25]
+    for d in docs:
+        d["doc_id"] = "c-" + d["doc_id"]
+    part = write_part(tmp_path / "c" / "part-00000.parquet", docs)
+    sig_c = compute_signatures(part, DedupConfig(), tmp_path / "c" / "sigs")
+    result = find_duplicates([part], [sig_c], DedupConfig(), tmp_path, index)
+    assert result.stats["index_matches"] == 50
+    assert {r["duplicate_of"] for r in result.duplicates.to_pylist()} == {d["doc_id"][2:] for d in docs}
+
+
+def test_writer_killed_midway_leaves_no_corrupt_entries_and_resumes(tmp_path, spec):
+    docs = _random_docs("k", 600, 3)
+    sig = _signatures(tmp_path, "k", docs)
+    writer = _writer(spec, sig, 5)
+    assert writer.stdout.readline().strip() == "ready"
+    index = RedisIndex(spec, DedupConfig())
+    deadline = time.monotonic() + 60
+    while not index.client.exists(f"{index.prefix}:e:k-00100") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(30)
+    partial = _assert_consistent(index)
+    assert 0 < len(partial) <= len(docs)
+    index.add([sig], None)  # resume: re-adding is harmless
+    assert _assert_consistent(index) == {d["doc_id"] for d in docs}
+
+
+def test_redis_unreachable_is_a_clear_error(tmp_path, spec):
+    with pytest.raises(LmforgeError, match="unreachable"):
+        open_index("redis://127.0.0.1:1/0?prefix=nothing", tmp_path, DedupConfig())
+    docs = _random_docs("u", 20, 4)
+    part = write_part(tmp_path / "u" / "part-00000.parquet", docs)
+    sig = compute_signatures(part, DedupConfig(), tmp_path / "u" / "sigs")
+    import redis
+
+    index = RedisIndex(spec, DedupConfig())
+    index.client = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=1, retry=None
+    )  # the server goes away mid-run
+    with pytest.raises(LmforgeError, match="re-run"):
+        find_duplicates([part], [sig], DedupConfig(), tmp_path, index)
+    with pytest.raises(LmforgeError, match="unreachable"):
+        index.add([sig], None)
