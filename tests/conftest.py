@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
@@ -22,7 +22,7 @@ def prefect_harness():
     """A temporary Prefect API (SQLite) for the whole session: start once, as DESIGN.md advises."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=180):
+    with prefect_test_harness(server_startup_timeout=600):
         yield
 
 

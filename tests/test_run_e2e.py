@@ -90,6 +90,8 @@ def test_run_chain_is_resumable_and_leaks_no_canary(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     out = again.stdout + again.stderr
     assert "run " in out and "already finished, skipped" in out
+    assert "already registered" in out  # the same checkpoint is not registered twice
+    assert json.loads(again.stdout.strip().splitlines()[-1])["model"]["version"] == result["model"]["version"]
 
     # privacy acceptance: nothing downstream holds a canary or its digits-only form
     from lmforge.pipeline.tokenize.trainer import load_tokenizer
@@ -99,6 +101,7 @@ def test_run_chain_is_resumable_and_leaks_no_canary(tmp_path):
         tok = Manifest.read(shard.parent).inputs["tokenizer"]
         return load_tokenizer(ws / "tokenizers" / tok)
 
+    assert (ws / ".prefect").is_dir()  # Prefect's database, logs and results live in the workspace
     searched = [p for p in ws.iterdir() if p.name != "corpus"]
     hits = find_canaries(searched, decoders={".bin": shard_text(tokenizer_for)})
     assert hits == []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmforge.pipeline.digest import sha256_file
 from lmforge.pipeline.errors import LmforgeError, NotFoundError
 from lmforge.pipeline.registry import datasets
 from lmforge.pipeline.registry import lineage as L
@@ -182,6 +183,27 @@ def _open_run(workspace: Path, lineage: L.Lineage) -> tuple[Any, str]:
     return mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{lineage.run_id}"), "FINISHED"
 
 
+def _registered_before(name: str, lineage: L.Lineage) -> Registered | None:
+    """The version already registered from this exact checkpoint (same weights sha256), so re-running a finished
+    chain registers nothing new."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    sha = sha256_file(lineage.checkpoint / "model.pt")
+    try:
+        versions = MlflowClient().search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return None
+    for v in sorted(versions, key=lambda v: int(v.version)):
+        if v.tags.get("lmforge.checkpoint_sha256") == sha:
+            metrics = {k.removeprefix("lmforge.eval."): float(x) for k, x in v.tags.items()
+                       if k.startswith("lmforge.eval.")}
+            log.info("checkpoint %s is already registered as %s version %s: skipped", lineage.checkpoint, name,
+                     v.version)
+            return Registered(name, str(v.version), v.run_id, f"models:/{name}/{v.version}", metrics, lineage)
+    return None
+
+
 def register(
     workspace: str | Path,
     run_dir: str | Path,
@@ -201,6 +223,9 @@ def register(
         raise NotFoundError(f"{run_dir}: no such run folder")
     use_tracking(workspace)
     lineage = L.collect(run_dir, checkpoint_of(run_dir), workspace)
+    existing = _registered_before(config.model_name, lineage)
+    if existing is not None:
+        return existing
     with tempfile.TemporaryDirectory(prefix="lmforge-package-") as tmp:
         artifacts = stage_artifacts(lineage.checkpoint, lineage.tokenizer_model, Path(tmp))
         smoke_check(artifacts, config.smoke_tokens)
