@@ -1,0 +1,47 @@
+"""`lmforge train`: run the `train` flow (torchrun underneath) on a shards id with a TOML config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lmforge.flows.commands.common import print_json_summary, workspace_option
+
+
+@click.command("train")
+@click.option("--shards", required=True, help="Shards id (or unique prefix, or folder) under <workspace>/shards.")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML with a [train] section.")
+@click.option("--nproc", type=int, default=None, help="Processes per node (default: one per GPU, else 1).")
+@click.option("--nnodes", type=int, default=1, show_default=True, help="Nodes (multi-node needs --rdzv-endpoint).")
+@click.option("--node-rank", type=int, default=0, show_default=True, help="This node's rank.")
+@click.option("--rdzv-endpoint", default=None, help="HOST:PORT of the rendezvous (multi-node).")
+@click.option(
+    "--resume", is_flag=True, help="Continue the run from its last checkpoint (else existing checkpoints are an error)."
+)
+@workspace_option
+def command(shards, config, nproc, nnodes, node_rank, rdzv_endpoint, resume, workspace) -> None:
+    """Train the model of CONFIG on SHARDS with torchrun (DDP; gloo on CPU, NCCL on GPU), logging to MLflow."""
+    from lmforge.flows.train import train_flow
+    from lmforge.pipeline.stage import find_stage
+
+    find_stage(workspace, "shards", shards)  # a wrong id fails here, before Prefect starts
+    result = train_flow(
+        shards=shards,
+        workspace=str(workspace),
+        config_path=str(config) if config else None,
+        nproc=nproc,
+        nnodes=nnodes,
+        node_rank=node_rank,
+        rdzv_endpoint=rdzv_endpoint,
+        resume=resume,
+    )
+    verb = "already finished (no-op)" if result.get("skipped") else "finished"
+    click.echo(f"run {Path(result['run_dir']).name} {verb}: {result['run_dir']}")
+    click.echo(
+        f"  steps {result.get('step')}, tokens {result.get('tokens_seen')}, train loss "
+        f"{result.get('train_loss')}, val loss {result.get('val_loss')}"
+    )
+    if result.get("mlflow_run_id"):
+        click.echo(f"  MLflow run {result['mlflow_run_id']}")
+    print_json_summary(result)

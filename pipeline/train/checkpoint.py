@@ -1,0 +1,256 @@
+"""Checkpoints that own all training state, so a resumed run continues bit for bit (on CPU) as if never stopped.
+
+Layout: `<run>/checkpoints/step-00000050/` holding
+  model.pt        full (unsharded) model state dict                      rank 0
+  optim.pt        optimizer state (full, also under FSDP)                 rank 0
+  trainer.pt      scheduler state, step and tokens seen                   rank 0
+  rank-00001.pt   this rank's loader position and RNG states (python, numpy, torch, cuda)   every rank
+  meta.json       step, config + digest, shards id, world size, vocab, tokenizer; written last
+Each checkpoint is written into `.tmp-step-…` and renamed into place once every rank has written its part, so a
+kill at any moment leaves either the old set of checkpoints or the old set plus one complete new one. Only the
+newest `keep` are kept. Resuming with a different config, other shards or another world size is a clear error.
+Multi-node runs need the run folder on a filesystem every node sees.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lmforge.pipeline.configuring import from_dict, to_dict
+from lmforge.pipeline.digest import digest
+from lmforge.pipeline.errors import LmforgeError, NotFoundError
+from lmforge.pipeline.train import distributed as D
+from lmforge.pipeline.train.config import TrainConfig
+from lmforge.pipeline.train.loader import ShardLoader
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+META = "meta.json"
+
+
+@dataclass(slots=True)
+class TrainState:
+    """The trainer's own counters."""
+
+    step: int = 0
+    tokens_seen: int = 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"step": self.step, "tokens_seen": self.tokens_seen}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.step, self.tokens_seen = int(state["step"]), int(state["tokens_seen"])
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The user's module under `torch.compile` and DDP wrappers (FSDP2 shards in place, so nothing to peel)."""
+    model = getattr(model, "_orig_mod", model)
+    return getattr(model, "module", model) if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
+
+def config_digest(config: TrainConfig) -> str:
+    return digest(to_dict(config))
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    root = Path(run_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("step-*") if (p / META).is_file())
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+class Checkpoint:
+    """Saves and restores model, optimizer, scheduler, loader, counters and RNG together, on every rank."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        world: D.World,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        loader: ShardLoader,
+        state: TrainState,
+        config: TrainConfig,
+        shards_id: str,
+        vocab_size: int,
+        tokenizer: dict[str, str | None],
+    ) -> None:
+        self.root = Path(run_dir) / CHECKPOINTS
+        self.world, self.model, self.optimizer, self.scheduler = world, model, optimizer, scheduler
+        self.loader, self.state, self.config = loader, state, config
+        self.fsdp = config.parallel == "fsdp"
+        self.meta = {
+            "config": to_dict(config),
+            "config_digest": config_digest(config),
+            "shards_id": shards_id,
+            "world_size": world.world_size,
+            "vocab_size": vocab_size,
+            "model_kind": config.model.kind,
+            "tokenizer_id": tokenizer.get("id"),
+            "tokenizer_model": tokenizer.get("model"),
+        }
+
+    # -- saving ---------------------------------------------------------------------------------------------------
+    def _model_and_optim_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        if self.fsdp:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+            opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
+            return get_state_dict(unwrap(self.model), self.optimizer, options=opts)
+        return unwrap(self.model).state_dict(), self.optimizer.state_dict()
+
+    def save(self) -> Path:
+        step = self.state.step
+        final = self.root / f"step-{step:08d}"
+        tmp = self.root / f".tmp-step-{step:08d}"
+        if self.world.is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        D.barrier()
+        model_sd, optim_sd = self._model_and_optim_state()  # a collective under FSDP: every rank calls it
+        torch.save({"loader": self.loader.state_dict(), "rng": rng_state()}, tmp / f"rank-{self.world.rank:05d}.pt")
+        if self.world.is_main:
+            torch.save(model_sd, tmp / "model.pt")
+            torch.save(optim_sd, tmp / "optim.pt")
+            torch.save({"scheduler": self.scheduler.state_dict(), "state": self.state.state_dict()}, tmp / "trainer.pt")
+        D.barrier()
+        if self.world.is_main:
+            meta = {**self.meta, **self.state.state_dict()}
+            (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            for old in list_checkpoints(self.root.parent)[: -self.config.checkpoint.keep]:
+                shutil.rmtree(old, ignore_errors=True)
+            log.info("checkpoint step %d saved to %s", step, final)
+        D.barrier()
+        return final
+
+    # -- loading --------------------------------------------------------------------------------------------------
+    def _check(self, meta: dict[str, Any], where: Path) -> None:
+        if meta["config_digest"] != self.meta["config_digest"]:
+            old, new = meta["config"], self.meta["config"]
+            changed = sorted(_changed_fields(old, new))
+            raise LmforgeError(
+                f"{where}: this checkpoint was trained with another config (changed: {', '.join(changed) or '?'}); "
+                "resume with the original config, or start a new run without --resume"
+            )
+        if meta["shards_id"] != self.meta["shards_id"]:
+            raise LmforgeError(
+                f"{where}: this checkpoint was trained on shards {meta['shards_id']}, not {self.meta['shards_id']}; "
+                "resume with the same shards, or start a new run"
+            )
+        if meta["world_size"] != self.meta["world_size"]:
+            raise LmforgeError(
+                f"{where}: this checkpoint was written by {meta['world_size']} process(es), not "
+                f"{self.meta['world_size']}; resume with --nproc/--nnodes giving the same world size"
+            )
+
+    def load_latest(self) -> Path | None:
+        """Restore the newest checkpoint of the run, if any; returns its folder (None: nothing to resume)."""
+        found = list_checkpoints(self.root.parent)
+        if not found:
+            return None
+        path = found[-1]
+        meta = json.loads((path / META).read_text(encoding="utf-8"))
+        self._check(meta, path)
+        model_sd = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+        optim_sd = torch.load(path / "optim.pt", map_location="cpu", weights_only=True)
+        if self.fsdp:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+            set_state_dict(
+                unwrap(self.model),
+                self.optimizer,
+                model_state_dict=model_sd,
+                optim_state_dict=optim_sd,
+                options=StateDictOptions(full_state_dict=True),
+            )
+        else:
+            unwrap(self.model).load_state_dict(model_sd)
+            self.optimizer.load_state_dict(optim_sd)
+        trainer = torch.load(path / "trainer.pt", map_location="cpu", weights_only=True)
+        self.scheduler.load_state_dict(trainer["scheduler"])
+        self.state.load_state_dict(trainer["state"])
+        mine = torch.load(path / f"rank-{self.world.rank:05d}.pt", map_location="cpu", weights_only=False)
+        self.loader.load_state_dict(mine["loader"])
+        set_rng_state(mine["rng"])
+        log.info("resumed from %s (step %d, %d tokens seen)", path, self.state.step, self.state.tokens_seen)
+        return path
+
+
+def _changed_fields(old: Any, new: Any, prefix: str = "train") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            out += _changed_fields(old.get(key), new.get(key), f"{prefix}.{key}")
+        return out
+    return [] if old == new else [prefix]
+
+
+def _resolve(path: Path) -> Path:
+    """A checkpoint folder from a checkpoint folder, a file in one, or a run folder (its newest checkpoint)."""
+    if path.is_file():
+        path = path.parent
+    if (path / META).is_file():
+        return path
+    found = list_checkpoints(path)
+    if found:
+        return found[-1]
+    raise NotFoundError(f"{path}: not a checkpoint, nor a run folder with a finished checkpoint")
+
+
+def load_for_inference(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, TrainConfig, Path]:
+    """(model in eval mode on `device`, its TrainConfig, path of the sentencepiece model it was trained with).
+
+    The tokenizer path is the one recorded at training time; if that file is gone, the same tokenizer id is looked
+    up under the workspace that holds the checkpoint (`<ws>/runs/<id>/checkpoints/step-N` → `<ws>/tokenizers/`).
+    """
+    from lmforge.pipeline.train.models import build_model
+
+    folder = _resolve(Path(path))
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    config = from_dict(TrainConfig, meta["config"], where=str(folder / META))
+    model = build_model(config.model, int(meta["vocab_size"]))
+    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+    model.to(device).eval()
+    recorded = Path(meta["tokenizer_model"]) if meta.get("tokenizer_model") else None
+    tokenizer = recorded
+    if (recorded is None or not recorded.is_file()) and meta.get("tokenizer_id") and len(folder.parents) > 3:
+        candidate = folder.parents[3] / "tokenizers" / meta["tokenizer_id"] / "tokenizer.model"
+        if candidate.is_file() or recorded is None:
+            tokenizer = candidate
+    if tokenizer is None:
+        raise NotFoundError(f"{folder / META}: records no tokenizer; pass the tokenizer explicitly")
+    return model, config, tokenizer

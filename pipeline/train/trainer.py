@@ -1,0 +1,392 @@
+"""The trainer: build everything from a TrainConfig, then a short loop (torchtitan style).
+
+One process per device, launched by torchrun (see `launch.py`), or in-process as world size 1 (tests). Rank 0
+alone writes `metrics.jsonl`, `run.json` and MLflow; every rank takes part in checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmforge.pipeline.configuring import to_dict
+from lmforge.pipeline.digest import code_version
+from lmforge.pipeline.errors import LmforgeError
+from lmforge.pipeline.stage import is_done, write_manifest
+from lmforge.pipeline.tracking.mlflow_run import Tracker
+from lmforge.pipeline.train import distributed as D
+from lmforge.pipeline.train.checkpoint import Checkpoint, TrainState, list_checkpoints, unwrap
+from lmforge.pipeline.train.config import TrainConfig
+from lmforge.pipeline.train.loader import ShardLoader, shards_info
+from lmforge.pipeline.train.models import build_model
+from lmforge.pipeline.train.optim import build_optimizer, lr_factor, seed_everything
+
+log = logging.getLogger(__name__)
+
+RUN_JSON = "run.json"
+METRICS = "metrics.jsonl"
+
+
+class NonFiniteLossError(LmforgeError):
+    """The loss or gradient norm became NaN/inf; the run stops before the bad update, last checkpoint kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    run_dir: Path
+    step: int
+    tokens_seen: int
+    train_loss: float | None
+    val_loss: float | None
+    mlflow_run_id: str | None
+    resumed_from: int | None
+
+
+class Trainer:
+    """Everything one rank needs to train: model, optimizer, schedule, loader, checkpoint, tracker."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        shards_dir: str | Path,
+        run_dir: str | Path,
+        *,
+        resume: bool = True,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        self.config, self.shards_dir, self.run_dir = config, Path(shards_dir), Path(run_dir)
+        self.world = w = D.init_world(config.device)
+        self.device = w.device
+        self.shards_id, self.tokenizer, self.vocab_size = shards_info(self.shards_dir)
+        self.tags = dict(tags or {})
+        seed_everything(config.seed)  # same init on every rank
+        self.model = build_model(config.model, self.vocab_size).to(self.device)
+        self.wrapped = self._parallelize(self.model)
+        self.optimizer = build_optimizer(self.model, config.optim, self.device)
+        factor = partial(
+            lr_factor, warmup=config.optim.warmup_steps, total=config.max_steps, floor=config.optim.min_lr_ratio
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
+        self.loader = ShardLoader(
+            self.shards_dir,
+            "train",
+            batch_size=config.data.batch_size,
+            seq_len=config.data.seq_len,
+            rank=w.rank,
+            world_size=w.world_size,
+            seed=config.seed,
+            drop_last=config.data.drop_last,
+            expect_tokenizer=self.tokenizer["sha256"],
+        )
+        self.state = TrainState()
+        self.checkpoint = Checkpoint(
+            self.run_dir,
+            world=w,
+            model=self.wrapped,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            loader=self.loader,
+            state=self.state,
+            config=config,
+            shards_id=self.shards_id,
+            vocab_size=self.vocab_size,
+            tokenizer=self.tokenizer,
+        )
+        seed_everything(config.seed + w.rank)  # dropout differs per rank; restored from the checkpoint on resume
+        self.resumed_from: int | None = None
+        if resume:
+            found = self.checkpoint.load_latest()
+            self.resumed_from = self.state.step if found else None
+        elif list_checkpoints(self.run_dir):
+            raise LmforgeError(
+                f"{self.run_dir}: holds checkpoints of an earlier run; resume it (--resume) or "
+                "delete the folder to start over"
+            )
+        self.tracker = Tracker(
+            self.run_dir.parent.parent,
+            enabled=config.tracking.mlflow and w.is_main,
+            experiment=config.tracking.experiment,
+            system_metrics=config.tracking.system_metrics,
+        )
+        self.history: list[tuple[int, float]] = []
+        self.val_history: list[tuple[int, float]] = []
+
+    def _parallelize(self, model: torch.nn.Module) -> torch.nn.Module:
+        if self.config.parallel == "fsdp" and self.world.distributed:
+            from torch.distributed.fsdp import fully_shard
+
+            for block in getattr(model, "blocks", []):  # shard per block so gathers overlap compute (torchtitan)
+                fully_shard(block)
+            fully_shard(model)
+            wrapped: torch.nn.Module = model
+        elif self.world.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        else:
+            wrapped = model
+        return torch.compile(wrapped) if self.config.compile else wrapped
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.config.dtype == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _sync(self, enabled: bool) -> contextlib.AbstractContextManager:
+        """Let DDP/FSDP reduce gradients only on the last micro-batch of a step."""
+        inner = (
+            unwrap(self.wrapped) if self.config.parallel == "fsdp" else getattr(self.wrapped, "_orig_mod", self.wrapped)
+        )
+        if isinstance(inner, torch.nn.parallel.DistributedDataParallel) and not enabled:
+            return inner.no_sync()
+        if hasattr(inner, "set_requires_gradient_sync"):
+            inner.set_requires_gradient_sync(enabled)
+        return contextlib.nullcontext()
+
+    # -- one step ---------------------------------------------------------------------------------------------------
+    def train_step(self) -> tuple[float, float]:
+        accum = self.config.grad_accum
+        total = torch.zeros((), device=self.device)
+        for micro in range(accum):
+            x, y = (t.to(self.device, non_blocking=True) for t in self.loader.next_batch())
+            with self._sync(micro == accum - 1), self._autocast():
+                _, loss = self.wrapped(x, y)
+            (loss / accum).backward()
+            total += loss.detach().float()
+        clip = self.config.optim.grad_clip or float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
+        stats = D.all_reduce_mean(torch.stack([total / accum, norm.float()]))
+        loss_value, norm_value = stats.tolist()
+        if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
+            raise NonFiniteLossError(
+                f"step {self.state.step + 1}: loss {loss_value} / grad norm {norm_value} is not finite; stopped "
+                f"before applying it. The last good checkpoint is kept in {self.run_dir / 'checkpoints'}; lower "
+                'train.optim.lr, raise warmup_steps or use dtype = "fp32", then resume'
+            )
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+        self.state.tokens_seen += self.config.tokens_per_step * self.world.world_size
+        return loss_value, norm_value
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean validation loss over `eval_batches` micro-batches per rank (disjoint across ranks), averaged."""
+        cfg = self.config
+        loader = ShardLoader(
+            self.shards_dir,
+            "val",
+            batch_size=cfg.data.batch_size,
+            seq_len=cfg.data.seq_len,
+            rank=self.world.rank,
+            world_size=self.world.world_size,
+            shuffle=False,
+            drop_last=False,
+        )
+        self.model.eval()
+        total = torch.zeros((), device=self.device)
+        for _ in range(cfg.tracking.eval_batches):
+            x, y = (t.to(self.device) for t in loader.next_batch())
+            with self._autocast():
+                total += self.model(x, y)[1].float()
+        self.model.train()
+        return D.all_reduce_mean(total / cfg.tracking.eval_batches).item()
+
+    # -- the loop ---------------------------------------------------------------------------------------------------
+    def fit(self, until: int | None = None) -> TrainResult:
+        """Train to `max_steps` (or stop after step `until`, without a checkpoint: an interruption, for tests)."""
+        cfg, w = self.config, self.world
+        if is_done(self.run_dir) and self.state.step >= cfg.max_steps:
+            return self._result(None, None)
+        self._start_tracking()
+        tcfg = cfg.tracking
+        loss = val = None
+        t0, tokens0 = time.perf_counter(), self.state.tokens_seen
+        status = "FAILED"
+        try:
+            while self.state.step < cfg.max_steps and (until is None or self.state.step < until):
+                loss, norm = self.train_step()
+                step = self.state.step
+                lr = self.scheduler.get_last_lr()[0]
+                self._record(
+                    {
+                        "step": step,
+                        "loss": loss,
+                        "lr": lr,
+                        "grad_norm": norm,
+                        "tokens_seen": self.state.tokens_seen,
+                        "time": time.time(),
+                    }
+                )
+                if step % tcfg.log_every == 0 or step == cfg.max_steps:
+                    elapsed = time.perf_counter() - t0
+                    tps = (self.state.tokens_seen - tokens0) / max(elapsed, 1e-9)
+                    self.tracker.log_metrics({"tokens_per_s": tps, "tokens_seen": self.state.tokens_seen}, step)
+                    self.tracker.flush()
+                    if w.is_main:
+                        log.info(
+                            "step %d/%d loss %.4f lr %.2e grad_norm %.3f tokens/s %.0f",
+                            step,
+                            cfg.max_steps,
+                            loss,
+                            lr,
+                            norm,
+                            tps,
+                        )
+                    t0, tokens0 = time.perf_counter(), self.state.tokens_seen
+                if tcfg.eval_every and (step % tcfg.eval_every == 0 or step == cfg.max_steps):
+                    val = self.evaluate()
+                    self.val_history.append((step, val))
+                    self.tracker.log_metrics({"val_loss": val, "val_ppl": math.exp(min(val, 50.0))}, step)
+                    if w.is_main:
+                        log.info("step %d val loss %.4f ppl %.2f", step, val, math.exp(min(val, 50.0)))
+                if step % cfg.checkpoint.every == 0 or step == cfg.max_steps:
+                    self.checkpoint.save()
+            status = "FINISHED" if self.state.step >= cfg.max_steps else "KILLED"
+            if status == "FINISHED":
+                self._finish(loss, val)
+        except KeyboardInterrupt:
+            status = "KILLED"  # Ctrl-C: the last checkpoint stays; `--resume` continues from it
+            raise
+        finally:
+            self.tracker.end(status)
+        return self._result(loss, val)
+
+    # -- records ----------------------------------------------------------------------------------------------------
+    def _record(self, row: dict[str, Any]) -> None:
+        self.history.append((row["step"], row["loss"]))
+        self.tracker.log_metrics({k: v for k, v in row.items() if k in ("loss", "lr", "grad_norm")}, row["step"])
+        if self.world.is_main:
+            with open(self.run_dir / METRICS, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+    def _start_tracking(self) -> None:
+        """rank 0: run.json, metrics.jsonl trimmed to the resumed step, and the MLflow run (new or continued)."""
+        if not self.world.is_main:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        metrics = self.run_dir / METRICS
+        if metrics.is_file():  # steps after the checkpoint we resumed from are recomputed: drop their old lines
+            rows = [
+                line
+                for line in metrics.read_text(encoding="utf-8").splitlines()
+                if line and json.loads(line)["step"] <= self.state.step
+            ]
+            metrics.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+        info = self.read_run_json(self.run_dir)
+        tags = {
+            "lmforge.shards": self.shards_id,
+            "lmforge.tokenizer": str(self.tokenizer["id"]),
+            "lmforge.run_dir": str(self.run_dir.resolve()),
+            "lmforge.world_size": str(self.world.world_size),
+            "lmforge.git_sha": str(code_version()["git_sha"]),
+            "lmforge.model_kind": self.config.model.kind,
+            **self.tags,
+        }
+        mlflow_id = self.tracker.start(
+            run_name=self.run_dir.name, params=to_dict(self.config), tags=tags, run_id=info.get("mlflow_run_id")
+        )
+        info.update(
+            {
+                "run_id": self.run_dir.name,
+                "shards_id": self.shards_id,
+                "tokenizer_id": self.tokenizer["id"],
+                "mlflow_run_id": mlflow_id or info.get("mlflow_run_id"),
+                "status": "running",
+                "world_size": self.world.world_size,
+                "step": self.state.step,
+            }
+        )
+        self._write_run_json(info)
+
+    def _finish(self, loss: float | None, val: float | None) -> None:
+        if not self.world.is_main:
+            return
+        self.tracker.log_loss_plot(self.history, self.val_history)
+        self._log_samples()
+        info = self.read_run_json(self.run_dir)
+        info.update(
+            {
+                "status": "finished",
+                "step": self.state.step,
+                "tokens_seen": self.state.tokens_seen,
+                "train_loss": loss,
+                "val_loss": val,
+                "checkpoint": str(list_checkpoints(self.run_dir)[-1]),
+            }
+        )
+        self._write_run_json(info)
+        write_manifest(
+            self.run_dir,
+            format="lmforge.run",
+            id_=self.run_dir.name,
+            inputs={"shards": self.shards_id, "tokenizer": self.tokenizer["id"]},
+            params=to_dict(self.config),
+            stats={
+                "steps": self.state.step,
+                "tokens_seen": self.state.tokens_seen,
+                "train_loss": loss,
+                "val_loss": val,
+                "mlflow_run_id": info.get("mlflow_run_id"),
+                "world_size": self.world.world_size,
+            },
+        )
+
+    def _log_samples(self) -> None:
+        tcfg = self.config.tracking
+        if not (self.tracker.enabled and tcfg.sample_prompts and tcfg.sample_tokens and self.tokenizer["model"]):
+            return
+        if self.config.parallel == "fsdp" and self.world.world_size > 1:
+            return  # sharded weights: one rank alone cannot run the model
+        try:
+            from lmforge.pipeline.train.sample import generate_text
+        except ImportError:
+            return
+        import sentencepiece as spm
+
+        sp = spm.SentencePieceProcessor(model_file=self.tokenizer["model"])
+        texts = [
+            generate_text(
+                self.model, sp, p, max_new_tokens=tcfg.sample_tokens, temperature=0.8, top_k=50, seed=self.config.seed
+            )
+            for p in tcfg.sample_prompts
+        ]
+        self.tracker.log_samples(list(tcfg.sample_prompts), texts, self.state.step)
+
+    @staticmethod
+    def read_run_json(run_dir: Path) -> dict[str, Any]:
+        path = Path(run_dir) / RUN_JSON
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def _write_run_json(self, info: dict[str, Any]) -> None:
+        tmp = self.run_dir / (RUN_JSON + ".tmp")
+        tmp.write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        tmp.replace(self.run_dir / RUN_JSON)
+
+    def _result(self, loss: float | None, val: float | None) -> TrainResult:
+        info = self.read_run_json(self.run_dir)
+        return TrainResult(
+            run_dir=self.run_dir,
+            step=self.state.step,
+            tokens_seen=self.state.tokens_seen,
+            train_loss=loss if loss is not None else info.get("train_loss"),
+            val_loss=val if val is not None else info.get("val_loss"),
+            mlflow_run_id=info.get("mlflow_run_id"),
+            resumed_from=self.resumed_from,
+        )
+
+
+def result_dict(result: TrainResult) -> dict[str, Any]:
+    out = asdict(result)
+    out["run_dir"] = str(result.run_dir)
+    return out

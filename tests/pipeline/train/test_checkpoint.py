@@ -1,0 +1,73 @@
+"""Checkpoints: contents, keep-last-K, atomic folders, checks on resume, and loading for inference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from lmforge.pipeline.errors import LmforgeError, NotFoundError
+from lmforge.pipeline.train.checkpoint import list_checkpoints, load_for_inference
+from lmforge.pipeline.train.trainer import Trainer
+from tests.support.training import tiny_config
+
+
+def test_checkpoint_holds_all_state_and_keeps_the_last_k(shards_dir: Path, run_dir: Path) -> None:
+    Trainer(tiny_config(max_steps=12, checkpoint={"every": 3, "keep": 3}), shards_dir, run_dir).fit()
+    found = list_checkpoints(run_dir)
+    assert [p.name for p in found] == ["step-00000006", "step-00000009", "step-00000012"]
+    assert sorted(p.name for p in found[-1].iterdir()) == [
+        "meta.json",
+        "model.pt",
+        "optim.pt",
+        "rank-00000.pt",
+        "trainer.pt",
+    ]
+    meta = json.loads((found[-1] / "meta.json").read_text())
+    assert meta["step"] == 12 and meta["tokens_seen"] == 12 * 4 * 64 and meta["world_size"] == 1
+    assert meta["shards_id"] == "shards0000000000" and meta["vocab_size"] == 300
+    assert Path(meta["tokenizer_model"]).is_file()
+    rank = torch.load(found[-1] / "rank-00000.pt", weights_only=False)
+    assert rank["loader"]["batch"] == 12 and {"python", "numpy", "torch"} <= rank["rng"].keys()
+    trainer = torch.load(found[-1] / "trainer.pt", weights_only=True)
+    assert trainer["scheduler"]["last_epoch"] == 12
+    assert not list(run_dir.glob("checkpoints/.tmp-*"))
+
+
+def test_a_half_written_checkpoint_is_ignored(shards_dir: Path, run_dir: Path) -> None:
+    Trainer(tiny_config(max_steps=5), shards_dir, run_dir).fit()
+    partial = run_dir / "checkpoints" / ".tmp-step-00000010"  # what a kill during a save leaves
+    partial.mkdir()
+    (partial / "model.pt").write_bytes(b"cut")
+    assert [p.name for p in list_checkpoints(run_dir)] == ["step-00000005"]
+    trainer = Trainer(tiny_config(max_steps=5), shards_dir, run_dir)
+    assert trainer.resumed_from == 5
+
+
+def test_other_shards_or_world_size_are_clear_errors(shards_dir: Path, run_dir: Path) -> None:
+    Trainer(tiny_config(max_steps=5), shards_dir, run_dir).fit()
+    meta_path = list_checkpoints(run_dir)[-1] / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "world_size": 2}))
+    with pytest.raises(LmforgeError, match="2 process"):
+        Trainer(tiny_config(max_steps=5), shards_dir, run_dir)
+    meta_path.write_text(json.dumps({**meta, "shards_id": "other"}))
+    with pytest.raises(LmforgeError, match="trained on shards other"):
+        Trainer(tiny_config(max_steps=5), shards_dir, run_dir)
+
+
+def test_load_for_inference(shards_dir: Path, run_dir: Path) -> None:
+    trainer = Trainer(tiny_config(max_steps=5, model={"kind": "lstm"}), shards_dir, run_dir)
+    trainer.fit()
+    for where in (run_dir, list_checkpoints(run_dir)[-1], list_checkpoints(run_dir)[-1] / "model.pt"):
+        model, config, tokenizer = load_for_inference(where)
+        assert not model.training and config.model.kind == "lstm" and tokenizer.name == "tokenizer.model"
+        assert tokenizer.is_file()
+    x = torch.randint(0, 300, (2, 16))
+    trainer.model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x)[0], trainer.model(x)[0])
+    with pytest.raises(NotFoundError):
+        load_for_inference(run_dir / "nope")

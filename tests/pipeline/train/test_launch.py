@@ -1,0 +1,55 @@
+"""Launch helpers: run folder naming, torchrun command lines, worker output streaming and failure summaries."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmforge.pipeline.errors import ConfigError, LmforgeError
+from lmforge.pipeline.train.launch import plan_run, read_config, run_torchrun, torchrun_command, write_config
+from tests.support.training import tiny_config
+
+
+def test_run_folder_is_named_by_shards_and_config(shards_dir: Path) -> None:
+    ws = shards_dir.parent.parent
+    a, b = plan_run(ws, "shards", tiny_config()), plan_run(ws, shards_dir.name, tiny_config())
+    c = plan_run(ws, "shards", tiny_config(seed=1))
+    assert a == b and a.run_dir == ws / "runs" / a.run_id and a.shards_id == "shards0000000000"
+    assert c.run_id != a.run_id
+
+
+def test_config_round_trips_through_the_run_folder(tmp_path: Path) -> None:
+    config = tiny_config(dtype="bf16", model={"kind": "lstm"})
+    assert read_config(write_config(tmp_path, config)) == config
+
+
+def test_torchrun_command_lines() -> None:
+    single = torchrun_command(shards_dir=Path("/s"), run_dir=Path("/r/abc"), nproc=2)
+    assert single[:4] == [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2"]
+    assert "--standalone" in single and single[-4:] == ["--shards-dir", "/s", "--run-dir", "/r/abc"]
+    multi = torchrun_command(
+        shards_dir=Path("/s"),
+        run_dir=Path("/r/abc"),
+        nproc=8,
+        nnodes=2,
+        node_rank=1,
+        rdzv_endpoint="node0:29400",
+        resume=False,
+        tags={"k": "v"},
+    )
+    for arg in ("--nnodes=2", "--node-rank=1", "--rdzv-endpoint=node0:29400", "--rdzv-id=abc", "--no-resume"):
+        assert arg in multi
+    assert "--standalone" not in multi and multi[-2:] == ["--tag", "k=v"]
+    with pytest.raises(ConfigError, match="rdzv-endpoint"):
+        torchrun_command(shards_dir=Path("/s"), run_dir=Path("/r"), nproc=1, nnodes=2)
+
+
+def test_streaming_and_failure_summary() -> None:
+    lines: list[str] = []
+    run_torchrun([sys.executable, "-c", "print('a'); print('b')"], lines.append)
+    assert lines == ["a", "b"]
+    script = "import sys; print('step 1'); print('[rank 1] lmforge: error: the loader broke', file=sys.stderr); exit(2)"
+    with pytest.raises(LmforgeError, match=r"exit 2\): the loader broke$"):
+        run_torchrun([sys.executable, "-c", script], lines.append)

@@ -1,0 +1,59 @@
+"""Stop a run and resume it: it continues bit for bit (CPU) as if never stopped — in-process, and under torchrun
+with a SIGKILL of the whole process group mid-run, for world sizes 1 and 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmforge.pipeline.train.trainer import Trainer
+from tests.support.training import assert_same_weights, final_weights, steps, tiny_config, torchrun, torchrun_killed
+
+
+def losses(run_dir: Path) -> list[tuple[int, float]]:
+    return [(r["step"], r["loss"]) for r in steps(run_dir)]
+
+
+@pytest.mark.parametrize("stop_at", [3, 13])
+def test_interrupted_in_process_run_resumes_bitwise(shards_dir: Path, tmp_path: Path, stop_at: int) -> None:
+    runs = shards_dir.parent.parent / "runs"
+    config = tiny_config(model={"gpt": {"dropout": 0.1}})  # dropout: the RNG state must be restored too
+    straight = runs / f"{tmp_path.name}-straight"
+    Trainer(config, shards_dir, straight).fit()
+
+    stopped = runs / f"{tmp_path.name}-stopped"
+    first = Trainer(config, shards_dir, stopped)
+    first.fit(until=stop_at)  # an interruption: steps after the last checkpoint (every 5) are lost
+    del first
+    second = Trainer(config, shards_dir, stopped)
+    assert second.resumed_from == (stop_at // 5) * 5 or (stop_at < 5 and second.resumed_from is None)
+    second.fit()
+    assert losses(stopped) == losses(straight)
+    assert_same_weights(final_weights(stopped), final_weights(straight))
+
+
+def test_resume_with_a_different_config_is_a_clear_error(shards_dir: Path, run_dir: Path) -> None:
+    from lmforge.pipeline.errors import LmforgeError
+
+    Trainer(tiny_config(max_steps=5), shards_dir, run_dir).fit()
+    with pytest.raises(LmforgeError, match=r"another config \(changed: train\.optim\.lr\)"):
+        Trainer(tiny_config(max_steps=5, optim={"lr": 1e-3}), shards_dir, run_dir)
+    with pytest.raises(LmforgeError, match="--resume"):
+        Trainer(tiny_config(max_steps=5), shards_dir, run_dir, resume=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_torchrun_kill_9_and_resume_is_bitwise(shards_dir: Path, tmp_path: Path, straight_torchrun, nproc: int) -> None:
+    straight = straight_torchrun(nproc)
+    config = tiny_config(max_steps=16)
+    crashed = shards_dir.parent.parent / "runs" / f"{tmp_path.name}-crashed"
+    torchrun_killed(shards_dir, crashed, config, nproc, after_step=7)
+    assert not (crashed / "manifest.json").exists()
+    assert 7 <= steps(crashed)[-1]["step"] < 16
+    resumed = torchrun(shards_dir, crashed, config, nproc)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert "resumed from" in resumed.stdout + resumed.stderr
+    assert losses(crashed) == losses(straight)
+    assert_same_weights(final_weights(crashed), final_weights(straight))

@@ -1,0 +1,99 @@
+"""The trainer on real tiny shards: learning, both model kinds, bf16, accumulation, non-finite loss, MLflow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from lmforge.pipeline.train.checkpoint import list_checkpoints
+from lmforge.pipeline.train.optim import lr_factor
+from lmforge.pipeline.train.trainer import NonFiniteLossError, Trainer
+from tests.support.training import steps, tiny_config
+
+
+def mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+@pytest.mark.parametrize("kind", ["gpt", "lstm"])
+def test_loss_goes_down(shards_dir: Path, run_dir: Path, kind: str) -> None:
+    config = tiny_config(model={"kind": kind}, max_steps=40, tracking={"eval_every": 20})
+    result = Trainer(config, shards_dir, run_dir).fit()
+    losses = [r["loss"] for r in steps(run_dir)]
+    assert len(losses) == 40 and result.step == 40 and result.tokens_seen == 40 * 4 * 64
+    assert mean(losses[-5:]) < mean(losses[:5]) - 0.5  # from ~ln(300) = 5.7 towards the unigram level and below
+    assert result.val_loss is not None and result.val_loss < losses[0]
+    assert [p.name for p in list_checkpoints(run_dir)] == ["step-00000035", "step-00000040"]  # keep = 2
+    assert not list((run_dir / "checkpoints").glob(".tmp-*"))
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "finished" and info["step"] == 40
+    assert (run_dir / "manifest.json").is_file()
+
+
+def test_bf16_autocast_trains(shards_dir: Path, run_dir: Path) -> None:
+    result = Trainer(tiny_config(dtype="bf16", max_steps=10), shards_dir, run_dir).fit()
+    losses = [r["loss"] for r in steps(run_dir)]
+    assert result.step == 10 and all(loss == loss for loss in losses) and losses[-1] < losses[0]
+
+
+def test_grad_accumulation_matches_the_bigger_batch(shards_dir: Path, tmp_path: Path) -> None:
+    runs = shards_dir.parent.parent / "runs"
+    big = Trainer(tiny_config(data={"batch_size": 8}, max_steps=6), shards_dir, runs / f"{tmp_path.name}-a")
+    acc = Trainer(tiny_config(grad_accum=2, max_steps=6), shards_dir, runs / f"{tmp_path.name}-b")
+    big.fit(), acc.fit()
+    a = [r["loss"] for r in steps(big.run_dir)]
+    b = [r["loss"] for r in steps(acc.run_dir)]
+    assert a == pytest.approx(b, rel=1e-4)
+    for p, q in zip(big.model.parameters(), acc.model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(shards_dir: Path, run_dir: Path) -> None:
+    trainer = Trainer(tiny_config(max_steps=20), shards_dir, run_dir)
+
+    def poison(module, args, output):  # a real forward hook: the loss turns NaN from step 8 on
+        logits, loss = output
+        return (logits, loss * float("nan")) if trainer.state.step >= 7 else output
+
+    trainer.model.register_forward_hook(poison)
+    with pytest.raises(NonFiniteLossError, match="step 8: loss nan"):
+        trainer.fit()
+    assert [p.name for p in list_checkpoints(run_dir)] == ["step-00000005"]
+    good = torch.load(list_checkpoints(run_dir)[-1] / "model.pt", weights_only=True)
+    assert all(torch.isfinite(t).all() for t in good.values())
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"  # not marked finished
+
+
+def test_schedule_warms_up_then_decays_to_the_floor() -> None:
+    f = [lr_factor(s, warmup=10, total=100, floor=0.1) for s in range(101)]
+    assert f[0] < f[5] < f[9] < 1.0 and f[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[10:], f[11:], strict=False)) and f[100] == pytest.approx(0.1)
+
+
+def test_mlflow_run_logs_metrics_params_plot_and_samples(shards_dir: Path, run_dir: Path, monkeypatch) -> None:
+    from mlflow import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the workspace default: sqlite + mlartifacts
+    from lmforge.pipeline.tracking.mlflow_run import tracking_uri
+
+    config = tiny_config(
+        max_steps=10, tracking={"mlflow": True, "eval_every": 5, "sample_tokens": 8, "system_metrics": False}
+    )
+    result = Trainer(config, shards_dir, run_dir).fit()
+    ws = shards_dir.parent.parent
+    assert (
+        result.mlflow_run_id and json.loads((run_dir / "run.json").read_text())["mlflow_run_id"] == result.mlflow_run_id
+    )
+    client = MlflowClient(tracking_uri(ws))
+    run = client.get_run(result.mlflow_run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["optim.lr"] == "0.003" and run.data.params["model.gpt.n_layer"] == "2"
+    assert run.data.tags["lmforge.shards"] == "shards0000000000"
+    assert {"loss", "lr", "grad_norm", "tokens_per_s", "val_loss", "val_ppl"} <= set(run.data.metrics)
+    assert len(client.get_metric_history(run.info.run_id, "loss")) == 10
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"loss_curve.png", "samples.json"} <= artifacts
+    assert (ws / "mlartifacts").is_dir()
