@@ -14,11 +14,16 @@ from pathlib import Path
 EPHEMERAL_STARTUP_TIMEOUT_S = "600"
 
 
-def configure(workspace: str | Path) -> None:
-    """Point Prefect and MLflow at the workspace unless the user configured servers."""
+def configure(workspace: str | Path, create: bool = False) -> None:
+    """Point Prefect and MLflow at the workspace unless the user configured servers; `create` makes the folders
+    (a command that runs work), without it only the environment is set (e.g. for `--help`)."""
     ws = Path(workspace).resolve()
     if not os.environ.get("PREFECT_API_URL"):
         os.environ.setdefault("PREFECT_HOME", str(ws / ".prefect"))
+    if create:
+        ws.mkdir(parents=True, exist_ok=True)
+        if not os.environ.get("PREFECT_API_URL"):
+            Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_S)
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{ws / 'mlflow.db'}")

@@ -17,7 +17,7 @@ def _workspace_callback(ctx: click.Context, param: click.Parameter, value: Path)
 
     if value.exists() and not value.is_dir():
         raise click.BadParameter(f"{value} exists and is not a folder")
-    env.configure(value)
+    env.configure(value, create=True)
     return value
 
 
