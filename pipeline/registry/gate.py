@@ -59,18 +59,9 @@ def _load(name: str, version: str) -> Any:
 
 
 def _bpb(loaded: Any, shards_dir: Path, config: RegistryConfig) -> float:
-    from lmforge.pipeline.train.evaluate import evaluate
+    from lmforge.pipeline.registry.registry import evaluate_packaged
 
-    result = evaluate(
-        loaded.model,
-        shards_dir,
-        "val",
-        batch_size=config.eval_batch_size,
-        seq_len=config.eval_seq_len,
-        max_batches=config.eval_max_batches,
-        expect_tokenizer=loaded.info["tokenizer_sha256"],
-    )
-    return float(result["bpb"])
+    return float(evaluate_packaged(loaded, shards_dir, config)["bpb"])
 
 
 def _stage_dir(workspace: Path, kind: str, tags: dict[str, str], key: str) -> Path:

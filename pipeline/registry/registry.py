@@ -142,12 +142,11 @@ def run_shards_id(run_dir: Path) -> str:
     return str(json.loads((checkpoint_of(Path(run_dir)) / META).read_text(encoding="utf-8")).get("shards_id"))
 
 
-def candidate_metrics(artifacts: dict[str, str], shards_dir: Path, config: RegistryConfig) -> dict[str, float]:
-    """Val loss / perplexity / bits per byte of the packaged model on its own validation shards."""
+def evaluate_packaged(loaded: Any, shards_dir: Path, config: RegistryConfig) -> dict[str, Any]:
+    """`evaluate` of a packaged model on the val split of `shards_dir`, with the registry's eval settings."""
     from lmforge.pipeline.train.evaluate import evaluate
 
-    loaded = load_packaged(artifacts)
-    result = evaluate(
+    return evaluate(
         loaded.model,
         shards_dir,
         "val",
@@ -156,6 +155,11 @@ def candidate_metrics(artifacts: dict[str, str], shards_dir: Path, config: Regis
         max_batches=config.eval_max_batches,
         expect_tokenizer=loaded.info["tokenizer_sha256"],
     )
+
+
+def candidate_metrics(artifacts: dict[str, str], shards_dir: Path, config: RegistryConfig) -> dict[str, float]:
+    """Val loss / perplexity / bits per byte of the packaged model on its own validation shards."""
+    result = evaluate_packaged(load_packaged(artifacts), shards_dir, config)
     return {
         "val_bpb": result["bpb"],
         "val_loss": result["loss"],
