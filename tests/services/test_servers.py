@@ -203,7 +203,8 @@ def test_deploy_then_worker_runs_the_deployment_and_registers_a_model(stack, tmp
         assert any(n.startswith("curate-") for n in names) and any(n.startswith("register-") for n in names)
 
     # the model version, through the MLflow server (PostgreSQL store, proxied artifacts)
-    mlflow = MlflowClient(tracking_uri=stack.mlflow_url)
+    # registry_uri too: an earlier test in this process may have set a global registry URI
+    mlflow = MlflowClient(tracking_uri=stack.mlflow_url, registry_uri=stack.mlflow_url)
     versions = mlflow.search_model_versions(f"name='{MODEL}'")
     assert len(versions) == 1
     version = versions[0]

@@ -99,7 +99,8 @@ def test_local_index_concurrent_writers(tmp_path):
     config = DedupConfig()
     _, s1 = _sigs(tmp_path, "day1", DAY1, config)
     _, s2 = _sigs(tmp_path, "day2", DAY2[3:], config)
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: forking a pytest process that already runs Prefect/torch threads can wedge the child
+    ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_add, args=(str(tmp_path / "idx"), str(s))) for s in (s1, s2, s1)]
     for p in procs:
         p.start()
