@@ -23,9 +23,11 @@ from lmforge.pipeline.registry.registry import aliases_of, register, run_shards_
 
 def flow_run_info() -> dict[str, str | None]:
     """The Prefect flow run this registration happens in (and its parent, when called from `lmforge run`)."""
+    url = flow_run.get_flow_run_ui_url()
     return {
         "flow_run_id": flow_run.get_id(),
-        "flow_run_url": flow_run.get_flow_run_ui_url(),
+        # The embedded (ephemeral) API has no UI, and Prefect then builds the URL on "None"; record none instead.
+        "flow_run_url": url if url and not url.startswith("None") else None,
         "flow_run_name": flow_run.get_name(),
         "parent_flow_run_id": flow_run.get_parent_flow_run_id(),
     }
