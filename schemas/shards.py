@@ -1,13 +1,13 @@
 """Token shard file format: a fixed 64-byte little-endian header, then the tokens (DESIGN.md, "Token shards").
 
-    offset size  field
-    0      8     magic  b"LMFTOKS\\0"
-    8      4     format_version (uint32)
-    12     4     itemsize: 2 (uint16 tokens) or 4 (uint32 tokens)
-    16     8     token_count (uint64)
-    24     8     doc_count (uint64)
-    32     32    tokenizer digest: raw sha256 of the sentencepiece model file
-    64     ...   token_count tokens; documents separated by the EOS id
+offset size  field
+0      8     magic  b"LMFTOKS\\0"
+8      4     format_version (uint32)
+12     4     itemsize: 2 (uint16 tokens) or 4 (uint32 tokens)
+16     8     token_count (uint64)
+24     8     doc_count (uint64)
+32     32    tokenizer digest: raw sha256 of the sentencepiece model file
+64     ...   token_count tokens; documents separated by the EOS id
 """
 
 from __future__ import annotations
@@ -63,7 +63,11 @@ class ShardHeader:
 
     def pack(self) -> bytes:
         return _HEADER.pack(
-            MAGIC, self.format_version, self.itemsize, self.token_count, self.doc_count,
+            MAGIC,
+            self.format_version,
+            self.itemsize,
+            self.token_count,
+            self.doc_count,
             bytes.fromhex(self.tokenizer_sha256),
         )
 

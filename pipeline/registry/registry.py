@@ -200,10 +200,12 @@ def _registered_before(name: str, lineage: L.Lineage) -> Registered | None:
         return None
     for v in sorted(versions, key=lambda v: int(v.version)):
         if v.tags.get("lmforge.checkpoint_sha256") == sha:
-            metrics = {k.removeprefix("lmforge.eval."): float(x) for k, x in v.tags.items()
-                       if k.startswith("lmforge.eval.")}
-            log.info("checkpoint %s is already registered as %s version %s: skipped", lineage.checkpoint, name,
-                     v.version)
+            metrics = {
+                k.removeprefix("lmforge.eval."): float(x) for k, x in v.tags.items() if k.startswith("lmforge.eval.")
+            }
+            log.info(
+                "checkpoint %s is already registered as %s version %s: skipped", lineage.checkpoint, name, v.version
+            )
             return Registered(name, str(v.version), v.run_id, f"models:/{name}/{v.version}", metrics, lineage)
     return None
 
