@@ -108,10 +108,12 @@ def run_flow(
         )
         out["run_dir"] = train["run_dir"]
         out["mlflow_run_id"] = train.get("mlflow_run_id")
+        resumed = f" (resumed from step {train['resumed_from']})" if train.get("resumed_from") else ""
         logger.info(
-            "train: run %s %s",
+            "train: run %s %s%s",
             Path(train["run_dir"]).name,
             "already finished, skipped" if train.get("skipped") else "finished",
+            resumed,
         )
     if wanted & {"evaluate", "register"}:
         shards_path = str(find_stage(workspace, "shards", out["shards"]))

@@ -106,6 +106,8 @@ class Trainer:
         if resume:
             found = self.checkpoint.load_latest()
             self.resumed_from = self.state.step if found else None
+            if found:
+                log.info("resuming from checkpoint %s (step %d)", found, self.state.step)
         elif list_checkpoints(self.run_dir):
             raise LmforgeError(
                 f"{self.run_dir}: holds checkpoints of an earlier run; resume it (--resume) or "
@@ -319,6 +321,7 @@ class Trainer:
             {
                 "status": "finished",
                 "step": self.state.step,
+                "resumed_from": self.resumed_from,
                 "tokens_seen": self.state.tokens_seen,
                 "train_loss": loss,
                 "val_loss": val,
