@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from lmforge.flows.curate import curate_flow
-from lmforge.flows.tokenize import shards_flow, tokenizer_flow
+from lmforge.flows.tokenizer import shards_flow, tokenizer_flow
 from lmforge.flows.train import train_flow
 from lmforge.pipeline.config import load_config
 from lmforge.pipeline.stage import find_stage

@@ -34,7 +34,7 @@ def build(snapshot, tokenizer, config, prefect, task_runner, workers, workspace)
     cfg = load_config(config).shards
     if prefect:
         from lmforge.flows.commands.common import run_flow
-        from lmforge.flows.tokenize import shards_flow
+        from lmforge.flows.tokenizer import shards_flow
 
         out = Path(
             run_flow(

@@ -51,7 +51,7 @@ def train(snapshot, vocab_size, model_type, sample_chars, config, prefect, works
     """Train a tokenizer on a deterministic sample of SNAPSHOT; a re-run with the same inputs is a no-op."""
     cfg = tokenizer_config(config, vocab_size=vocab_size, model_type=model_type, sample_chars=sample_chars)
     if prefect:
-        from lmforge.flows.tokenize import tokenizer_flow
+        from lmforge.flows.tokenizer import tokenizer_flow
 
         out = Path(tokenizer_flow(snapshot=snapshot, workspace=str(workspace), config=cfg))
     else:

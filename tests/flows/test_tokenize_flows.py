@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lmforge.flows.tokenize import shards_flow, tokenizer_flow
+from lmforge.flows.tokenizer import shards_flow, tokenizer_flow
 from lmforge.pipeline.tokenize.config import ShardsConfig, TokenizerConfig
 from lmforge.schemas.manifest import Manifest
 from tests.support.snapshots import make_snapshot, multilingual_docs, stdlib_docs
