@@ -149,15 +149,18 @@ def part_path(plan: ShardsPlan, unit: Unit) -> Path:
     return Path(plan.parts_dir) / f"{unit.name}.parquet"
 
 
-def encode_unit(plan: ShardsPlan, unit: Unit) -> dict[str, int]:
-    """Encode one row group into its part file (skipped if present); returns document and token counts."""
+def encode_unit(plan: ShardsPlan, unit: Unit, threads: int = 1) -> dict[str, int]:
+    """Encode one row group into its part file (skipped if present); returns document and token counts.
+
+    `threads` is sentencepiece's own batch parallelism (C++ threads, no GIL): it keeps every core busy when there
+    are fewer row groups than cores. The ids do not depend on it."""
     path = part_path(plan, unit)
     if not path.is_file():
         sp = _processor(plan.tokenizer_model)
         table = pq.ParquetFile(unit.file).read_row_group(unit.row_group, columns=["doc_id", "text", "lang"])
         texts = table.column("text").to_pylist()
         dtype = dtype_for_vocab(plan.vocab_size)
-        tokens, n_tokens = _with_specials(sp.encode(texts, num_threads=1), dtype, plan.config.add_bos)
+        tokens, n_tokens = _with_specials(sp.encode(texts, num_threads=threads), dtype, plan.config.add_bos)
         val = [is_val(d, plan.config, plan.forced_val) for d in table.column("doc_id").to_pylist()]
         offsets = pa.array(np.concatenate([[0], np.cumsum(n_tokens)]), pa.int64())
         part = pa.table(
@@ -322,11 +325,14 @@ def build_shards(
     if plan.done:
         log.info("shards %s already built; nothing to do", plan.id)
         return Path(plan.out_dir)
-    workers = min(workers or os.cpu_count() or 1, len(plan.units))
-    if workers <= 1:
+    cores = workers or os.cpu_count() or 1
+    procs = min(cores, len(plan.units))
+    threads = max(1, cores // procs)  # fewer units than cores: sentencepiece threads fill the rest
+    if procs <= 1:
         for unit in plan.units:
-            encode_unit(plan, unit)
+            encode_unit(plan, unit, threads)
     else:
-        with _pool(workers) as pool:
-            list(pool.map(encode_unit, [plan] * len(plan.units), plan.units))
+        n = len(plan.units)
+        with _pool(procs) as pool:
+            list(pool.map(encode_unit, [plan] * n, plan.units, [threads] * n))
     return assemble_shards(plan)
