@@ -116,21 +116,18 @@ def _run_partition(
         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else (state.message or state.name)
         return PartitionOutcome(part.day.isoformat(), "failed", flow_run_id=run_id, error=str(reason)[:300])
     record = record_partition(workspace, part.day, stages, state.result(), run_id)
-    return PartitionOutcome(
-        part.day.isoformat(),
-        "done",
-        snapshot=record.get("snapshot"),
-        docs_in=record.get("docs_in", 0),
-        kept=record.get("kept", 0),
-        duplicates_removed=record.get("duplicates_removed", 0),
-        flow_run_id=run_id,
-    )
+    return _from_marker(part, "done", {**record, "flow_run_id": run_id})
 
 
 def _skipped(part: Partition, marker: dict[str, Any]) -> PartitionOutcome:
+    return _from_marker(part, "skipped", marker)
+
+
+def _from_marker(part: Partition, status: str, marker: dict[str, Any]) -> PartitionOutcome:
+    """The outcome a partition marker (ids and counts) describes."""
     return PartitionOutcome(
         part.day.isoformat(),
-        "skipped",
+        status,
         snapshot=marker.get("snapshot"),
         docs_in=marker.get("docs_in", 0),
         kept=marker.get("kept", 0),
