@@ -38,12 +38,28 @@ def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, A
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result.setdefault("wall_s", wall)
-    result["peak_rss_mb"] = max(peak, before) / 1024 if peak > before else result.get("peak_rss_mb", peak / 1024)
+    # The child's own figure (self_peak_rss_mb) when it gave one: RUSAGE_CHILDREN is a maximum over every child so
+    # far and, on Linux, starts from the parent's size at fork.
+    result.setdefault("peak_rss_mb", max(peak, before) / 1024)
     return result
 
 
 def self_peak_rss_mb() -> float:
+    """This process's peak RSS since it started its program. /proc's VmHWM restarts at exec; getrusage's
+    ru_maxrss does not (a child forked from a big parent would report the parent's size), so it is the fallback."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_peak_rss_mb() -> float:
+    """Peak RSS of the largest finished child process (pool workers), 0 when there were none."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:

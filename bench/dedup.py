@@ -31,7 +31,7 @@ import numpy as np
 if not sys.flags.safe_path:  # bench/ holds scripts named like stdlib modules (tokenize.py): never shadow them
     os.execv(sys.executable, [sys.executable, "-P", *sys.argv])
 sys.path.append(str(Path(__file__).resolve().parent))
-from common import machine, run_child, self_peak_rss_mb, table, versions  # noqa: E402
+from common import children_peak_rss_mb, machine, run_child, self_peak_rss_mb, table, versions  # noqa: E402
 
 ZH_TEXT = Path(__file__).resolve().parent / "data" / "dedup" / "zh.txt"
 HEADER = {
@@ -210,17 +210,29 @@ def build(folder: Path, n_en: int, n_zh: int, seed: int, part_rows: int) -> tupl
 # --- children: each measures its own work time and peak RSS -------------------------------------------------------
 
 
-def child_lmforge(folder: Path) -> dict:
+def child_lmforge(folder: Path, workers: int) -> dict:
+    """What the curate flow does: signatures per part in parallel tasks (processes, like `--task-runner dask`;
+    one worker = in this process), then one find_duplicates over all parts."""
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
     from lmforge.pipeline.dedup.config import DedupConfig
     from lmforge.pipeline.dedup.find import find_duplicates
     from lmforge.pipeline.dedup.signatures import compute_signatures
 
     parts = sorted((folder / "parts").glob("part-*.parquet"))
-    t0 = time.perf_counter()
+    out = folder / f"lmforge-sigs-{workers}"
     config = DedupConfig()
-    sigs = [compute_signatures(p, config, folder / "lmforge-sigs") for p in parts]
+    sign = partial(compute_signatures, config=config, out_dir=out)
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    if pool:  # start the workers (imports) before the clock, as a running Dask cluster would be
+        list(pool.map(abs, range(workers)))
+    t0 = time.perf_counter()
+    sigs = list(pool.map(sign, parts) if pool else map(sign, parts))
     result = find_duplicates(parts, sigs, config, folder / "lmforge-work", None)
     seconds = time.perf_counter() - t0
+    if pool:
+        pool.shutdown()
     edges = list(
         zip(
             result.duplicates.column("doc_id").to_pylist(),
@@ -308,13 +320,14 @@ def main() -> None:
     ap.add_argument("--zh", type=int, default=300, help="Chinese originals")
     ap.add_argument("--part-rows", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="signature workers (processes)")
     ap.add_argument("--child", choices=["lmforge", "datasketch"], help=argparse.SUPPRESS)
     ap.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        out = (child_lmforge if args.child == "lmforge" else child_datasketch)(args.dir)
-        (args.dir / f"{args.child}-edges.json").write_text(json.dumps(out.pop("edges")))
-        print(json.dumps({**out, "self_rss_mb": self_peak_rss_mb()}))
+        out = child_lmforge(args.dir, args.workers) if args.child == "lmforge" else child_datasketch(args.dir)
+        (args.dir / f"{args.child}-{args.workers}-edges.json").write_text(json.dumps(out.pop("edges")))
+        print(json.dumps({**out, "self_rss_mb": self_peak_rss_mb(), "children_rss_mb": children_peak_rss_mb()}))
         return
     with tempfile.TemporaryDirectory(prefix="bench-dedup-") as tmp:
         folder = Path(tmp)
@@ -324,23 +337,27 @@ def main() -> None:
             and __import__("pyarrow.parquet").parquet.ParquetDataset(parts).read(columns=["doc_id"]).num_rows
         )
         rows, labels = [], {}
-        for name in ("lmforge", "datasketch"):
-            res = run_child([__file__, "--child", name, "--dir", str(folder)])
-            edges = json.loads((folder / f"{name}-edges.json").read_text())
-            labels[name] = clusters(edges)
+        contenders = [("lmforge", 1), ("datasketch", 1)]
+        if args.workers > 1:
+            contenders.insert(1, ("lmforge", args.workers))
+        for name, workers in contenders:
+            res = run_child([__file__, "--child", name, "--dir", str(folder), "--workers", str(workers)])
+            edges = json.loads((folder / f"{name}-{workers}-edges.json").read_text())
+            label = name if name == "datasketch" else f"{name} ({workers} proc)"
+            labels[label] = clusters(edges)
             q = score(edges, truth)
             rows.append(
                 [
-                    name,
+                    label,
                     q["precision"],
                     q["recall"],
-                    q["f1"],
+                    f"{q['f1']:.3f}",
                     q["recall_ge_0.8"],
                     q["recall_0.7_0.8"],
                     q["recall_lt_0.7"],
                     q["recall_zh"],
                     n_docs / res["seconds"],
-                    res["self_rss_mb"],
+                    res["self_rss_mb"] + (workers if workers > 1 else 0) * res["children_rss_mb"],
                 ]
             )
     bins = Counter("ge0.8" if t["jaccard"] >= 0.8 else "0.7-0.8" if t["jaccard"] >= 0.7 else "lt0.7" for t in truth)
@@ -363,9 +380,11 @@ def main() -> None:
             rows,
         )
     )
-    print(f"speed-up lmforge / datasketch: {rows[0][8] / rows[1][8]:.2f}x")
+    for row in rows[:-1]:
+        print(f"speed-up {row[0]} / datasketch: {row[8] / rows[-1][8]:.2f}x")
+    print("peak MB: the process's own high-water RSS, plus workers x the largest worker's")
     print()
-    print(table(["variant", "pairs", "mean J", "min J", "R lmforge", "R datasketch"], per_kind(truth, labels)))
+    print(table(["variant", "pairs", "mean J", "min J", *(f"R {name}" for name in labels)], per_kind(truth, labels)))
 
 
 def per_kind(truth: list[dict], labels: dict[str, dict[str, str]]) -> list[list]:

@@ -156,11 +156,10 @@ def child_baseline(snapshot: str, tokenizer: str, out: str) -> dict:
 
 
 def as_child(args: argparse.Namespace) -> None:
-    import resource
 
     fn = {"train": child_train, "hf": child_hf, "shards": child_shards, "baseline": child_baseline}[args.child]
     result = fn(*json.loads(args.child_args))
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = common.self_peak_rss_mb()
     print(json.dumps(result))
 
 

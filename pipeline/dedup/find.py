@@ -2,10 +2,9 @@
 
 1. Exact: documents with the same digest of normalised text form a group; its first document (input order) is its
    representative, the only one that takes part in the near-duplicate search.
-2. Candidates: for each LSH band, that band's hashes of every representative (one uint64 column read from every
-   signatures file: memory is 12 bytes per document, whatever the number of bands) are sorted; documents in one
-   bucket become candidate pairs (consecutive members, which connect the bucket). Empty documents and documents
-   shorter than n take no part (no shingles).
+2. Candidates: every representative's band hashes, keyed by band, are sorted externally (bucket files on disk,
+   each sorted in memory on its own; see `_band_candidates`); documents with one key become candidate pairs
+   (consecutive members, which connect the bucket). Empty documents and documents shorter than n take no part.
 3. Verification: a candidate whose MinHash estimate is at least SURE away from `threshold - margin` is decided
    by the estimate; a borderline in-batch pair by its true Jaccard on 64-bit shingle-hash sets, recomputed from
    the texts of those documents only; index candidates always by the estimate (their texts are elsewhere).
@@ -21,6 +20,8 @@ Everything is sorted by input order or doc_id, so results are identical across r
 from __future__ import annotations
 
 import logging
+import shutil
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,10 +31,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lmforge.pipeline.dedup import minhash, shingles
+from lmforge.pipeline.dedup import minhash
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.dedup.index import DedupIndex, IndexEntry, Matches
-from lmforge.pipeline.dedup.signatures import band_column, check_signatures
+from lmforge.pipeline.dedup.signatures import band_column, batch_hashes, check_signatures
 from lmforge.pipeline.dedup.unionfind import UnionFind
 from lmforge.pipeline.errors import InputError
 from lmforge.schemas.snapshot import DUPLICATES_SCHEMA
@@ -41,6 +42,9 @@ from lmforge.schemas.snapshot import DUPLICATES_SCHEMA
 log = logging.getLogger(__name__)
 
 EXACT, NEAR = "exact_duplicate", "near_duplicate"
+#: Size of one on-disk band bucket, sorted in memory on its own.
+BUCKET_BYTES = 64 << 20
+_RECORD = np.dtype([("key", "<u8"), ("doc", "<i8")])
 #: Distance of a MinHash estimate from the acceptance line beyond which no true Jaccard is computed.
 SURE = 0.15
 
@@ -99,18 +103,53 @@ def _exact_representatives(digests: list[bytes]) -> np.ndarray:
     return np.array([first.setdefault(d, i) for i, d in enumerate(digests)], dtype=np.int64)
 
 
-def _band_candidates(signatures: Sequence[Path], active: np.ndarray, nbands: int) -> np.ndarray:
-    """Unique (a, b) pairs, a < b, of active documents sharing a band hash; shape (k, 2)."""
-    found = []
-    idx = np.flatnonzero(active)
-    for k in range(nbands):
-        col = np.concatenate([pq.read_table(p, columns=[band_column(k)]).column(0).to_numpy() for p in signatures])
-        vals = col[idx]
-        order = np.argsort(vals, kind="stable")
-        sv = vals[order]
-        same = sv[1:] == sv[:-1]  # consecutive members of one bucket
-        a, b = idx[order[:-1][same]], idx[order[1:][same]]
-        found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+def _band_candidates(signatures: Sequence[Path], active: np.ndarray, nbands: int, workdir: Path) -> np.ndarray:
+    """Unique (a, b) pairs, a < b, of active documents sharing a band hash; shape (k, 2).
+
+    External sort: every (band key, document) record is appended to one of B bucket files on disk (by the key's top
+    bits), B chosen so that a bucket holds about BUCKET_BYTES; then each bucket is loaded and sorted alone, and
+    documents with equal keys in it are candidates. Memory is one signatures file's band columns plus one bucket,
+    whatever the number of documents.
+    """
+    records = int(np.count_nonzero(active)) * nbands
+    bits = max(0, int(np.ceil(np.log2(max(1, records * _RECORD.itemsize) / BUCKET_BYTES))))
+    scratch = Path(workdir) / f"bands-{uuid.uuid4().hex}"
+    scratch.mkdir(parents=True)
+    files = [open(scratch / f"bucket-{b:05d}.bin", "wb") for b in range(1 << bits)]  # noqa: SIM115
+    try:
+        offset = 0
+        for path in signatures:
+            t = pq.read_table(path, columns=[band_column(k) for k in range(nbands)])
+            loc = np.flatnonzero(active[offset : offset + t.num_rows])
+            rec = np.empty(len(loc) * nbands, dtype=_RECORD)
+            for k in range(nbands):
+                part = rec[k * len(loc) : (k + 1) * len(loc)]
+                part["key"] = minhash.band_keys(t.column(k).to_numpy()[loc], k)
+                part["doc"] = loc + offset
+            offset += t.num_rows
+            if bits:
+                bucket = (rec["key"] >> np.uint64(64 - bits)).astype(np.int64)
+                order = np.argsort(bucket, kind="stable")
+                bounds = np.searchsorted(bucket[order], np.arange((1 << bits) + 1))
+                rec = rec[order]
+                for b, f in enumerate(files):
+                    rec[bounds[b] : bounds[b + 1]].tofile(f)
+            else:
+                rec.tofile(files[0])
+        for f in files:
+            f.close()
+        found = []
+        for f in files:
+            rec = np.fromfile(f.name, dtype=_RECORD)
+            order = np.argsort(rec["key"])
+            keys, docs = rec["key"][order], rec["doc"][order]
+            same = keys[1:] == keys[:-1]  # consecutive members of one bucket
+            a, b = docs[:-1][same], docs[1:][same]
+            found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+    finally:
+        for f in files:
+            f.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     if not found:
         return np.empty((0, 2), dtype=np.int64)
     return np.unique(np.concatenate(found), axis=0)
@@ -128,22 +167,15 @@ def _shingle_sets(parts: Sequence[Path], batch: _Batch, docs: np.ndarray, config
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(parts[p], f"cannot read snapshot part for verification ({exc})") from exc
         rows = table.take(pa.array([batch.row_in_part[i] for i in members], pa.int64()))
-        for i, doc_id, text, lang in zip(
-            members,
-            rows.column("doc_id").to_pylist(),
-            rows.column("text").to_pylist(),
-            rows.column("lang").to_pylist(),
-            strict=True,
-        ):
+        for i, doc_id in zip(members, rows.column("doc_id").to_pylist(), strict=True):
             if doc_id != batch.doc_ids[i]:
                 raise InputError(
                     parts[p],
                     f"row {batch.row_in_part[i]} is {doc_id!r}, signatures say "
                     f"{batch.doc_ids[i]!r}: parts and signatures are not aligned",
                 )
-            by_char = (lang or "und") in config.char_langs
-            _, seq = shingles.document_units(text or "", by_char)
-            out[i] = np.unique(shingles.shingle_hashes64(seq, config.char_ngram if by_char else config.word_ngram))
+        got = batch_hashes(rows.column("text").to_pylist(), rows.column("lang").to_pylist(), config)
+        out.update({i: np.unique(got.of(k)) for k, i in enumerate(members)})
     return out
 
 
@@ -213,7 +245,7 @@ def find_duplicates(
 
     A document matching an index entry is a duplicate of the indexed document; an entry with the document's own
     doc_id is ignored, so re-running a batch whose signatures were already added gives the same result.
-    `workdir` is scratch space (unused by the in-memory band sort, kept for spill-to-disk backends).
+    `workdir` is scratch space for the on-disk band sort (its files are removed before returning).
     """
     if len(parts) != len(signatures):
         raise InputError(str(workdir), f"{len(parts)} parts but {len(signatures)} signatures files")
@@ -222,7 +254,7 @@ def find_duplicates(
     nbands, _ = minhash.band_params(config)
     reps = _exact_representatives(batch.digests)
     active = (reps == np.arange(n)) & (batch.n_shingles > 0)
-    cand = _band_candidates(signatures, active, nbands)
+    cand = _band_candidates(signatures, active, nbands, workdir)
     # Clear cases are decided by the MinHash estimate (SURE is > 3 standard deviations at 128 permutations); only
     # borderline pairs pay for re-reading texts and computing the true Jaccard of their shingle sets.
     sigs = _load_sigs(signatures, set(np.unique(cand).tolist()))

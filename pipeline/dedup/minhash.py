@@ -38,41 +38,34 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 
 
 def signatures(hashes: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
-    """(len(hashes), num_perm) uint32 MinHash signatures of uint32 shingle-hash arrays; no shingles → all EMPTY.
+    """(len(hashes), num_perm) uint32 MinHash signatures of uint32 shingle-hash arrays; no shingles → all EMPTY."""
+    offsets = np.zeros(len(hashes) + 1, dtype=np.int64)
+    np.cumsum([len(h) for h in hashes], out=offsets[1:])
+    flat = np.concatenate(hashes).astype(np.uint32, copy=False) if hashes else np.empty(0, np.uint32)
+    return signatures_flat(flat, offsets, num_perm, seed)
 
-    Documents are concatenated and cut into pieces of at most CHUNK_ROWS shingles, so one numpy call serves many
+
+def signatures_flat(flat: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """Signatures of documents whose uint32 shingle hashes are concatenated in `flat`, document i owning
+    flat[offsets[i]:offsets[i + 1]].
+
+    The hashes are permuted CHUNK_ROWS at a time whatever the document boundaries, so one numpy call serves many
     small documents and a huge document never needs more than one chunk of scratch memory.
     """
     a, b = permutations(num_perm, seed)
-    out = np.full((len(hashes), num_perm), EMPTY, dtype=np.uint32)
-    pending: list[np.ndarray] = []
-    owners: list[int] = []
-    rows = 0
-
-    def flush() -> None:
-        nonlocal rows
-        if not pending:
-            return
-        flat = _fmix32(np.concatenate(pending))
-        starts = np.cumsum([0] + [len(p) for p in pending[:-1]])
+    n = len(offsets) - 1
+    out = np.full((n, num_perm), EMPTY, dtype=np.uint32)
+    for c0 in range(0, len(flat), CHUNK_ROWS):
+        c1 = min(c0 + CHUNK_ROWS, len(flat))
+        inner = offsets[(offsets > c0) & (offsets < c1)]
+        starts = np.unique(np.concatenate(([c0], inner)))  # empty documents add no piece
+        owners = np.searchsorted(offsets, starts, side="right") - 1
+        mixed = _fmix32(flat[c0:c1])
         # (num_perm, rows): permutation-major so reduceat runs along contiguous memory (~20x faster than axis 0).
-        phv = a[:, None] * flat[None, :]  # wraps mod 2**32, as datasketch's uint32 arithmetic does
+        phv = a[:, None] * mixed[None, :]  # wraps mod 2**32, as datasketch's uint32 arithmetic does
         phv += b[:, None]
-        mins = np.minimum.reduceat(phv, starts, axis=1)  # (num_perm, pieces)
-        np.minimum.at(out, np.asarray(owners), mins.T)
-        pending.clear()
-        owners.clear()
-        rows = 0
-
-    for i, h in enumerate(hashes):
-        for start in range(0, len(h), CHUNK_ROWS):
-            piece = h[start : start + CHUNK_ROWS]
-            if rows + len(piece) > CHUNK_ROWS:
-                flush()
-            pending.append(piece)
-            owners.append(i)
-            rows += len(piece)
-    flush()
+        mins = np.minimum.reduceat(phv, starts - c0, axis=1)  # (num_perm, pieces)
+        out[owners] = np.minimum(out[owners], mins.T)
     return out
 
 
@@ -101,6 +94,14 @@ def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
         acc = (acc ^ view[:, :, j]) * np.uint64(0x9E3779B97F4A7C15)
         acc ^= acc >> np.uint64(29)
     return acc
+
+
+def band_keys(hashes: np.ndarray, band: int) -> np.ndarray:
+    """Band hashes made distinct per band, so the bands of all documents can be sorted together."""
+    h = hashes.astype(np.uint64) + np.uint64(((band + 1) * 0xD6E8FEB86659FD93) & 0xFFFFFFFFFFFFFFFF)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    return h ^ (h >> np.uint64(33))
 
 
 def estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> float:

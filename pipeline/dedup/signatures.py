@@ -28,8 +28,15 @@ log = logging.getLogger(__name__)
 SIGNATURES_FORMAT = "lmforge.dedup-signatures"
 SIGNATURES_VERSION = 1
 #: Names of the hashing/normalisation recipes; bump when their output changes so old files and indexes are refused.
-RECIPE = {"normalize": "nfkc-casefold-digit0-word-v1", "shingle_hash": "blake2b64-poly-fmix64-top32-v1"}
+RECIPE = {
+    "normalize": "nfkc-casefold-digit0-word-v1",
+    "unit_hash": "utf8-poly-prefixsum-fmix64-v2",
+    "shingle_hash": "poly-fmix64-top32-v2",
+    "digest": "blake2b128-of-word-hashes-v2",
+}
 _READ_ROWS = 2048
+#: Characters hashed per numpy pass: the vectorised shingling needs ~40 bytes of scratch per byte of text.
+_BATCH_CHARS = 1 << 21
 _COLUMNS = ["doc_id", "text", "lang", "created_at", "n_chars"]
 
 
@@ -72,30 +79,51 @@ def band_column(k: int) -> str:
 
 def document_hashes(text: str, lang: str, config: DedupConfig) -> tuple[bytes, np.ndarray]:
     """(exact digest, uint32 shingle hashes with duplicates) of one document."""
-    by_char = lang in config.char_langs
-    digest_, seq = shingles.document_units(text, by_char)
-    n = config.char_ngram if by_char else config.word_ngram
-    return digest_, shingles.to32(shingles.shingle_hashes64(seq, n))
+    got = batch_hashes([text], [lang], config)
+    return got.digests[0], shingles.to32(got.hashes)
+
+
+def batch_hashes(texts: list[str | None], langs: list[str | None], config: DedupConfig) -> shingles.BatchShingles:
+    """Digests and 64-bit shingle hashes of documents, picking word or character shingles by language."""
+    by_char = [(lang or "und") in config.char_langs for lang in langs]
+    return shingles.batch_shingles([t or "" for t in texts], by_char, config.word_ngram, config.char_ngram)
+
+
+def _slices(texts: list[str | None], limit: int) -> list[tuple[int, int]]:
+    """Consecutive row ranges of at most `limit` characters each (a longer document gets a range of its own)."""
+    out, start, size = [], 0, 0
+    for i, t in enumerate(texts):
+        n = len(t or "")
+        if i > start and size + n > limit:
+            out.append((start, i))
+            start, size = i, 0
+        size += n
+    if start < len(texts):
+        out.append((start, len(texts)))
+    return out
 
 
 def _batch_table(batch: pa.RecordBatch, config: DedupConfig, schema: pa.Schema) -> pa.Table:
     texts = batch.column("text").to_pylist()
     langs = batch.column("lang").to_pylist()
-    digests, hashes = [], []
-    for text, lang in zip(texts, langs, strict=True):
-        d, h = document_hashes(text or "", lang or "und", config)
-        digests.append(d)
-        hashes.append(h)  # repeats are harmless to a minimum and rare in text: np.unique would cost more than it saves
-    sigs = minhash.signatures(hashes, config.num_perm, config.seed)
+    digests: list[bytes] = []
+    sigs, counts = [], []
+    for lo, hi in _slices(texts, _BATCH_CHARS):
+        got = batch_hashes(texts[lo:hi], langs[lo:hi], config)
+        digests += got.digests
+        counts.append(np.diff(got.offsets))
+        # repeats are harmless to a minimum and rare in text: np.unique would cost more than it saves
+        sigs.append(minhash.signatures_flat(shingles.to32(got.hashes), got.offsets, config.num_perm, config.seed))
+    sig = np.concatenate(sigs) if sigs else np.empty((0, config.num_perm), np.uint32)
     bands, rows = minhash.band_params(config)
-    bh = minhash.band_hashes(sigs, bands, rows)
+    bh = minhash.band_hashes(sig, bands, rows)
     cols = {
         "doc_id": batch.column("doc_id"),
         "digest": pa.array(digests, pa.binary(16)),
         "created_at": batch.column("created_at").cast(pa.timestamp("us", tz="UTC")),
         "n_chars": batch.column("n_chars").cast(pa.int64()),
-        "n_shingles": pa.array([len(h) for h in hashes], pa.int32()),
-        "sig": pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1), pa.uint32()), config.num_perm),
+        "n_shingles": pa.array(np.concatenate(counts) if counts else np.empty(0, np.int64), pa.int32()),
+        "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1), pa.uint32()), config.num_perm),
     }
     cols.update({band_column(k): pa.array(bh[:, k], pa.uint64()) for k in range(bands)})
     return pa.Table.from_pydict(cols, schema=schema)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from lmforge.pipeline.dedup import find
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.dedup.find import find_duplicates
 from lmforge.pipeline.dedup.signatures import compute_signatures
@@ -67,6 +68,19 @@ def test_same_result_whatever_the_split_into_parts(tmp_path):
     three = run(tmp_path / "b", [docs[:4], docs[4:9], docs[9:]])
     assert one.duplicates.equals(three.duplicates)
     assert one.stats == three.stats
+
+
+def test_band_sort_spills_to_many_buckets_with_the_same_result(tmp_path, monkeypatch):
+    docs = corpus()
+    one = run(tmp_path / "a", [docs[:7], docs[7:]])
+    monkeypatch.setattr(find, "BUCKET_BYTES", 64)  # a few records per bucket file: hundreds of buckets
+    seen = []
+    real_fromfile = find.np.fromfile
+    monkeypatch.setattr(find.np, "fromfile", lambda f, dtype: seen.append(f) or real_fromfile(f, dtype=dtype))
+    many = run(tmp_path / "b", [docs[:7], docs[7:]])
+    assert len(seen) >= 64
+    assert many.duplicates.equals(one.duplicates) and many.stats == one.stats
+    assert not list((tmp_path / "b" / "work").iterdir())  # the buckets are scratch: removed afterwards
 
 
 def test_loose_banding_gives_more_candidates_but_verification_keeps_the_same_duplicates(tmp_path):
