@@ -23,6 +23,9 @@ class InputError(LmforgeError):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self):  # pickled with its fields, so it crosses process pools (Dask, build_shards) intact
+        return (type(self), (self.path, self.reason, self.line))
+
 
 class IntegrityError(LmforgeError):
     """Stored data does not match its manifest, header or digest."""

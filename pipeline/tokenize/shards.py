@@ -18,12 +18,12 @@ import logging
 import multiprocessing
 import os
 import shutil
-from collections import defaultdict
+import threading
+from collections import defaultdict, deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ from lmforge.pipeline.configuring import to_dict
 from lmforge.pipeline.errors import InputError, IntegrityError
 from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
 from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, ShardsConfig
-from lmforge.pipeline.tokenize.sampling import read_ids, snapshot_files, stable_unit
+from lmforge.pipeline.tokenize.sampling import read_ids, snapshot_files, stable_unit, stable_units
 from lmforge.pipeline.tokenize.trainer import MODEL_NAME, TOKENIZER_FORMAT, tokenizer_sha256
 from lmforge.schemas.manifest import Manifest
 from lmforge.schemas.shards import DOCS_SCHEMA, SHARDS_FORMAT, ShardWriter, docs_path, dtype_for_vocab
@@ -81,6 +81,14 @@ def is_val(doc_id: str, config: ShardsConfig, forced_val: tuple[str, ...] = ()) 
     return stable_unit(doc_id, f"split{config.seed}") < config.val_fraction or doc_id in forced_val
 
 
+def val_flags(doc_ids: list[str], config: ShardsConfig, forced_val: tuple[str, ...] = ()) -> np.ndarray:
+    """`is_val` of many documents at once (bool array)."""
+    flags = stable_units(doc_ids, f"split{config.seed}") < config.val_fraction
+    for i in (i for i, d in enumerate(doc_ids) if d in forced_val) if forced_val else ():
+        flags[i] = True
+    return flags
+
+
 def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config: ShardsConfig) -> ShardsPlan:
     """Resolve ids and list the units. Reads manifests, Parquet footers and `doc_id`s only."""
     snapshot_dir, tokenizer_dir = Path(snapshot_dir), Path(tokenizer_dir)
@@ -116,11 +124,14 @@ def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config
         for i, path in enumerate(files)
         for rg in range(pq.ParquetFile(path).num_row_groups)
     )
-    ids = [doc_id for (doc_id,) in read_ids(files, ("doc_id",))]
-    if not ids:
+    n_docs = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+    if not n_docs:
         raise InputError(snapshot_dir, "snapshot has no documents; nothing to encode")
     forced: tuple[str, ...] = ()
-    if config.val_fraction > 0 and len(ids) >= 2 and not any(is_val(d, config) for d in ids):
+    # Reads ids only until the first val document (usually within the first few dozen), all of them only when
+    # the fraction gives no val document at all: then the lowest-hash one is forced into val.
+    if config.val_fraction > 0 and n_docs >= 2 and not any(is_val(d, config) for (d,) in read_ids(files, ("doc_id",))):
+        ids = (d for (d,) in read_ids(files, ("doc_id",)))
         forced = (min(ids, key=lambda d: stable_unit(d, f"split{config.seed}")),)
     return replace(plan, units=units, forced_val=forced)
 
@@ -130,23 +141,19 @@ def _processor(model_path: str) -> spm.SentencePieceProcessor:
     return spm.SentencePieceProcessor(model_file=model_path)
 
 
-def _with_specials(ids: list[list[int]], dtype: np.dtype, bos: bool) -> tuple[np.ndarray, np.ndarray]:
+def _with_specials(ids: list[np.ndarray], dtype: np.dtype, bos: bool) -> tuple[np.ndarray, np.ndarray]:
     """Flatten per-document ids into one array with (BOS and) EOS around each document; also return lengths."""
-    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-    flat = np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(lengths.sum()))
-    ends = np.cumsum(lengths)
-    if bos:
-        # (start₀, end₀, start₁, end₁, …) is non-decreasing and np.insert keeps equal positions in the given order,
-        # so EOS of one document lands before BOS of the next.
-        where = np.stack([ends - lengths, ends], axis=1).ravel()
-        values = np.tile(np.array([BOS_ID, EOS_ID], dtype=dtype), len(ids))
-    else:
-        where, values = ends, np.full(len(ids), EOS_ID, dtype=dtype)
-    return np.insert(flat, where, values), lengths + (2 if bos else 1)
+    eos, start = np.array([EOS_ID], dtype=np.int32), np.array([BOS_ID], dtype=np.int32)
+    pieces = [p for x in ids for p in ((start, x, eos) if bos else (x, eos))]
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids)) + (2 if bos else 1)
+    if not pieces:
+        return np.empty(0, dtype=dtype), lengths
+    return np.concatenate(pieces).astype(dtype, copy=False), lengths
 
 
 def part_path(plan: ShardsPlan, unit: Unit) -> Path:
-    return Path(plan.parts_dir) / f"{unit.name}.parquet"
+    """A unit's encoded part: an uncompressed Arrow IPC file (written and read back at memory speed)."""
+    return Path(plan.parts_dir) / f"{unit.name}.arrow"
 
 
 def encode_unit(plan: ShardsPlan, unit: Unit, threads: int = 1) -> dict[str, int]:
@@ -157,11 +164,18 @@ def encode_unit(plan: ShardsPlan, unit: Unit, threads: int = 1) -> dict[str, int
     path = part_path(plan, unit)
     if not path.is_file():
         sp = _processor(plan.tokenizer_model)
-        table = pq.ParquetFile(unit.file).read_row_group(unit.row_group, columns=["doc_id", "text", "lang"])
+        try:
+            table = pq.ParquetFile(unit.file).read_row_group(unit.row_group, columns=["doc_id", "text", "lang"])
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(
+                unit.file, f"cannot read row group {unit.row_group} ({exc}); is the snapshot intact?"
+            ) from exc
         texts = table.column("text").to_pylist()
         dtype = dtype_for_vocab(plan.vocab_size)
-        tokens, n_tokens = _with_specials(sp.encode(texts, num_threads=threads), dtype, plan.config.add_bos)
-        val = [is_val(d, plan.config, plan.forced_val) for d in table.column("doc_id").to_pylist()]
+        # out_type="numpy": ids come back as int32 buffers straight from C++, never as Python ints
+        ids = sp.encode(texts, out_type="numpy", num_threads=threads)
+        tokens, n_tokens = _with_specials(ids, dtype, plan.config.add_bos)
+        val = val_flags(table.column("doc_id").to_pylist(), plan.config, plan.forced_val)
         offsets = pa.array(np.concatenate([[0], np.cumsum(n_tokens)]), pa.int64())
         part = pa.table(
             {
@@ -174,10 +188,18 @@ def encode_unit(plan: ShardsPlan, unit: Unit, threads: int = 1) -> dict[str, int
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        pq.write_table(part, tmp, compression="none")
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, part.schema) as writer:
+            writer.write_table(part)
         os.replace(tmp, path)
-    meta = pq.read_metadata(path)
-    return {"unit": unit.name, "docs": meta.num_rows}
+    return {"unit": unit.name, "docs": _read_part(path).num_rows}
+
+
+def _read_part(path: Path) -> pa.Table:
+    try:
+        with pa.memory_map(str(path)) as source:
+            return pa.ipc.open_file(source).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise IntegrityError(f"{path}: unreadable part ({exc}); delete it to encode its row group again") from exc
 
 
 class _SplitWriter:
@@ -235,7 +257,7 @@ def _parts(plan: ShardsPlan) -> Iterator[pa.Table]:
         path = part_path(plan, unit)
         if not path.is_file():
             raise IntegrityError(f"{path}: part missing; run encode_unit for {unit.name} before assembling")
-        yield pq.read_table(path)
+        yield _read_part(path)
 
 
 def assemble_shards(plan: ShardsPlan) -> Path:
@@ -260,13 +282,14 @@ def assemble_shards(plan: ShardsPlan) -> Path:
                     continue
                 idx = np.flatnonzero(mask)
                 writers[split].add(tokens[tmask], n_tokens[mask], n_bytes[mask], langs.take(pa.array(idx)))
-                for lang, nt, nb in zip(
-                    langs.take(pa.array(idx)).to_pylist(), n_tokens[mask], n_bytes[mask], strict=True
-                ):
+                codes = langs.take(pa.array(idx)).dictionary_encode()
+                which = codes.indices.to_numpy(zero_copy_only=False)
+                for k, lang in enumerate(codes.dictionary.to_pylist()):
+                    mine = which == k
                     s = lang_stats[lang][split]
-                    s["docs"] += 1
-                    s["tokens"] += int(nt)
-                    s["bytes"] += int(nb)
+                    s["docs"] += int(np.count_nonzero(mine))
+                    s["tokens"] += int(n_tokens[mask][mine].sum())
+                    s["bytes"] += int(n_bytes[mask][mine].sum())
         shards = {s: w.finish() for s, w in writers.items()}
         counts: dict[str, dict[str, int]] = {}
         for files in shards.values():
@@ -319,8 +342,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 def build_shards(
     snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config: ShardsConfig, workers: int | None = None
 ) -> Path:
-    """Encode `snapshot_dir` with the tokenizer into `<ws>/shards/<id>`; no-op if done. `workers` processes encode
-    row groups in parallel (default: all cores); the result does not depend on it."""
+    """Encode `snapshot_dir` with the tokenizer into `<ws>/shards/<id>`; no-op if done. `workers` encoders (this
+    process and worker processes) encode row groups in parallel (default: all cores); the result does not depend
+    on it."""
     plan = plan_shards(snapshot_dir, tokenizer_dir, workspace, config)
     if plan.done:
         log.info("shards %s already built; nothing to do", plan.id)
@@ -328,11 +352,53 @@ def build_shards(
     cores = workers or os.cpu_count() or 1
     procs = min(cores, len(plan.units))
     threads = max(1, cores // procs)  # fewer units than cores: sentencepiece threads fill the rest
-    if procs <= 1:
-        for unit in plan.units:
-            encode_unit(plan, unit, threads)
-    else:
-        n = len(plan.units)
-        with _pool(procs) as pool:
-            list(pool.map(encode_unit, [plan] * n, plan.units, [threads] * n))
+    _encode_all(plan, procs, threads)
     return assemble_shards(plan)
+
+
+def _encode_all(plan: ShardsPlan, procs: int, threads: int) -> None:
+    """Encode every unit with `procs` encoders: this process and procs - 1 pool workers, all taking the next unit
+    from one queue. This process starts at once, while the workers are still starting up."""
+    pending = deque(plan.units)
+    lock = threading.Lock()
+
+    def take() -> Unit | None:
+        with lock:
+            return pending.popleft() if pending else None
+
+    if procs <= 1:
+        while (unit := take()) is not None:
+            encode_unit(plan, unit, threads)
+        return
+    futures: list[Future] = []
+
+    def feed(_done: Future | None = None) -> None:
+        if _done is not None and _done.exception() is not None:
+            return  # a failed unit stops this worker's chain; the error is raised below
+        unit = take()
+        if unit is None:
+            return
+        try:
+            future = pool.submit(encode_unit, plan, unit, threads)
+        except RuntimeError:  # pool broken or shutting down: give the unit back to this process
+            with lock:
+                pending.appendleft(unit)
+            return
+        with lock:
+            futures.append(future)
+        future.add_done_callback(feed)
+
+    with _pool(procs - 1) as pool:
+        for _ in range(procs - 1):
+            feed()
+        while (unit := take()) is not None:
+            encode_unit(plan, unit, threads)
+        while True:  # wait for the workers' last units (a callback may still be adding one)
+            with lock:
+                running = [f for f in futures if not f.done()]
+            if not running:
+                break
+            wait(running)
+    with lock:
+        for future in futures:
+            future.result()  # re-raise a worker's error

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lmforge.pipeline.tokenize.sampling import choose_sample, sentences, stable_unit
+from lmforge.pipeline.tokenize.sampling import choose_sample, sentences, stable_unit, stable_units
 from tests.pipeline.tokenize.conftest import corpus_docs
 from tests.support.snapshots import make_snapshot
 
@@ -49,3 +49,8 @@ def test_two_documents_still_hold_one_out(tmp_path):
     snap = make_snapshot(tmp_path, [{"doc_id": "a", "text": "x" * 100}, {"doc_id": "b", "text": "y" * 100}])
     sample = choose_sample(snap, sample_chars=10**6, heldout_fraction=0.001, report_chars=10**6, seed=0)
     assert len(sample.heldout_ids) == 1 and len(sample.train_ids) == 1
+
+
+@given(st.lists(st.text(max_size=20), max_size=30), st.text(max_size=20))
+def test_stable_units_equal_stable_unit_one_by_one(ids, salt):
+    assert stable_units(ids, salt).tolist() == [stable_unit(d, salt) for d in ids]

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from lmforge.pipeline.digest import sha256_file
 from lmforge.pipeline.errors import InputError
 from lmforge.pipeline.stage import verify_files
+from lmforge.pipeline.tokenize import shards as shards_mod
 from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, ShardsConfig
 from lmforge.pipeline.tokenize.shards import (
+    Unit,
     _with_specials,
     assemble_shards,
     build_shards,
@@ -122,6 +124,17 @@ def test_large_vocab_writes_uint32(tmp_path, snapshot, tokenizer):
     np.testing.assert_array_equal(open_tokens(shard), open_tokens(small / shard.name))
 
 
+@pytest.mark.parametrize("procs", [1, 2])
+def test_an_unreadable_unit_fails_the_build_with_its_file_and_keeps_the_others(tmp_path, snapshot, tokenizer, procs):
+    plan = plan_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really parquet")
+    bad = dataclasses.replace(plan, units=(*plan.units, Unit(str(broken), 0, "99999-00000")))
+    with pytest.raises(InputError, match="broken.parquet: cannot read row group 0"):
+        shards_mod._encode_all(bad, procs, 1)
+    assert all(shards_mod.part_path(plan, u).is_file() for u in plan.units)  # finished units are kept for a resume
+
+
 def test_val_gets_one_document_when_the_fraction_rounds_to_none(tmp_path, tokenizer):
     docs = [{"doc_id": f"d{i}", "text": t["text"]} for i, t in enumerate(corpus_docs()[:3])]
     snap = make_snapshot(tmp_path, docs)
@@ -134,7 +147,7 @@ def test_resume_reuses_finished_parts(tmp_path, snapshot, tokenizer, shards):
     plan = plan_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS)
     first = plan.units[0]
     encode_unit(plan, first)
-    part = Path(plan.parts_dir) / f"{first.name}.parquet"
+    part = Path(plan.parts_dir) / f"{first.name}.arrow"
     stamp = part.stat().st_mtime_ns
     encode_unit(plan, first)  # a finished unit is not encoded again
     assert part.stat().st_mtime_ns == stamp

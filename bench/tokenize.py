@@ -9,8 +9,8 @@ written as a snapshot. Then, each in a fresh child process (so peak RSS is its o
 - text → shard files: lmforge `build_shards` with all cores (and with one), vs a plain single-process loop
   (`sp.encode` per document + EOS, `numpy.tofile`) over the same snapshot with the same tokenizer.
 
-    .venv/bin/python bench/tokenizer.py                # ~20 MB, a few minutes on 2 cores
-    .venv/bin/python bench/tokenizer.py --mb 100       # the issue's >= 100 MB figure
+    .venv/bin/python bench/tokenize.py                # ~20 MB, a few minutes on 2 cores
+    .venv/bin/python bench/tokenize.py --mb 100       # the issue's >= 100 MB figure
 """
 
 from __future__ import annotations
@@ -94,12 +94,14 @@ def make_corpus(ws: Path, mb: float) -> tuple[Path, int, int]:
 # ---- child processes: each prints one JSON line -------------------------------------------------------------------
 
 
-def child_train(snapshot: str, ws: str, vocab: int, train_mb: float) -> dict:
+def child_train(snapshot: str, ws: str, vocab: int, train_mb: float, model_type: str = "unigram") -> dict:
     from lmforge.pipeline.tokenize.config import TokenizerConfig
     from lmforge.pipeline.tokenize.trainer import train_tokenizer
 
     t0 = time.perf_counter()
-    config = TokenizerConfig(vocab_size=vocab, sample_chars=int(train_mb * 1e6), num_threads=os.cpu_count() or 1)
+    config = TokenizerConfig(
+        vocab_size=vocab, sample_chars=int(train_mb * 1e6), num_threads=os.cpu_count() or 1, model_type=model_type
+    )
     out = train_tokenizer(Path(snapshot), Path(ws), config)
     return {"seconds": time.perf_counter() - t0, "path": str(out)}
 
@@ -132,7 +134,9 @@ def child_shards(snapshot: str, tokenizer: str, ws: str, workers: int) -> dict:
     out = build_shards(Path(snapshot), Path(tokenizer), Path(ws), ShardsConfig(), workers=workers)
     seconds = time.perf_counter() - t0
     splits = Manifest.read(out).stats["splits"]
-    return {"seconds": seconds, "tokens": sum(s["tokens"] for s in splits.values())}
+    # this process encodes too, beside workers - 1 pool workers: count each worker at the largest one's peak
+    peak = common.self_peak_rss_mb() + (workers - 1) * common.children_peak_rss_mb()
+    return {"seconds": seconds, "tokens": sum(s["tokens"] for s in splits.values()), "peak_rss_mb": peak}
 
 
 def child_baseline(snapshot: str, tokenizer: str, out: str) -> dict:
@@ -159,7 +163,7 @@ def as_child(args: argparse.Namespace) -> None:
 
     fn = {"train": child_train, "hf": child_hf, "shards": child_shards, "baseline": child_baseline}[args.child]
     result = fn(*json.loads(args.child_args))
-    result["peak_rss_mb"] = common.self_peak_rss_mb()
+    result.setdefault("peak_rss_mb", common.self_peak_rss_mb())
     print(json.dumps(result))
 
 
@@ -205,12 +209,12 @@ def main() -> None:
         rows = []
         tokenizers: dict[int, str] = {}
         for vocab in (int(v) for v in args.vocabs.split(",")):
-            r = child("train", str(snap), str(ws), vocab, args.train_mb)
-            if r["path"]:
-                tokenizers[vocab] = r["path"]
-            rows.append(
-                [f"train vocab {vocab}", "lmforge (sentencepiece unigram)", r["seconds"], "", "", r["peak_rss_mb"]]
-            )
+            for model_type in ("unigram", "bpe"):
+                r = child("train", str(snap), str(ws), vocab, args.train_mb, model_type)
+                if r["path"] and model_type == "unigram":
+                    tokenizers[vocab] = r["path"]
+                name = f"lmforge (sentencepiece {model_type})"
+                rows.append([f"train vocab {vocab}", name, r["seconds"], "", "", r["peak_rss_mb"]])
             r = child("hf", str(snap), vocab, args.train_mb)
             rows.append([f"train vocab {vocab}", "HF tokenizers BPE", r["seconds"], "", "", r["peak_rss_mb"]])
         tok = tokenizers[min(tokenizers)]
