@@ -1,11 +1,12 @@
 """Tokenizer and shard benchmark: lmforge vs plain baselines, same text, same run.
 
-Text is real and read at run time: docstrings of the installed Python standard library (parsed with `ast`, not
-imported) and the .md/.rst files shipped in site-packages, repeated (with new doc ids) up to `--mb` megabytes and
-written as a snapshot. Then, each in a fresh child process (so peak RSS is its own):
+Text is real and read at run time: the built-in default corpus (`lmforge corpus default`: documentation of the
+standard library and of the installed packages, plus the multilingual sample), repeated (with new doc ids) up to
+`--mb` megabytes and written as a snapshot. Then, each in a fresh child process (so peak RSS is its own):
 
-- tokenizer training on the same sample (`--train-mb`): lmforge (sentencepiece unigram, streamed from the snapshot)
-  at each `--vocabs` size, beside HuggingFace `tokenizers` BPE trained from the same sentences;
+- tokenizer training on the same sample (`--train-mb`, drawn from the distinct texts, as from a deduplicated
+  snapshot): lmforge (sentencepiece unigram and BPE, streamed from the snapshot) at each `--vocabs` size, beside
+  HuggingFace `tokenizers` BPE trained from the same sentences;
 - text → shard files: lmforge `build_shards` with all cores (and with one), vs a plain single-process loop
   (`sp.encode` per document + EOS, `numpy.tofile`) over the same snapshot with the same tokenizer.
 
@@ -16,13 +17,11 @@ written as a snapshot. Then, each in a fresh child process (so peak RSS is its o
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.util
 import json
 import os
 import shutil
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -39,56 +38,37 @@ _spec.loader.exec_module(common)
 machine, run_child, table, versions = common.machine, common.run_child, common.table, common.versions
 
 
-def source_docs(limit_bytes: int) -> list[str]:
-    """Distinct real texts: stdlib docstrings (≥ 200 chars) and site-packages .md/.rst files (0.5–200 KB)."""
+def source_docs(limit_bytes: int, scratch: Path) -> list[str]:
+    """Distinct real texts: the built-in default corpus (docs of the stdlib and of every installed package, plus
+    the multilingual sample), built up to `limit_bytes` — ~55 MB of distinct text in the dev environment."""
+    from lmforge.pipeline.corpus.default import build_default_corpus
+
     texts: dict[str, None] = {}
-    total = 0
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    for path in sorted(stdlib.rglob("*.py")):
-        if "site-packages" in path.parts or "test" in path.parts:
-            continue
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-                doc = ast.get_docstring(node)
-                if doc and len(doc) >= 200 and doc not in texts:
-                    texts[doc] = None
-                    total += len(doc.encode("utf-8"))
-        if total >= limit_bytes:
-            return list(texts)
-    site = Path(sysconfig.get_paths()["purelib"])
-    for path in sorted([*site.rglob("*.md"), *site.rglob("*.rst")]):
-        if 500 <= path.stat().st_size <= 200_000:
-            try:
-                text = path.read_text(encoding="utf-8").strip()
-            except UnicodeDecodeError:
-                continue
-            if text and text not in texts:
-                texts[text] = None
-                total += len(text.encode("utf-8"))
-        if total >= limit_bytes:
-            break
+    for path in build_default_corpus(scratch, max_mb=limit_bytes / 1e6):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                texts.setdefault(json.loads(line)["text"], None)
     return list(texts)
 
 
-def make_corpus(ws: Path, mb: float) -> tuple[Path, int, int]:
+def make_corpus(ws: Path, mb: float) -> tuple[Path, Path, int, int]:
+    """(snapshot to encode: the distinct texts repeated with new ids up to `mb` MB, snapshot to train on: the
+    distinct texts once, as a deduplicated curate snapshot would hold them, bytes, documents)."""
     from tests.support.snapshots import make_snapshot
 
     target = int(mb * 1e6)
-    base = source_docs(target)
+    base = source_docs(target, ws / "default-corpus")
     docs, total, copy = [], 0, 0
     while total < target:
         for i, text in enumerate(base):
-            docs.append({"doc_id": f"c{copy}-{i}", "text": text, "lang": "en"})
+            docs.append({"doc_id": f"c{copy}-{i}", "text": text, "lang": "en"})  # the text's language is not used
             total += len(text.encode("utf-8"))
             if total >= target:
                 break
         copy += 1
     snap = make_snapshot(ws, docs, files=4, row_group_size=2000)
-    return snap, total, len(docs)
+    distinct = make_snapshot(ws, [{"doc_id": f"d{i}", "text": t, "lang": "en"} for i, t in enumerate(base)], files=4)
+    return snap, distinct, total, len(docs)
 
 
 # ---- child processes: each prints one JSON line -------------------------------------------------------------------
@@ -202,7 +182,7 @@ def main() -> None:
     ws = Path(tempfile.mkdtemp(prefix="lmforge-bench-tokenize-"))
     try:
         t0 = time.perf_counter()
-        snap, n_bytes, n_docs = make_corpus(ws, args.mb)
+        snap, distinct, n_bytes, n_docs = make_corpus(ws, args.mb)
         print(
             f"corpus: {n_bytes / 1e6:.1f} MB, {n_docs} documents, snapshot written in {time.perf_counter() - t0:.1f} s"
         )
@@ -210,12 +190,12 @@ def main() -> None:
         tokenizers: dict[int, str] = {}
         for vocab in (int(v) for v in args.vocabs.split(",")):
             for model_type in ("unigram", "bpe"):
-                r = child("train", str(snap), str(ws), vocab, args.train_mb, model_type)
+                r = child("train", str(distinct), str(ws), vocab, args.train_mb, model_type)
                 if r["path"] and model_type == "unigram":
                     tokenizers[vocab] = r["path"]
                 name = f"lmforge (sentencepiece {model_type})"
                 rows.append([f"train vocab {vocab}", name, r["seconds"], "", "", r["peak_rss_mb"]])
-            r = child("hf", str(snap), vocab, args.train_mb)
+            r = child("hf", str(distinct), vocab, args.train_mb)
             rows.append([f"train vocab {vocab}", "HF tokenizers BPE", r["seconds"], "", "", r["peak_rss_mb"]])
         tok = tokenizers[min(tokenizers)]
         mb = n_bytes / 1e6
