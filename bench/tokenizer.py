@@ -10,8 +10,8 @@ standard library and of the installed packages, plus the multilingual sample), r
 - text → shard files: lmforge `build_shards` with all cores (and with one), vs a plain single-process loop
   (`sp.encode` per document + EOS, `numpy.tofile`) over the same snapshot with the same tokenizer.
 
-    .venv/bin/python bench/tokenize.py                # ~20 MB, a few minutes on 2 cores
-    .venv/bin/python bench/tokenize.py --mb 100       # the issue's >= 100 MB figure
+    .venv/bin/python bench/tokenizer.py                # ~20 MB, a few minutes on 2 cores
+    .venv/bin/python bench/tokenizer.py --mb 100       # the issue's >= 100 MB figure
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# This file's name shadows the stdlib `tokenize` (which pandas imports): take bench/ off the path, load common.py
-# by file location instead.
+# The issue calls this bench/tokenize.py; that name would shadow the stdlib `tokenize` (which pandas imports) for
+# every bench script, since a script's folder comes first on sys.path. Load common.py by file location, with bench/
+# off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 _spec = importlib.util.spec_from_file_location("bench_common", HERE / "common.py")
