@@ -6,6 +6,7 @@ report holds counts and vocabulary pieces, which are not document text.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
@@ -15,7 +16,7 @@ from prefect.futures import wait
 from lmforge.pipeline.stage import find_stage
 from lmforge.pipeline.tokenize.config import ShardsConfig, TokenizerConfig
 from lmforge.pipeline.tokenize.report import report_markdown, tokenizer_report
-from lmforge.pipeline.tokenize.shards import ShardsPlan, Unit, assemble_shards, encode_unit, plan_shards
+from lmforge.pipeline.tokenize.shards import ShardsPlan, Unit, assemble_shards, encode_unit, encoders, plan_shards
 from lmforge.pipeline.tokenize.trainer import train_tokenizer
 from lmforge.schemas.manifest import Manifest
 
@@ -55,8 +56,8 @@ def plan_shards_task(snapshot_dir: str, tokenizer_dir: str, workspace: str, conf
 
 
 @task(name="encode-unit", task_run_name="encode-{unit.name}", retries=1)
-def encode_unit_task(plan: ShardsPlan, unit: Unit) -> dict[str, int]:
-    return encode_unit(plan, unit)
+def encode_unit_task(plan: ShardsPlan, unit: Unit, threads: int = 1) -> dict[str, int]:
+    return encode_unit(plan, unit, threads)
 
 
 @task(name="assemble-shards")
@@ -75,7 +76,10 @@ def shards_flow(snapshot: str, tokenizer: str, workspace: str = "workspace", con
     if plan.done:
         log.info("shards %s already built", plan.id)
         return plan.out_dir
-    futures = encode_unit_task.map(unmapped(plan), plan.units)
+    # sentencepiece releases the GIL while it encodes, so thread-runner tasks run in parallel; with fewer units
+    # than cores its own threads use the rest
+    _, threads = encoders(os.cpu_count() or 1, len(plan.units))
+    futures = encode_unit_task.map(unmapped(plan), plan.units, unmapped(threads))
     wait(futures)
     for f in futures:
         f.result()  # raise the first failure

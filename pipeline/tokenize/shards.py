@@ -349,17 +349,30 @@ def build_shards(
     if plan.done:
         log.info("shards %s already built; nothing to do", plan.id)
         return Path(plan.out_dir)
-    cores = workers or os.cpu_count() or 1
-    procs = min(cores, len(plan.units))
-    threads = max(1, cores // procs)  # fewer units than cores: sentencepiece threads fill the rest
+    procs, threads = encoders(workers or os.cpu_count() or 1, len(plan.units))
     _encode_all(plan, procs, threads)
     return assemble_shards(plan)
 
 
+def encoders(cores: int, units: int) -> tuple[int, int]:
+    """(parallel encoders, sentencepiece threads in each) for `cores` and `units`: one encoder per core, and when
+    there are fewer units than cores, sentencepiece's own C++ threads fill the cores left over."""
+    procs = max(1, min(cores, units))
+    return procs, max(1, cores // procs)
+
+
+def _unit_bytes(unit: Unit) -> int:
+    try:
+        return pq.ParquetFile(unit.file).metadata.row_group(unit.row_group).total_byte_size
+    except (pa.ArrowInvalid, OSError, IndexError):
+        return 0  # encode_unit reports it, naming the file
+
+
 def _encode_all(plan: ShardsPlan, procs: int, threads: int) -> None:
     """Encode every unit with `procs` encoders: this process and procs - 1 pool workers, all taking the next unit
-    from one queue. This process starts at once, while the workers are still starting up."""
-    pending = deque(plan.units)
+    from one queue. This process starts at once, while the workers are still starting up. Biggest units first, so
+    that the last ones to finish are small (parts are assembled in unit order whatever order they were made in)."""
+    pending = deque(sorted(plan.units, key=_unit_bytes, reverse=True) if procs > 1 else plan.units)
     lock = threading.Lock()
 
     def take() -> Unit | None:
