@@ -35,8 +35,9 @@ RECIPE = {
     "digest": "blake2b128-of-word-hashes-v2",
 }
 _READ_ROWS = 2048
-#: Characters hashed per numpy pass: the vectorised shingling needs ~40 bytes of scratch per byte of text.
-_BATCH_CHARS = 1 << 21
+#: Characters hashed per numpy pass: the vectorised shingling needs ~40 bytes of scratch per UTF-8 byte, so this
+#: bounds it to ~40 MB for English and ~120 MB for CJK (3 bytes a character).
+_BATCH_CHARS = 1 << 20
 _COLUMNS = ["doc_id", "text", "lang", "created_at", "n_chars"]
 
 
