@@ -78,12 +78,6 @@ def band_column(k: int) -> str:
     return f"band_{k:02d}"
 
 
-def document_hashes(text: str, lang: str, config: DedupConfig) -> tuple[bytes, np.ndarray]:
-    """(exact digest, uint32 shingle hashes with duplicates) of one document."""
-    got = batch_hashes([text], [lang], config)
-    return got.digests[0], shingles.to32(got.hashes)
-
-
 def batch_hashes(texts: list[str | None], langs: list[str | None], config: DedupConfig) -> shingles.BatchShingles:
     """Digests and 64-bit shingle hashes of documents, picking word or character shingles by language."""
     by_char = [(lang or "und") in config.char_langs for lang in langs]

@@ -84,8 +84,8 @@ def is_val(doc_id: str, config: ShardsConfig, forced_val: tuple[str, ...] = ()) 
 def val_flags(doc_ids: list[str], config: ShardsConfig, forced_val: tuple[str, ...] = ()) -> np.ndarray:
     """`is_val` of many documents at once (bool array)."""
     flags = stable_units(doc_ids, f"split{config.seed}") < config.val_fraction
-    for i in (i for i, d in enumerate(doc_ids) if d in forced_val) if forced_val else ():
-        flags[i] = True
+    if forced_val:
+        flags[[i for i, d in enumerate(doc_ids) if d in forced_val]] = True
     return flags
 
 
