@@ -38,7 +38,7 @@ format: install  ## ruff format + autofix
 
 bench: install  ## Benchmarks (needs the bench extra: pip install -e '.[bench]')
 	$(PY) -m pip install -q -e ".[dev,bench]"
-	for b in curate privacy dedup tokenizer loader train e2e; do [ -f bench/$$b.py ] && $(PY) bench/$$b.py; done
+	for b in curate privacy dedup dedup_scale tokenizer loader train e2e; do [ -f bench/$$b.py ] && $(PY) bench/$$b.py; done
 
 clean:  ## Remove the venv and the default workspace
 	rm -rf $(VENV) $(WORKSPACE)

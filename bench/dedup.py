@@ -10,7 +10,8 @@ when both come from the same original.
 
     .venv/bin/python bench/dedup.py                 # ~2k English + 300 Chinese originals, a minute or two
     .venv/bin/python bench/dedup.py --originals 20000 --zh 3000
-    .venv/bin/python bench/dedup.py --scale 3000000  # find_duplicates alone on synthetic signatures: RSS per document
+
+Memory at scale (find_duplicates alone on millions of documents) is bench/dedup_scale.py.
 """
 
 from __future__ import annotations
@@ -267,82 +268,6 @@ def child_datasketch(folder: Path) -> dict:
     return {"seconds": time.perf_counter() - t0, "edges": edges}
 
 
-# --- scale: find_duplicates on many synthetic signatures (memory of the band sort and the batch tables) -----------
-
-
-def write_synthetic(folder: Path, n: int, rows: int = 200_000) -> list[Path]:
-    """Signature files for `n` documents with random signatures (no candidates), except that every 100th
-    document repeats its predecessor's signature (a near duplicate decided by the estimate: no text needed)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from lmforge.pipeline.dedup import minhash
-    from lmforge.pipeline.dedup.config import DedupConfig
-    from lmforge.pipeline.dedup.signatures import band_column, signatures_schema
-
-    config = DedupConfig()
-    bands, band_rows = minhash.band_params(config)
-    schema = signatures_schema(config)
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for start in range(0, n, rows):
-        m = min(rows, n - start)
-        sig = rng.integers(0, 1 << 32, size=(m, config.num_perm), dtype=np.uint32)
-        sig[1::100] = sig[0:-1:100][: len(sig[1::100])]
-        bh = minhash.band_hashes(sig, bands, band_rows)
-        cols = {
-            "doc_id": pa.array([f"s{start + i:010d}" for i in range(m)]),
-            "digest": pa.array([rng.bytes(16) for _ in range(m)], pa.binary(16)),
-            "created_at": pa.nulls(m, pa.timestamp("us", tz="UTC")),
-            "n_chars": pa.array(rng.integers(500, 5000, m), pa.int64()),
-            "n_shingles": pa.array(np.full(m, 100), pa.int32()),
-            "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1), pa.uint32()), config.num_perm),
-        }
-        cols.update({band_column(k): pa.array(bh[:, k], pa.uint64()) for k in range(bands)})
-        paths.append(folder / f"sig-{start // rows:05d}.sig.parquet")
-        pq.write_table(pa.Table.from_pydict(cols, schema=schema), paths[-1], compression="zstd")
-    return paths
-
-
-def child_scale(folder: Path) -> dict:
-    from lmforge.pipeline.dedup.config import DedupConfig
-    from lmforge.pipeline.dedup.find import find_duplicates
-
-    sigs = sorted((folder / "sigs").glob("sig-*.sig.parquet"))
-    t0 = time.perf_counter()
-    # parts are only read to verify borderline pairs, and there are none here
-    result = find_duplicates(sigs, sigs, DedupConfig(), folder / "work", None)
-    return {"seconds": time.perf_counter() - t0, "stats": result.stats}
-
-
-def scale(n: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-dedup-scale-") as tmp:
-        folder = Path(tmp)
-        t0 = time.perf_counter()
-        write_synthetic(folder / "sigs", n)
-        made = time.perf_counter() - t0
-        res = run_child([__file__, "--child", "scale", "--dir", str(folder)])
-    st = res["stats"]
-    print(f"dedup scale: find_duplicates over {n:,} documents' signatures ({made:.0f} s to write them); {machine()}")
-    print(
-        table(
-            ["docs", "candidates", "near duplicates", "seconds", "docs/s", "peak RSS MB", "RSS bytes/doc"],
-            [
-                [
-                    n,
-                    st["candidates"],
-                    st["near_duplicate"],
-                    res["seconds"],
-                    n / res["seconds"],
-                    res["self_rss_mb"],
-                    res["self_rss_mb"] * 2**20 / n,
-                ]
-            ],
-        )
-    )
-
-
 # --- scoring ---------------------------------------------------------------------------------------------------------
 
 
@@ -404,12 +329,6 @@ def main() -> None:
     ap.add_argument("--child", choices=["lmforge", "datasketch", "scale"], help=argparse.SUPPRESS)
     ap.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child == "scale":
-        print(json.dumps({**child_scale(args.dir), "self_rss_mb": self_peak_rss_mb()}))
-        return
-    if args.scale:
-        scale(args.scale)
-        return
     if args.child:
         out = child_lmforge(args.dir, args.workers) if args.child == "lmforge" else child_datasketch(args.dir)
         (args.dir / f"{args.child}-{args.workers}-edges.json").write_text(json.dumps(out.pop("edges")))

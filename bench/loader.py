@@ -51,8 +51,6 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=100_000_000)
     ap.add_argument("--batches", type=int, default=200)
     args = ap.parse_args()
-    import numpy as np
-    import torch
 
     from lmforge.pipeline.train.loader import ShardLoader
     from lmforge.schemas.shards import open_tokens
@@ -63,13 +61,7 @@ def main() -> None:
         shards = bt.make_shards(Path(tmp), 8000, args.tokens)
         shard = shards / "train-00000.bin"
         loader = ShardLoader(shards, "train", batch_size=batch, seq_len=seq, seed=0)
-        data = open_tokens(shard)
-        rng = np.random.default_rng(0)
-
-        def nanogpt() -> None:
-            ix = rng.integers(0, len(data) - seq - 1, batch)
-            torch.stack([torch.from_numpy(data[i : i + seq].astype(np.int64)) for i in ix])
-            torch.stack([torch.from_numpy(data[i + 1 : i + 1 + seq].astype(np.int64)) for i in ix])
+        nanogpt = bt.nanogpt_get_batch(open_tokens(shard), batch, seq)
 
         rows = []
         for name, fn in (("lmforge ShardLoader", loader.next_batch), ("nanoGPT get_batch", nanogpt)):

@@ -143,20 +143,26 @@ def worker_bare(args: argparse.Namespace, config) -> dict:
     }
 
 
+def nanogpt_get_batch(data: np.ndarray, batch: int, seq: int, seed: int = 0):
+    """nanoGPT's `get_batch` over a token map: random offsets, a torch.stack of per-row from_numpy for x and y."""
+    rng = np.random.default_rng(seed)
+
+    def get_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        ix = rng.integers(0, len(data) - seq - 1, batch)
+        x = torch.stack([torch.from_numpy(data[i : i + seq].astype(np.int64)) for i in ix])
+        y = torch.stack([torch.from_numpy(data[i + 1 : i + 1 + seq].astype(np.int64)) for i in ix])
+        return x, y
+
+    return get_batch
+
+
 def bench_loader(shards: Path, batch: int = 16, seq: int = 1024, n: int = 300) -> tuple[float, float]:
     """Warm tokens/s of ShardLoader vs nanoGPT's `get_batch` (torch.stack of per-row from_numpy) on the same map."""
     from lmforge.pipeline.train.loader import ShardLoader
     from lmforge.schemas.shards import open_tokens
 
     loader = ShardLoader(shards, "train", batch_size=batch, seq_len=seq, seed=0)
-    data = open_tokens(shards / "train-00000.bin")
-    rng = np.random.default_rng(0)
-
-    def nanogpt() -> None:
-        ix = rng.integers(0, len(data) - seq - 1, batch)
-        torch.stack([torch.from_numpy(data[i : i + seq].astype(np.int64)) for i in ix])
-        torch.stack([torch.from_numpy(data[i + 1 : i + 1 + seq].astype(np.int64)) for i in ix])
-
+    nanogpt = nanogpt_get_batch(open_tokens(shards / "train-00000.bin"), batch, seq)
     rates = []
     for fn in (loader.next_batch, nanogpt):
         for _ in range(20):
