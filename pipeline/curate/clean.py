@@ -7,6 +7,11 @@ import unicodedata
 
 from lmforge.pipeline.curate.config import CleanConfig
 
+try:  # the C twin (`_clean.c`), built at install time; this module's Python code is the fallback and reference
+    from lmforge.pipeline.curate import _clean
+except ImportError:  # pragma: no cover - a machine without a C compiler
+    _clean = None
+
 # C0/C1 controls except \t and \n (\r is handled by newline normalisation), plus BOM / zero-width no-break space.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
 # Unicode space separators other than the ASCII space (NBSP, thin/em/ideographic space …) become one ASCII space.
@@ -28,6 +33,13 @@ def fix_surrogates(text: str) -> str:
 
 def clean_text(text: str, config: CleanConfig) -> str:
     """Cleaned text (possibly empty). Idempotent: cleaning twice gives the same string."""
+    if _clean is not None:
+        return _clean.clean(text, config.normalize_whitespace, config.strip_control, config.nfc)
+    return clean_text_python(text, config)
+
+
+def clean_text_python(text: str, config: CleanConfig) -> str:
+    """`clean_text` in Python: the fallback where the C module is not built, and the reference the tests use."""
     text = fix_surrogates(text)
     if config.normalize_whitespace:
         text = _LINE_SEPARATORS.sub("\n", text)
