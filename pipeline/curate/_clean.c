@@ -27,8 +27,8 @@ static inline int is_space_separator(Py_UCS4 c) {
            c == 0x3000;
 }
 
-/* Step A into `out`; returns the new length. */
-static Py_ssize_t pass_a(int kind, const void *data, Py_ssize_t n, int ws, Py_UCS4 *out, int *changed) {
+/* Step A into `out`; returns the new length. Inlined per kind below, so PyUnicode_READ needs no switch. */
+static inline Py_ssize_t pass_a(int kind, const void *data, Py_ssize_t n, int ws, Py_UCS4 *out, int *changed) {
     Py_ssize_t j = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -51,7 +51,7 @@ static Py_ssize_t pass_a(int kind, const void *data, Py_ssize_t n, int ws, Py_UC
 }
 
 /* Step B from `in` (kind/data) into `out`; returns the new length. */
-static Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, Py_UCS4 *out, int *changed) {
+static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, Py_UCS4 *out, int *changed) {
     Py_ssize_t j = 0;
     Py_ssize_t pending_start = -1; /* index in `out` where a run of spaces/tabs began (ws mode) */
     Py_ssize_t newlines = 0;       /* newlines just written in a row */
@@ -113,12 +113,55 @@ static Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws, int c
     return j;
 }
 
+static Py_ssize_t pass_a_any(int kind, const void *data, Py_ssize_t n, int ws, Py_UCS4 *out, int *changed) {
+    switch (kind) {
+    case PyUnicode_1BYTE_KIND:
+        return pass_a(PyUnicode_1BYTE_KIND, data, n, ws, out, changed);
+    case PyUnicode_2BYTE_KIND:
+        return pass_a(PyUnicode_2BYTE_KIND, data, n, ws, out, changed);
+    default:
+        return pass_a(PyUnicode_4BYTE_KIND, data, n, ws, out, changed);
+    }
+}
+
+static Py_ssize_t pass_b_any(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, Py_UCS4 *out, int *changed) {
+    switch (kind) {
+    case PyUnicode_1BYTE_KIND:
+        return pass_b(PyUnicode_1BYTE_KIND, data, n, ws, ctrl, out, changed);
+    case PyUnicode_2BYTE_KIND:
+        return pass_b(PyUnicode_2BYTE_KIND, data, n, ws, ctrl, out, changed);
+    default:
+        return pass_b(PyUnicode_4BYTE_KIND, data, n, ws, ctrl, out, changed);
+    }
+}
+
+/* True when step B would leave an ASCII text as it is (the usual case for clean input): one read of the bytes. */
+static int ascii_clean_already(const unsigned char *p, Py_ssize_t n, int ws, int ctrl) {
+    if (ws && (p[0] == ' ' || p[0] == '\n' || p[n - 1] == ' ' || p[n - 1] == '\n' || p[n - 1] == '\t')) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c != 0x7f) continue;
+        if (c == '\n') {
+            if (ws && (p[i - 1] == ' ' || p[i - 1] == '\t' || (i >= 2 && p[i - 1] == '\n' && p[i - 2] == '\n')))
+                return 0;
+        } else if (c == '\t' || c == '\r') {
+            if (ws && c == '\r') return 0;
+        } else if (ctrl) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *text;
     int ws, ctrl, nfc;
     if (!PyArg_ParseTuple(args, "Uppp:clean", &text, &ws, &ctrl, &nfc)) return NULL;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     if (n == 0) return Py_NewRef(text);
+    if (PyUnicode_IS_ASCII(text) && ascii_clean_already(PyUnicode_1BYTE_DATA(text), n, ws, ctrl)) {
+        return Py_NewRef(text);
+    }
     Py_UCS4 *buf = PyMem_Malloc((size_t)n * sizeof(Py_UCS4));
     if (!buf) return PyErr_NoMemory();
     int changed = 0;
@@ -129,7 +172,7 @@ static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
     int ascii = PyUnicode_IS_ASCII(text);
     Py_ssize_t m = n;
     if (!ascii || (ws && memchr(data, '\r', (size_t)n))) {
-        m = pass_a(kind, data, n, ws, buf, &changed);
+        m = pass_a_any(kind, data, n, ws, buf, &changed);
     }
     if (changed) {
         mid = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, m);
@@ -153,7 +196,7 @@ static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
         buf = bigger;
     }
     int changed_b = 0;
-    m = pass_b(PyUnicode_KIND(mid), PyUnicode_DATA(mid), n, ws, ctrl, buf, &changed_b);
+    m = pass_b_any(PyUnicode_KIND(mid), PyUnicode_DATA(mid), n, ws, ctrl, buf, &changed_b);
     if (!changed_b) {
         result = Py_NewRef(changed ? mid : text);
     } else {
