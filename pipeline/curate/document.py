@@ -35,3 +35,5 @@ class Reject:
     doc_id: str | None = None
     duplicate_of: str | None = None
     similarity: float | None = None
+    redacted: bool = False
+    """`text` went through the privacy filter already (redaction is idempotent, so this only saves the work)."""

@@ -60,6 +60,7 @@ FILE_LEVEL_REASONS = frozenset(
     {"empty_file", "no_matching_files", "unknown_format", "unreadable", "missing_text_column", "truncated_file"}
 )
 FLUSH_BYTES = 64 << 20
+_REJECT_COLUMNS = tuple(REJECTS_SCHEMA.names)
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:/#-]+")
 
 
@@ -213,13 +214,14 @@ class UnitCurator:
 
         def reject(r: Reject) -> None:
             nonlocal first_error
-            text, _ = self.redact(r.text, pii, r.source) if r.text is not None else (None, None)
+            text = r.text if r.redacted or r.text is None else self.redact(r.text, pii, r.source)[0]
             if r.reason not in FILE_LEVEL_REASONS:
                 rejected[r.source][r.reason] += 1
             if first_error is None and r.reason in INPUT_ERROR_REASONS:
                 where = f"{r.path}:{r.line}" if r.line is not None else r.path
                 first_error = f"{where}: {r.reason}" + (f" ({r.detail})" if r.detail else "")
-            row = {**asdict(r), "text": text}
+            row = {name: getattr(r, name) for name in _REJECT_COLUMNS}
+            row["text"] = text
             rej_w.add(row, len(text or ""))
 
         reader = self.reader_for(unit.source)
@@ -254,7 +256,8 @@ class UnitCurator:
             verdict = self._curate_document(doc, pii)
             if verdict is not None:
                 step, reason, text = verdict
-                reject(Reject(doc.source, doc.path, doc.line, step, reason, None, text=text, doc_id=doc.doc_id))
+                # A verdict's text is None or has been through the privacy step, which runs before any filter.
+                reject(Reject(doc.source, doc.path, doc.line, step, reason, None, text, doc.doc_id, redacted=True))
                 continue
             kept[doc.source] += 1
             langs[doc.lang] += 1
