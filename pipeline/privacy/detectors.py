@@ -9,7 +9,7 @@ A match is a candidate; the validators in `validators.py` decide.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from lmforge.pipeline.privacy.validators import (
     IBAN_LENGTHS,
@@ -143,18 +143,21 @@ def _everywhere(text: str) -> list[Window]:
 def find_emails(text: str) -> Iterator[Hit]:
     if "@" in text:
         for m in _in(_EMAIL, text, _hint_windows(_AT_HINT, text, 64, 256)):
-            yield _trim_cjk_local(text, m.start(), m.end())
+            yield email_hit(text, m)
     if any(hint in text for hint in _OBFUSCATION_HINTS):
         for m in _EMAIL_OBFUSCATED.finditer(text):
-            yield _trim_cjk_local(text, m.start(), m.end())
+            yield email_hit(text, m)
 
 
-def _trim_cjk_local(text: str, start: int, end: int) -> Hit:
+def email_hit(text: str, m: re.Match[str]) -> Hit:
     """In unspaced CJK prose `联系zhang@x.com` the word before the address is not part of a Latin local part."""
+    start, end = m.span()
+    if text.isascii():  # O(1) for str: then the local part is ASCII too
+        return start, end, "EMAIL"
     local = _LOCAL_WORD.match(text, start, end)
     if local is None or local.group().isascii():
         return start, end, "EMAIL"
-    cjk = [m.end() for m in _CJK.finditer(local.group())]
+    cjk = [c.end() for c in _CJK.finditer(local.group())]
     if cjk and cjk[-1] < len(local.group()):
         start += cjk[-1]
     return start, end, "EMAIL"
@@ -163,30 +166,55 @@ def _trim_cjk_local(text: str, start: int, end: int) -> Hit:
 def find_phones(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
     windows = _everywhere(text) if windows is None else windows
     if "+" in text:
-        for m in _PHONE_INTL.finditer(text):
-            value = m.group()
-            digits = digits_of(value.replace("(0)", ""))
-            if 8 <= len(digits) <= 15 and not _SIGNED_NUMBER.fullmatch(value) and not trivial_digits(digits):
-                yield m.start(), m.end(), "PHONE"
-    for m in _in(_PHONE_US, text, windows):
-        digits = digits_of(m.group())
-        local = digits[1:] if len(digits) == 11 else digits
-        if (
-            len(local) == 10
-            and local[0] in "23456789"
-            and local[3] in "23456789"
-            and local[1:3] != "11"
-            and not trivial_digits(local)
-            and not negative_context(text, m.start())
-        ):
-            yield m.start(), m.end(), "PHONE"
-    for m in _in(_PHONE_NATIONAL, text, windows):
-        digits = digits_of(m.group())
-        if 9 <= len(digits) <= 12 and not trivial_digits(digits) and not negative_context(text, m.start()):
-            yield m.start(), m.end(), "PHONE"
-    for m in _in(_PHONE_CN_MOBILE, text, windows):
-        if not trivial_digits(digits_of(m.group())) and not negative_context(text, m.start()):
-            yield m.start(), m.end(), "PHONE"
+        yield from _hits(intl_phone_hit, text, _PHONE_INTL.finditer(text))
+    yield from _hits(us_phone_hit, text, _in(_PHONE_US, text, windows))
+    yield from _hits(national_phone_hit, text, _in(_PHONE_NATIONAL, text, windows))
+    yield from _hits(cn_mobile_hit, text, _in(_PHONE_CN_MOBILE, text, windows))
+
+
+def _hits(
+    check: Callable[[str, re.Match[str]], Hit | None], text: str, matches: Iterable[re.Match[str]]
+) -> Iterator[Hit]:
+    for m in matches:
+        hit = check(text, m)
+        if hit is not None:
+            yield hit
+
+
+def intl_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
+    value = m.group()
+    digits = digits_of(value.replace("(0)", ""))
+    if 8 <= len(digits) <= 15 and not _SIGNED_NUMBER.fullmatch(value) and not trivial_digits(digits):
+        return m.start(), m.end(), "PHONE"
+    return None
+
+
+def us_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
+    digits = digits_of(m.group())
+    local = digits[1:] if len(digits) == 11 else digits
+    if (
+        len(local) == 10
+        and local[0] in "23456789"
+        and local[3] in "23456789"
+        and local[1:3] != "11"
+        and not trivial_digits(local)
+        and not negative_context(text, m.start())
+    ):
+        return m.start(), m.end(), "PHONE"
+    return None
+
+
+def national_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
+    digits = digits_of(m.group())
+    if 9 <= len(digits) <= 12 and not trivial_digits(digits) and not negative_context(text, m.start()):
+        return m.start(), m.end(), "PHONE"
+    return None
+
+
+def cn_mobile_hit(text: str, m: re.Match[str]) -> Hit | None:
+    if not trivial_digits(digits_of(m.group())) and not negative_context(text, m.start()):
+        return m.start(), m.end(), "PHONE"
+    return None
 
 
 def _in(pattern: re.Pattern[str], text: str, windows: list[Window]) -> Iterator[re.Match[str]]:
@@ -195,20 +223,24 @@ def _in(pattern: re.Pattern[str], text: str, windows: list[Window]) -> Iterator[
 
 
 def find_cards(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
-    for m in _in(_CARD, text, _everywhere(text) if windows is None else windows):
-        value = m.group()
-        for end in _group_ends(value):
-            digits = digits_of(value[:end])
-            if (
-                13 <= len(digits) <= 19
-                and card_prefix_ok(digits)
-                and luhn_ok(digits)
-                and not isbn13_ok(digits)
-                and not trivial_digits(digits)
-            ):
-                if not negative_context(text, m.start()):
-                    yield m.start(), m.start() + end, "CREDIT_CARD"
-                break
+    yield from _hits(card_hit, text, _in(_CARD, text, _everywhere(text) if windows is None else windows))
+
+
+def card_hit(text: str, m: re.Match[str]) -> Hit | None:
+    value = m.group()
+    for end in _group_ends(value):
+        digits = digits_of(value[:end])
+        if (
+            13 <= len(digits) <= 19
+            and card_prefix_ok(digits)
+            and luhn_ok(digits)
+            and not isbn13_ok(digits)
+            and not trivial_digits(digits)
+        ):
+            if not negative_context(text, m.start()):
+                return m.start(), m.start() + end, "CREDIT_CARD"
+            return None
+    return None
 
 
 def _group_ends(value: str) -> list[int]:
@@ -219,48 +251,63 @@ def _group_ends(value: str) -> list[int]:
 
 
 def find_ssns(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
-    for m in _in(_SSN, text, _everywhere(text) if windows is None else windows):
-        area = text[m.start()] + m.group(1)
-        if not ssn_ok(area, m.group(3), m.group(4)) or negative_context(text, m.start()):
-            continue
-        if m.group(2) == " " and not _SSN_CONTEXT.search(text, max(0, m.start() - 40), m.start()):
-            continue
-        yield m.start(), m.end(), "US_SSN"
+    yield from _hits(ssn_hit, text, _in(_SSN, text, _everywhere(text) if windows is None else windows))
+
+
+def ssn_hit(text: str, m: re.Match[str]) -> Hit | None:
+    area = text[m.start()] + m.group(1)
+    if not ssn_ok(area, m.group(3), m.group(4)) or negative_context(text, m.start()):
+        return None
+    if m.group(2) == " " and not _SSN_CONTEXT.search(text, max(0, m.start() - 40), m.start()):
+        return None
+    return m.start(), m.end(), "US_SSN"
 
 
 def find_cn_ids(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
-    for m in _in(_CN_ID, text, _everywhere(text) if windows is None else windows):
-        if cn_id_ok(m.group()):
-            yield m.start(), m.end(), "CN_ID"
+    yield from _hits(cn_id_hit, text, _in(_CN_ID, text, _everywhere(text) if windows is None else windows))
+
+
+def cn_id_hit(text: str, m: re.Match[str]) -> Hit | None:
+    return (m.start(), m.end(), "CN_ID") if cn_id_ok(m.group()) else None
 
 
 def find_ibans(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
-    for m in _in(_IBAN, text, _everywhere(text) if windows is None else windows):
-        value = m.group()
-        want = IBAN_LENGTHS.get(value[:2])
-        if want is None:
-            continue
-        end, seen = 0, 0
-        for i, ch in enumerate(value):  # cut at the country's length: the match may have run into the next word
-            if ch != " ":
-                seen += 1
-                if seen == want:
-                    end = i + 1
-                    break
-        if end and iban_ok(value[:end].replace(" ", "")):
-            yield m.start(), m.start() + end, "IBAN"
+    yield from _hits(iban_hit, text, _in(_IBAN, text, _everywhere(text) if windows is None else windows))
+
+
+def iban_hit(text: str, m: re.Match[str]) -> Hit | None:
+    value = m.group()
+    want = IBAN_LENGTHS.get(value[:2])
+    if want is None:
+        return None
+    end, seen = 0, 0
+    for i, ch in enumerate(value):  # cut at the country's length: the match may have run into the next word
+        if ch != " ":
+            seen += 1
+            if seen == want:
+                end = i + 1
+                break
+    if end and iban_ok(value[:end].replace(" ", "")):
+        return m.start(), m.start() + end, "IBAN"
+    return None
 
 
 def find_ips(text: str) -> Iterator[Hit]:
     if "." in text:
-        for m in _in(_IPV4, text, _hint_windows(_IPV4_HINT, text, 4, 5)):
-            if public_ip(m.group()) and not _VERSION_CONTEXT.search(text, max(0, m.start() - 16), m.start()):
-                yield m.start(), m.end(), "IPV4"
+        yield from _hits(ipv4_hit, text, _in(_IPV4, text, _hint_windows(_IPV4_HINT, text, 4, 5)))
     if "::" in text or _IPV6_HINT.search(text):
-        for m in _in(_IPV6, text, _hint_windows(_IPV6_HINT, text, 40, 40)):
-            value = m.group()
-            groups = [g for g in value.split(":") if g]
-            if len(groups) < 3 or not any(ch.isdigit() for ch in value) or value.count(":") < 2:
-                continue
-            if public_ip(value):
-                yield m.start(), m.end(), "IPV6"
+        yield from _hits(ipv6_hit, text, _in(_IPV6, text, _hint_windows(_IPV6_HINT, text, 40, 40)))
+
+
+def ipv4_hit(text: str, m: re.Match[str]) -> Hit | None:
+    if public_ip(m.group()) and not _VERSION_CONTEXT.search(text, max(0, m.start() - 16), m.start()):
+        return m.start(), m.end(), "IPV4"
+    return None
+
+
+def ipv6_hit(text: str, m: re.Match[str]) -> Hit | None:
+    value = m.group()
+    groups = [g for g in value.split(":") if g]
+    if len(groups) < 3 or not any(ch.isdigit() for ch in value) or value.count(":") < 2:
+        return None
+    return (m.start(), m.end(), "IPV6") if public_ip(value) else None

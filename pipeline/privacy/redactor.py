@@ -36,7 +36,10 @@ class Redactor:
         """Placeholders for every span whose action is "redact" or "drop"; "keep" spans stay as they were."""
         if not self.config.enabled:
             return Redaction(text=text)
-        result = apply(text, scan(text, self.config), self.config.actions)
+        spans = scan(text, self.config)
+        if not spans:  # most documents
+            return Redaction(text=text)
+        result = apply(text, spans, self.config.actions)
         # A placeholder can change what its neighbours look like (`x.AA+0000…` → `<EMAIL>+0000…`); redact to a
         # fixed point so that redacting redacted text is a no-op. Only documents that had PII pay for the re-scan.
         for _ in range(_MAX_PASSES):
@@ -52,6 +55,8 @@ class Redactor:
 
 def apply(text: str, spans: list[Span], actions: dict[str, str]) -> Redaction:
     """Rebuild `text` with placeholders; the document's drop reason is the first dropped type in text order."""
+    if not spans:
+        return Redaction(text=text)
     parts: list[str] = []
     counts: Counter[str] = Counter()
     drop: str | None = None

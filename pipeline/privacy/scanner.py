@@ -1,5 +1,8 @@
 """`scan(text)`: run every detector, resolve overlaps by type priority, return sorted non-overlapping spans.
 
+With the C pre-scan built, the patterns run only where it found candidates (`triggers.py`); `scan_reference` runs
+them over the whole text, gives the same spans, and is the fallback.
+
 Offsets are Python string indices (code points, end-exclusive) into the text as given.
 """
 
@@ -7,10 +10,10 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from lmforge.pipeline.privacy import detectors
+from lmforge.pipeline.privacy import detectors, triggers
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.privacy.ner import NerDetector
 from lmforge.pipeline.privacy.secrets import find_secrets
@@ -46,11 +49,30 @@ class Span:
 
 def scan(text: str, config: PrivacyConfig | None = None) -> list[Span]:
     """All PII spans in `text`, sorted by start and non-overlapping."""
+    return _spans(text, config, triggers.find_all if triggers._prescan is not None else reference_hits)
+
+
+def scan_reference(text: str, config: PrivacyConfig | None = None) -> list[Span]:
+    """`scan` with every pattern run over the whole text or its windows: the fallback, and what tests compare with."""
+    return _spans(text, config, reference_hits)
+
+
+def _spans(
+    text: str, config: PrivacyConfig | None, find: Callable[[str, PrivacyConfig], list[tuple[int, int, str]]]
+) -> list[Span]:
     if not isinstance(text, str):
         raise TypeError(f"privacy scan needs str text, got {type(text).__name__}")
     if not text:
         return []
     config = config or _DEFAULT
+    hits = find(text, config)
+    if config.ner:
+        hits.extend(_ner(config.ner_model, config.ner_min_score).find(text))
+    return resolve(hits) if hits else []
+
+
+def reference_hits(text: str, config: PrivacyConfig) -> list[tuple[int, int, str]]:
+    """Every detector's hits (unresolved), each pattern searched over its whole window."""
     hits: list[tuple[int, int, str]] = list(find_secrets(text, config.secret_min_entropy, config.secret_min_length))
     hits.extend(detectors.find_emails(text))
     numbers, ibans = detectors.number_windows(text)
@@ -61,13 +83,13 @@ def scan(text: str, config: PrivacyConfig | None = None) -> list[Span]:
         hits.extend(detectors.find_ibans(text, ibans))
     hits.extend(detectors.find_ips(text))
     hits.extend(detectors.find_phones(text, numbers))
-    if config.ner:
-        hits.extend(_ner(config.ner_model, config.ner_min_score).find(text))
-    return resolve(hits)
+    return hits
 
 
 def resolve(hits: Iterable[tuple[int, int, str]]) -> list[Span]:
     """Keep the highest-priority (then longest, then earliest) hit of every overlapping group."""
+    if not hits:
+        return []
     by_start = sorted(set(hits))
     if all(a[1] <= b[0] for a, b in zip(by_start, by_start[1:], strict=False)):  # the usual case: nothing overlaps
         return [Span(start, end, kind) for start, end, kind in by_start if end > start]

@@ -64,12 +64,21 @@ def find_secrets(text: str, min_entropy: float = 3.0, min_length: int = 8) -> It
     for literals, pattern in _PROVIDER_RULES:
         if any(literal in text for literal in literals):
             for m in pattern.finditer(text):
-                yield m.start(), m.end(), "SECRET"
+                yield provider_hit(text, m)
     if "://" in text and "@" in text:
         for m in _URL_PASSWORD.finditer(text):
-            if not _is_placeholder(m.group(1)):
-                yield m.start(1), m.end(1), "SECRET"
+            hit = url_password_hit(text, m)
+            if hit is not None:
+                yield hit
     yield from _assignments(text, min_entropy, min_length)
+
+
+def provider_hit(text: str, m: re.Match[str]) -> Hit:
+    return m.start(), m.end(), "SECRET"
+
+
+def url_password_hit(text: str, m: re.Match[str]) -> Hit | None:
+    return None if _is_placeholder(m.group(1)) else (m.start(1), m.end(1), "SECRET")
 
 
 def _assignments(text: str, min_entropy: float, min_length: int) -> Iterator[Hit]:
@@ -86,11 +95,42 @@ def _assignments(text: str, min_entropy: float, min_length: int) -> Iterator[Hit
                 continue
             if m.start(1) not in examined:  # several keywords ("api_key_secret") lead to the same value
                 examined.add(m.start(1))
-                value = m.group(1).rstrip(".")
-                after = text[m.start(1) + len(value) : m.start(1) + len(value) + 1]
-                if after not in ("(", "[") and looks_random(value, min_entropy, min_length):
-                    yield m.start(1), m.start(1) + len(value), "SECRET"
+                hit = assignment_hit(text, m, min_entropy, min_length)
+                if hit is not None:
+                    yield hit
             pos = lowered.find(word, m.end())  # keywords inside the value are part of it, not new assignments
+
+
+def assignments_at(text: str, found: list[tuple[int, list[int]]], min_entropy: float, min_length: int) -> list[Hit]:
+    """`_assignments` given (keyword index, every position where it occurs and `_ASSIGN_TAIL` could match after it).
+
+    The loop is the same walk: an occurrence inside the previous value of the same keyword is skipped, as
+    `lowered.find(word, m.end())` skips it; occurrences where the tail cannot match change nothing.
+    """
+    hits: list[Hit] = []
+    examined: set[int] = set()
+    for index, positions in found:
+        size, after = len(_KEYWORDS[index]), 0
+        for pos in positions:
+            if pos < after or (m := _ASSIGN_TAIL.match(text, pos + size)) is None:
+                continue
+            after = m.end()
+            if m.start(1) not in examined:
+                examined.add(m.start(1))
+                if (hit := assignment_hit(text, m, min_entropy, min_length)) is not None:
+                    hits.append(hit)
+    return hits
+
+
+def assignment_hit(text: str, m: re.Match[str], min_entropy: float, min_length: int) -> Hit | None:
+    """The value of a `keyword = value` match, when it looks like a credential."""
+    value = m.group(1).rstrip(".")
+    if len(value) < min_length:  # the first thing looks_random rejects
+        return None
+    after = text[m.start(1) + len(value) : m.start(1) + len(value) + 1]
+    if after not in ("(", "[") and looks_random(value, min_entropy, min_length):
+        return m.start(1), m.start(1) + len(value), "SECRET"
+    return None
 
 
 def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> bool:
@@ -103,14 +143,37 @@ def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> b
         return False
     if _DOTTED_NAME.match(value):  # `Statistic._sort_key`, `Kind.POSITIONAL_OR_KEYWORD`: code, not a credential
         return False
-    lower, upper = any(c.islower() for c in value), any(c.isupper() for c in value)
-    entropy = shannon_entropy(value)
-    if any(c.isdigit() for c in value):  # passwords and keys nearly always carry a digit; identifiers rarely do
-        return (lower or upper or any(not c.isalnum() for c in value)) and entropy >= min_entropy
-    if any(not c.isalnum() and c not in "_-./" for c in value):  # `Kx#pLw!rTz`: punctuation marks a password
-        return (lower or upper) and entropy >= min_entropy
+    # The tests below are pure, so each runs only when the answer still depends on it (entropy last: it is dearest).
+    if any(map(str.isdigit, value)):  # passwords and keys nearly always carry a digit; identifiers rarely do
+        cased = _has_lower(value) or _has_upper(value) or not value.isalnum()
+        return cased and shannon_entropy(value) >= min_entropy
+    if _has_punctuation(value):  # `Kx#pLw!rTz`: punctuation marks a password
+        return (_has_lower(value) or _has_upper(value)) and shannon_entropy(value) >= min_entropy
     # letters only: `mail_options`, `getElementById` are names; `ceGOKrVfxqroGm` is random (case flips mid-word)
-    return lower and upper and len(value) >= 12 and entropy >= min_entropy and not _camel_case(value)
+    return (
+        _has_lower(value)
+        and _has_upper(value)
+        and len(value) >= 12
+        and shannon_entropy(value) >= min_entropy
+        and not _camel_case(value)
+    )
+
+
+def _has_lower(value: str) -> bool:
+    return any(map(str.islower, value))
+
+
+def _has_upper(value: str) -> bool:
+    return any(map(str.isupper, value))
+
+
+_NAME_PUNCTUATION = str.maketrans("", "", "_-./")
+
+
+def _has_punctuation(value: str) -> bool:
+    """Some character is neither alphanumeric nor one of `_-./` (which names and paths use)."""
+    rest = value.translate(_NAME_PUNCTUATION)
+    return bool(rest) and not rest.isalnum()
 
 
 def _camel_case(value: str) -> bool:
@@ -121,4 +184,4 @@ def _camel_case(value: str) -> bool:
 
 
 def _is_placeholder(value: str) -> bool:
-    return any(p in value for p in PLACEHOLDERS)
+    return "<" in value and any(p in value for p in PLACEHOLDERS)  # every placeholder starts with "<"

@@ -1,0 +1,168 @@
+"""The candidate-driven scan (C pre-scan + patterns at candidates) gives what the reference scan gives, on every input.
+
+`scan` uses the C module `_prescan` when it is built; `scan_reference` (every pattern over its whole window) is the
+fallback. Each test runs both and compares spans, or whole redactions (text, counts, drop), under several configs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lmforge.pipeline.corpus.default import build_default_corpus
+from lmforge.pipeline.privacy import PrivacyConfig, Redactor, scan, triggers
+from lmforge.pipeline.privacy.scanner import scan_reference
+from lmforge.pipeline.privacy.secrets import _KEYWORDS
+from tests.pipeline.privacy.test_adversarial import ADVERSARIAL
+from tests.support.canaries import CANARIES, canary_documents
+
+native = pytest.mark.skipif(triggers._prescan is None, reason="the C module _prescan is not built (no compiler)")
+DATA = Path(__file__).parents[2] / "data" / "privacy"
+
+CONFIGS = (
+    PrivacyConfig(),
+    PrivacyConfig(actions={"EMAIL": "keep", "PHONE": "drop", "SECRET": "drop"}, secret_min_entropy=2.0),
+    PrivacyConfig(actions={"IPV4": "keep", "CREDIT_CARD": "drop"}, secret_min_length=4, secret_min_entropy=4.0),
+)
+
+#: Fragments the patterns look for, with their near misses; texts are built by gluing them to random filler.
+FRAGMENTS = (
+    # e-mail: plain, CJK before, local part at and past the 64-character limit, long domains past the window
+    "canary.7f3a9@example-mail.com", "a@b.cc", "x.y+z%q-w@sub.example.co.uk", "联系zhang.wei@mail-canary.cn",
+    "u" * 63 + "@example.org", "v" * 64 + "@example.org", "w" * 65 + "@example.org", ".dot@example.com",
+    "a@" + ("d" * 60 + ".") * 5 + "com", "name@localhost", "@decorator", "x@y", "me@例子.公司", "a@@b.com",
+    # obfuscated e-mail and the hints that switch it on
+    "john [at] example [dot] com", "john(at)example(dot)com", "jane {AT} example.org", "bob <@> mail.example.com",
+    "joe at example dot com", "ann AT example DOT org", "eve\u3000[at]\u3000example.com", "kim ( at ) example.net",
+    "x At] y", " at ]", "format)", " dot ", " DOT ", "at}", "AT)",
+    # phones
+    "+49 30 90182736", "+1 (415) 555-0173", "(646) 555-0188", "1-646-555-0188", "646.555.0188", "0171 4829361",
+    "(030) 1234567", "13912345678", "139 1234 5678", "021-63581247", "+44 20 7946 0958", "+1,000,000", "+35236450.6",
+    "+33 (0)1 23 45 67 89", "0123456789", "555-0173",
+    # cards, with groupings, an ISBN, and a card inside a longer non-card match
+    "4111 1111 1111 1111", "4111-1111-1111-1111", "378282246310005", "5555555555554444", "2021 4111 1111 1111 1111",
+    "9780306406157", "6011 0009 9013 9424", "4111 1111 1111 1111 1111",
+    # SSN, CN ID, IBAN
+    "536-22-1234", "SSN 536 22 1234", "078-05-1120", "11010519491231002X", "440524188001010014",
+    "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "FR14 2004 1010 0505 0001 3M02 606", "XX12 3456 7890",
+    # IPs
+    "81.169.207.33", "8.8.8.8", "10.0.0.1", "1.2.3.4.5", "version 1.2.3.4", "v2.10.3.1", "999.1.1.1",
+    "2001:4860:4860::8888", "2a00:1450:4001:82a::200e", "2001:4860:4860:0:0:0:0:8888", "::1", "fe80::1",
+    "12:30:00", "1:2:3:4:5:6:7:8", "dead:beef::cafe:1", "a:b:c:d:e:f:0:1", "Example::", "std::vector", "x::1",
+    "g::1", ".::1", "::ffff:8.8.8.8", "1:2:3:4:5:6:7", "0:0:0:0:0:0:0:1", "2001:4860:4860:0000:0000:0000:0000:8888",
+    "2001:4860:4860:0000:0000:0000:0000:88881", "fe80::1ff:fe23:4567:890a%eth0", "[2001:db8::1]:8080",
+    # secrets: provider formats, URL passwords, assignments
+    "AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A", "ghp_" + "a1B2" * 9, "github_pat_" + "Ab1_" * 6,
+    "glpat-" + "x1Y2z3" * 4, "xoxb-1234567890-abcdefghij", "hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXX",
+    "AIza" + "Sy" + "A1b2C3d4" * 4 + "x", "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "rk_test_" + "a1" * 12,
+    "sk-proj-" + "Ab3" * 12, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Tz2\n-----END RSA PRIVATE KEY-----",
+    "https://user:S3cr3tPw9@host.example.com/x", "ftp://a:b@c", "password=Xk9#pLw2rTz", "api_key: 'aB3dE5fG7hJ9kL'",
+    "token = ceGOKrVfxqroGm", "secret is Qw3rTy9uIo0p", "Kennwort lautet Zx9q8w7e6r", "密码：Abc123xyz!9",
+    "口令是Pq8Wm3Zt7Lk", "key: key = Xk9#pLw2rTz", "passpass=Ab12Cd34Ef56", "password=tokenkey=Zx9q8w7e6r5t",
+    "AUTH_TOKEN=${TOKEN}", "password = getpass()", "credential: <SECRET>", "\u212aey=Zx9q8w7e6r5t",
+    "to\u212aen: Ab12Cd34Ef56Gh", "\u0130 password=Xk9#pLw2rTz",
+    # context words that turn numbers into negatives
+    "order no. ", "Invoice #", "ISBN ", "ver: ", "Social Security ", "订单号", "Rechnungsnummer: ",
+)  # fmt: skip
+FILLER = "abcxyzAKQ_ 019.,:;-/()[]{}<>@+%='\"\n\t\xa0\u3000éß中文测试为是：\u0130\u212a\ud800\U0001f600"
+TEXTS = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(alphabet=FILLER, max_size=12)), max_size=24).map("".join)
+#: Few characters, many hints: windows merge, hint limits switch to "whole text", lookbehinds see separators.
+DENSE = st.text(alphabet="0123456789.:@+- ()/aAfFxX[]kK=_", max_size=400)
+
+
+@contextmanager
+def reference_scanner() -> Iterator[None]:
+    """Make `scan` (and so `Redactor`) take the pure-Python fallback, as on a machine without the C module."""
+    saved = triggers._prescan
+    triggers._prescan = None
+    try:
+        yield
+    finally:
+        triggers._prescan = saved
+
+
+def assert_same(text: str) -> None:
+    for config in CONFIGS:
+        assert scan(text, config) == scan_reference(text, config), text
+        got = Redactor(config).redact(text)
+        with reference_scanner():
+            want = Redactor(config).redact(text)
+        assert got == want, text
+
+
+@native
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXTS)
+def test_native_scan_equals_reference_on_mixed_pii(text: str) -> None:
+    assert_same(text)
+
+
+@native
+@settings(max_examples=300, deadline=None)
+@given(text=DENSE)
+def test_native_scan_equals_reference_on_dense_hints(text: str) -> None:
+    assert scan(text) == scan_reference(text)
+
+
+@native
+@pytest.mark.parametrize("fragment", FRAGMENTS)
+def test_native_scan_equals_reference_on_each_fragment_in_every_string_kind(fragment: str) -> None:
+    # the same text as 1-, 2- and 4-byte str: the C code reads each kind separately
+    for text in (fragment, f"é {fragment} é", f"中 {fragment} 中", f"\U0001f600 {fragment}\n"):
+        assert_same(text)
+
+
+@native
+def test_native_scan_equals_reference_on_canaries_and_adversarial_inputs() -> None:
+    texts = [c.sentence for c in CANARIES] + [d["text"] for d in canary_documents()]
+    texts += [text[:20_000] for text in ADVERSARIAL.values()]
+    texts += [line for line in (DATA / "hard_negatives.txt").read_text(encoding="utf-8").splitlines() if line]
+    texts += [json.loads(line)["text"] for line in (DATA / "positives.jsonl").read_text(encoding="utf-8").splitlines()]
+    for text in texts:
+        assert_same(text)
+
+
+@pytest.fixture(scope="module")
+def default_corpus(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    paths = build_default_corpus(tmp_path_factory.mktemp("corpus"), max_mb=2)
+    return [json.loads(line)["text"] for path in paths for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@native
+def test_native_scan_equals_reference_on_the_default_corpus(default_corpus: list[str]) -> None:
+    assert len(default_corpus) > 100
+    redactor = Redactor()
+    for text in default_corpus:
+        assert scan(text) == scan_reference(text)
+        got = redactor.redact(text)
+        with reference_scanner():
+            assert redactor.redact(text) == got
+
+
+@native
+def test_prescan_takes_any_str_and_only_str() -> None:
+    for text in ("", "@", "\ud800@\udfff", "1" * 100, "a@b.cc\U0001f600", "\x00" * 10):
+        triggers._prescan.scan(text)
+        assert scan(text) == scan_reference(text)
+    with pytest.raises(TypeError):
+        triggers._prescan.scan(b"a@b.cc")
+    with pytest.raises(ValueError):
+        triggers._prescan.keywords("ab", "abc")
+
+
+@pytest.mark.skipif(sys.maxunicode < 0x10FFFF, reason="needs a full Unicode build")
+def test_lower_case_facts_the_keyword_search_relies_on() -> None:
+    """_prescan folds ASCII case itself and sends only texts with U+0130/U+212A through str.lower()."""
+    wider = {c for c in range(0x110000) if len(chr(c).lower()) != 1}
+    assert wider == {0x130}
+    letters = {ch for word in _KEYWORDS for ch in word}
+    into_keywords = {c for c in range(0x80, 0x110000) if chr(c).lower() in letters and chr(c) not in letters}
+    assert into_keywords == {0x212A}
