@@ -1,12 +1,42 @@
-"""Offline language identification with py3langid (its model ships inside the package; no download)."""
+"""Offline language identification with py3langid (its model ships inside the package; no download).
+
+`LanguageId.detect` runs in C (`_langid.c`) over py3langid's own arrays when the module is built and reproduces
+numpy's float32 arithmetic on this machine (checked once per process, at first use); otherwise, and as the
+reference, it runs py3langid in Python. Both give the same language and the same probability, to the bit.
+"""
 
 from __future__ import annotations
 
+import logging
+import unicodedata
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from lmforge.pipeline.curate.config import LangIdConfig
+
+try:  # the C twin (`_langid.c`), built at install time; the Python path below is the fallback and reference
+    from lmforge.pipeline.curate import _langid
+except ImportError:  # pragma: no cover - a machine without a C compiler
+    _langid = None
+
+log = logging.getLogger(__name__)
+
+ALPHA_SCAN = 2000
+"""A sample with no alphabetic character among its first this many is "und" (no language)."""
+LOG1P_TABLE = 1 << 16
+"""Feature counts the C path looks up in numpy's own float32 log1p; a larger count (never from an 800-character
+sample, which has at most 3,200 bytes) sends that document to the Python path."""
+CALIBRATION_TEXTS = (
+    "Die öffentliche Bibliothek ist einer der letzten Orte, die allen offenstehen.",
+    "The quick brown fox jumps over the lazy dog, and then it naps in the afternoon sun.",
+    "语言识别把一段文字归入一种语言。图书馆是城市的第三空间，人们在这里阅读和学习。",
+    "ＴＨＩＳ ＩＳ ＵＰＰＥＲ ＣＡＳＥ AND NOT NFC: CAFE\u0301 À L'ÉCOLE",
+    "Ελληνικά και русский язык, 日本語のテキスト, 한국어 문장 🙂 e\u0301 x",
+    "a",
+)
+"""End-to-end check of the C path against py3langid: scripts, upper case, text NFC changes, astral characters."""
 
 
 @lru_cache(maxsize=1)
@@ -16,17 +46,127 @@ def _identifier():
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
-class LanguageId:
-    """`detect(text) -> (lang, probability)`; reads only the first `max_chars` characters."""
+@lru_cache(maxsize=1)
+def nfc_stable_bitmap() -> np.ndarray:
+    """Bit c (little-endian packed) set: a text made only of such code points is its own NFC.
 
-    def __init__(self, config: LangIdConfig) -> None:
+    A stable code point has combining class 0, is its own NFC, is not the second half of any canonical
+    decomposition (NFC quick check "maybe": it could compose with what precedes it), nor a Hangul vowel or
+    trailing jamo, and its decomposition does not start with such a code point. Conservative: text with any other
+    code point goes through `unicodedata.normalize`.
+    """
+    stable = np.ones(0x110000, dtype=bool)
+    special = [c for c in range(0x110000) if unicodedata.combining(chr(c)) or unicodedata.decomposition(chr(c))]
+    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for c in special:
+        parts = unicodedata.decomposition(chr(c)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(int(parts[1], 16))
+    for c in special:
+        ch = chr(c)
+        changes = unicodedata.combining(ch) or unicodedata.normalize("NFC", ch) != ch
+        if changes or ord(unicodedata.normalize("NFD", ch)[0]) in seconds:
+            stable[c] = False
+    stable[sorted(seconds)] = False
+    return np.packbits(stable, bitorder="little")
+
+
+def _model_arrays(ident: Any) -> dict[str, Any]:
+    return {
+        "nextmove": np.asarray(ident.tk_nextmove, dtype=np.uint32),
+        "rows": np.asarray(ident.tk_row, dtype=np.uint32),
+        "outputs": np.asarray(ident.tk_output, dtype=np.int32),
+        "ptc": np.ascontiguousarray(ident.nb_ptc),
+        "pc": np.ascontiguousarray(ident.nb_pc),
+        "log1p": np.log1p(np.arange(LOG1P_TABLE, dtype=np.float32)),
+        "nfc_stable": nfc_stable_bitmap(),
+        "classes": tuple(ident.nb_classes),
+        "aliases": tuple(ident._alias_pairs),
+    }
+
+
+def _same_exp() -> bool:
+    """numpy's float32 exp and the C transcription agree over [-87, 0], the range where outputs are normal floats
+    (smaller outputs vanish next to the winning class's exp(0) = 1 and cannot move a result)."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [-np.geomspace(1e-9, 87.0, 20_000), rng.uniform(-87.0, 0.0, 20_000), [0.0, -0.0, -1.0, -0.5, -87.0]]
+    ).astype(np.float32)
+    ours = np.frombuffer(_langid.expf(x.tobytes()), dtype=np.float32)
+    return bool(np.array_equal(ours.view(np.uint32), np.exp(x).view(np.uint32)))
+
+
+def _same_products(model: Any, ident: Any) -> bool:
+    """`log1p(counts) @ nb_ptc[features]` in C equals numpy's for every branch of OpenBLAS's sgemv_n."""
+    rng = np.random.default_rng(0)
+    n_features = ident.nb_ptc.shape[0]
+    sizes = [*range(1, 72), *range(96, 106), 211, 275, 402, 603]
+    for k in sizes:
+        for _ in range(2):
+            features = rng.choice(n_features, size=k, replace=False).astype(np.uint32)
+            counts = rng.integers(1, 30, size=k).astype(np.uint32)
+            want = np.log1p(counts.astype(np.float32)) @ ident.nb_ptc[features]
+            got = np.frombuffer(model.raw_scores(features.tobytes(), counts.tobytes()), dtype=np.float32)
+            if not np.array_equal(got.view(np.uint32), want.astype(np.float32).view(np.uint32)):
+                return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _native_model() -> Any:
+    """The C model in the sgemv variant numpy uses on this machine, or None (not built, or nothing reproduces it)."""
+    if _langid is None:
+        return None
+    ident = _identifier()
+    if ident.nb_ptc.dtype != np.float16 or ident.nb_pc.dtype != np.float32:
+        log.warning(
+            "py3langid model arrays are %s/%s, not float16/float32: langid runs in Python",
+            ident.nb_ptc.dtype,
+            ident.nb_pc.dtype,
+        )
+        return None
+    if not _same_exp():
+        log.warning("numpy's float32 exp is not the SIMD kernel _langid.c mirrors: langid runs in Python")
+        return None
+    arrays = _model_arrays(ident)
+    for variant in range(_langid.N_VARIANTS):
+        model = _langid.Model(**arrays, variant=variant)
+        if _same_products(model, ident) and all(
+            model.detect(text, 800) == _detect_python(ident, text, 800) for text in CALIBRATION_TEXTS
+        ):
+            log.info("langid runs in C (sgemv variant %d)", variant)
+            return model
+    log.warning("no _langid variant reproduces numpy's BLAS on this machine: langid runs in Python")
+    return None
+
+
+def _detect_python(ident: Any, text: str, max_chars: int) -> tuple[str, float]:
+    sample = text[:max_chars]
+    if not any(ch.isalpha() for ch in sample[:ALPHA_SCAN]):
+        return "und", 0.0
+    lang, prob = ident.classify(sample)
+    return lang, float(np.clip(prob, 0.0, 1.0))
+
+
+class LanguageId:
+    """`detect(text) -> (lang, probability)`; reads only the first `max_chars` characters.
+
+    `native=False` forces the Python path (the reference the tests compare the C path with).
+    """
+
+    def __init__(self, config: LangIdConfig, *, native: bool = True) -> None:
         self.config = config
         self._ident = _identifier()
+        self._native = _native_model() if native else None
+
+    @property
+    def native(self) -> bool:
+        """True when `detect` runs in C."""
+        return self._native is not None
 
     def detect(self, text: str) -> tuple[str, float]:
-        sample = text[: self.config.max_chars]
-        if not any(ch.isalpha() for ch in sample[:2000]):
-            return "und", 0.0
-        lang, prob = self._ident.classify(sample)
-        prob = float(np.clip(prob, 0.0, 1.0))
-        return lang, prob
+        if self._native is not None:
+            result = self._native.detect(text, self.config.max_chars)
+            if result is not None:
+                return result
+        return _detect_python(self._ident, text, self.config.max_chars)
