@@ -3,21 +3,28 @@
 Line rules remove lines from the document (its text is rewritten, the document continues with the rest); page
 rules reject it: "lorem ipsum", a curly bracket (off by default), or fewer than `min_sentences` sentences left.
 The unit of the line rules is a paragraph by default (see `C4Config.unit`). Words are `text_stats.tokens` (CJK:
-characters) and sentences end on 。！？ as well.
+characters) and sentences end on 。！？ as well. `_textstats.c4_units` judges all units in one call with the same
+rules; `_judge_units_py` is the reference.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+from lmforge.pipeline.curate import text_stats
 from lmforge.pipeline.curate.document import Document
 from lmforge.pipeline.curate.filters.base import KEEP, Filter, Verdict
 from lmforge.pipeline.curate.filters.config import C4Config
-from lmforge.pipeline.curate.text_stats import TERMINAL_PUNCTUATION, count_sentences, tokens
+from lmforge.pipeline.curate.filters.phrases import Phrases
+from lmforge.pipeline.curate.text_stats import ELLIPSES, TERMINAL_PUNCTUATION, count_sentences, tokens
 
 _PARAGRAPH_SPLIT_RE = re.compile(r"\n[^\S\n]*\n")
-_LOREM_RE = re.compile(r"lorem\s+ipsum", re.IGNORECASE)
-_ELLIPSES = ("...", "…")
+_LINE_SPLIT_RE = re.compile("\n")
+_TERMINAL_CHARS = "".join(TERMINAL_PUNCTUATION)
+
+UnitsJudged = tuple[int, int, int, str | None]
+"""(number of units, of kept units, sentences in the kept ones, the kept units joined when some were dropped)."""
 
 
 class C4Filter(Filter):
@@ -27,38 +34,68 @@ class C4Filter(Filter):
 
     def __init__(self, config: C4Config) -> None:
         self.config = config
-        phrases = [re.escape(p.strip()) for p in config.policy_phrases] if config.drop_policy else []
+        phrases = [p.strip() for p in config.policy_phrases] if config.drop_policy else []
         if config.drop_javascript:
             phrases.append("javascript")
-        # One case-insensitive scan of the whole text tells whether any unit needs the per-unit phrase check.
-        self._phrase_re = re.compile("|".join(phrases), re.IGNORECASE) if phrases else None
+        self._phrases = Phrases(phrases, ignore_case=True) if phrases else None
+        self._lorem = Phrases(["lorem ipsum"], ignore_case=True, space_runs=True)
         self._joiner = "\n\n" if config.unit == "paragraph" else "\n"
 
     def filter(self, doc: Document) -> Verdict:
         c = self.config
         text = doc.text
-        if c.reject_lorem_ipsum and _LOREM_RE.search(text):
+        if c.reject_lorem_ipsum and self._lorem.search(text):
             return False, "c4_lorem_ipsum"
         if c.reject_curly_bracket and "{" in text:
             return False, "c4_curly_bracket"
-        units = _PARAGRAPH_SPLIT_RE.split(text) if c.unit == "paragraph" else text.split("\n")
-        phrase_re = self._phrase_re if self._phrase_re is not None and self._phrase_re.search(text) else None
-        kept = [u for u in units if self._keep_unit(u.strip(), phrase_re)]
-        if not kept:
+        native = text_stats._textstats is not None and (self._phrases is None or self._phrases.uses_native())
+        _, n_kept, sentences, rewritten = self._judge_units(doc) if native else self._judge_units_py(text)
+        if not n_kept:
             return False, "c4_no_lines_left"
-        if sum(count_sentences(u) for u in kept) < c.min_sentences:
+        if sentences < c.min_sentences:
             return False, "c4_too_few_sentences"
-        if len(kept) != len(units):
-            doc.text = self._joiner.join(u.strip("\n") for u in kept)
+        if rewritten is not None:
+            doc.text = rewritten
         return KEEP
 
-    def _keep_unit(self, unit: str, phrase_re: re.Pattern[str] | None) -> bool:
+    def _judge_units(self, doc: Document) -> UnitsJudged:
+        """The native twin of `_judge_units_py`, on the tokens and sentence ends the statistics found."""
+        c = self.config
+        phrases = self._phrases.native if self._phrases is not None else None
+        return text_stats._textstats.c4_units(
+            text_stats.stats_for(doc).scan,
+            c.unit == "paragraph",
+            _TERMINAL_CHARS,
+            c.drop_no_terminal_punct,
+            c.min_words_per_line,
+            c.max_word_chars,
+            phrases,
+        )
+
+    def _judge_units_py(self, text: str) -> UnitsJudged:
+        spans = list(self._unit_spans(text))
+        # One scan of the whole text tells whether any unit needs the per-unit phrase check.
+        phrases = self._phrases if self._phrases is not None and self._phrases.search(text) else None
+        kept = [text[start:end] for start, end in spans if self._keep_unit(text[start:end].strip(), phrases)]
+        rewritten = self._joiner.join(u.strip("\n") for u in kept) if kept and len(kept) != len(spans) else None
+        return len(spans), len(kept), sum(map(count_sentences, kept)), rewritten
+
+    def _unit_spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """Where `re.split` (paragraphs) or `str.split("\\n")` (lines) would cut `text`."""
+        separator = _PARAGRAPH_SPLIT_RE if self.config.unit == "paragraph" else _LINE_SPLIT_RE
+        start = 0
+        for match in separator.finditer(text):
+            yield start, match.start()
+            start = match.end()
+        yield start, len(text)
+
+    def _keep_unit(self, unit: str, phrases: Phrases | None) -> bool:
         c = self.config
         if not unit:
             return False
-        if c.drop_no_terminal_punct and (not unit.endswith(TERMINAL_PUNCTUATION) or unit.endswith(_ELLIPSES)):
+        if c.drop_no_terminal_punct and (not unit.endswith(TERMINAL_PUNCTUATION) or unit.endswith(ELLIPSES)):
             return False
         toks = tokens(unit)
         if max(map(len, toks)) > c.max_word_chars or len(toks) < c.min_words_per_line:
             return False
-        return phrase_re is None or phrase_re.search(unit) is None
+        return phrases is None or not phrases.search(unit)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from lmforge.pipeline.curate.document import Document
 from lmforge.pipeline.curate.filters.base import KEEP, Filter, Verdict
 from lmforge.pipeline.curate.filters.config import FineWebConfig
-from lmforge.pipeline.curate.filters.gopher_repetition import duplicates
-from lmforge.pipeline.curate.text_stats import TERMINAL_PUNCTUATION, stats_for
+from lmforge.pipeline.curate.text_stats import stats_for
 
 
 class FineWebFilter(Filter):
@@ -24,20 +23,18 @@ class FineWebFilter(Filter):
     def filter(self, doc: Document) -> Verdict:
         c = self.config
         st = stats_for(doc)
-        lines = st.lines
-        if not lines:
+        n_lines = st.n_lines
+        if not n_lines:
             return False, "fineweb_empty"
-        n_lines = len(lines)
-        punct = sum(1 for line in lines if line.rstrip().endswith(TERMINAL_PUNCTUATION))
-        if punct < c.min_line_punct_ratio * n_lines:
+        if st.n_punct_lines < c.min_line_punct_ratio * n_lines:
             return False, "fineweb_line_punct_ratio"
         limit = c.short_line_chars_cjk if st.cjk else c.short_line_chars
-        short = sum(1 for line in lines if len(line) <= limit)
-        if short > c.max_short_line_ratio * n_lines:
+        if st.n_short_lines(limit) > c.max_short_line_ratio * n_lines:
             return False, "fineweb_short_line_ratio"
-        _, dup_chars = duplicates(lines)
-        if dup_chars > c.max_dup_line_char_ratio * (len(st.text) - st.text.count("\n")):
+        _, dup_chars = st.line_duplicates
+        newlines = st.n_newlines
+        if dup_chars > c.max_dup_line_char_ratio * (len(st.text) - newlines):
             return False, "fineweb_dup_line_chars"
-        if st.text.count("\n") > c.max_newline_word_ratio * st.n_words:
+        if newlines > c.max_newline_word_ratio * st.n_words:
             return False, "fineweb_newline_word_ratio"
         return KEEP

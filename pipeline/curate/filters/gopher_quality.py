@@ -7,24 +7,20 @@ lists for Chinese and Japanese hold single characters and particles.
 
 from __future__ import annotations
 
-import re
-
 from lmforge.pipeline.curate.document import Document
 from lmforge.pipeline.curate.filters.base import KEEP, Filter, Verdict
 from lmforge.pipeline.curate.filters.config import GopherQualityConfig
-from lmforge.pipeline.curate.text_stats import UNSEGMENTED_LANGS, stats_for
+from lmforge.pipeline.curate.filters.phrases import Phrases
+from lmforge.pipeline.curate.text_stats import BULLETS, UNSEGMENTED_LANGS, TextStats, stats_for
 
-BULLETS: tuple[str, ...] = ("•", "●", "◦", "▪", "‣", "·", "-", "*", "–", "—", "►", "➢", "✓")
-"""Characters that open a bullet-list line."""
-
-_ELLIPSIS_RE = re.compile(r"\.\.\.|…")
+__all__ = ["BULLETS", "GopherQualityFilter"]
 
 
-def _stop_word_pattern(lang: str, stops: list[str]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(s) for s in sorted(set(stops), key=len, reverse=True))
+def _stop_word_phrases(lang: str, stops: list[str]) -> Phrases:
+    alternatives = sorted(set(stops), key=len, reverse=True)
     if lang in UNSEGMENTED_LANGS:
-        return re.compile(f"(?:{alternatives})")
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        return Phrases(alternatives)
+    return Phrases(alternatives, ignore_case=True, word_bounded=True)
 
 
 class GopherQualityFilter(Filter):
@@ -34,7 +30,7 @@ class GopherQualityFilter(Filter):
 
     def __init__(self, config: GopherQualityConfig) -> None:
         self.config = config
-        self._stop_patterns = {lang: _stop_word_pattern(lang, stops) for lang, stops in config.stop_words.items()}
+        self._stop_words = {lang: _stop_word_phrases(lang, stops) for lang, stops in config.stop_words.items()}
 
     def filter(self, doc: Document) -> Verdict:
         c = self.config
@@ -53,36 +49,31 @@ class GopherQualityFilter(Filter):
                 return False, "gopher_short_mean_word_length"
             if mean > c.max_mean_word_length:
                 return False, "gopher_long_mean_word_length"
-        if text.count("#") > c.max_hash_ratio * n_words:
+        if st.n_hashes > c.max_hash_ratio * n_words:
             return False, "gopher_hash_ratio"
-        if len(_ELLIPSIS_RE.findall(text)) > c.max_ellipsis_ratio * n_words:
+        if st.n_ellipses > c.max_ellipsis_ratio * n_words:
             return False, "gopher_ellipsis_ratio"
-        verdict = self._lines(st.lines)
+        verdict = self._lines(st)
         if verdict is not KEEP:
             return verdict
-        if st.n_alpha_tokens < c.min_alpha_words * len(st.tokens):
+        if st.n_alpha_tokens < c.min_alpha_words * st.n_tokens:
             return False, "gopher_few_alpha_words"
-        pattern = self._stop_patterns.get(doc.lang)
-        if pattern is not None and c.min_stop_words > 0 and not self._has_stop_words(pattern, text):
+        stops = self._stop_words.get(doc.lang)
+        if stops is not None and c.min_stop_words > 0 and not self._has_stop_words(stops, text):
             return False, "gopher_few_stop_words"
         return KEEP
 
-    def _lines(self, lines: list[str]) -> Verdict:
-        if not lines:
+    def _lines(self, st: TextStats) -> Verdict:
+        n_lines = st.n_lines
+        if not n_lines:
             return KEEP
-        bullets = sum(1 for line in lines if line.lstrip().startswith(BULLETS))
-        if bullets > self.config.max_bullet_lines * len(lines):
+        if st.n_bullet_lines > self.config.max_bullet_lines * n_lines:
             return False, "gopher_bullet_lines"
-        ellipsis = sum(1 for line in lines if line.rstrip().endswith(("...", "…")))
-        if ellipsis > self.config.max_ellipsis_lines * len(lines):
+        if st.n_ellipsis_lines > self.config.max_ellipsis_lines * n_lines:
             return False, "gopher_ellipsis_lines"
         return KEEP
 
-    def _has_stop_words(self, pattern: re.Pattern[str], text: str) -> bool:
+    def _has_stop_words(self, stops: Phrases, text: str) -> bool:
         """True once `min_stop_words` distinct stop words were seen (stops scanning early: usually in line one)."""
-        seen: set[str] = set()
-        for match in pattern.finditer(text):
-            seen.add(match.group().lower())
-            if len(seen) >= self.config.min_stop_words:
-                return True
-        return False
+        wanted = self.config.min_stop_words
+        return stops.distinct(text, wanted) >= wanted

@@ -1,53 +1,27 @@
 """Gopher repetition heuristics (Rae et al. 2021, table A1), CJK-aware and fast on clean text.
 
 Fractions of characters are taken over the characters inside words (`TextStats.word_chars`) for n-grams, and over
-the whole text for lines and paragraphs. For CJK an n-gram is n characters. N-grams are tuples of words counted by
-C-level builtins (`zip`, `Counter`, `dict`); a document without any repeated 5-gram, the usual case for prose,
-skips the longer n-grams entirely (a repeated n-gram contains a repeated 5-gram).
+the whole text for lines and paragraphs. For CJK an n-gram is n characters. The counts come from `text_stats`
+(`duplicates`, `top_ngram_chars`, `repeated_ngram_chars`, or the C extension's equal numbers); a document without
+any repeated 5-gram, the usual case for prose, skips the longer n-grams entirely (a repeated n-gram contains a
+repeated 5-gram).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from itertools import compress, islice
-
 from lmforge.pipeline.curate.document import Document
 from lmforge.pipeline.curate.filters.base import KEEP, Filter, Verdict
 from lmforge.pipeline.curate.filters.config import GopherRepetitionConfig
-from lmforge.pipeline.curate.text_stats import stats_for
+from lmforge.pipeline.curate.text_stats import (
+    TextStats,
+    duplicates,
+    ngrams,
+    repeated_ngram_chars,
+    stats_for,
+    top_ngram_chars,
+)
 
-
-def duplicates(items: list[str]) -> tuple[int, int]:
-    """(number of items equal to an earlier item, their characters)."""
-    unique = set(items)
-    return len(items) - len(unique), sum(map(len, items)) - sum(map(len, unique))
-
-
-def ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
-    return list(zip(*(islice(words, i, None) for i in range(n)), strict=False))
-
-
-def top_ngram_chars(words: list[str], n: int) -> int:
-    """Characters (excluding separators) covered by all occurrences of the most frequent n-gram."""
-    grams = ngrams(words, n)
-    if not grams:
-        return 0
-    gram, count = Counter(grams).most_common(1)[0]
-    return count * sum(map(len, gram)) if count > 1 else 0
-
-
-def repeated_ngram_chars(words: list[str], n: int) -> int:
-    """Characters of the words covered by occurrences of an n-gram that already appeared earlier in the text."""
-    grams = ngrams(words, n)
-    first = dict(zip(reversed(grams), range(len(grams) - 1, -1, -1), strict=True))
-    if len(first) == len(grams):
-        return 0
-    covered = bytearray(len(words))
-    ones = b"\x01" * n
-    for i, gram in enumerate(grams):
-        if first[gram] != i:
-            covered[i : i + n] = ones
-    return sum(compress(map(len, words), covered))
+__all__ = ["GopherRepetitionFilter", "duplicates", "ngrams", "repeated_ngram_chars", "top_ngram_chars"]
 
 
 class GopherRepetitionFilter(Filter):
@@ -66,30 +40,31 @@ class GopherRepetitionFilter(Filter):
         n_chars = len(st.text)
         if n_chars == 0:
             return KEEP
-        paragraphs = st.paragraphs
-        if paragraphs:
-            dup, dup_chars = duplicates(paragraphs)
-            if dup > c.max_dup_para_frac * len(paragraphs):
+        n_paragraphs = st.n_paragraphs
+        if n_paragraphs:
+            dup, dup_chars = st.paragraph_duplicates
+            if dup > c.max_dup_para_frac * n_paragraphs:
                 return False, "gopher_dup_paragraphs"
             if dup_chars > c.max_dup_para_char_frac * n_chars:
                 return False, "gopher_dup_paragraph_chars"
-        lines = st.lines
-        if lines:
-            dup, dup_chars = duplicates(lines)
-            if dup > c.max_dup_line_frac * len(lines):
+        n_lines = st.n_lines
+        if n_lines:
+            dup, dup_chars = st.line_duplicates
+            if dup > c.max_dup_line_frac * n_lines:
                 return False, "gopher_dup_lines"
             if dup_chars > c.max_dup_line_char_frac * n_chars:
                 return False, "gopher_dup_line_chars"
-        return self._ngrams(st.words, st.word_chars)
+        return self._ngrams(st)
 
-    def _ngrams(self, words: list[str], word_chars: int) -> Verdict:
+    def _ngrams(self, st: TextStats) -> Verdict:
+        word_chars = st.word_chars
         if word_chars == 0:
             return KEEP
         for n, frac in self._top:
-            if top_ngram_chars(words, n) > frac * word_chars:
+            if st.top_ngram_chars(n) > frac * word_chars:
                 return False, f"gopher_top_{n}gram"
         for n, frac in self._dup:
-            chars = repeated_ngram_chars(words, n)
+            chars = st.repeated_ngram_chars(n)
             if chars > frac * word_chars:
                 return False, f"gopher_dup_{n}gram"
             if chars == 0:

@@ -1,18 +1,34 @@
-"""Tokens, words and sentences for spaced and unspaced scripts, and the per-document cache."""
+"""Tokens, words and sentences for spaced and unspaced scripts, the per-document cache, and the C extension
+`_textstats` giving the same numbers as the pure-Python statistics."""
 
 from __future__ import annotations
 
-from hypothesis import given
+import re
+
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmforge.pipeline.curate.document import Document
 from lmforge.pipeline.curate.text_stats import (
+    _SENTENCE_END_RE,
+    UNSEGMENTED_RANGES,
+    NativeTextStats,
     TextStats,
+    _textstats,
     count_sentences,
     is_unsegmented,
     stats_for,
     tokens,
     words,
+)
+from tests.pipeline.curate.filters.texts import (
+    EDGE_TEXTS,
+    IMPLEMENTATIONS,
+    LANGS,
+    NATIVE_BUILT,
+    TEXTS,
+    implementation,
 )
 
 
@@ -75,3 +91,85 @@ def test_words_never_contain_whitespace_and_counts_are_consistent(text: str) -> 
     assert all(w and not any(ch.isspace() for ch in w) for w in st_.words)
     assert st_.n_words == len(st_.words)
     assert 0 <= st_.n_alpha_tokens <= len(st_.tokens)
+
+
+# --- the C extension `_textstats` against the pure-Python statistics ---------------------------------------------
+
+NATIVE = pytest.mark.skipif(not NATIVE_BUILT, reason="the C module _textstats is not built (no compiler)")
+
+
+def _numbers(stats: TextStats, orders: bool = False) -> dict:
+    """Every statistic the filters use; `orders` asks the n-gram questions from the longest size down."""
+    sizes = range(12)
+    if orders:
+        repeated = {n: stats.repeated_ngram_chars(n) for n in reversed(sizes)}
+        top = {n: stats.top_ngram_chars(n) for n in reversed(sizes)}
+    else:
+        top = {n: stats.top_ngram_chars(n) for n in sizes}
+        repeated = {n: stats.repeated_ngram_chars(n) for n in sizes}
+    return {
+        "tokens": stats.n_tokens,
+        "symbol_tokens": stats.n_symbol_tokens,
+        "words": stats.n_words,
+        "word_chars": stats.word_chars,
+        "alpha_tokens": stats.n_alpha_tokens,
+        "cjk": stats.cjk,
+        "lines": stats.n_lines,
+        "bullet_lines": stats.n_bullet_lines,
+        "ellipsis_lines": stats.n_ellipsis_lines,
+        "punct_lines": stats.n_punct_lines,
+        "short_lines": [stats.n_short_lines(limit) for limit in (0, 1, 5, 15, 30, 10**30)],
+        "line_duplicates": stats.line_duplicates,
+        "paragraphs": stats.n_paragraphs,
+        "paragraph_duplicates": stats.paragraph_duplicates,
+        "hashes": stats.n_hashes,
+        "ellipses": stats.n_ellipses,
+        "newlines": stats.n_newlines,
+        "top": [top[n] for n in sizes],
+        "repeated": [repeated[n] for n in sizes] + [stats.repeated_ngram_chars(-1)],
+    }
+
+
+def _assert_native_equals_python(text: str, lang: str) -> None:
+    native = NativeTextStats(text, lang)
+    python = TextStats(text, lang)
+    assert _numbers(native, orders=len(text) % 2 == 1) == _numbers(python)
+    # Sentence ends, which C4 takes from the scan.
+    assert native.scan.n_sentences == len(_SENTENCE_END_RE.findall(text))
+    # Sizes past any number of words (Python would build that many iterators first).
+    assert native.top_ngram_chars(10**30) == native.repeated_ngram_chars(2**63) == 0
+
+
+def test_native_unsegmented_ranges_are_the_python_ones() -> None:
+    if NATIVE_BUILT:
+        assert _textstats.UNSEGMENTED_RANGES == UNSEGMENTED_RANGES
+
+
+@NATIVE
+@settings(max_examples=300, deadline=None)
+@given(TEXTS, LANGS)
+def test_native_statistics_equal_python_on_generated_text(text: str, lang: str) -> None:
+    _assert_native_equals_python(text, lang)
+
+
+@NATIVE
+@pytest.mark.parametrize("text", EDGE_TEXTS, ids=range(len(EDGE_TEXTS)))
+def test_native_statistics_equal_python_on_edge_cases(text: str) -> None:
+    for lang in ("en", "und"):
+        _assert_native_equals_python(text, lang)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_stats_for_follows_the_implementation_switch(impl: str) -> None:
+    doc = Document(doc_id="1", text="one two three", source="s", path="p", lang="en")
+    with implementation(impl):
+        stats = stats_for(doc)
+        assert isinstance(stats, NativeTextStats) == (impl == "native")
+        assert stats_for(doc) is stats
+        assert stats.n_words == 3
+
+
+@given(TEXTS)
+def test_ellipsis_count_is_what_the_old_regex_found(text: str) -> None:
+    # Gopher's ellipsis ratio used to count re.findall(r"\.\.\.|…"); str.count finds the same non-overlapping runs.
+    assert TextStats(text).n_ellipses == len(re.findall(r"\.\.\.|…", text))

@@ -1,13 +1,15 @@
-"""Shared helpers for the filter tests: real text from tests/data/curate/filters and a Document factory."""
+"""Shared helpers for the filter tests: real text from tests/data/curate/filters, a Document factory, and a fixture
+that runs a whole test module once with the C extension `_textstats` and once with its pure-Python twin."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from lmforge.pipeline.curate.document import Document
+from tests.pipeline.curate.filters.texts import IMPLEMENTATIONS, implementation
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "curate" / "filters"
 
@@ -29,3 +31,10 @@ def sample() -> Callable[[str], str]:
         return (DATA / f"{name}.txt").read_text(encoding="utf-8").strip("\n")
 
     return read
+
+
+@pytest.fixture(scope="module", params=IMPLEMENTATIONS)
+def each_implementation(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Module-scoped (so that Hypothesis tests may use it): the module's tests run under each implementation."""
+    with implementation(request.param):
+        yield request.param

@@ -14,6 +14,8 @@ from lmforge.pipeline.curate.filters import LengthFilter, build_filters
 from lmforge.pipeline.curate.filters.config import FiltersConfig, LengthConfig
 from lmforge.pipeline.errors import ConfigError
 
+pytestmark = pytest.mark.usefixtures("each_implementation")
+
 ORDER = ["length", "gopher_quality", "gopher_repetition", "c4", "fineweb"]
 ALL = build_filters(FiltersConfig())
 LANGS = st.sampled_from(["en", "de", "zh", "ja", "ko", "th", "und"])

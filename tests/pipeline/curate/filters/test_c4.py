@@ -7,6 +7,8 @@ import pytest
 from lmforge.pipeline.curate.filters.c4 import C4Filter
 from lmforge.pipeline.curate.filters.config import C4Config
 
+pytestmark = pytest.mark.usefixtures("each_implementation")
+
 DEFAULT = C4Filter(C4Config())
 PROSE = (
     "The library reads each file once and keeps only the columns it needs.\n"

@@ -7,6 +7,8 @@ import pytest
 from lmforge.pipeline.curate.filters.config import FineWebConfig
 from lmforge.pipeline.curate.filters.fineweb import FineWebFilter
 
+pytestmark = pytest.mark.usefixtures("each_implementation")
+
 DEFAULT = FineWebFilter(FineWebConfig())
 
 

@@ -7,6 +7,8 @@ import pytest
 from lmforge.pipeline.curate.filters.config import GopherQualityConfig
 from lmforge.pipeline.curate.filters.gopher_quality import GopherQualityFilter
 
+pytestmark = pytest.mark.usefixtures("each_implementation")
+
 DEFAULT = GopherQualityFilter(GopherQualityConfig())
 
 

@@ -12,6 +12,8 @@ from lmforge.pipeline.curate.filters.gopher_repetition import (
     top_ngram_chars,
 )
 
+pytestmark = pytest.mark.usefixtures("each_implementation")
+
 DEFAULT = GopherRepetitionFilter(GopherRepetitionConfig())
 # Varied filler prose (no repeated 5-gram) used to dilute crafted repetitions.
 FILLER = (
