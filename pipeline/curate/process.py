@@ -314,7 +314,7 @@ class UnitCurator:
 
     def _curate_document(self, doc: Document, pii: dict[str, Counter]) -> tuple[str, str, str | None] | None:
         """Run the document steps in place; return (step, reason, redacted text) if it is rejected."""
-        if not doc.text.strip():
+        if not doc.text or doc.text.isspace():  # `not text.strip()` without copying the text
             return "read", "empty_text", None
         doc.text = clean_text(doc.text, self.config.curate.clean)
         if not doc.text:
@@ -322,8 +322,8 @@ class UnitCurator:
         doc.text, drop = self.redact(doc.text, pii, doc.source)
         if drop:
             return "privacy", drop, doc.text
-        if doc.url:
-            doc.url, _ = self.redact(doc.url, defaultdict(Counter), doc.source)
+        if doc.url and self.redactor is not None:  # URL hits are not counted: the text's counts are the report's
+            doc.url = self.redactor.redact(doc.url).text
         doc.lang, doc.lang_score = self.langid.detect(doc.text)
         lid = self.config.curate.langid
         if lid.languages and doc.lang not in lid.languages:
