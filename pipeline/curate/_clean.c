@@ -9,7 +9,7 @@
  *   B. remove C0/C1 controls except \t \n \r, and U+FEFF (strip_control); Unicode space separators → " ",
  *      spaces and tabs before a newline or the end removed, 3+ newlines → 2, then strip " " and "\n" from
  *      both ends (normalize_whitespace).
- * The input is returned itself when nothing changes. Memory: one UCS4 buffer the size of the text.
+ * The input is returned itself when nothing changes. Memory: a buffer of the text's own size for each pass.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -28,7 +28,7 @@ static inline int is_space_separator(Py_UCS4 c) {
 }
 
 /* Step A into `out`; returns the new length. Inlined per kind below, so PyUnicode_READ needs no switch. */
-static inline Py_ssize_t pass_a(int kind, const void *data, Py_ssize_t n, int ws, Py_UCS4 *out, int *changed) {
+static inline Py_ssize_t pass_a(int kind, const void *data, Py_ssize_t n, int ws, void *out, int *changed) {
     Py_ssize_t j = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -45,13 +45,17 @@ static inline Py_ssize_t pass_a(int kind, const void *data, Py_ssize_t n, int ws
                 *changed = 1;
             }
         }
-        out[j++] = c;
+        PyUnicode_WRITE(kind, out, j, c);
+        j++;
     }
     return j;
 }
 
-/* Step B from `in` (kind/data) into `out`; returns the new length. */
-static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, Py_UCS4 *out, int *changed) {
+/* Step B from `data` into `out` (the same kind: B only removes characters or lowers them to ' ' and '\\n');
+ * returns the new length. */
+#define PUT(c) (PyUnicode_WRITE(kind, out, j, (c)), j++)
+#define GET(i) PyUnicode_READ(kind, out, (i))
+static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, void *out, int *changed) {
     Py_ssize_t j = 0;
     Py_ssize_t pending_start = -1; /* index in `out` where a run of spaces/tabs began (ws mode) */
     Py_ssize_t newlines = 0;       /* newlines just written in a row */
@@ -62,7 +66,7 @@ static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws
             continue;
         }
         if (!ws) {
-            out[j++] = c;
+            PUT(c);
             continue;
         }
         if (is_space_separator(c)) {
@@ -71,7 +75,7 @@ static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws
         }
         if (c == ' ' || c == '\t') {
             if (pending_start < 0) pending_start = j;
-            out[j++] = c;
+            PUT(c);
             newlines = 0;
             continue;
         }
@@ -82,19 +86,19 @@ static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws
                 *changed = 1;
                 /* the newlines before the run are again the last characters written */
                 newlines = 0;
-                while (newlines < 2 && j - 1 - newlines >= 0 && out[j - 1 - newlines] == '\n') newlines++;
+                while (newlines < 2 && j - 1 - newlines >= 0 && GET(j - 1 - newlines) == '\n') newlines++;
             }
             if (newlines >= 2) {
                 *changed = 1;
                 continue;
             }
-            out[j++] = c;
+            PUT(c);
             newlines++;
             continue;
         }
         pending_start = -1;
         newlines = 0;
-        out[j++] = c;
+        PUT(c);
     }
     if (ws) {
         if (pending_start >= 0) {
@@ -102,18 +106,21 @@ static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws
             *changed = 1;
         }
         Py_ssize_t end = j, start = 0;
-        while (end > 0 && (out[end - 1] == ' ' || out[end - 1] == '\n')) end--;
-        while (start < end && (out[start] == ' ' || out[start] == '\n')) start++;
+        while (end > 0 && (GET(end - 1) == ' ' || GET(end - 1) == '\n')) end--;
+        while (start < end && (GET(start) == ' ' || GET(start) == '\n')) start++;
         if (start || end != j) {
             *changed = 1;
-            memmove(out, out + start, (size_t)(end - start) * sizeof(Py_UCS4));
+            memmove(out, (char *)out + start * kind, (size_t)(end - start) * (size_t)kind);
             j = end - start;
         }
     }
     return j;
 }
 
-static Py_ssize_t pass_a_any(int kind, const void *data, Py_ssize_t n, int ws, Py_UCS4 *out, int *changed) {
+#undef PUT
+#undef GET
+
+static Py_ssize_t pass_a_any(int kind, const void *data, Py_ssize_t n, int ws, void *out, int *changed) {
     switch (kind) {
     case PyUnicode_1BYTE_KIND:
         return pass_a(PyUnicode_1BYTE_KIND, data, n, ws, out, changed);
@@ -124,7 +131,7 @@ static Py_ssize_t pass_a_any(int kind, const void *data, Py_ssize_t n, int ws, P
     }
 }
 
-static Py_ssize_t pass_b_any(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, Py_UCS4 *out, int *changed) {
+static Py_ssize_t pass_b_any(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, void *out, int *changed) {
     switch (kind) {
     case PyUnicode_1BYTE_KIND:
         return pass_b(PyUnicode_1BYTE_KIND, data, n, ws, ctrl, out, changed);
@@ -162,49 +169,40 @@ static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
     if (PyUnicode_IS_ASCII(text) && ascii_clean_already(PyUnicode_1BYTE_DATA(text), n, ws, ctrl)) {
         return Py_NewRef(text);
     }
-    Py_UCS4 *buf = PyMem_Malloc((size_t)n * sizeof(Py_UCS4));
-    if (!buf) return PyErr_NoMemory();
-    int changed = 0;
+    /* Steps A and B write into a buffer of the input's kind: U+FFFD replaces surrogates, which only 2- and 4-byte
+       strings hold; every other change removes a character or lowers it to ' ' or '\n'. */
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    PyObject *mid = NULL, *result = NULL;
-    /* An ASCII text has no surrogates, separators or anything NFC changes: step A only looks for "\r". */
-    int ascii = PyUnicode_IS_ASCII(text);
-    Py_ssize_t m = n;
-    if (!ascii || (ws && memchr(data, '\r', (size_t)n))) {
-        m = pass_a_any(kind, data, n, ws, buf, &changed);
-    }
-    if (changed) {
-        mid = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, m);
-        if (!mid) goto done;
+    PyObject *mid;
+    if (!PyUnicode_IS_ASCII(text) || (ws && memchr(data, '\r', (size_t)n))) {
+        void *buf = PyMem_Malloc((size_t)n * (size_t)kind);
+        if (!buf) return PyErr_NoMemory();
+        int changed = 0;
+        Py_ssize_t m = pass_a_any(kind, data, n, ws, buf, &changed);
+        mid = changed ? PyUnicode_FromKindAndData(kind, buf, m) : Py_NewRef(text);
+        PyMem_Free(buf);
+        if (!mid) return NULL;
     } else {
         mid = Py_NewRef(text);
     }
     if (nfc && !PyUnicode_IS_ASCII(mid)) {
         PyObject *normal = PyObject_CallFunctionObjArgs(normalize_func, nfc_name, mid, NULL);
-        if (!normal) goto done;
-        if (normal != mid) changed = 1;
         Py_SETREF(mid, normal);
+        if (!mid) return NULL;
     }
+    kind = PyUnicode_KIND(mid);
     n = PyUnicode_GET_LENGTH(mid);
-    if (n > m) { /* NFC can lengthen a text (rarely: some compatibility decompositions stay, singletons) */
-        Py_UCS4 *bigger = PyMem_Realloc(buf, (size_t)n * sizeof(Py_UCS4));
-        if (!bigger) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        buf = bigger;
+    if (n == 0) return mid;
+    void *buf = PyMem_Malloc((size_t)n * (size_t)kind);
+    if (!buf) {
+        Py_DECREF(mid);
+        return PyErr_NoMemory();
     }
-    int changed_b = 0;
-    m = pass_b_any(PyUnicode_KIND(mid), PyUnicode_DATA(mid), n, ws, ctrl, buf, &changed_b);
-    if (!changed_b) {
-        result = Py_NewRef(changed ? mid : text);
-    } else {
-        result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, m);
-    }
-done:
-    Py_XDECREF(mid);
+    int changed = 0;
+    Py_ssize_t m = pass_b_any(kind, PyUnicode_DATA(mid), n, ws, ctrl, buf, &changed);
+    PyObject *result = changed ? PyUnicode_FromKindAndData(kind, buf, m) : Py_NewRef(mid);
     PyMem_Free(buf);
+    Py_DECREF(mid);
     return result;
 }
 
