@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from functools import lru_cache
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,12 @@ def nfc_stable_bitmap() -> np.ndarray:
     code point goes through `unicodedata.normalize`.
     """
     stable = np.ones(0x110000, dtype=bool)
-    special = [c for c in range(0x110000) if unicodedata.combining(chr(c)) or unicodedata.decomposition(chr(c))]
+    # Code points with a combining class or a decomposition, found by C-level map/compress (a Python loop over all
+    # 1.1 M code points took 0.6 s of every process's start).
+    chars = list(map(chr, range(0x110000)))
+    combining = np.fromiter(map(unicodedata.combining, chars), dtype=np.int32, count=len(chars))
+    decomposable = compress(range(len(chars)), map(unicodedata.decomposition, chars))
+    special = sorted(set(np.flatnonzero(combining).tolist()).union(decomposable))
     seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
     for c in special:
         parts = unicodedata.decomposition(chr(c)).split()
