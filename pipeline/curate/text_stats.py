@@ -292,11 +292,11 @@ class NativeTextStats(TextStats):
         unsegmented = scan.n_tokens > 0 and 2 * scan.n_unsegmented > scan.n_tokens
         self.cjk = lang in UNSEGMENTED_LANGS or (lang == "und" and unsegmented)
 
-    @property
+    @cached_property
     def line_duplicates(self) -> tuple[int, int]:
         return self.scan.line_duplicates()
 
-    @property
+    @cached_property
     def paragraph_duplicates(self) -> tuple[int, int]:
         return self.scan.paragraph_duplicates()
 

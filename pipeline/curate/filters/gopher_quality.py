@@ -11,9 +11,7 @@ from lmforge.pipeline.curate.document import Document
 from lmforge.pipeline.curate.filters.base import KEEP, Filter, Verdict
 from lmforge.pipeline.curate.filters.config import GopherQualityConfig
 from lmforge.pipeline.curate.filters.phrases import Phrases
-from lmforge.pipeline.curate.text_stats import BULLETS, UNSEGMENTED_LANGS, TextStats, stats_for
-
-__all__ = ["BULLETS", "GopherQualityFilter"]
+from lmforge.pipeline.curate.text_stats import UNSEGMENTED_LANGS, TextStats, stats_for
 
 
 def _stop_word_phrases(lang: str, stops: list[str]) -> Phrases:

@@ -12,16 +12,7 @@ from __future__ import annotations
 from lmforge.pipeline.curate.document import Document
 from lmforge.pipeline.curate.filters.base import KEEP, Filter, Verdict
 from lmforge.pipeline.curate.filters.config import GopherRepetitionConfig
-from lmforge.pipeline.curate.text_stats import (
-    TextStats,
-    duplicates,
-    ngrams,
-    repeated_ngram_chars,
-    stats_for,
-    top_ngram_chars,
-)
-
-__all__ = ["GopherRepetitionFilter", "duplicates", "ngrams", "repeated_ngram_chars", "top_ngram_chars"]
+from lmforge.pipeline.curate.text_stats import TextStats, stats_for
 
 
 class GopherRepetitionFilter(Filter):

@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lmforge.pipeline.curate.filters.config import GopherRepetitionConfig
-from lmforge.pipeline.curate.filters.gopher_repetition import (
-    GopherRepetitionFilter,
-    duplicates,
-    repeated_ngram_chars,
-    top_ngram_chars,
-)
+from lmforge.pipeline.curate.filters.gopher_repetition import GopherRepetitionFilter
+from lmforge.pipeline.curate.text_stats import duplicates, repeated_ngram_chars, top_ngram_chars
 
 pytestmark = pytest.mark.usefixtures("each_implementation")
 
