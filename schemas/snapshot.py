@@ -1,12 +1,10 @@
-"""Curated snapshot and rejects tables: pyarrow schemas for writing, pandera models for validating."""
+"""Curated snapshot and rejects tables: pyarrow schemas for writing; `validate_snapshot` checks a table against the
+pandera model in `schemas/snapshot_models.py` (imported only when validating: pandera and pandas take ~0.5 s to
+import, which every curation worker process would otherwise pay)."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import pandera.pandas as pa_
 import pyarrow as pa
-from pandera.typing import Series
 
 SNAPSHOT_FORMAT = "lmforge.snapshot"
 SNAPSHOT_VERSION = 1
@@ -50,49 +48,12 @@ DUPLICATES_SCHEMA = pa.schema(
 )
 
 
-class SnapshotModel(pa_.DataFrameModel):
-    """One kept, cleaned, PII-redacted document."""
-
-    doc_id: Series[str] = pa_.Field(unique=True, str_length={"min_value": 1})
-    text: Series[str] = pa_.Field(str_length={"min_value": 1})
-    source: Series[str] = pa_.Field(str_length={"min_value": 1})
-    url: Series[str] = pa_.Field(nullable=True)
-    created_at: Series[pd.DatetimeTZDtype] = pa_.Field(nullable=True, dtype_kwargs={"unit": "us", "tz": "UTC"})
-    lang: Series[str] = pa_.Field(str_length={"min_value": 2, "max_value": 8})
-    lang_score: Series[np.float32] = pa_.Field(ge=0.0, le=1.0)
-    n_chars: Series[int] = pa_.Field(gt=0)
-    content_hash: Series[str] = pa_.Field(str_matches=r"^[0-9a-f]{32}$")
-
-    class Config:
-        strict = True
-        coerce = False
-
-    @pa_.dataframe_check
-    def n_chars_matches_text(cls, df) -> Series[bool]:  # noqa: N805
-        return df["text"].str.len() == df["n_chars"]
-
-
-class RejectsModel(pa_.DataFrameModel):
-    """One removed record, with the step and reason that removed it."""
-
-    doc_id: Series[str] = pa_.Field(nullable=True)
-    source: Series[str]
-    path: Series[str]
-    line: Series[float] = pa_.Field(nullable=True, coerce=True)
-    step: Series[str]
-    reason: Series[str] = pa_.Field(str_length={"min_value": 1})
-    detail: Series[str] = pa_.Field(nullable=True)
-    text: Series[str] = pa_.Field(nullable=True)
-    duplicate_of: Series[str] = pa_.Field(nullable=True)
-    similarity: Series[float] = pa_.Field(nullable=True, coerce=True)
-
-    class Config:
-        strict = True
-
-
 def validate_snapshot(table: pa.Table, where: str) -> None:
     """Validate a snapshot table against SnapshotModel; raise IntegrityError naming the file and failing rows."""
+    from pandera.errors import SchemaError, SchemaErrors
+
     from lmforge.pipeline.errors import IntegrityError
+    from lmforge.schemas.snapshot_models import SnapshotModel
 
     if table.schema != SNAPSHOT_SCHEMA:
         raise IntegrityError(f"{where}: snapshot schema differs from the contract:\n{table.schema}")
@@ -100,5 +61,5 @@ def validate_snapshot(table: pa.Table, where: str) -> None:
         return
     try:
         SnapshotModel.validate(table.to_pandas(), lazy=True)
-    except (pa_.errors.SchemaErrors, pa_.errors.SchemaError) as exc:
+    except (SchemaErrors, SchemaError) as exc:
         raise IntegrityError(f"{where}: snapshot rows fail validation: {str(exc)[:2000]}") from exc

@@ -6,37 +6,11 @@ A well-tuned LSTM is the classic strong baseline for small-data language modelli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmforge.pipeline.configuring import check
-
-
-@dataclass(kw_only=True, slots=True, frozen=True)
-class LSTMConfig:
-    """Default: 2 layers, embedding 256, hidden 512: ~3.8M parameters besides the 256·V embedding, close to the
-    default GPT's ~3.1M, so the comparison is at about equal size."""
-
-    n_layer: int = 2
-    """Stacked LSTM layers."""
-    n_embd: int = 256
-    """Token embedding width (also the LSTM output width when the embeddings are tied)."""
-    hidden_size: int = 512
-    """LSTM hidden state width."""
-    tie_embeddings: bool = True
-    """Share the input embedding with the output layer (Press & Wolf 2017; Inan et al. 2017); when hidden_size
-    differs from n_embd a linear layer projects the LSTM output down to n_embd first."""
-    dropout: float = 0.0
-    """Dropout on embeddings, between layers and before the output; 0 for small data trained few steps."""
-
-    def __post_init__(self) -> None:
-        check(self.n_layer >= 1, "model.lstm.n_layer", "must be at least 1")
-        check(self.n_embd >= 1, "model.lstm.n_embd", "must be at least 1")
-        check(self.hidden_size >= 1, "model.lstm.hidden_size", "must be at least 1")
-        check(0.0 <= self.dropout < 1.0, "model.lstm.dropout", "must be in [0, 1)")
+from lmforge.pipeline.train.models import LSTMConfig
 
 
 class LSTMState:

@@ -8,53 +8,12 @@ PyTorch's fused `F.scaled_dot_product_attention`, rotary or learned positions, o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmforge.pipeline.configuring import check
-
-
-@dataclass(kw_only=True, slots=True, frozen=True)
-class GPTConfig:
-    """Default: 4 layers × 4 heads × width 256, context 256 (~3.2M params plus 256·V embedding), small enough to
-    train in a few minutes on 2 CPU cores and clearly beat a unigram model on a few MB of text."""
-
-    n_layer: int = 4
-    """Transformer blocks."""
-    n_head: int = 4
-    """Attention heads per block; n_embd must be divisible by it."""
-    n_embd: int = 256
-    """Residual stream width C."""
-    block_size: int = 256
-    """Context length: the most tokens the model attends over."""
-    pos: Literal["rope", "learned"] = "rope"
-    """Positions: rotary (RoFormer, Su et al. 2021) or a learned table (GPT-2)."""
-    rope_base: float = 10000.0
-    """RoPE frequency base θ (RoFormer, Su et al. 2021, eq. 15)."""
-    tie_embeddings: bool = True
-    """Share the token embedding with the output projection (Press & Wolf 2017); saves V·C params."""
-    dropout: float = 0.0
-    """Dropout on attention, residual branches and embeddings; 0 for small data trained few steps."""
-    bias: bool = False
-    """Biases in Linear and LayerNorm layers (GPT-2 has them; nanoGPT shows they are not needed)."""
-
-    def __post_init__(self) -> None:
-        check(self.n_layer >= 1, "model.gpt.n_layer", "must be at least 1")
-        check(self.n_head >= 1, "model.gpt.n_head", "must be at least 1")
-        check(self.n_embd >= 1, "model.gpt.n_embd", "must be at least 1")
-        check(self.n_embd % self.n_head == 0, "model.gpt.n_embd", f"{self.n_embd} is not divisible by n_head")
-        check(
-            self.pos != "rope" or (self.n_embd // self.n_head) % 2 == 0,
-            "model.gpt.n_head",
-            "RoPE needs an even head width (n_embd // n_head)",
-        )
-        check(self.block_size >= 1, "model.gpt.block_size", "must be at least 1")
-        check(self.rope_base > 0, "model.gpt.rope_base", "must be positive")
-        check(0.0 <= self.dropout < 1.0, "model.gpt.dropout", "must be in [0, 1)")
+from lmforge.pipeline.train.models import GPTConfig
 
 
 class KVCache:

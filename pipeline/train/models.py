@@ -1,15 +1,78 @@
-"""Which model to train: the `[model]` config section and the one place that builds a model from it."""
+"""Which model to train: the `[model]` config section (GPT and LSTM sizes; no torch needed to read it) and the one
+place that builds a model from it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from lmforge.pipeline.configuring import check
-from lmforge.pipeline.train.lstm import LSTMLM, LSTMConfig
-from lmforge.pipeline.train.model import GPT, GPTConfig
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(kw_only=True, slots=True, frozen=True)
+class GPTConfig:
+    """Default: 4 layers × 4 heads × width 256, context 256 (~3.2M params plus 256·V embedding), small enough to
+    train in a few minutes on 2 CPU cores and clearly beat a unigram model on a few MB of text."""
+
+    n_layer: int = 4
+    """Transformer blocks."""
+    n_head: int = 4
+    """Attention heads per block; n_embd must be divisible by it."""
+    n_embd: int = 256
+    """Residual stream width C."""
+    block_size: int = 256
+    """Context length: the most tokens the model attends over."""
+    pos: Literal["rope", "learned"] = "rope"
+    """Positions: rotary (RoFormer, Su et al. 2021) or a learned table (GPT-2)."""
+    rope_base: float = 10000.0
+    """RoPE frequency base θ (RoFormer, Su et al. 2021, eq. 15)."""
+    tie_embeddings: bool = True
+    """Share the token embedding with the output projection (Press & Wolf 2017); saves V·C params."""
+    dropout: float = 0.0
+    """Dropout on attention, residual branches and embeddings; 0 for small data trained few steps."""
+    bias: bool = False
+    """Biases in Linear and LayerNorm layers (GPT-2 has them; nanoGPT shows they are not needed)."""
+
+    def __post_init__(self) -> None:
+        check(self.n_layer >= 1, "model.gpt.n_layer", "must be at least 1")
+        check(self.n_head >= 1, "model.gpt.n_head", "must be at least 1")
+        check(self.n_embd >= 1, "model.gpt.n_embd", "must be at least 1")
+        check(self.n_embd % self.n_head == 0, "model.gpt.n_embd", f"{self.n_embd} is not divisible by n_head")
+        check(
+            self.pos != "rope" or (self.n_embd // self.n_head) % 2 == 0,
+            "model.gpt.n_head",
+            "RoPE needs an even head width (n_embd // n_head)",
+        )
+        check(self.block_size >= 1, "model.gpt.block_size", "must be at least 1")
+        check(self.rope_base > 0, "model.gpt.rope_base", "must be positive")
+        check(0.0 <= self.dropout < 1.0, "model.gpt.dropout", "must be in [0, 1)")
+
+
+@dataclass(kw_only=True, slots=True, frozen=True)
+class LSTMConfig:
+    """Default: 2 layers, embedding 256, hidden 512: ~3.8M parameters besides the 256·V embedding, close to the
+    default GPT's ~3.1M, so the comparison is at about equal size."""
+
+    n_layer: int = 2
+    """Stacked LSTM layers."""
+    n_embd: int = 256
+    """Token embedding width (also the LSTM output width when the embeddings are tied)."""
+    hidden_size: int = 512
+    """LSTM hidden state width."""
+    tie_embeddings: bool = True
+    """Share the input embedding with the output layer (Press & Wolf 2017; Inan et al. 2017); when hidden_size
+    differs from n_embd a linear layer projects the LSTM output down to n_embd first."""
+    dropout: float = 0.0
+    """Dropout on embeddings, between layers and before the output; 0 for small data trained few steps."""
+
+    def __post_init__(self) -> None:
+        check(self.n_layer >= 1, "model.lstm.n_layer", "must be at least 1")
+        check(self.n_embd >= 1, "model.lstm.n_embd", "must be at least 1")
+        check(self.hidden_size >= 1, "model.lstm.hidden_size", "must be at least 1")
+        check(0.0 <= self.dropout < 1.0, "model.lstm.dropout", "must be in [0, 1)")
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -38,6 +101,9 @@ def build_model(config: ModelConfig, vocab_size: int) -> torch.nn.Module:
     Both kinds also offer `num_params()`, `flops_per_token(seq_len)`, `new_cache(batch)` and `decode(idx, cache)`
     (incremental decoding for sampling) and a `block_size` attribute (None for the LSTM).
     """
+    from lmforge.pipeline.train.lstm import LSTMLM
+    from lmforge.pipeline.train.model import GPT
+
     check(vocab_size >= 2, "vocab_size", f"must be at least 2, got {vocab_size}")
     if config.kind == "gpt":
         return GPT(config.gpt, vocab_size)

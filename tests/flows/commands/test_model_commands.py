@@ -14,8 +14,7 @@ from lmforge.pipeline.configuring import to_dict
 from lmforge.pipeline.stage import write_manifest
 from lmforge.pipeline.train.checkpoint import META
 from lmforge.pipeline.train.config import DataConfig, TrainConfig
-from lmforge.pipeline.train.model import GPTConfig
-from lmforge.pipeline.train.models import ModelConfig, build_model
+from lmforge.pipeline.train.models import GPTConfig, ModelConfig, build_model
 from lmforge.schemas.shards import open_tokens
 from tests.support.tiny_shards import build, train_steps
 

@@ -11,8 +11,7 @@ import torch
 
 from lmforge.pipeline.errors import InputError, NotFoundError
 from lmforge.pipeline.train.evaluate import evaluate, unigram_baseline
-from lmforge.pipeline.train.model import GPTConfig
-from lmforge.pipeline.train.models import ModelConfig, build_model
+from lmforge.pipeline.train.models import GPTConfig, ModelConfig, build_model
 from lmforge.schemas.shards import open_tokens
 from tests.support.tiny_shards import TinyShards, build, write_shard
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from lmforge.pipeline.configuring import from_dict
-from lmforge.pipeline.train.lstm import LSTMLM, LSTMConfig
-from lmforge.pipeline.train.models import ModelConfig, build_model
+from lmforge.pipeline.train.lstm import LSTMLM
+from lmforge.pipeline.train.models import LSTMConfig, ModelConfig, build_model
 from lmforge.schemas.shards import open_tokens
 from tests.support.tiny_shards import build, train_steps
 

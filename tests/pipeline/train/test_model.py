@@ -8,8 +8,8 @@ import torch
 
 from lmforge.pipeline.configuring import from_dict
 from lmforge.pipeline.errors import ConfigError
-from lmforge.pipeline.train.model import GPT, GPTConfig
-from lmforge.pipeline.train.models import ModelConfig, build_model
+from lmforge.pipeline.train.model import GPT
+from lmforge.pipeline.train.models import GPTConfig, ModelConfig, build_model
 from lmforge.schemas.shards import open_tokens
 from tests.support.tiny_shards import build, train_steps
 

@@ -7,9 +7,7 @@ import sentencepiece as spm
 import torch
 
 from lmforge.pipeline.errors import ConfigError
-from lmforge.pipeline.train.lstm import LSTMConfig
-from lmforge.pipeline.train.model import GPTConfig
-from lmforge.pipeline.train.models import ModelConfig, build_model
+from lmforge.pipeline.train.models import GPTConfig, LSTMConfig, ModelConfig, build_model
 from lmforge.pipeline.train.sample import generate, generate_text, next_token_probs
 from tests.support.tiny_shards import build
 
