@@ -345,11 +345,16 @@ class UnitCurator:
         return None
 
     def _redact_document(self, doc: Document, pii: dict[str, Counter]) -> Verdict | None:
-        """Redact `doc`'s text (counted in `pii`) and URL in place; a verdict if an action says drop."""
-        doc.text, drop = self.redact(doc.text, pii, doc.source)
-        if drop:
-            return "privacy", drop, doc.text
-        if doc.url and self.redactor is not None:  # URL hits are not counted: the text's counts are the report's
+        """Redact `doc`'s cleaned text (counted in `pii`) and URL in place; a verdict if an action says drop."""
+        if self.redactor is None:
+            return None
+        # Cleaning replaced any lone surrogate, so the text goes to the redactor as it is (no `fix_surrogates`).
+        result = self.redactor.redact(doc.text)
+        doc.text = result.text
+        pii[doc.source].update(result.counts)
+        if result.drop:
+            return "privacy", result.drop, doc.text
+        if doc.url:  # URL hits are not counted: the text's counts are the report's
             doc.url = self.redactor.redact(doc.url).text
         return None
 

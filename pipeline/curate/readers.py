@@ -156,7 +156,7 @@ class RecordReader:
                         text=text,
                     )
                     continue
-                if not raw.strip():
+                if raw.isspace():  # a blank line (`raw.strip()` would copy every line to find out)
                     continue
                 line, err = decode(raw, self.clean.invalid_utf8)
                 if line is None:
