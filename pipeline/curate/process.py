@@ -188,11 +188,14 @@ class UnitCurator:
             self._readers[source] = RecordReader(fields, cur.clean)
         return self._readers[source]
 
-    def redact(self, text: str | None, pii: dict[str, Counter], source: str) -> tuple[str | None, str | None]:
-        """Redacted text (counts added to `pii[source]`) and a drop reason if an action says drop."""
+    def redact(
+        self, text: str | None, pii: dict[str, Counter], source: str, *, cleaned: bool = False
+    ) -> tuple[str | None, str | None]:
+        """Redacted text (counts added to `pii[source]`) and a drop reason if an action says drop. `cleaned`: the
+        text went through `clean_text`, which already replaced lone surrogates, so `fix_surrogates` is skipped."""
         if text is None or self.redactor is None:
             return text, None
-        result = self.redactor.redact(fix_surrogates(text))
+        result = self.redactor.redact(text if cleaned else fix_surrogates(text))
         pii[source].update(result.counts)
         return result.text, result.drop
 
@@ -346,15 +349,10 @@ class UnitCurator:
 
     def _redact_document(self, doc: Document, pii: dict[str, Counter]) -> Verdict | None:
         """Redact `doc`'s cleaned text (counted in `pii`) and URL in place; a verdict if an action says drop."""
-        if self.redactor is None:
-            return None
-        # Cleaning replaced any lone surrogate, so the text goes to the redactor as it is (no `fix_surrogates`).
-        result = self.redactor.redact(doc.text)
-        doc.text = result.text
-        pii[doc.source].update(result.counts)
-        if result.drop:
-            return "privacy", result.drop, doc.text
-        if doc.url:  # URL hits are not counted: the text's counts are the report's
+        doc.text, drop = self.redact(doc.text, pii, doc.source, cleaned=True)
+        if drop:
+            return "privacy", drop, doc.text
+        if doc.url and self.redactor is not None:  # URL hits are not counted: the text's counts are the report's
             doc.url = self.redactor.redact(doc.url).text
         return None
 
