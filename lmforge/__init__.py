@@ -1,8 +1,22 @@
 """lmforge: raw text to a registered language model (see DESIGN.md)."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("lmforge")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0"
+from functools import cache
+
+
+@cache
+def _version() -> str:
+    # importlib.metadata costs ~50 ms to import: only the digests and the registered model ask for the version.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lmforge")
+    except PackageNotFoundError:  # running from a source tree without an install
+        return "0.0.0"
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        return _version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1089,8 +1089,32 @@ static PyObject *Model_get_variant(Model *self, void *Py_UNUSED(closure)) {
     return PyLong_FromLong(self->scorer.variant);
 }
 
+/* Choosing the variant on a built model spares langid.py building the 40 MB automaton once per variant it tries.
+ * Set it before the model is shared: detect() reads it without a lock. */
+static int Model_set_variant(Model *self, PyObject *value, void *Py_UNUSED(closure)) {
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "variant cannot be deleted");
+        return -1;
+    }
+    const long variant = PyLong_AsLong(value);
+    if (variant == -1 && PyErr_Occurred()) return -1;
+    if (variant < 0 || variant >= N_VARIANTS) {
+        PyErr_Format(PyExc_ValueError, "variant must be in [0, %d)", N_VARIANTS);
+        return -1;
+    }
+    if (!self->table) {
+        PyErr_SetString(PyExc_RuntimeError, "Model is not initialised");
+        return -1;
+    }
+    const Py_ssize_t ncls = self->pc_buf.len / 4;
+    self->scorer.gemv = gemv_shape(self->ptc_buf.buf, ncls, (int)variant);
+    self->scorer.variant = (int)variant;
+    return 0;
+}
+
 static PyGetSetDef Model_getset[] = {
-    {"variant", (getter)Model_get_variant, NULL, "the OpenBLAS sgemv_n kernel mirrored (see langid.py)", NULL},
+    {"variant", (getter)Model_get_variant, (setter)Model_set_variant,
+     "the OpenBLAS sgemv_n kernel mirrored (see langid.py); set it before the model is shared", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -28,6 +28,18 @@ def test_the_curate_path_imports_neither_torch_nor_pandera():
     assert not [m for m in loaded if m.split(".")[0] in HEAVY]
 
 
+def test_a_unit_worker_loads_no_dedup_code_until_it_deduplicates():
+    loaded = _modules_after(
+        "from lmforge.pipeline.config import load_config\n"
+        "from lmforge.pipeline.curate.process import UnitCurator\n"
+        "load_config()"
+    )
+    assert "lmforge.pipeline.dedup.config" in loaded
+    assert not {"lmforge.pipeline.dedup.find", "lmforge.pipeline.dedup.index", "pyarrow.compute"} & loaded
+    loaded = _modules_after("from lmforge.pipeline.dedup import find_duplicates, open_index")
+    assert {"lmforge.pipeline.dedup.find", "lmforge.pipeline.dedup.index"} <= loaded
+
+
 def test_building_a_model_and_validating_a_snapshot_import_them_when_used():
     loaded = _modules_after(
         "import pyarrow as pa\n"

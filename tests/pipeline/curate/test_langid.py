@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from itertools import compress
 
 import numpy as np
 import pytest
@@ -154,6 +155,18 @@ def test_text_of_nfc_stable_code_points_is_its_own_nfc(text):
     assert unicodedata.normalize("NFC", stable) == stable
 
 
+def test_special_code_points_are_what_unicodedata_says_of_each_code_point():
+    chars = list(map(chr, range(0x110000)))
+    want = sorted(
+        set(compress(range(len(chars)), map(unicodedata.combining, chars))).union(
+            compress(range(len(chars)), map(unicodedata.decomposition, chars))
+        )
+    )
+    assert langid.special_code_points() == want
+    assert langid.special_code_points(block=4096) == want
+    assert 0x0301 in want and 0x0345 in want and 0xAC00 not in want and ord("a") not in want  # 가: no property
+
+
 def test_nfc_unstable_code_points_are_the_composing_ones():
     bits = np.unpackbits(langid.nfc_stable_bitmap(), bitorder="little")
     for ch in "\u0301\u1161\u11a8\u0cc2\uf900\u212b\u0f73":  # combining, jamo V/T, second half, singletons
@@ -203,6 +216,23 @@ def test_chunked_walk_is_the_sequential_walk_even_when_state_is_not_local(text):
     model, ident = _parity_model(langid._native_model().variant)
     lang, prob = ident.classify(text)
     assert model.detect(text, 10**9) == (lang, float(np.clip(prob, 0.0, 1.0)))
+
+
+def test_switching_a_models_variant_scores_as_a_model_built_with_it():
+    make("native")
+    rng = np.random.default_rng(2)
+    features = rng.choice(4, size=3, replace=False).astype(np.uint32).tobytes()
+    counts = np.array([1, 7, 300], dtype=np.uint32).tobytes()
+    switched, _ = _parity_model(0)
+    for variant in range(langid._langid.N_VARIANTS):
+        switched.variant = variant
+        built, _ = _parity_model(variant)
+        assert switched.variant == variant
+        assert switched.raw_scores(features, counts) == built.raw_scores(features, counts)
+    with pytest.raises(ValueError, match="variant must be"):
+        switched.variant = langid._langid.N_VARIANTS
+    with pytest.raises(RuntimeError, match="not initialised"):
+        langid._langid.Model.__new__(langid._langid.Model).variant = 0
 
 
 def test_model_rejects_inconsistent_arrays():
