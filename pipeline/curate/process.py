@@ -68,6 +68,18 @@ being evicted by the other steps between documents."""
 Verdict = tuple[str, str, str | None]
 """(step, reason, redacted text or None) of a rejected document."""
 _REJECT_COLUMNS = tuple(REJECTS_SCHEMA.names)
+# `keep` writes its row tuple in this order.
+assert tuple(SNAPSHOT_SCHEMA.names) == (
+    "doc_id",
+    "text",
+    "source",
+    "url",
+    "created_at",
+    "lang",
+    "lang_score",
+    "n_chars",
+    "content_hash",
+), "update UnitCurator.curate_unit's keep() to the snapshot schema's columns"
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:/#-]+")
 
 
@@ -125,30 +137,32 @@ def parse_created_at(value: Any) -> datetime | None:
 
 
 class _TableWriter:
-    """Buffers rows and writes zstd Parquet row groups; creates the file only if a row arrives."""
+    """Buffers rows and writes zstd Parquet row groups; creates the file only if a row arrives.
+
+    A row is a tuple in schema order: appending one tuple per document and transposing the buffer with `zip` at
+    each flush costs a fraction of appending to one list per column.
+    """
 
     def __init__(self, path: Path, schema: pa.Schema, rows_per_group: int) -> None:
         self.path, self.schema, self.rows_per_group = path, schema, rows_per_group
-        self.columns: dict[str, list] = {n: [] for n in schema.names}
+        self.rows: list[tuple] = []
         self.nbytes = 0
-        self.rows = 0
         self._writer: pq.ParquetWriter | None = None
 
-    def add(self, row: dict[str, Any], nbytes: int) -> None:
-        for name, col in self.columns.items():
-            col.append(row.get(name))
+    def add(self, row: tuple, nbytes: int) -> None:
+        self.rows.append(row)
         self.nbytes += nbytes
-        self.rows += 1
-        if len(self.columns["source"]) >= self.rows_per_group or self.nbytes >= FLUSH_BYTES:
+        if len(self.rows) >= self.rows_per_group or self.nbytes >= FLUSH_BYTES:
             self.flush()
 
     def flush(self) -> None:
-        if not self.columns["source"]:
+        if not self.rows:
             return
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
-        self._writer.write_table(pa.table(self.columns, schema=self.schema))
-        self.columns = {n: [] for n in self.schema.names}
+        columns = [list(column) for column in zip(*self.rows, strict=True)]
+        self._writer.write_table(pa.table(columns, schema=self.schema))
+        self.rows = []
         self.nbytes = 0
 
     def close(self) -> str | None:
@@ -230,28 +244,27 @@ class UnitCurator:
             if first_error is None and r.reason in INPUT_ERROR_REASONS:
                 where = f"{r.path}:{r.line}" if r.line is not None else r.path
                 first_error = f"{where}: {r.reason}" + (f" ({r.detail})" if r.detail else "")
-            row = {name: getattr(r, name) for name in _REJECT_COLUMNS}
-            row["text"] = text
-            rej_w.add(row, len(text or ""))
+            rej_w.add(tuple(text if name == "text" else getattr(r, name) for name in _REJECT_COLUMNS), len(text or ""))
 
         def keep(doc: Document) -> None:
             nonlocal chars_kept
             kept[doc.source] += 1
             langs[doc.lang] += 1
             chars_kept += len(doc.text)
+            n_chars = len(doc.text)
             kept_w.add(
-                {
-                    "doc_id": doc.doc_id,
-                    "text": doc.text,
-                    "source": doc.source,
-                    "url": doc.url,
-                    "created_at": doc.created_at,
-                    "lang": doc.lang,
-                    "lang_score": doc.lang_score,
-                    "n_chars": len(doc.text),
-                    "content_hash": content_hash(doc.text),
-                },
-                len(doc.text),
+                (
+                    doc.doc_id,
+                    doc.text,
+                    doc.source,
+                    doc.url,
+                    doc.created_at,
+                    doc.lang,
+                    doc.lang_score,
+                    n_chars,
+                    content_hash(doc.text),
+                ),
+                n_chars,
             )
 
         items = self.reader_for(unit.source).read(unit)
