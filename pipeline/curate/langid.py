@@ -56,7 +56,8 @@ def special_code_points(block: int = 64) -> list[int]:
     NFKD both leave as it is holds no such code point: NFKD would replace any code point with a decomposition (a
     Hangul syllable too), and NFD's canonical ordering would move any combining class between 1 and 239 ahead of
     U+0345 (U+0345 is the only code point of class 240, and its own block is asked code point by code point like
-    every block that changes). Only the ~100 blocks that change are asked code point by code point.
+    every block that changes). Only the ~430 of 17,408 blocks that change are asked code point by code
+    point.
     """
     code_points = np.arange(0x110000, dtype=np.uint32)
     paired = np.empty(2 * code_points.size, dtype=np.uint32)

@@ -160,8 +160,7 @@ class _TableWriter:
             return
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
-        columns = [list(column) for column in zip(*self.rows, strict=True)]
-        self._writer.write_table(pa.table(columns, schema=self.schema))
+        self._writer.write_table(pa.table(list(zip(*self.rows, strict=True)), schema=self.schema))
         self.rows = []
         self.nbytes = 0
 
