@@ -30,8 +30,8 @@ _PROVIDER_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
         ("xox", r"xox[abposre]-(?<![0-9A-Za-z_]xox.-)[0-9A-Za-z\-]{10,250}(?![0-9A-Za-z\-])"),
         ("hooks.slack.com", r"hooks\.slack\.com/services/[0-9A-Za-z_/]{20,120}"),
         ("AIza", r"AIza(?<![0-9A-Za-z_\-]....)[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"),
-        ("_live_", r"[sr]k_live_(?<![0-9A-Za-z_]......)[0-9A-Za-z]{20,99}(?![0-9A-Za-z])"),
-        ("_test_", r"[sr]k_test_(?<![0-9A-Za-z_]......)[0-9A-Za-z]{20,99}(?![0-9A-Za-z])"),
+        ("_live_", r"[sr]k_live_(?<![0-9A-Za-z_]........)[0-9A-Za-z]{20,99}(?![0-9A-Za-z])"),
+        ("_test_", r"[sr]k_test_(?<![0-9A-Za-z_]........)[0-9A-Za-z]{20,99}(?![0-9A-Za-z])"),
         ("sk-", r"sk-(?<![0-9A-Za-z_\-]...)(?:proj-|ant-)?[0-9A-Za-z_\-]{32,200}(?![0-9A-Za-z_\-])"),
         ("eyJ", r"eyJ(?<![0-9A-Za-z_\-]...)[0-9A-Za-z_\-]{5,4000}\.eyJ[0-9A-Za-z_\-]{5,8000}\.[0-9A-Za-z_\-]{10,2000}"),
         (

@@ -95,3 +95,29 @@ def test_iban_with_a_changed_digit_is_not_found(position: int, delta: int) -> No
     digit = str((int(iban[4 + position]) + 1 + delta % 9) % 10)
     broken = iban[: 4 + position] + digit + iban[5 + position :]
     assert [s.type for s in scan(f"Konto {broken}.") if s.type == "IBAN"] == []
+
+
+PROVIDER_TOKENS = [
+    "AKIAIOSFODNN7EXAMPLE",
+    "ASIAY34FZKBOKMUTVV7A",
+    "ghp_" + "a1B2" * 9,
+    "github_pat_" + "Ab1_" * 6,
+    "glpat-" + "x1Y2z3" * 4,
+    "xoxb-1234567890-abcdefghij",
+    "AIza" + "Sy" + "A1b2C3d4" * 4 + "x",
+    "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
+    "rk_live_" + "a1" * 12,
+    "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc",
+    "rk_test_" + "a1" * 12,
+    "sk-proj-" + "Ab3" * 12,
+]
+
+
+@pytest.mark.parametrize("token", PROVIDER_TOKENS, ids=lambda t: t[:8])
+def test_every_provider_token_format_is_found_unless_glued_to_a_word(token: str) -> None:
+    # Each rule's lookbehind must reach exactly the character before the token's prefix: one character too short
+    # and it looks at the prefix itself, so the rule never matches.
+    text = f"config: {token} (rotated)"
+    assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(token, "SECRET")]
+    if not token.startswith(("github_pat_", "glpat-")):  # distinctive enough to need no lookbehind
+        assert scan(f"7{token} y") == []
