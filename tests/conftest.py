@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 
 import pytest
 
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# What lmforge caches between processes (py3langid's decoded model) goes to a folder of this run's, not ~/.cache;
+# the process that made it (not a worker that inherited it) removes it at the end.
+_OWN_CACHE = None if "LMFORGE_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="lmforge-test-cache-")
+if _OWN_CACHE:
+    os.environ["LMFORGE_CACHE_DIR"] = _OWN_CACHE
+
+
+def pytest_unconfigure(config) -> None:
+    if _OWN_CACHE:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 def port_open(host: str, port: int) -> bool:

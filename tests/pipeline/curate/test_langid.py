@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from itertools import compress
 
 import numpy as np
@@ -37,12 +38,20 @@ _TEXTS = st.one_of(
 )
 
 
+@lru_cache(maxsize=1)
+def py3langid_identifier():
+    """py3langid's identifier as its own loader makes it (lmforge's comes from the decoded-model cache)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
 def reference(text: str, max_chars: int = CFG.max_chars) -> tuple[str, float]:
     """The original `LanguageId.detect`, straight on py3langid."""
     sample = text[:max_chars]
     if not any(ch.isalpha() for ch in sample[:2000]):
         return "und", 0.0
-    lang, prob = langid._identifier().classify(sample)
+    lang, prob = py3langid_identifier().classify(sample)
     return lang, float(np.clip(prob, 0.0, 1.0))
 
 
@@ -265,3 +274,62 @@ def test_without_the_c_module_detect_runs_in_python(monkeypatch):
         assert lid.detect(SAMPLES["de"]) == reference(SAMPLES["de"])
     finally:
         langid._native_model.cache_clear()
+
+
+def _same_identifier(got, want) -> None:
+    for name in ("tk_nextmove", "tk_row", "tk_output", "nb_classes", "_alias_pairs"):
+        assert type(getattr(got, name)) is type(getattr(want, name)), name
+        assert getattr(got, name) == getattr(want, name), name
+    for name in ("nb_ptc", "nb_pc"):
+        a, b = np.asarray(getattr(got, name)), np.asarray(getattr(want, name))
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+
+
+def test_identifier_from_the_decoded_model_cache_is_py3langids_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMFORGE_CACHE_DIR", str(tmp_path))
+    langid._identifier.cache_clear()
+    try:
+        first = langid._identifier()  # decompresses and writes the entry
+        (entry,) = (tmp_path / "langid").iterdir()
+        assert sorted(p.name for p in entry.iterdir()) == sorted(f"{k}.npy" for k in langid.MODEL_KEYS)
+        langid._identifier.cache_clear()
+        second = langid._identifier()  # maps the entry
+        assert isinstance(second.nb_ptc, np.memmap)
+        for ident in (first, second):
+            _same_identifier(ident, py3langid_identifier())
+            for text in SAMPLES.values():
+                assert ident.classify(text) == py3langid_identifier().classify(text)
+    finally:
+        langid._identifier.cache_clear()
+
+
+def test_a_damaged_cache_entry_is_decoded_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMFORGE_CACHE_DIR", str(tmp_path))
+    langid.decoded_model()
+    (entry,) = (tmp_path / "langid").iterdir()
+    ptc = entry / "ptc.npy"
+    ptc.write_bytes(ptc.read_bytes()[:1000])  # cut short, as a full disk would leave it
+    with pytest.raises(ValueError):
+        np.load(ptc, mmap_mode="r")
+    arrays = langid.decoded_model()
+    assert np.array_equal(arrays["ptc"], py3langid_identifier().nb_ptc)
+    assert np.array_equal(np.load(ptc, mmap_mode="r"), arrays["ptc"])  # and the entry is whole again
+    assert [p.name for p in (tmp_path / "langid").iterdir()] == [entry.name]  # no temporary folder left
+
+
+def test_an_unwritable_cache_costs_only_time(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("LMFORGE_CACHE_DIR", str(blocker / "cache"))  # mkdir under a file fails
+    arrays = langid.decoded_model()
+    assert not isinstance(arrays["ptc"], np.memmap)
+    assert np.array_equal(arrays["ptc"], py3langid_identifier().nb_ptc)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("LMFORGE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert langid.cache_dir() == tmp_path / "xdg" / "lmforge"
+    monkeypatch.setenv("LMFORGE_CACHE_DIR", str(tmp_path / "mine"))
+    assert langid.cache_dir() == tmp_path / "mine"
