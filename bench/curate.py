@@ -13,6 +13,9 @@ first on a machine sees it: py3langid's model already decoded into the cache (`l
 script makes sure of before it starts the clock (the first process on a machine pays ~0.5 s more, once).
 
     .venv/bin/python bench/curate.py --mb 200          # the issue's figure; --mb 1000 to show RSS stays flat
+
+Each contender runs `--repeat` times (3), in rounds, and its fastest run is shown: on a shared VM the read/write
+pass alone moved between 59 and 99 MB/s from one run to the next, and the ratio with it.
 """
 
 from __future__ import annotations
@@ -175,6 +178,7 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=200)
     ap.add_argument("--datatrove-mb", type=float, default=5)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each contender; the fastest is shown")
     ap.add_argument("--worker", choices=["readwrite", "lmforge", "datatrove"], help=argparse.SUPPRESS)
     ap.add_argument("--files", nargs="*", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -192,12 +196,16 @@ def main() -> None:
     me = str(Path(__file__).resolve())
     env = {"OMP_NUM_THREADS": "1"}
     rows, results = [], {}
-    for mode, fs in (("readwrite", files), ("lmforge", files), ("datatrove", subset(files, args.datatrove_mb, work))):
-        out = work / f"out-{mode}"
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir()
-        results[mode] = r = run_child([me, "--worker", mode, "--out", str(out), "--files", *map(str, fs)], env)
-        shutil.rmtree(out, ignore_errors=True)
+    contenders = (("readwrite", files), ("lmforge", files), ("datatrove", subset(files, args.datatrove_mb, work)))
+    for _ in range(args.repeat):  # rounds of all three, so that a slow spell of the machine hits each alike
+        for mode, fs in contenders:
+            out = work / f"out-{mode}"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            r = run_child([me, "--worker", mode, "--out", str(out), "--files", *map(str, fs)], env)
+            shutil.rmtree(out, ignore_errors=True)
+            if mode not in results or r["seconds"] < results[mode]["seconds"]:
+                results[mode] = r
     for mode, r in results.items():
         mbps = r["bytes"] / 1e6 / r["seconds"]
         steady = r["bytes"] / 1e6 / (r["seconds"] - r["startup"])
@@ -209,6 +217,7 @@ def main() -> None:
         results[m]["bytes"] / (results[m]["seconds"] - results[m]["startup"]) for m in ("lmforge", "readwrite")
     )
     print(f"bench/curate.py — {machine()}; {versions('lmforge', 'pyarrow', 'datatrove', 'py3langid')}")
+    print(f"each contender's fastest of {args.repeat} runs (one core each)")
     print(table(["contender", "MB", "MB/s", "docs/s", "start-up s", "MB/s after start-up", "peak RSS MB"], rows))
     print(f"lmforge / read-write upper bound: {lm / rw:.2f}×   (target ≥ 0.5×; {lm_s / rw_s:.2f}× after start-up)")
     print(f"lmforge / datatrove per core:     {lm / dt:.1f}×   (target ≥ 3×)")
