@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -333,3 +335,37 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     assert langid.cache_dir() == tmp_path / "xdg" / "lmforge"
     monkeypatch.setenv("LMFORGE_CACHE_DIR", str(tmp_path / "mine"))
     assert langid.cache_dir() == tmp_path / "mine"
+
+
+def test_processes_that_start_together_on_a_cold_cache_agree(tmp_path):
+    """Four workers find no entry, all decode, all try to store theirs: each ends with the model, one entry stays."""
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib; from lmforge.pipeline.curate import langid; a = langid.decoded_model(); "
+        "print(hashlib.sha256(b''.join(a[k].tobytes() for k in langid.MODEL_KEYS)).hexdigest())"
+    )
+    env = {**os.environ, "LMFORGE_CACHE_DIR": str(tmp_path)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    digests = {p.communicate(timeout=120)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    want = hashlib.sha256(b"".join(np.asarray(v).tobytes() for v in _py3langid_arrays())).hexdigest()
+    assert digests == {want}
+    (entry,) = (tmp_path / "langid").iterdir()  # no temporary folder left behind
+    assert not entry.name.startswith(".")
+
+
+def _py3langid_arrays() -> list[np.ndarray]:
+    """py3langid's model arrays in `MODEL_KEYS` order, from its own identifier."""
+    ident = py3langid_identifier()
+    return [
+        np.asarray(ident.nb_ptc),
+        np.asarray(ident.nb_pc),
+        np.array(ident.nb_classes),
+        np.asarray(ident.tk_nextmove),
+        np.asarray(ident.tk_row),
+        np.asarray(ident.tk_output, dtype=np.int32),
+    ]
