@@ -81,16 +81,21 @@ def decoded_model() -> dict[str, np.ndarray] | None:
         return None
     data = source.read_bytes()
     key = hashlib.blake2b(data, digest_size=12).hexdigest()
-    entry = cache_dir() / "langid" / f"v{CACHE_FORMAT}-{key}"
     try:
-        return {k: np.load(entry / f"{k}.npy", mmap_mode="r", allow_pickle=False) for k in MODEL_KEYS}
-    except (OSError, ValueError):  # not there yet, or damaged: decode again
-        pass
+        entry = cache_dir() / "langid" / f"v{CACHE_FORMAT}-{key}"
+    except RuntimeError:  # no home directory to be found: no cache
+        entry = None
+    if entry is not None:
+        try:
+            return {k: np.load(entry / f"{k}.npy", mmap_mode="r", allow_pickle=False) for k in MODEL_KEYS}
+        except (OSError, ValueError):  # not there yet, or damaged: decode again
+            pass
     with np.load(io.BytesIO(lzma.decompress(data)), allow_pickle=False) as npz:
         if not set(MODEL_KEYS) <= set(npz.files):
             return None
         arrays = {k: npz[k] for k in MODEL_KEYS}
-    _store(entry, arrays)
+    if entry is not None:
+        _store(entry, arrays)
     return arrays
 
 

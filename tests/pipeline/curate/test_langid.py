@@ -329,6 +329,17 @@ def test_an_unwritable_cache_costs_only_time(tmp_path, monkeypatch):
     assert blocker.read_text() == "not a folder"
 
 
+def test_without_a_home_directory_the_model_is_decoded_in_memory(monkeypatch):
+    def no_home() -> None:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("LMFORGE_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(langid.Path, "home", staticmethod(no_home))
+    arrays = langid.decoded_model()
+    assert np.array_equal(arrays["nextmove"], np.asarray(py3langid_identifier().tk_nextmove))
+
+
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("LMFORGE_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
