@@ -15,7 +15,7 @@ script makes sure of before it starts the clock (the first process on a machine 
     .venv/bin/python bench/curate.py --mb 200          # the issue's figure; --mb 1000 to show RSS stays flat
 
 Each contender runs `--repeat` times (3), in rounds, and its fastest run is shown: on a shared VM the read/write
-pass alone moved between 59 and 99 MB/s from one run to the next, and the ratio with it.
+pass alone moved between 59 and 113 MB/s from one run to the next, and the ratio with it.
 """
 
 from __future__ import annotations
