@@ -311,7 +311,7 @@ on_colon(Scan *S, Py_ssize_t i, Py_UCS4 c1)
             S->v6_next = i + k + 2;
         }
     }
-    /* ://[^\s:/@]{1,64}: ... : the user part must be 1..64 such characters followed by ':' */
+    /* ://[^\s:/@]{0,64}: ... : the user part must be at most 64 such characters (none in `redis://:pw@`), then ':' */
     if (c1 == '/' && at(t, i + 2) == '/') {
         Py_ssize_t j = i + 3, count = 0;
         for (; count < 65; j++, count++) {
@@ -319,7 +319,7 @@ on_colon(Scan *S, Py_ssize_t i, Py_UCS4 c1)
             if (c == NONE || c == ':' || c == '/' || c == '@' || is_space(c))
                 break;
         }
-        if (count >= 1 && count <= 64 && at(t, j) == ':')
+        if (count <= 64 && at(t, j) == ':')
             push2(S, &S->out[L_URL_PASSWORD], i, t->n);
     }
 }
@@ -400,8 +400,7 @@ on_at_word(Scan *S, Py_ssize_t i)
 }
 
 /* secrets._PROVIDER_RULES by index: literal start of each pattern, and its lookbehind on the character before.
-   Each is triggered by its rarest character pair (the caller's (c0, c1) at i), so `start` may lie before i.
-   (Rules 7 and 8 can never match: their lookbehind covers the 'k' they consumed. Candidates for them are harmless.) */
+   Each is triggered by its rarest character pair (the caller's (c0, c1) at i), so `start` may lie before i. */
 static void
 provider(Scan *S, Py_ssize_t start, int rule)
 {
@@ -982,7 +981,8 @@ hint_windows(Scan *S, const Vec *hints, int pairs, Py_ssize_t before, Py_ssize_t
     }
 }
 
-/* Lookbehinds shared by the number patterns: (?<![0-9A-Za-z_]X) and (?<![0-9][\-.,/:]X) for X at p. */
+/* Lookbehinds shared by the number patterns: (?<![0-9A-Za-z_]X), and (?<![0-9][\-.,/:]X) for X at p, or without
+   the ',' (detectors._NOT_IN_NUMBER) for the patterns whose shape rules out a decimal. */
 static inline int
 free_before(const Text *t, Py_ssize_t p)
 {
@@ -990,10 +990,10 @@ free_before(const Text *t, Py_ssize_t p)
 }
 
 static inline int
-not_after_number(const Text *t, Py_ssize_t p)
+not_after_number(const Text *t, Py_ssize_t p, int comma)
 {
     Py_UCS4 prev = at(t, p - 1);
-    int sep = prev == '-' || prev == '.' || prev == ',' || prev == '/' || prev == ':';
+    int sep = prev == '-' || prev == '.' || (comma && prev == ',') || prev == '/' || prev == ':';
     return !(sep && is_digit(at(t, p - 2)));
 }
 
@@ -1065,8 +1065,8 @@ number_candidates(Scan *S, Py_ssize_t p, Py_ssize_t end)
     int free = free_before(t, p);
     if (!free) /* every number pattern's lookbehind excludes [0-9A-Za-z_] before it */
         return;
-    int nb = not_after_number(t, p);
-    if (nb) {
+    int nb = not_after_number(t, p, 1), nbf = not_after_number(t, p, 0);
+    if (nbf) {
         if (c == '1') {
             Py_UCS4 c1 = at(t, p + 1);
             if (us_body(t, in3(c1, ' ', '-', '.') ? p + 2 : p + 1))
@@ -1083,7 +1083,7 @@ number_candidates(Scan *S, Py_ssize_t p, Py_ssize_t end)
     if (c == '(')
         return;
     /* _PHONE_CN_MOBILE: 1[3-9]\d(?:\d{8}|[ \-]\d{4}[ \-]\d{4}) */
-    if (c == '1' && nb) {
+    if (c == '1' && nbf) {
         Py_UCS4 c1 = at(t, p + 1), c3 = at(t, p + 3), c8 = at(t, p + 8);
         if (c1 >= '3' && c1 <= '9' && is_digit(at(t, p + 2)) &&
             (digits(t, p + 3, 8) ||
@@ -1091,10 +1091,10 @@ number_candidates(Scan *S, Py_ssize_t p, Py_ssize_t end)
             push2(S, &S->out[L_CN_MOBILE], p, end);
     }
     /* _CARD: [2-6]\d{3}… */
-    if (c >= '2' && c <= '6' && nb && digits(t, p + 1, 3) && card_chain_has_13(t, p))
+    if (c >= '2' && c <= '6' && nbf && digits(t, p + 1, 3) && card_chain_has_13(t, p))
         push2(S, &S->out[L_CARD], p, end);
     /* _SSN: \d(\d{2})([ \-])(\d{2})\2(\d{4}) */
-    if (nb && digits(t, p + 1, 2)) {
+    if (nbf && digits(t, p + 1, 2)) {
         Py_UCS4 sep = at(t, p + 3);
         if ((sep == ' ' || sep == '-') && digits(t, p + 4, 2) && at(t, p + 6) == sep && digits(t, p + 7, 4))
             push2(S, &S->out[L_SSN], p, end);

@@ -30,6 +30,12 @@ Hit = tuple[int, int, str]
 # "Not glued to a word or to a number": no ASCII alnum before, and no digit+separator before (decimals, dates,
 # version strings, invoice numbers like INV-2021-…).
 _AFTER = r"(?![0-9A-Za-z_])(?![\-.,/:][0-9])"
+# The same for numbers whose own shape rules out a decimal or a thousands group (cards, SSNs, US and Chinese mobile
+# phones): a comma next to them separates fields, as in the CSV row `Jane,536-22-1234,415-555-0173`.
+_AFTER_FIELD = r"(?![0-9A-Za-z_])(?![\-./:][0-9])"
+_NOT_IN_NUMBER = r"(?<![0-9][\-./:])"
+# `+49 30 1234567` may also be a signed number: a comma after it stays a decimal one when one or two digits follow.
+_AFTER_SIGNED = _AFTER_FIELD + r"(?!,[0-9]{1,2}(?![0-9]))"
 
 _EMAIL_LOCAL = r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}"
 _EMAIL_DOMAIN = r"(?:[\w\-]{1,63}\.){1,8}(?:[A-Za-z]{2,24}(?![A-Za-z0-9_\-])|[^\W\d_A-Za-z]{2,12}(?![\w\-]))"
@@ -48,12 +54,12 @@ _LOCAL_WORD = re.compile(r"[\w.+\-%]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 _PHONE_INTL = re.compile(
-    r"\+(?<![0-9A-Za-z_+]\+)\d++(?:(?:[ \-./]{1,2}|(?<=\))|\s?(?=\())\(?\d++\)?){0,6}+" + _AFTER, re.ASCII
+    r"\+(?<![0-9A-Za-z_+]\+)\d++(?:(?:[ \-./]{1,2}|(?<=\))|\s?(?=\())\(?\d++\)?){0,6}+" + _AFTER_SIGNED, re.ASCII
 )
-_NO_NUMBER_BEFORE = r"(?<![0-9A-Za-z_])(?<![0-9][\-.,/:])"
+_NO_NUMBER_BEFORE = r"(?<![0-9A-Za-z_])" + _NOT_IN_NUMBER
 _PHONE_US = re.compile(
-    r"(?:1(?<![0-9A-Za-z_]1)(?<![0-9][\-.,/:]1)[ \-.]?|(?=[2-9(])" + _NO_NUMBER_BEFORE + ")"
-    r"(?:\(\d{3}\)[ ]?|\d{3}[\-. ])\d{3}[\-. ]\d{4}" + _AFTER,
+    r"(?:1(?<![0-9A-Za-z_]1)(?<![0-9][\-./:]1)[ \-.]?|(?=[2-9(])" + _NO_NUMBER_BEFORE + ")"
+    r"(?:\(\d{3}\)[ ]?|\d{3}[\-. ])\d{3}[\-. ]\d{4}" + _AFTER_FIELD,
     re.ASCII,
 )
 _PHONE_NATIONAL = re.compile(
@@ -64,11 +70,13 @@ _PHONE_NATIONAL = re.compile(
 #: `+1,000,000`, `+35236450.6`: a signed number, not a phone.
 _SIGNED_NUMBER = re.compile(r"\+\d{1,3}(?:[.,]\d{3})+|\+\d+[.,]\d{1,2}")
 _PHONE_CN_MOBILE = re.compile(
-    r"1(?<![0-9A-Za-z_]1)(?<![0-9][\-.,/:]1)[3-9]\d(?:\d{8}|[ \-]\d{4}[ \-]\d{4})" + _AFTER, re.ASCII
+    r"1(?<![0-9A-Za-z_]1)(?<![0-9][\-./:]1)[3-9]\d(?:\d{8}|[ \-]\d{4}[ \-]\d{4})" + _AFTER_FIELD, re.ASCII
 )
 
-_CARD = re.compile(r"[2-6](?<![0-9A-Za-z_][2-6])(?<![0-9][\-.,/:][2-6])\d{3}(?:[ \-]?\d{2,6}){2,4}" + _AFTER, re.ASCII)
-_SSN = re.compile(r"\d(?<![0-9A-Za-z_]\d)(?<![0-9][\-.,/:]\d)(\d{2})([ \-])(\d{2})\2(\d{4})" + _AFTER, re.ASCII)
+_CARD = re.compile(
+    r"[2-6](?<![0-9A-Za-z_][2-6])(?<![0-9][\-./:][2-6])\d{3}(?:[ \-]?\d{2,6}){2,4}" + _AFTER_FIELD, re.ASCII
+)
+_SSN = re.compile(r"\d(?<![0-9A-Za-z_]\d)(?<![0-9][\-./:]\d)(\d{2})([ \-])(\d{2})\2(\d{4})" + _AFTER_FIELD, re.ASCII)
 _SSN_CONTEXT = re.compile(
     r"(?i)(?<![a-z])(?:ssn|social security|soc\.? sec\.?|sozialversicherung\w*|社会安全号码?)[\w\s:#.,]{0,24}$"
 )
@@ -94,8 +102,12 @@ _SEPARATORS = " -./()"
 Window = tuple[int, int]
 _VERSION_CONTEXT = re.compile(
     r"(?i)(?<![a-z])(?:version|ver|release|build|v|rev|firmware|sections?|sec|chapter|abschnitt|kapitel|§|版本|章节|oid)"
-    r"\s{0,2}[:=]?[\s\"'(]{0,3}$"
+    r"[\"'>_]{0,2}\s{0,2}[:=]?[\s\"'(]{0,3}$"  # also `"version": "`, `<version>`, `__version__ = '`
 )
+#: `opencv-python==4.8.0.76`, `pywin32>=1.2.3.4`: a dotted quad glued to a distribution name by a PEP 440 operator
+#: is a version. `ip.addr==` and `$ip==` are not distribution names, so the addresses they compare stay found. A name
+#: glued by a dash (`opencv-python-4.8.0.76` in pip's output) is not enough: `web-93.184.216.34` is a host.
+_PACKAGE_VERSION = re.compile(r"(?<![\w.\-$])[A-Za-z][\w\-]{0,63}(?:\[[\w,\-]{0,40}\])?[=!<>~]=$", re.ASCII)
 
 
 def _merge(spans: list[Window]) -> list[Window]:
@@ -300,9 +312,12 @@ def find_ips(text: str) -> Iterator[Hit]:
 
 
 def ipv4_hit(text: str, m: re.Match[str]) -> Hit | None:
-    if public_ip(m.group()) and not _VERSION_CONTEXT.search(text, max(0, m.start() - 16), m.start()):
-        return m.start(), m.end(), "IPV4"
-    return None
+    start = m.start()
+    if not public_ip(m.group()) or _VERSION_CONTEXT.search(text, max(0, start - 16), start):
+        return None
+    if start and text[start - 1] == "=" and _PACKAGE_VERSION.search(text, max(0, start - 72), start):
+        return None
+    return start, m.end(), "IPV4"
 
 
 def ipv6_hit(text: str, m: re.Match[str]) -> Hit | None:

@@ -34,10 +34,11 @@ _PROVIDER_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
         ("_test_", r"[sr]k_test_(?<![0-9A-Za-z_]........)[0-9A-Za-z]{20,99}(?![0-9A-Za-z])"),
         ("sk-", r"sk-(?<![0-9A-Za-z_\-]...)(?:proj-|ant-)?[0-9A-Za-z_\-]{32,200}(?![0-9A-Za-z_\-])"),
         ("eyJ", r"eyJ(?<![0-9A-Za-z_\-]...)[0-9A-Za-z_\-]{5,4000}\.eyJ[0-9A-Za-z_\-]{5,8000}\.[0-9A-Za-z_\-]{10,2000}"),
+        # PEM blocks and OpenPGP armor ("PRIVATE KEY BLOCK"); `\\` for the `\n` escapes of a key inside JSON.
         (
-            "PRIVATE KEY-----",
-            r"-----BEGIN [A-Z0-9 ]{0,24}PRIVATE KEY-----(?:[0-9A-Za-z+/=:,.\s]|-(?!----)){0,20000}+"
-            r"(?:-----END [A-Z0-9 ]{0,24}PRIVATE KEY-----)?",
+            ("PRIVATE KEY-----", "PRIVATE KEY BLOCK-----"),
+            r"-----BEGIN [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)?-----(?:[0-9A-Za-z+/=:,.\s\\]|-(?!----)){0,20000}+"
+            r"(?:-----END [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)?-----)?",
         ),
     )
 )
@@ -51,9 +52,11 @@ _ASSIGN_TAIL = re.compile(
     r"[\w\-]{0,24}[\"'\]]?\s{0,3}(?:=>|:=|=|:|：|\s(?:is|ist|lautet)\s|\s?(?:为|是)\s?)\s{0,3}[\"'`]?"
     r"([^\s\"'`,;<>(){}\[\]\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]{1,200})"
 )
+#: Standard base64 with its `=` padding: the whole value a multiple of four characters (RFC 4648, section 4).
+_BASE64_PADDED = re.compile(r"^(?=(?:.{4})+$)[0-9A-Za-z+/]+={1,2}$")
 _DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _FORMAT_FIELD = re.compile(r"%[-+ #0-9.]*[sdifrxXg]|\{[\w.]*\}")
-_URL_PASSWORD = re.compile(r"://[^\s:/@]{1,64}:([^\s:/@]{3,128})@")
+_URL_PASSWORD = re.compile(r"://[^\s:/@]{0,64}:([^\s:/@]{3,128})@")  # `redis://:pw@host`: no user
 _NOT_A_VALUE = re.compile(
     r"^(?i:none|null|nil|true|false|undefined|changeme|xxx+)$|^(?:\*+|%\w+%|\.+)$"
     r"|^\$\{?(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)\}?$"  # $VAR / ${var}: a reference, not the secret
@@ -139,7 +142,9 @@ def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> b
         return False
     if value.endswith(")") or "(" in value or value.startswith(("os.", "self.", "env.", "process.", "http")):
         return False
-    if value[-1] in "+-*/|&%=:" or _FORMAT_FIELD.search(value):  # `name+'…'`, `"VS%0.fTOOLS" % v`: expressions
+    if value[-1] in "+-*/|&%:" or _FORMAT_FIELD.search(value):  # `name+'…'`, `"VS%0.fTOOLS" % v`: expressions
+        return False
+    if value[-1] == "=" and not _BASE64_PADDED.match(value):  # `x=`, `a+=`; but `cGFzc3dvcmQ=` is base64 padding
         return False
     if _DOTTED_NAME.match(value):  # `Statistic._sort_key`, `Kind.POSITIONAL_OR_KEYWORD`: code, not a credential
         return False

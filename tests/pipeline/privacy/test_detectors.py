@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lmforge.pipeline.privacy import scan
+from lmforge.pipeline.privacy import Redactor, scan
 from lmforge.pipeline.privacy.validators import luhn_ok
 
 DATA = Path(__file__).parents[2] / "data" / "privacy"
@@ -121,3 +121,92 @@ def test_every_provider_token_format_is_found_unless_glued_to_a_word(token: str)
     assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(token, "SECRET")]
     if not token.startswith(("github_pat_", "glpat-")):  # distinctive enough to need no lookbehind
         assert scan(f"7{token} y") == []
+
+
+_KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a service-account JSON file: the newlines of the PEM block are `\\n` escapes inside one string
+        '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\n'
+        + _KEY_BODY
+        + '\\nBKcwggSjAgEAAoIBAQC7x\\n-----END PRIVATE KEY-----\\n", "client_email": "x"}',
+        # an ASCII-armored OpenPGP secret key
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF0example"
+        + _KEY_BODY
+        + "\n=abcd\n-----END PGP PRIVATE KEY BLOCK-----",
+    ],
+    ids=["json-escaped-pem", "pgp-armor"],
+)
+def test_private_key_body_never_survives(text: str) -> None:
+    result = Redactor().redact(text)
+    assert _KEY_BODY not in result.text and "PRIVATE KEY" not in result.text
+    assert result.counts == {"SECRET": 1}
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://:p4ssw0rdXyz9@cache.internal:6379/0", "amqp://:Zq8rT5mK2p@mq.example.com/vhost"]
+)
+def test_url_password_with_an_empty_user_name_is_found(url: str) -> None:
+    text = f"CACHE_URL = {url}"
+    password = url.split(":")[2].split("@")[0]
+    assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(password, "SECRET")]
+
+
+@pytest.mark.parametrize(
+    "value", ["cGFzc3dvcmQxMjM0NTY3OA==", "dGhpcyBpcyBhIHNlY3JldCBrZXkgMTIz", "Zm9vYmFyOnMzY3IzdC0yMDI0IQ=="]
+)
+def test_base64_padded_secret_values_are_found(value: str) -> None:
+    # a Kubernetes Secret manifest: base64 of the secret is the secret, and its `=` padding is not an operator
+    text = f"apiVersion: v1\nkind: Secret\ndata:\n  password: {value}\n"
+    assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(value, "SECRET")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "opencv-python==4.8.0.76",
+        "nvidia-cudnn-cu12==8.9.2.26",
+        "opencv-contrib-python>=4.5.5.62",
+        "nvidia-cufft-cu12~=11.0.2.54",
+        '{"name": "My Extension", "version": "1.0.0.1", "manifest_version": 3}',
+        "__version__ = '4.8.0.76'",
+        "<version>4.8.0.76</version>",
+    ],
+)
+def test_four_part_package_versions_are_not_ip_addresses(line: str) -> None:
+    assert scan(line) == []
+
+
+def test_an_ip_compared_in_a_filter_expression_is_still_found() -> None:
+    text = (
+        "Wireshark: ip.addr==93.184.216.34; shell: [ $ip==8.8.4.4 ]; 服务器IP地址-52.94.236.248; 8.8.8.0-8.8.8.255;"
+        " ssh web-151.101.1.69 (a name glued by a dash may be a host)"
+    )
+    assert [text[s.start : s.end] for s in scan(text)] == [
+        "93.184.216.34", "8.8.4.4", "52.94.236.248", "8.8.8.0", "8.8.8.255", "151.101.1.69"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("row", "found"),
+    [
+        ("Jane,Doe,536-22-1234,415-555-0173", [("536-22-1234", "US_SSN"), ("415-555-0173", "PHONE")]),
+        ("4111111111111111,12/27,123", [("4111111111111111", "CREDIT_CARD")]),
+        (
+            "jane@example.org,415-555-0173,4111 1111 1111 1111",
+            [("jane@example.org", "EMAIL"), ("415-555-0173", "PHONE"), ("4111 1111 1111 1111", "CREDIT_CARD")],
+        ),
+        ("7,13912345678,+44 20 7946 0958,2024-05-01", [("13912345678", "PHONE"), ("+44 20 7946 0958", "PHONE")]),
+    ],
+)
+def test_numbers_in_a_csv_row_are_found_next_to_other_numbers(row: str, found: list[tuple[str, str]]) -> None:
+    # A comma between two numbers is a field separator when neither can be a decimal (cards, SSNs, phones).
+    assert [(row[s.start : s.end], s.type) for s in scan(row)] == found
+
+
+@pytest.mark.parametrize("text", ["+4930123456,50 EUR", "+35236450,6", "Umsatz 1,030 1234567 Stück"])
+def test_a_comma_decimal_still_keeps_signed_and_national_numbers_apart(text: str) -> None:
+    assert scan(text) == []
