@@ -49,6 +49,11 @@ _EMAIL_OBFUSCATED = re.compile(
     + _DOT
     + r"|\.)){1,6}[A-Za-z]{2,24}\b"
 )
+#: An address whose '@' is escaped: `?email=jane%40example.org` in a URL, `jane&#64;example.org` in HTML.
+_ESCAPED_ATS = ("%40", "&#", "&commat;")
+_ESCAPED_AT = r"(?:%40|&#0{0,3}64;|&#[xX]0{0,3}40;|&commat;)"
+_ESCAPED_AT_HINT = re.compile(_ESCAPED_AT)
+_EMAIL_ESCAPED = re.compile(r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}?" + _ESCAPED_AT + _EMAIL_DOMAIN)
 _OBFUSCATION_HINTS = ("at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ")
 _LOCAL_WORD = re.compile(r"[\w.+\-%]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -158,6 +163,13 @@ def find_emails(text: str) -> Iterator[Hit]:
             yield email_hit(text, m)
     if any(hint in text for hint in _OBFUSCATION_HINTS):
         for m in _EMAIL_OBFUSCATED.finditer(text):
+            yield email_hit(text, m)
+
+
+def find_escaped_emails(text: str) -> Iterator[Hit]:
+    """Addresses with a percent-encoded or HTML-escaped '@'; both scan paths run this (`scanner._spans`)."""
+    if any(hint in text for hint in _ESCAPED_ATS):
+        for m in _in(_EMAIL_ESCAPED, text, _hint_windows(_ESCAPED_AT_HINT, text, 64, 256)):
             yield email_hit(text, m)
 
 

@@ -66,6 +66,7 @@ def _spans(
         return []
     config = config or _DEFAULT
     hits = find(text, config)
+    hits.extend(detectors.find_escaped_emails(text))  # no pre-scan candidates: a substring test finds the few texts
     if config.ner:
         hits.extend(_ner(config.ner_model, config.ner_min_score).find(text))
     return resolve(hits) if hits else []

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmforge.pipeline.privacy import Redactor, scan
+from lmforge.pipeline.privacy.scanner import scan_reference
 from lmforge.pipeline.privacy.validators import luhn_ok
 
 DATA = Path(__file__).parents[2] / "data" / "privacy"
@@ -209,4 +210,25 @@ def test_numbers_in_a_csv_row_are_found_next_to_other_numbers(row: str, found: l
 
 @pytest.mark.parametrize("text", ["+4930123456,50 EUR", "+35236450,6", "Umsatz 1,030 1234567 Stück"])
 def test_a_comma_decimal_still_keeps_signed_and_national_numbers_apart(text: str) -> None:
+    assert scan(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("https://news.example.com/unsubscribe?email=jane.doe%40example.org&list=7", "jane.doe%40example.org"),
+        ("https://example.com/?to=Jane%2Bnews%40Example.ORG", "Jane%2Bnews%40Example.ORG"),
+        ('<a href="mailto:jane&#64;example.org">write to me</a>', "jane&#64;example.org"),
+        ("Kontakt: max.mustermann&#x40;beispiel.de", "max.mustermann&#x40;beispiel.de"),
+        ("contact: li.wei&commat;example.cn", "li.wei&commat;example.cn"),
+    ],
+)
+def test_an_address_with_an_escaped_at_sign_is_found(text: str, address: str) -> None:
+    # URLs are redacted too (the snapshot's `url` column), and crawled pages keep HTML-escaped addresses.
+    assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(address, "EMAIL")]
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize("text", ["a 100%40 rise", "see the &#64;property decorator", "x%40y", "&#64;example.org"])
+def test_escaped_at_signs_that_are_no_address_are_left_alone(text: str) -> None:
     assert scan(text) == []
