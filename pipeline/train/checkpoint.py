@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import random
 import shutil
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import torch
 
 from lmforge.pipeline.configuring import from_dict, to_dict
 from lmforge.pipeline.digest import digest
-from lmforge.pipeline.errors import LmforgeError, NotFoundError
+from lmforge.pipeline.errors import IntegrityError, LmforgeError, NotFoundError
 from lmforge.pipeline.train import distributed as D
 from lmforge.pipeline.train.config import TrainConfig
 from lmforge.pipeline.train.loader import ShardLoader
@@ -84,6 +85,30 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
+
+
+def _damaged(path: Path, exc: Exception) -> IntegrityError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return IntegrityError(
+        f"{path}: damaged checkpoint file ({reason}); delete {path.parent} to fall back to the checkpoint before it"
+    )
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """A checkpoint's `meta.json`; unreadable JSON is an IntegrityError naming the file."""
+    path = folder / META
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _damaged(path, exc) from exc
+
+
+def load_file(path: Path, *, weights_only: bool = True) -> Any:
+    """`torch.load` of one checkpoint file onto the CPU; a truncated or foreign file is an IntegrityError."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        raise _damaged(path, exc) from exc
 
 
 class Checkpoint:
@@ -181,10 +206,10 @@ class Checkpoint:
         if not found:
             return None
         path = found[-1]
-        meta = json.loads((path / META).read_text(encoding="utf-8"))
+        meta = read_meta(path)
         self._check(meta, path)
-        model_sd = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
-        optim_sd = torch.load(path / "optim.pt", map_location="cpu", weights_only=True)
+        model_sd = load_file(path / "model.pt")
+        optim_sd = load_file(path / "optim.pt")
         if self.fsdp:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
@@ -198,10 +223,10 @@ class Checkpoint:
         else:
             unwrap(self.model).load_state_dict(model_sd)
             self.optimizer.load_state_dict(optim_sd)
-        trainer = torch.load(path / "trainer.pt", map_location="cpu", weights_only=True)
+        trainer = load_file(path / "trainer.pt")
         self.scheduler.load_state_dict(trainer["scheduler"])
         self.state.load_state_dict(trainer["state"])
-        mine = torch.load(path / f"rank-{self.world.rank:05d}.pt", map_location="cpu", weights_only=False)
+        mine = load_file(path / f"rank-{self.world.rank:05d}.pt", weights_only=False)
         self.loader.load_state_dict(mine["loader"])
         set_rng_state(mine["rng"])
         log.info("resumed from %s (step %d, %d tokens seen)", path, self.state.step, self.state.tokens_seen)
@@ -239,11 +264,12 @@ def load_for_inference(
     """
     from lmforge.pipeline.train.models import build_model
 
+    device = D.resolve_device(device)
     folder = _resolve(Path(path))
-    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    meta = read_meta(folder)
     config = from_dict(TrainConfig, meta["config"], where=str(folder / META))
     model = build_model(config.model, int(meta["vocab_size"]))
-    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+    model.load_state_dict(load_file(folder / "model.pt"))
     model.to(device).eval()
     recorded = Path(meta["tokenizer_model"]) if meta.get("tokenizer_model") else None
     tokenizer = recorded

@@ -3,6 +3,7 @@ style, plus the run-level knobs (steps, precision, parallelism). Every field def
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -50,11 +51,12 @@ class OptimConfig:
     """Clip the global gradient norm to this; 0 disables clipping (the norm is still logged)."""
 
     def __post_init__(self) -> None:
-        check(self.lr > 0, "train.optim.lr", "must be positive")
+        check(0 < self.lr < math.inf, "train.optim.lr", "must be positive and finite")
         check(0.0 <= self.min_lr_ratio <= 1.0, "train.optim.min_lr_ratio", "must be in [0, 1]")
         check(self.warmup_steps >= 0, "train.optim.warmup_steps", "must be ≥ 0")
         check(self.weight_decay >= 0, "train.optim.weight_decay", "must be ≥ 0")
-        check(0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0, "train.optim.beta1", "betas must be in [0, 1)")
+        check(0.0 <= self.beta1 < 1.0, "train.optim.beta1", "must be in [0, 1)")
+        check(0.0 <= self.beta2 < 1.0, "train.optim.beta2", "must be in [0, 1)")
         check(self.eps > 0, "train.optim.eps", "must be positive")
         check(self.grad_clip >= 0, "train.optim.grad_clip", "must be ≥ 0 (0 disables clipping)")
 
@@ -135,6 +137,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check(self.max_steps >= 1, "train.max_steps", "must be at least 1")
         check(self.grad_accum >= 1, "train.grad_accum", "must be at least 1")
+        # numpy's generators take no negative seed, and torch.manual_seed none past 2^64 (ranks add their index)
+        check(0 <= self.seed < 1 << 63, "train.seed", "must be in [0, 2^63)")
         ctx = self.model.context_length
         check(
             ctx is None or self.data.seq_len <= ctx,

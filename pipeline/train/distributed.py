@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from lmforge.pipeline.errors import ConfigError
+
 
 @dataclass(frozen=True, slots=True)
 class World:
@@ -29,9 +31,22 @@ class World:
         return dist.is_available() and dist.is_initialized()
 
 
+def resolve_device(spec: str | torch.device, where: str = "device") -> torch.device:
+    """`spec` as a torch device this machine has; a typo or a missing GPU is a ConfigError naming `where`."""
+    try:
+        device = torch.device(spec)
+    except RuntimeError as exc:
+        raise ConfigError(f"{where}: {str(spec)!r} is not a torch device (cpu, cuda, cuda:1)") from exc
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ConfigError(f"{where}: {str(spec)!r}, but torch sees {count} CUDA device(s) here; use cpu")
+    return device
+
+
 def pick_device(kind: str, local_rank: int) -> torch.device:
     if kind == "cuda" or (kind == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda", local_rank)
+        return resolve_device(f"cuda:{local_rank}", "train.device")
     return torch.device("cpu")
 
 

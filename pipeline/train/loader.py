@@ -140,7 +140,7 @@ class ShardLoader:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle else np.arange(n)
             need = self.batches_per_epoch * self.batch_size * self.world_size
             if need > n:  # drop_last off: wrap the last global batch around to the epoch's first windows
-                order = np.concatenate([order, order[: need - n]])
+                order = np.resize(order, need)  # cycles through the order again when n < need - n
             self._order = order
         return self._order
 

@@ -87,6 +87,8 @@ class Trainer:
             drop_last=config.data.drop_last,
             expect_tokenizer=self.tokenizer["sha256"],
         )
+        if config.tracking.eval_every:
+            self._val_loader()  # a val split too small for one batch is an error now, not after eval_every steps
         self.state = TrainState()
         self.checkpoint = Checkpoint(
             self.run_dir,
@@ -181,20 +183,24 @@ class Trainer:
         self.state.tokens_seen += self.config.tokens_per_step * self.world.world_size
         return loss_value, norm_value
 
-    @torch.no_grad()
-    def evaluate(self) -> float:
-        """Mean validation loss over `eval_batches` micro-batches per rank (disjoint across ranks), averaged."""
-        cfg = self.config
-        loader = ShardLoader(
+    def _val_loader(self) -> ShardLoader:
+        """The val split from its first window, unshuffled, every window scored."""
+        return ShardLoader(
             self.shards_dir,
             "val",
-            batch_size=cfg.data.batch_size,
-            seq_len=cfg.data.seq_len,
+            batch_size=self.config.data.batch_size,
+            seq_len=self.config.data.seq_len,
             rank=self.world.rank,
             world_size=self.world.world_size,
             shuffle=False,
             drop_last=False,
         )
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean validation loss over `eval_batches` micro-batches per rank (disjoint across ranks), averaged."""
+        cfg = self.config
+        loader = self._val_loader()
         self.model.eval()
         total = torch.zeros((), device=self.device)
         for _ in range(cfg.tracking.eval_batches):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmforge.pipeline.errors import LmforgeError, NotFoundError
+from lmforge.pipeline.errors import ConfigError, IntegrityError, LmforgeError, NotFoundError
 from lmforge.pipeline.train.checkpoint import list_checkpoints, load_for_inference
 from lmforge.pipeline.train.trainer import Trainer
 from tests.support.training import tiny_config
@@ -56,6 +56,27 @@ def test_other_shards_or_world_size_are_clear_errors(shards_dir: Path, run_dir: 
     meta_path.write_text(json.dumps({**meta, "shards_id": "other"}))
     with pytest.raises(LmforgeError, match="trained on shards other"):
         Trainer(tiny_config(max_steps=5), shards_dir, run_dir)
+
+
+@pytest.mark.parametrize("name", ["model.pt", "optim.pt", "trainer.pt", "rank-00000.pt", "meta.json"])
+def test_a_damaged_checkpoint_file_is_a_clear_error(shards_dir: Path, run_dir: Path, name: str) -> None:
+    config = tiny_config(max_steps=5)
+    Trainer(config, shards_dir, run_dir).fit()
+    path = list_checkpoints(run_dir)[-1] / name
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a disk full or a bad copy
+    with pytest.raises(IntegrityError, match=name.replace(".", r"\.")):
+        Trainer(config, shards_dir, run_dir)
+    if name in ("model.pt", "meta.json"):
+        with pytest.raises(IntegrityError, match=name.replace(".", r"\.")):
+            load_for_inference(run_dir)
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:7"] + ([] if torch.cuda.is_available() else ["cuda"]))
+def test_an_unusable_device_is_a_config_error(shards_dir: Path, run_dir: Path, device: str) -> None:
+    # `lmforge generate/evaluate --device gpu`, or cuda on a machine without it, failed inside torch
+    Trainer(tiny_config(max_steps=1), shards_dir, run_dir).fit()
+    with pytest.raises(ConfigError, match=f"device: '{device}'"):
+        load_for_inference(run_dir, device=device)
 
 
 def test_load_for_inference(shards_dir: Path, run_dir: Path) -> None:

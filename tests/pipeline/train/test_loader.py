@@ -113,6 +113,19 @@ def test_keep_last_fills_the_final_batch_from_the_epoch_start(counting: Path) ->
     assert set(seen) == set(range(ld.num_windows))
 
 
+def test_keep_last_with_fewer_windows_than_half_a_batch_repeats_real_windows(counting: Path) -> None:
+    # 12 windows of 1000 tokens, batch of 32: the wrap must cycle the epoch's order, not leave rows unfilled.
+    ld = loader(counting, drop_last=False, batch_size=32, seq_len=1000, shuffle=False)
+    assert ld.num_windows == 12 and ld.batches_per_epoch == 1
+    x, y = ld.next_batch()
+    for row_x, row_y in zip(x, y, strict=True):
+        start = int(row_x[0])
+        assert start % 1000 == 0 and 0 <= start < 12 * 1000
+        assert torch.equal(row_x, torch.arange(start, start + 1000))
+        assert torch.equal(row_y, torch.arange(start + 1, start + 1001))
+    assert {int(row[0]) // 1000 for row in x} == set(range(12))  # every window at least once
+
+
 def test_same_seed_same_order_other_seed_other_order(shards_dir: Path) -> None:
     a, b, c = loader(shards_dir), loader(shards_dir), loader(shards_dir, seed=8)
     xa, xb, xc = a.next_batch()[0], b.next_batch()[0], c.next_batch()[0]

@@ -117,6 +117,10 @@ def test_bad_options_are_config_errors() -> None:
         ({"top_k": 0}, "top_k"),
         ({"temperature": -1.0}, "temperature"),
         ({"repetition_penalty": 0.0}, "repetition_penalty"),
+        # `lmforge generate --temperature nan` parses as a float; NaN passed every `< 0` check
+        ({"temperature": float("nan")}, "temperature"),
+        ({"repetition_penalty": float("nan")}, "repetition_penalty"),
+        ({"top_p": float("nan")}, "top_p"),
     ]:
         with pytest.raises(ConfigError, match=field):
             generate(model, [0], **kw)

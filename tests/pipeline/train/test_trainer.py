@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from lmforge.pipeline.errors import ConfigError
 from lmforge.pipeline.train.checkpoint import list_checkpoints
 from lmforge.pipeline.train.optim import lr_factor
 from lmforge.pipeline.train.trainer import NonFiniteLossError, Trainer
+from lmforge.schemas.shards import open_tokens, read_header
 from tests.support.training import steps, tiny_config
 
 
@@ -65,6 +70,29 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(shards_dir: Pa
     good = torch.load(list_checkpoints(run_dir)[-1] / "model.pt", weights_only=True)
     assert all(torch.isfinite(t).all() for t in good.values())
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"  # not marked finished
+
+
+def test_a_val_split_too_small_to_evaluate_fails_before_training(shards_dir: Path, tmp_path: Path) -> None:
+    # A tiny corpus can send one short document to val; finding out at the first evaluation (before that step's
+    # checkpoint) loses every step trained so far, and a resume fails the same way.
+    ws = tmp_path / "ws"
+    shutil.copytree(shards_dir.parent.parent / "tokenizers", ws / "tokenizers")
+    small = ws / "shards" / shards_dir.name
+    shutil.copytree(shards_dir, small)
+    val = small / "val-00000.bin"
+    header = read_header(val)
+    tokens = np.asarray(open_tokens(val))[:40]
+    val.write_bytes(dataclasses.replace(header, token_count=len(tokens), doc_count=1).pack() + tokens.tobytes())
+    config = tiny_config(max_steps=10, tracking={"eval_every": 5})
+    with pytest.raises(ConfigError, match="val split has 40 tokens"):
+        Trainer(config, small, ws / "runs" / "r")
+    Trainer(tiny_config(max_steps=1), small, ws / "runs" / "no-eval").fit()  # without evaluation it trains
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_on_a_machine_without_it_names_the_field(shards_dir: Path, run_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"train\.device: 'cuda:0', but torch sees 0 CUDA device"):
+        Trainer(tiny_config(device="cuda"), shards_dir, run_dir)
 
 
 def test_schedule_warms_up_then_decays_to_the_floor() -> None:
