@@ -37,7 +37,7 @@ from lmforge.pipeline.errors import InputError, IntegrityError
 from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
 from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, ShardsConfig
 from lmforge.pipeline.tokenize.sampling import read_ids, snapshot_files, stable_unit, stable_units
-from lmforge.pipeline.tokenize.trainer import MODEL_NAME, TOKENIZER_FORMAT, tokenizer_sha256
+from lmforge.pipeline.tokenize.trainer import MODEL_NAME, TOKENIZER_FORMAT, load_tokenizer, tokenizer_sha256
 from lmforge.schemas.manifest import Manifest
 from lmforge.schemas.shards import DOCS_SCHEMA, SHARDS_FORMAT, ShardWriter, docs_path, dtype_for_vocab
 
@@ -118,6 +118,7 @@ def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config
     )
     if plan.done:
         return plan
+    load_tokenizer(tokenizer_dir)  # the model file must be the one its manifest (and so every shard header) names
     files = snapshot_files(snapshot_dir)
     units = tuple(
         Unit(str(path), rg, f"{i:05d}-{rg:05d}")

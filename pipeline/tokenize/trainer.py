@@ -63,6 +63,9 @@ def trainer_options(config: TokenizerConfig) -> dict:
         "remove_extra_whitespaces": False,
         "add_dummy_prefix": False,
         "allow_whitespace_only_pieces": True,
+        # "▁" (the space, escaped) is always a piece, even when the sample has no or few spaces (Chinese, Japanese):
+        # byte fallback would otherwise encode a space as the bytes of "▁", which decode as "▁", not " ".
+        "required_chars": "\u2581",
         "max_sentence_length": config.max_sentence_chars * 4,  # bytes; a UTF-8 character is at most 4
         "input_sentence_size": 0,  # use the whole (already capped) sample, in our order
         "shuffle_input_sentence": False,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmforge.pipeline.digest import sha256_file
-from lmforge.pipeline.errors import InputError
+from lmforge.pipeline.errors import InputError, IntegrityError
 from lmforge.pipeline.stage import verify_files
 from lmforge.pipeline.tokenize import shards as shards_mod
 from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, ShardsConfig
@@ -154,6 +155,20 @@ def test_resume_reuses_finished_parts(tmp_path, snapshot, tokenizer, shards):
     out = build_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS, workers=1)
     assert not part.exists()  # parts are removed once the shards are assembled
     assert [f.sha256 for f in Manifest.read(out).files] == [f.sha256 for f in Manifest.read(shards).files]
+
+
+def test_a_changed_tokenizer_model_is_refused_not_recorded_under_its_old_digest(tmp_path, snapshot, tokenizer):
+    # One flipped bit in a piece score still parses but encodes differently; the shard headers would carry the
+    # manifest's digest of the model as trained, not of the one that encoded them.
+    copy = tmp_path / "tokenizers" / tokenizer.name
+    shutil.copytree(tokenizer, copy)
+    model = copy / "tokenizer.model"
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 0x01
+    model.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="tokenizer.model: sha256 differs"):
+        build_shards(snapshot, copy, tmp_path, SMALL_SHARDS, workers=1)
+    assert not list((tmp_path / "shards").glob("*/manifest.json"))
 
 
 def test_empty_snapshot(tmp_path, tokenizer):

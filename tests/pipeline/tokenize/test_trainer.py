@@ -49,6 +49,19 @@ def test_round_trip_real_text_cjk_and_placeholders(tokenizer):
         assert sp.decode(sp.encode(text)) == text
 
 
+@pytest.mark.parametrize("model_type", ["unigram", "bpe", "char"])
+def test_round_trip_spaces_with_a_tokenizer_trained_on_text_without_any(tmp_path, model_type):
+    # Chinese is written without spaces: a sample may hold none, so "▁" (sentencepiece's space) is no piece and a
+    # space went to the bytes of "▁", which decode as a literal "▁".
+    zh = [d for d in multilingual_docs() if d["lang"] == "zh"]
+    docs = [dict(d, doc_id=f"{d['doc_id']}-{k}", text=d["text"].replace(" ", "")) for k in range(50) for d in zh]
+    snap = make_snapshot(tmp_path, docs)
+    config = dataclasses.replace(SMALL, model_type=model_type, vocab_size=388)
+    sp = load_tokenizer(train_tokenizer(snap, tmp_path, config))
+    for text in [d["text"] for d in zh] + ["北京 Beijing  上海\tShanghai"]:
+        assert sp.decode(sp.encode(text)) == text
+
+
 def test_same_snapshot_and_params_give_identical_model_bytes(tmp_path, snapshot):
     a = train_tokenizer(snapshot, tmp_path / "a", SMALL)
     b = train_tokenizer(snapshot, tmp_path / "b", SMALL)
