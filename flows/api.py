@@ -1,5 +1,5 @@
-"""Reach the Prefect API before starting work, so a wrong `PREFECT_API_URL` is one clear error, not a traceback
-from deep inside the first flow run (or minutes of client retries)."""
+"""Reach the Prefect API (and a Redis dedup index) before starting work, so a wrong `PREFECT_API_URL` or `--index`
+is one clear error, not a traceback from deep inside the first flow run (or minutes of client retries)."""
 
 from __future__ import annotations
 
@@ -50,3 +50,28 @@ def check_api(need_server: bool = False) -> str | None:
             "check that PREFECT_API_URL ends in /api"
         )
     return url
+
+
+def check_index(index: str | None, config_index: str | None = None) -> None:
+    """Raise a clear error before any work unless the dedup index (`--index`, else the config's `dedup.index`) is the
+    local one or a Redis server that answers PING."""
+    spec, where = (index, "--index") if index else (config_index, "dedup.index")
+    if not spec:
+        return
+    from lmforge.pipeline.errors import ConfigError
+
+    if not spec.startswith(("redis://", "rediss://")):
+        raise ConfigError(f"{where}: {spec!r} is neither empty (local index) nor a redis:// URL")
+    import redis
+
+    from lmforge.pipeline.dedup.redis_index import split_url
+
+    url, _prefix = split_url(spec)
+    try:
+        redis.Redis.from_url(url, socket_timeout=HEALTH_TIMEOUT_S, socket_connect_timeout=HEALTH_TIMEOUT_S).ping()
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {spec!r} is not a valid Redis URL ({exc})") from None
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise LmforgeError(
+            f"dedup index {url} is unreachable ({exc}); start Redis, or fix {where} (empty: the local index)"
+        ) from None

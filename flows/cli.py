@@ -23,6 +23,20 @@ def cli(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
+class _NoUserErrorTraceback(logging.Filter):
+    """Prefect logs the exception that fails a flow or task run with its traceback; when it is a user mistake
+    (LmforgeError) the record keeps its one-line message and drops the traceback, which the CLI never shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], LmforgeError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_USER_ERROR_FILTER = _NoUserErrorTraceback()
+
+
 def _register() -> None:
     from lmforge.flows.commands import COMMANDS
 
@@ -35,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
     env.configure(env.workspace_from_argv(sys.argv[1:] if argv is None else argv))
     _register()
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_USER_ERROR_FILTER)  # once: addFilter skips a filter already there
     try:
         rc = cli.main(args=argv, standalone_mode=False)
         if isinstance(rc, int) and not isinstance(rc, bool):  # click returns Exit(n).exit_code here

@@ -136,7 +136,7 @@ def curate_flow(
             parts = [r["part"] for r in results if r["part"]]
             sig_futures = [signatures_task.submit(p, i, str(plan.work_dir), cfg_dict) for i, p in enumerate(parts)]
             signatures = [f.result() for f in sig_futures]
-        finalize_task(inputs, str(workspace), cfg_dict, results, signatures, index)
+        finalize_task(inputs, str(workspace), cfg_dict, results, signatures, index or cfg.dedup.index)
     manifest = Manifest.read(find_stage(workspace, "snapshots", plan.snapshot_id))
     publish_curate_report(plan.snapshot_id, manifest.stats)
     logger.info(

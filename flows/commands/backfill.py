@@ -42,8 +42,10 @@ def command(start, end, input_root, workspace, stages, concurrency, config, inde
     Finished partitions (a marker under <workspace>/backfill/) are skipped, so a crashed backfill re-run picks up
     where it stopped. Duplicates across days are removed through the persistent dedup index.
     """
+    from lmforge.flows.api import check_index
     from lmforge.flows.backfill import backfill
     from lmforge.flows.run import STAGES
+    from lmforge.pipeline.config import load_config
     from lmforge.pipeline.errors import ConfigError, LmforgeError
     from lmforge.pipeline.partitions import parse_day
 
@@ -52,6 +54,7 @@ def command(start, end, input_root, workspace, stages, concurrency, config, inde
     unknown = sorted(set(stage_list) - set(STAGES))
     if unknown:
         raise ConfigError(f"--stages: unknown stage(s) {unknown}; choose from {list(STAGES)}")
+    check_index(index, load_config(config).dedup.index)
     report = backfill(
         input_root,
         first,

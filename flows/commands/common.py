@@ -33,7 +33,9 @@ workspace_option = click.option(
 
 
 def task_runner_options(f):
-    f = click.option("--workers", type=int, default=None, help="Parallel workers for the task runner.")(f)
+    f = click.option(
+        "--workers", type=click.IntRange(min=1), default=None, help="Parallel workers for the task runner."
+    )(f)
     f = click.option(
         "--task-runner",
         type=click.Choice(["thread", "dask"]),

@@ -13,10 +13,12 @@ def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner
     from lmforge.pipeline.config import load_config
     from lmforge.pipeline.curate.inputs import plan_inputs
 
-    # Fail on a bad config or a missing input before Prefect starts.
-    plan_inputs(list(inputs), load_config(config, overrides).curate.text_extensions)
-    from lmforge.flows.api import check_api
+    # Fail on a bad config, a missing input or an unreachable index before Prefect starts.
+    cfg = load_config(config, overrides)
+    plan_inputs(list(inputs), cfg.curate.text_extensions)
+    from lmforge.flows.api import check_api, check_index
 
+    check_index(index, cfg.dedup.index)
     check_api()
     from lmforge.flows.curate import curate_flow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lmforge.pipeline.errors import InputError
+from lmforge.pipeline.errors import ConfigError, InputError
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.privacy.jsonl import JsonlReport, redact_jsonl, scan_jsonl
 
@@ -21,6 +21,18 @@ def _config(config_path: Path | None, ner: bool) -> PrivacyConfig:
         cfg = load_config(config_path).privacy
         return replace(cfg, ner=True) if ner else cfg
     return PrivacyConfig(ner=ner)
+
+
+def _check_outputs(input_path: Path, *outputs: Path | None) -> None:
+    """Refuse an output that is the input (opening it for writing would empty it before it is read) or that lies in
+    a missing folder, before anything is opened."""
+    for out in outputs:
+        if out is None:
+            continue
+        if out.exists() and input_path.exists() and out.samefile(input_path):
+            raise ConfigError(f"{out} is the input file; write the output elsewhere")
+        if not out.parent.is_dir():
+            raise ConfigError(f"{out}: folder {out.parent} does not exist")
 
 
 def _warn(error: InputError) -> None:
@@ -77,6 +89,7 @@ def scan_command(
     input_path: Path, out: Path, config_path: Path | None, ner: bool, strict: bool, report_path: Path | None
 ) -> None:
     """Write one line per record: {"id", "spans": [{"start", "end", "type"}]} (code-point offsets, end exclusive)."""
+    _check_outputs(input_path, out, report_path)
     report = scan_jsonl(input_path, out, _config(config_path, ner), strict=strict, on_error=_warn)
     _finish(report, "scanned", report_path)
 
@@ -102,5 +115,6 @@ def redact_command(
     report_path: Path | None,
 ) -> None:
     """Write each record with personal data in `text` replaced by typed placeholders (<EMAIL>, <PHONE>, …)."""
+    _check_outputs(input_path, out, rejects, report_path)
     report = redact_jsonl(input_path, out, _config(config_path, ner), rejects=rejects, strict=strict, on_error=_warn)
     _finish(report, "redacted", report_path)

@@ -21,21 +21,29 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
     help="Comma-separated subset of: curate,tokenizer,shards,train,evaluate,"
     "register (earlier outputs are taken from the workspace).",
 )
-@click.option("--corpus-mb", type=float, default=None, help="Size cap of the built-in corpus (default 16 MB).")
+@click.option(
+    "--corpus-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Size cap of the built-in corpus (default 16 MB).",
+)
 def command(workspace, inputs, config, index, nproc, stages, corpus_mb) -> None:
     """Curate → tokenizer → shards → train → evaluate → register, skipping every stage whose output exists."""
     import os
 
-    from lmforge.flows.api import check_api
+    from lmforge.flows.api import check_api, check_index
     from lmforge.flows.run import STAGES, run_flow
     from lmforge.pipeline.config import load_config
     from lmforge.pipeline.errors import ConfigError
     from lmforge.pipeline.registry.registry import check_reachable
 
-    load_config(config)  # a bad config, an unreachable Prefect API or MLflow server fail here, before any work
+    # a bad config, an unreachable Prefect API, dedup index or MLflow server fail here, before any work
+    check_index(index, load_config(config).dedup.index)
     check_api()
     check_reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))
-    stage_list = [s.strip() for s in stages.split(",")] if stages else None
+    stage_list = [s.strip() for s in stages.split(",") if s.strip()] if stages is not None else None
+    if stage_list == []:
+        raise ConfigError(f"--stages: no stage given; choose from {list(STAGES)}")
     unknown = sorted(set(stage_list or ()) - set(STAGES))
     if unknown:
         raise ConfigError(f"--stages: unknown stage(s) {unknown}; choose from {list(STAGES)}")

@@ -117,6 +117,7 @@ def test_partitions_are_listed_in_date_order_and_bad_ranges_are_clear(root):
         (["--from", "2026-01-03", "--to", "2026-01-01"], "is after --to"),
         (["--from", "Jan 1", "--to", "2026-01-01"], "--from: 'Jan 1' is not a date"),
         (["--from", "2026-01-01", "--to", "2026-01-03", "--stages", "tokenizer"], "must include 'curate'"),
+        (["--from", "2026-01-01", "--to", "2026-01-03", "--index", "bogus://x"], "--index: 'bogus://x' is neither"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(root, tmp_path, capsys, args, message):

@@ -10,19 +10,24 @@ import pytest
 
 from lmforge.flows.cli import main
 
+#: What an in-process `main()` sets for its workspace (env.configure); a subprocess must pick its own from --workspace.
+_WORKSPACE_ENV = ("PREFECT_HOME", "MLFLOW_TRACKING_URI", "LMFORGE_WORKSPACE")
+
 
 def _lmforge(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+    inherited = {k: v for k, v in os.environ.items() if k not in _WORKSPACE_ENV}
     return subprocess.run(
         [sys.executable, "-m", "lmforge.flows", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**inherited, **(env or {})},
         timeout=300,
     )
 
 
-def test_help_lists_every_stage(capsys):
+def test_help_lists_every_stage(capsys, monkeypatch):
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # main() sets the workspace's env defaults
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     for cmd in ("run", "curate", "dedup", "corpus", "pii", "tokenizer", "shards", "train", "evaluate", "generate"):
@@ -34,13 +39,46 @@ def test_help_lists_every_stage(capsys):
     [
         (["curate", "does-not-exist.jsonl"], "does-not-exist.jsonl: input path does not exist"),
         (["run", "--stages", "curate,bogus"], "unknown stage(s) ['bogus']"),
+        (["run", "--stages", "curate,,bogus,"], "unknown stage(s) ['bogus']"),
+        (["run", "--corpus-mb", "-1"], "Invalid value for '--corpus-mb'"),
+        (["curate", "in.jsonl", "--workers", "-1"], "Invalid value for '--workers'"),
+        (["curate", "in.jsonl", "--index", "bogus://x"], "--index: 'bogus://x' is neither empty"),
+        (
+            ["curate", "in.jsonl", "--index", "redis://127.0.0.1:9/0"],
+            "dedup index redis://127.0.0.1:9/0 is unreachable",
+        ),
     ],
 )
 def test_user_errors_are_one_line(tmp_path, args, message):
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "hello"}\n')
     proc = _lmforge(*args, "--workspace", str(tmp_path / "ws"), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "ws" / "snapshots").exists()  # before any work
+
+
+def test_dedup_index_of_the_config_is_used(tmp_path):
+    """`[dedup] index` is the index unless --index is given: an unreachable one is an error before any work."""
+    cfg = tmp_path / "redis.toml"
+    cfg.write_text('[dedup]\nindex = "redis://127.0.0.1:9/0"\n')
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "hello"}\n')
+    proc = _lmforge("curate", "in.jsonl", "--workspace", str(tmp_path / "ws"), "--config", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "dedup index redis://127.0.0.1:9/0 is unreachable" in proc.stderr and "dedup.index" in proc.stderr
+    assert not (tmp_path / "ws" / "snapshots").exists()
+
+
+def test_an_error_inside_a_flow_is_one_line_without_its_traceback(tmp_path):
+    """Prefect logs a failed flow run's exception; for a user mistake the CLI shows it without the traceback."""
+    (tmp_path / "good.jsonl").write_text('{"id": "a", "text": "hello"}\n')
+    (tmp_path / "empty.jsonl").write_text("")
+    proc = _lmforge(
+        "curate", "good.jsonl", "empty.jsonl", "--strict", "--workspace", str(tmp_path / "ws"), cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "lmforge: error: empty.jsonl: bad input (strict mode)" in proc.stderr
+    assert "lmforge.pipeline.errors.InputError" not in proc.stderr  # the last line of a traceback of it
 
 
 @pytest.mark.parametrize(

@@ -55,3 +55,24 @@ def test_curate_flow_maps_one_task_per_file_and_publishes_report(tmp_path):
     # second run: the snapshot exists, the flow skips curation
     again = curate_flow(inputs=[str(a), str(b)], workspace=str(tmp_path / "ws"))
     assert again["skipped"] and again["snapshot_id"] == result["snapshot_id"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_curate_flow_uses_the_dedup_index_of_the_config(tmp_path, redis_url):
+    import uuid
+
+    import redis
+
+    prefix = f"lmforge-test:{uuid.uuid4().hex[:12]}"
+    config = tmp_path / "redis.toml"
+    config.write_text(f'[dedup]\nindex = "{redis_url}?prefix={prefix}"\n', encoding="utf-8")
+    a = write_jsonl(tmp_path / "in" / "a.jsonl", read_docs())
+    client = redis.Redis.from_url(redis_url)
+    try:
+        curate_flow(inputs=[str(a)], workspace=str(tmp_path / "ws"), config_path=str(config))
+        assert client.exists(f"{prefix}:meta")
+        assert not (tmp_path / "ws" / "dedup-index").exists()
+    finally:
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
