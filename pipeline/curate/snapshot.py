@@ -106,7 +106,8 @@ def finalize_snapshot(
     """Dedup the parts, then write the snapshot folder atomically. No-op when it already exists."""
     if plan.done:
         return plan.snapshot_dir
-    parts, id_rejects = _unique_ids([Path(r.part) for r in results if r.part], plan.work_dir / "unique")
+    originals = [Path(r.part) for r in results if r.part]
+    parts, id_rejects = _unique_ids(originals, plan.work_dir / "unique")
     dups: dict[str, tuple[str, float, str]] = {}
     dedup_stats: dict[str, Any] = {}
     index = None
@@ -119,6 +120,11 @@ def finalize_snapshot(
         sig_dir.mkdir(parents=True, exist_ok=True)
         if signatures is None:
             signatures = [compute_signatures(p, config.dedup, sig_dir) for p in parts]
+        else:  # a part that lost rows to `_unique_ids` needs its own signatures: the given ones still hold those rows
+            signatures = [
+                Path(sig) if part == original else compute_signatures(part, config.dedup, sig_dir)
+                for sig, part, original in zip(signatures, parts, originals, strict=True)
+            ]
         index = open_index(index_spec, plan.snapshot_dir.parent.parent, config.dedup)
         found = find_duplicates(parts, signatures, config.dedup, plan.work_dir / "dedup", index)
         dedup_stats = dict(found.stats)

@@ -110,3 +110,34 @@ def test_validation_rejects_a_broken_table():
     }
     with pytest.raises(IntegrityError, match="n_chars"):
         validate_snapshot(pa.Table.from_pylist([row], schema=SNAPSHOT_SCHEMA), "broken.parquet")
+
+
+@pytest.mark.parametrize("precomputed", [False, True], ids=["serial", "flow-signatures"])
+def test_the_same_ids_in_two_files_keep_the_first_copy(tmp_path, precomputed):
+    """Two files of one source with the same records: the second file's copies are `duplicate_doc_id` rejects and
+    the first file's documents are kept as if it were curated alone. The flow computes each part's signatures before
+    the ids are made unique; the dedup must not see the dropped copies as duplicates of the kept ones."""
+    from lmforge.pipeline.curate.process import UnitCurator
+    from lmforge.pipeline.curate.snapshot import finalize_snapshot
+    from lmforge.pipeline.dedup.signatures import compute_signatures
+
+    docs = read_docs()
+    a = write_jsonl(tmp_path / "in" / "a.jsonl", docs)
+    b = write_jsonl(tmp_path / "in" / "b.jsonl", docs)
+    cfg = load_config()
+    alone = read_folder(curate([f"web={a}"], tmp_path / "alone", cfg), "data")
+    inputs = [f"web={a}", f"web={b}"]
+    if precomputed:
+        plan = make_plan(inputs, tmp_path / "ws", cfg)
+        curator = UnitCurator(cfg)
+        results = [curator.curate_unit(u, d, plan.work_dir) for u, d in zip(plan.units, plan.digests, strict=True)]
+        sigs = [compute_signatures(Path(r.part), cfg.dedup, plan.work_dir / "signatures") for r in results]
+        snap = finalize_snapshot(plan, results, cfg, signatures=sigs)
+    else:
+        snap = curate(inputs, tmp_path / "ws", cfg)
+    data = read_folder(snap, "data")
+    assert data.column("doc_id").to_pylist() == alone.column("doc_id").to_pylist()
+    assert data.column("text").to_pylist() == alone.column("text").to_pylist()
+    stats = Manifest.read(snap).stats["by_source"]["web"]
+    assert stats["docs_in"] == 2 * len(docs) and stats["kept"] == alone.num_rows
+    assert stats["rejected"]["duplicate_doc_id"] == len(docs)
