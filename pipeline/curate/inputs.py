@@ -45,7 +45,11 @@ def _split_named(arg: str) -> tuple[str | None, Path]:
     """`NAME=PATH` names the source; a bare PATH takes its name from the file or folder."""
     if "=" in arg and not Path(arg).exists():
         name, _, p = arg.partition("=")
-        if name and "/" not in name:
+        if "/" not in name:
+            if name.strip() in ("", ".", ".."):
+                raise InputError(arg, "NAME=PATH needs a source name before '='")
+            if not p:  # Path("") is the current folder: never curate that by accident
+                raise InputError(arg, "NAME=PATH needs a path after '='")
             return name, Path(p)
     return None, Path(arg)
 

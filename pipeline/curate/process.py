@@ -100,6 +100,7 @@ class UnitResult:
     bytes_in: int = 0
     chars_kept: int = 0
     first_input_error: str | None = None
+    first_input_error_at: str | None = None  # its file, and line or row where known: the start of first_input_error
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -233,16 +234,18 @@ class UnitCurator:
         seen_ids: set[str] = set()
         file_problems: Counter = Counter()
         first_error: str | None = None
+        first_error_at: str | None = None
         bytes_in = chars_kept = 0
 
         def reject(r: Reject) -> None:
-            nonlocal first_error
+            nonlocal first_error, first_error_at
             text = r.text if r.redacted or r.text is None else self.redact(r.text, pii, r.source)[0]
             if r.reason not in FILE_LEVEL_REASONS:
                 rejected[r.source][r.reason] += 1
             if first_error is None and r.reason in INPUT_ERROR_REASONS:
                 where = f"{r.path}:{r.line}" if r.line is not None else r.path
                 first_error = f"{where}: {r.reason}" + (f" ({r.detail})" if r.detail else "")
+                first_error_at = where
             rej_w.add(tuple(text if name == "text" else getattr(r, name) for name in _REJECT_COLUMNS), len(text or ""))
 
         def keep(doc: Document) -> None:
@@ -330,6 +333,7 @@ class UnitCurator:
             bytes_in=bytes_in,
             chars_kept=chars_kept,
             first_input_error=first_error,
+            first_input_error_at=first_error_at,
         )
         tmp = result_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(result.to_dict(), sort_keys=True))

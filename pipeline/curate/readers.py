@@ -142,6 +142,7 @@ class RecordReader:
 
     def _jsonl(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:
         n = 0
+        damaged = False
         try:
             for n, raw in enumerate(_open_lines(unit.path), start=1):
                 if len(raw) > self.clean.max_bytes:
@@ -196,6 +197,7 @@ class RecordReader:
                     continue
                 yield self._record(unit.source, unit.path, n, obj)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            damaged = True
             yield Reject(
                 unit.source,
                 unit.path,
@@ -207,10 +209,11 @@ class RecordReader:
         except Exception as exc:  # zstandard.ZstdError has no stable import path across versions
             if type(exc).__name__ != "ZstdError":
                 raise
+            damaged = True
             yield Reject(
                 unit.source, unit.path, n + 1, "read", "truncated_file", f"zstd stream is damaged after line {n}: {exc}"
             )
-        if n == 0:
+        if n == 0 and not damaged:  # a stream cut short before its first line is reported once, as truncated
             yield Reject(unit.source, unit.path, None, "read", "empty_file", "file holds no records")
 
     def _parquet(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:

@@ -69,8 +69,9 @@ def test_record_level_bad_input_is_rejected_with_file_and_line(tmp_path, good):
 def test_strict_mode_fails_naming_file_and_line(tmp_path, good):
     bad = tmp_path / "in" / "bad.jsonl"
     bad.write_bytes(b'{"id": "a", "text": "fine text here"}\n{oops\n')
-    with pytest.raises(InputError, match=r"bad\.jsonl:2.*malformed_json"):
+    with pytest.raises(InputError, match=r"bad\.jsonl:2.*malformed_json") as failed:
         _run([good, bad], tmp_path / "ws", strict=True)
+    assert str(failed.value).startswith(f"{bad}:2: bad input (strict mode): malformed_json")  # the file named once
 
 
 def test_truncated_gz_and_zst_keep_the_intact_prefix(tmp_path):
@@ -94,6 +95,16 @@ def test_truncated_gz_and_zst_keep_the_intact_prefix(tmp_path):
             e = manifest.stats["by_source"][src]
             assert e["docs_in"] == e["kept"] + sum(e["rejected"].values())
     assert manifest.stats["docs_in"] > 0  # the intact prefix was read
+
+
+def test_a_stream_cut_before_its_first_line_is_one_truncated_file(tmp_path):
+    payload = b"".join(json.dumps(d).encode() + b"\n" for d in read_docs()[:8])
+    gz = tmp_path / "in" / "cut.jsonl.gz"
+    gz.parent.mkdir(parents=True)
+    gz.write_bytes(gzip.compress(payload)[:20])  # the header and a few bytes: no whole line
+    _, manifest, rejects = _run([gz], tmp_path / "ws")
+    assert [(r["reason"], r["line"]) for r in rejects.to_pylist()] == [("truncated_file", 1)]
+    assert manifest.stats["file_problems"] == {"truncated_file": 1}
 
 
 def test_file_level_problems_become_rejects(tmp_path, good):
@@ -130,3 +141,21 @@ def test_giant_document_is_rejected_without_stopping_the_run(tmp_path, good):
 def test_missing_input_path_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         _run([tmp_path / "nope.jsonl"], tmp_path / "ws")
+
+
+@pytest.mark.parametrize(
+    ("arg", "reason"),
+    [
+        ("news=", "needs a path after '='"),  # Path("") would be the current folder
+        ("=in/good.jsonl", "needs a source name before '='"),
+        (".=in/good.jsonl", "needs a source name before '='"),
+        (" =in/good.jsonl", "needs a source name before '='"),
+    ],
+)
+def test_a_named_input_without_its_name_or_path_is_refused(tmp_path, good, monkeypatch, arg, reason):
+    from lmforge.pipeline.curate.inputs import plan_inputs
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=reason):
+        plan_inputs([arg], [".txt"])
+    assert [u.source for u in plan_inputs(["news=in/good.jsonl"], [".txt"])] == ["news"]
