@@ -7,6 +7,7 @@ the same folder, and a finished folder makes a re-run a no-op.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -150,7 +151,9 @@ def finalize_snapshot(
                     "units": [
                         {"source": u.source, "kind": u.kind, "path": u.path, "sha256": d}
                         for u, d in zip(plan.units, plan.digests, strict=True)
-                    ]
+                    ],
+                    # relative unit paths are relative to this folder: `lineage --verify` finds them from anywhere
+                    "cwd": os.getcwd(),
                 },
                 params=curation_params(config),
                 stats=stats,

@@ -213,16 +213,20 @@ def verify(version_tags: dict[str, str]) -> tuple[int, list[str]]:
         exts = snapshot_manifest.params.get("curate", {}).get("text_extensions", [".txt", ".md"])
         for unit in snapshot_manifest.inputs.get("units", []):
             checked += 1
-            if (problem := verify_raw(unit, exts)) is not None:
+            if (problem := verify_raw(unit, exts, snapshot_manifest.inputs.get("cwd"))) is not None:
                 problems.append(problem)
     return checked, problems
 
 
-def verify_raw(unit: dict[str, Any], text_extensions: list[str]) -> str | None:
-    """Recompute a raw input unit's digest as curation took it (`curate.inputs.unit_digest`)."""
+def verify_raw(unit: dict[str, Any], text_extensions: list[str], cwd: str | None = None) -> str | None:
+    """Recompute a raw input unit's digest as curation took it (`curate.inputs.unit_digest`). A relative path is
+    taken from `cwd`, the folder curation ran in (the snapshot manifest's `inputs.cwd`), when it has one."""
     from lmforge.pipeline.curate.inputs import InputUnit, plan_inputs, unit_digest
 
-    path = Path(str(unit.get("path")))
+    recorded = str(unit.get("path"))
+    path = Path(recorded)
+    if cwd and not path.is_absolute():
+        path = Path(cwd) / path
     if not path.exists():
         return f"{path}: raw input missing"
     if unit.get("kind") == "textdir":
@@ -230,8 +234,9 @@ def verify_raw(unit: dict[str, Any], text_extensions: list[str]) -> str | None:
         if not found:
             return f"{path}: raw text folder no longer holds any text file"
         current = InputUnit("textdir", str(path), str(unit.get("source")), found[0].files)
-    else:
-        current = InputUnit(str(unit.get("kind")), str(path), str(unit.get("source")))
+    else:  # an empty folder's digest is of its path as given
+        where = recorded if unit.get("kind") == "empty_dir" else str(path)
+        current = InputUnit(str(unit.get("kind")), where, str(unit.get("source")))
     if unit_digest(current) != unit.get("sha256"):
         return f"{path}: raw input digest differs from the snapshot manifest ({str(unit.get('sha256'))[:12]}…)"
     return None

@@ -141,3 +141,27 @@ def test_the_same_ids_in_two_files_keep_the_first_copy(tmp_path, precomputed):
     stats = Manifest.read(snap).stats["by_source"]["web"]
     assert stats["docs_in"] == 2 * len(docs) and stats["kept"] == alone.num_rows
     assert stats["rejected"]["duplicate_doc_id"] == len(docs)
+
+
+def test_relative_raw_inputs_verify_from_any_folder(tmp_path, monkeypatch):
+    """`lineage --verify` recomputes raw input digests; inputs given as relative paths are found from the folder
+    curation ran in (the manifest's `inputs.cwd`), whatever the current folder is then."""
+    from lmforge.pipeline.registry.lineage import verify_raw
+
+    docs = read_docs()
+    project = tmp_path / "project"
+    write_jsonl(project / "corp" / "a.jsonl", docs[:6])
+    (project / "corp" / "notes").mkdir()
+    (project / "corp" / "notes" / "one.txt").write_text((FILTER_DATA / "en_prose.txt").read_text(encoding="utf-8"))
+    (project / "corp" / "empty").mkdir()
+    monkeypatch.chdir(project)
+    cfg = load_config(overrides={"dedup": {"enabled": False}})
+    snap = curate(["corp/a.jsonl", "corp/notes", "corp/empty"], project / "ws", cfg)
+    inputs = Manifest.read(snap).inputs
+    assert inputs["cwd"] == str(project) and {u["kind"] for u in inputs["units"]} == {"jsonl", "textdir", "empty_dir"}
+    monkeypatch.chdir(tmp_path)
+    assert [verify_raw(u, [".txt", ".md"], inputs["cwd"]) for u in inputs["units"]] == [None, None, None]
+    (project / "corp" / "a.jsonl").write_text("changed\n")
+    problems = [p for u in inputs["units"] if (p := verify_raw(u, [".txt", ".md"], inputs["cwd"]))]
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{project / 'corp' / 'a.jsonl'}: raw input digest differs from the snapshot")
