@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
+import pandas as pd
 import torch
 
 from lmforge.pipeline.configuring import from_dict
@@ -110,8 +110,6 @@ def load_packaged(artifacts: dict[str, str], device: str = "cpu") -> Loaded:
 
 def prompts_of(model_input: Any) -> list[str]:
     """A DataFrame (its `prompt` column, else its first), a list/array/Series of strings, a dict or one string."""
-    import pandas as pd
-
     if isinstance(model_input, str):
         return [model_input]
     if isinstance(model_input, dict):
@@ -142,19 +140,17 @@ def generate_all(loaded: Loaded, prompts: list[str], opts: dict[str, Any]) -> li
     return [generate_text(loaded.model, loaded.sp, prompt, **opts) for prompt in prompts]
 
 
-with warnings.catch_warnings():
-    # `model_input` stays unannotated on purpose (MLflow 3 would derive a second signature from type hints, and we
-    # accept several input shapes); MLflow warns about that when the class is defined.
-    warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
+class LmforgeLanguageModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: prompts in, generated continuations out (one string per prompt)."""
 
-    class LmforgeLanguageModel(mlflow.pyfunc.PythonModel):
-        """pyfunc wrapper: prompts in, generated continuations out (one string per prompt)."""
+    def load_context(self, context: Any) -> None:
+        self.loaded = load_packaged(dict(context.artifacts))
 
-        def load_context(self, context: Any) -> None:
-            self.loaded = load_packaged(dict(context.artifacts))
-
-        def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> list[str]:
-            return generate_all(self.loaded, prompts_of(model_input), sampling_options(params))
+    # `pd.DataFrame` is what MLflow hands over after enforcing the logged signature (a list of prompts becomes a
+    # one-column frame); it is also a hint MLflow derives no second signature from, and it keeps MLflow from warning
+    # at every load that `predict` has no type hints. `prompts_of` still takes the other shapes when called directly.
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> list[str]:
+        return generate_all(self.loaded, prompts_of(model_input), sampling_options(params))
 
 
 def signature() -> Any:
