@@ -20,6 +20,10 @@ def configure(workspace: str | Path, create: bool = False) -> None:
     ws = Path(workspace).resolve()
     if not os.environ.get("PREFECT_API_URL"):
         os.environ.setdefault("PREFECT_HOME", str(ws / ".prefect"))
+        # The embedded server lmforge starts does not phone home: offline (the usual place for private corpora) its
+        # telemetry only logs "Failed to send telemetry" on every command, and it writes to the SQLite database
+        # while the run does ("database is locked"). Set PREFECT_SERVER_ANALYTICS_ENABLED=true to send it.
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if create:
         ws.mkdir(parents=True, exist_ok=True)
         if not os.environ.get("PREFECT_API_URL"):

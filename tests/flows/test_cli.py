@@ -102,3 +102,22 @@ def test_bad_config_field_is_named(tmp_path):
     proc = _lmforge("curate", str(tmp_path / "in.jsonl"), "--workspace", str(tmp_path / "ws"), "--config", str(cfg))
     assert proc.returncode == 2
     assert "min_wrods" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_embedded_prefect_server_sends_no_telemetry(tmp_path, monkeypatch):
+    """Offline, Prefect's telemetry logged "Failed to send telemetry" on every command; a user's own server (or an
+    explicit setting) is left alone."""
+    from lmforge.flows import env
+
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # configure() sets other defaults too
+    for var in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED"):
+        monkeypatch.delenv(var, raising=False)
+    env.configure(tmp_path / "ws")
+    assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "true")
+    env.configure(tmp_path / "ws")
+    assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true"
+    monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED")
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    env.configure(tmp_path / "ws")
+    assert "PREFECT_SERVER_ANALYTICS_ENABLED" not in os.environ
