@@ -102,6 +102,19 @@ is_local(Py_UCS4 c) /* [\w.+\-%]: an e-mail local part */
 }
 
 static inline int
+is_mark(Py_UCS4 c) /* detectors._MARKS: combining marks, inside the local part of decomposed (NFD) text */
+{
+    return (c >= 0x300 && c <= 0x36f) || (c >= 0x1ab0 && c <= 0x1aff) || (c >= 0x1dc0 && c <= 0x1dff) ||
+           (c >= 0x20d0 && c <= 0x20ff) || (c >= 0xfe20 && c <= 0xfe2f);
+}
+
+static inline int
+is_email_local(Py_UCS4 c) /* detectors._EMAIL_LOCAL's characters: [\w.+\-%] and combining marks */
+{
+    return is_local(c) || is_mark(c);
+}
+
+static inline int
 is_cluster_sep(Py_UCS4 c) /* detectors._DIGIT_CLUSTER's separators */
 {
     return c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')';
@@ -324,14 +337,14 @@ on_colon(Scan *S, Py_ssize_t i, Py_UCS4 c1)
     }
 }
 
-/* _AT_HINT = @(?<=[\w.+\-%]@)(?=[\w\-]) ; every '@' is kept for the e-mail candidates */
+/* _AT_HINT = @(?<=[\w.+\-%<marks>]@)(?=[\w\-]) ; every '@' is kept for the e-mail candidates */
 static void
 on_at(Scan *S, Py_ssize_t i)
 {
     const Text *t = S->t;
     push(S, &S->ats, i);
     Py_UCS4 next = at(t, i + 1);
-    if (is_local(at(t, i - 1)) && (is_word(next) || next == '-'))
+    if (is_email_local(at(t, i - 1)) && (is_word(next) || next == '-'))
         push(S, &S->at_hints, i);
 }
 
@@ -1183,7 +1196,7 @@ window_candidates(Scan *S)
         for (Py_ssize_t p = w.v[k]; p < w.v[k + 1]; p++)
             if ((is_hex(at(t, p)) || at(t, p) == ':') && ipv6_candidate(t, p))
                 push2(S, &S->out[L_IPV6], p, w.v[k + 1]);
-    /* _EMAIL: its local part is the whole run of [\w.+\-%] before an '@' (1..64 characters, not starting with '.'),
+    /* _EMAIL: its local part is the whole run of [\w.+\-%<marks>] before an '@' (1..64 characters, not starting with '.'),
        and the match must start inside the window and reach its '@' before the window ends. */
     w.n = 0;
     hint_windows(S, &S->at_hints, 0, 64, 256, &w);
@@ -1195,9 +1208,9 @@ window_candidates(Scan *S)
         if (k >= w.n || pos < w.v[k])
             continue;
         Py_ssize_t s = pos;
-        while (s > w.v[k] && is_local(at(t, s - 1)) && pos - s <= 64)
+        while (s > w.v[k] && is_email_local(at(t, s - 1)) && pos - s <= 64)
             s--;
-        if (s < pos && pos - s <= 64 && !is_local(at(t, s - 1)) && at(t, s) != '.')
+        if (s < pos && pos - s <= 64 && !is_email_local(at(t, s - 1)) && at(t, s) != '.')
             push2(S, &S->out[L_EMAIL], s, w.v[k + 1]);
     }
     vec_free(&numbers);

@@ -37,8 +37,13 @@ _NOT_IN_NUMBER = r"(?<![0-9][\-./:])"
 # `+49 30 1234567` may also be a signed number: a comma after it stays a decimal one when one or two digits follow.
 _AFTER_SIGNED = _AFTER_FIELD + r"(?!,[0-9]{1,2}(?![0-9]))"
 
-_EMAIL_LOCAL = r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}"
-_EMAIL_DOMAIN = r"(?:[\w\-]{1,63}\.){1,8}(?:[A-Za-z]{2,24}(?![A-Za-z0-9_\-])|[^\W\d_A-Za-z]{2,12}(?![\w\-]))"
+#: Combining marks: in decomposed (NFD) text, which `lmforge pii` takes as given, `jürgen` is `ju\u0308rgen`, and a
+#: mark is not a `\w`. A local part runs through them.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_EMAIL_LOCAL = rf"[\w+\-%{_MARKS}](?<![\w.+\-%{_MARKS}][\w+\-%{_MARKS}])[\w.+\-%{_MARKS}]{{0,63}}"
+_EMAIL_DOMAIN = (
+    rf"(?:[\w\-{_MARKS}]{{1,63}}\.){{1,8}}(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9_\-])|[^\W\d_A-Za-z]{{2,12}}(?![\w\-]))"
+)
 _EMAIL = re.compile(_EMAIL_LOCAL + "@" + _EMAIL_DOMAIN)
 _AT = r"\s?(?:[\[\(\{<]\s?(?:at|AT|At|@)\s?[\]\)\}>]|\s(?:at|AT)\s)\s?"
 _DOT = r"\s?(?:[\[\(\{<]\s?(?:dot|DOT|Dot|\.)\s?[\]\)\}>]|\s(?:dot|DOT)\s)\s?"
@@ -55,7 +60,7 @@ _ESCAPED_AT = r"(?:%40|&#0{0,3}64;|&#[xX]0{0,3}40;|&commat;)"
 _ESCAPED_AT_HINT = re.compile(_ESCAPED_AT)
 _EMAIL_ESCAPED = re.compile(r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}?" + _ESCAPED_AT + _EMAIL_DOMAIN)
 _OBFUSCATION_HINTS = ("at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ")
-_LOCAL_WORD = re.compile(r"[\w.+\-%]+")
+_LOCAL_WORD = re.compile(rf"[\w.+\-%{_MARKS}]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 _PHONE_INTL = re.compile(
@@ -102,7 +107,7 @@ _DIGIT_CLUSTER = re.compile(r"[0-9](?:[ \-./()]{0,2}[0-9]){7,}+")
 #: Dotted quads start with a '.'-led run; a literal first character lets the regex engine skip ahead fast.
 _IPV4_HINT = re.compile(r"\.[0-9]{1,3}\.[0-9]{1,3}\.")
 #: An '@' between an address-like character and a domain-like one (decorators and @mentions do not qualify).
-_AT_HINT = re.compile(r"@(?<=[\w.+\-%]@)(?=[\w\-])")
+_AT_HINT = re.compile(rf"@(?<=[\w.+\-%{_MARKS}]@)(?=[\w\-])")
 _SEPARATORS = " -./()"
 Window = tuple[int, int]
 _VERSION_CONTEXT = re.compile(

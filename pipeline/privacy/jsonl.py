@@ -118,7 +118,7 @@ def scan_jsonl(
                 _fail(item, report, strict, on_error)
                 sink.write(dumps({"id": None, "line": lineno, "error": item.reason}))
                 continue
-            spans = scan(item["text"], config)
+            spans = scan(item["text"], config, uncleaned=True)
             report.records += 1
             report.add(_source(item, src), dict(Counter(s.type for s in spans)))
             sink.write(
@@ -150,7 +150,8 @@ def redact_jsonl(
                 _fail(item, report, strict, on_error)
                 reason = {"line": lineno, "reason": "bad_record", "error": item.reason}
             else:
-                result = redactor.redact(item["text"]) if redactor.config.enabled else apply(item["text"], [], {})
+                text = item["text"]
+                result = redactor.redact(text, uncleaned=True) if redactor.config.enabled else apply(text, [], {})
                 report.records += 1
                 report.add(_source(item, src), result.counts)
                 record = {**item, "text": result.text}

@@ -32,11 +32,12 @@ class Redactor:
 
             _ner(self.config.ner_model, self.config.ner_min_score)
 
-    def redact(self, text: str) -> Redaction:
-        """Placeholders for every span whose action is "redact" or "drop"; "keep" spans stay as they were."""
+    def redact(self, text: str, *, uncleaned: bool = False) -> Redaction:
+        """Placeholders for every span whose action is "redact" or "drop"; "keep" spans stay as they were.
+        `uncleaned`: the text did not go through curation's cleaning (see `scan`)."""
         if not self.config.enabled:
             return Redaction(text=text)
-        spans = scan(text, self.config)
+        spans = scan(text, self.config, uncleaned=uncleaned)
         if not spans:  # most documents
             return Redaction(text=text)
         result = apply(text, spans, self.config.actions)
@@ -45,7 +46,7 @@ class Redactor:
         for _ in range(_MAX_PASSES):
             if not result.counts:
                 break
-            again = apply(result.text, scan(result.text, self.config), self.config.actions)
+            again = apply(result.text, scan(result.text, self.config, uncleaned=uncleaned), self.config.actions)
             if not again.counts:
                 break
             counts = Counter(result.counts) + Counter(again.counts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,38 @@ def test_an_address_with_an_escaped_at_sign_is_found(text: str, address: str) ->
 @pytest.mark.parametrize("text", ["a 100%40 rise", "see the &#64;property decorator", "x%40y", "&#64;example.org"])
 def test_escaped_at_signs_that_are_no_address_are_left_alone(text: str) -> None:
     assert scan(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("Schreiben Sie an jürgen.müller@beispiel.de, bitte.", "jürgen.müller@beispiel.de"),
+        ("über: ölaf.ångström@example.se", "ölaf.ångström@example.se"),
+        ("contact: josé@example.es", "josé@example.es"),
+        ("Post an info@stadtwerke-münchen.de senden", "info@stadtwerke-münchen.de"),
+    ],
+)
+def test_an_address_in_decomposed_text_is_found_whole(text: str, address: str) -> None:
+    # `lmforge pii` takes text as given; NFD (macOS file names, some PDF extractions) puts a combining mark, which
+    # is not a `\w`, inside the local part: the hit must not start after it and leave `jürgen.mü` behind.
+    nfd, want = unicodedata.normalize("NFD", text), unicodedata.normalize("NFD", address)
+    assert [(nfd[s.start : s.end], s.type) for s in scan(nfd)] == [(want, "EMAIL")]
+    assert scan(nfd) == scan_reference(nfd)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Appelez le +33\u00a01\u00a023\u00a045\u00a067\u00a089 demain", "+33\u00a01\u00a023\u00a045\u00a067\u00a089"),
+        ("call +44\u202f20\u202f7946\u202f0958 today", "+44\u202f20\u202f7946\u202f0958"),
+        ("card 4111\u00a01111\u00a01111\u00a01111 exp", "4111\u00a01111\u00a01111\u00a01111"),
+    ],
+)
+def test_text_as_given_with_unicode_spaces_is_scanned_as_cleaned_text(text: str, found: str) -> None:
+    # Curation turns every Unicode space into ' ' before it redacts; `lmforge pii` scans text as given.
+    assert [text[s.start : s.end] for s in scan(text, uncleaned=True)] == [found]
+    assert [(s.start, s.end, s.type) for s in scan(text, uncleaned=True)] == [
+        (s.start, s.end, s.type) for s in scan(text.replace("\u00a0", " ").replace("\u202f", " "))
+    ]
+    redacted = Redactor().redact(text, uncleaned=True).text
+    assert found not in redacted and redacted.count("<") == 1

@@ -101,3 +101,23 @@ def test_gzip_input_and_invalid_utf8(tmp_path: Path) -> None:
 def test_missing_input_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["pii", "scan", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "input file not found" in capsys.readouterr().err
+
+
+def test_text_as_given_is_redacted_like_cleaned_text(tmp_path: Path) -> None:
+    """`lmforge pii` does not clean: a phone with no-break spaces and an address in decomposed (NFD) form are found
+    as curation finds them after cleaning, and the rest of the text keeps its own characters."""
+    import unicodedata
+
+    text = "Tél. +33\u00a01\u00a023\u00a045\u00a067\u00a089\u00a0; " + unicodedata.normalize(
+        "NFD", "écrire à jürgen@exämple.de"
+    )
+    src = tmp_path / "raw.jsonl"
+    src.write_text(json.dumps({"id": "x", "text": text}) + "\n", encoding="utf-8")
+    report = redact_jsonl(src, tmp_path / "out.jsonl", PrivacyConfig())
+    assert report.counts == {"EMAIL": 1, "PHONE": 1}
+    out = _read(tmp_path / "out.jsonl")[0]["text"]
+    assert out == "Tél. <PHONE>\u00a0; " + unicodedata.normalize("NFD", "écrire à ") + "<EMAIL>"
+    scan_jsonl(src, tmp_path / "spans.jsonl", PrivacyConfig())
+    spans = _read(tmp_path / "spans.jsonl")[0]["spans"]
+    found = [text[s["start"] : s["end"]] for s in spans]
+    assert found == ["+33\u00a01\u00a023\u00a045\u00a067\u00a089", unicodedata.normalize("NFD", "jürgen@exämple.de")]
