@@ -50,6 +50,7 @@ _KEYWORDS: tuple[str, ...] = (
 )  # fmt: skip
 _ASSIGN_TAIL = re.compile(
     r"[\w\-]{0,24}[\"'\]]?\s{0,3}(?:=>|:=|=|:|：|\s(?:is|ist|lautet)\s|\s?(?:为|是)\s?)\s{0,3}[\"'`]?"
+    r"(?:(?i:bearer|basic)\s{1,3})?"  # `Authorization: Bearer <token>`, `auth = "Basic <base64 of user:password>"`
     r"([^\s\"'`,;<>(){}\[\]\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]{1,200})"
 )
 #: Standard base64 with its `=` padding: the whole value a multiple of four characters (RFC 4648, section 4).

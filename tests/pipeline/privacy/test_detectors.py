@@ -268,3 +268,23 @@ def test_text_as_given_with_unicode_spaces_is_scanned_as_cleaned_text(text: str,
     ]
     redacted = Redactor().redact(text, uncleaned=True).text
     assert found not in redacted and redacted.count("<") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: Bearer 3f9a8b7c6d5e4f3a2b1c0d9e", "3f9a8b7c6d5e4f3a2b1c0d9e"),
+        ('headers = {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="}', "dXNlcjpwYXNzd29yZA=="),
+        ("AUTH_HEADER='bearer mF_9.B5f-4.1JqM'", "mF_9.B5f-4.1JqM"),
+    ],
+)
+def test_a_credential_after_an_http_auth_scheme_is_found(text: str, secret: str) -> None:
+    assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(secret, "SECRET")]
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["auth: basic authentication is enabled", 'curl -H "Authorization: Bearer $TOKEN"', "Bearer <token>"]
+)
+def test_an_auth_scheme_without_a_credential_is_left_alone(text: str) -> None:
+    assert scan(text) == []
