@@ -44,7 +44,9 @@ _EMAIL_LOCAL = rf"[\w+\-%{_MARKS}](?<![\w.+\-%{_MARKS}][\w+\-%{_MARKS}])[\w.+\-%
 _EMAIL_DOMAIN = (
     rf"(?:[\w\-{_MARKS}]{{1,63}}\.){{1,8}}(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9_\-])|[^\W\d_A-Za-z]{{2,12}}(?![\w\-]))"
 )
-_EMAIL = re.compile(_EMAIL_LOCAL + "@" + _EMAIL_DOMAIN)
+#: `first.last@203.0.113.9`: an address at a dotted quad (redacting only the quad would leave the name behind).
+_EMAIL_AT_IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\w)"
+_EMAIL = re.compile(_EMAIL_LOCAL + "@(?:" + _EMAIL_DOMAIN + "|" + _EMAIL_AT_IPV4 + ")")
 _AT = r"\s?(?:[\[\(\{<]\s?(?:at|AT|At|@)\s?[\]\)\}>]|\s(?:at|AT)\s)\s?"
 _DOT = r"\s?(?:[\[\(\{<]\s?(?:dot|DOT|Dot|\.)\s?[\]\)\}>]|\s(?:dot|DOT)\s)\s?"
 _EMAIL_OBFUSCATED = re.compile(

@@ -288,3 +288,13 @@ def test_a_credential_after_an_http_auth_scheme_is_found(text: str, secret: str)
 )
 def test_an_auth_scheme_without_a_credential_is_left_alone(text: str) -> None:
     assert scan(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [("Mail first.last@93.184.216.34 today", "first.last@93.184.216.34"), ("root@10.0.0.1.", "root@10.0.0.1")],
+)
+def test_an_address_at_a_dotted_quad_is_one_email(text: str, address: str) -> None:
+    # Before, only a public quad was redacted (as IPV4), and `first.last@` stayed.
+    assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(address, "EMAIL")]
+    assert scan(text) == scan_reference(text)
