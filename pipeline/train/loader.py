@@ -111,6 +111,7 @@ class ShardLoader:
         shuffle: bool = True,
         drop_last: bool = True,
         expect_tokenizer: str | None = None,
+        vocab_size: int | None = None,
     ) -> None:
         if not 0 <= rank < world_size:
             raise ConfigError(f"loader: rank {rank} is outside world size {world_size}")
@@ -119,6 +120,7 @@ class ShardLoader:
         self.batch_size, self.seq_len = batch_size, seq_len
         self.rank, self.world_size = rank, world_size
         self.seed, self.shuffle, self.drop_last = seed, shuffle, drop_last
+        self.vocab_size = vocab_size
         self.stream = TokenStream(split_files(self.shards_dir, split), expect_tokenizer)
         self.num_windows = max(0, (self.stream.total - 1) // seq_len)
         per_global = batch_size * world_size
@@ -155,8 +157,22 @@ class ShardLoader:
             # One slice copy per row: ~2x faster than numpy fancy indexing of all the positions (bench/train.py).
             tokens = self.stream.window(window * self.seq_len, self.seq_len + 1)
             x[r], y[r] = tokens[:-1], tokens[1:]
+        if self.vocab_size is not None:
+            self._check_ids(x, y, order[first : first + self.batch_size])
         self.batch += 1
         return torch.from_numpy(x), torch.from_numpy(y)
+
+    def _check_ids(self, x: np.ndarray, y: np.ndarray, windows: np.ndarray) -> None:
+        """A token id past the vocabulary (a damaged payload under an intact header) would crash the embedding with
+        an index error on the CPU, and a device-side assert on a GPU: name the split and the offset instead."""
+        if max(int(x.max()), int(y[:, -1].max())) < self.vocab_size:
+            return
+        row = int(np.flatnonzero((x >= self.vocab_size).any(axis=1) | (y[:, -1] >= self.vocab_size))[0])
+        raise IntegrityError(
+            f"{self.shards_dir}: the {self.split} split holds a token id ≥ the vocabulary size {self.vocab_size} "
+            f"within tokens {int(windows[row]) * self.seq_len}–{(int(windows[row]) + 1) * self.seq_len} of its "
+            "stream; the shard payload is damaged: rebuild the shards"
+        )
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         while True:

@@ -86,6 +86,7 @@ class Trainer:
             seed=config.seed,
             drop_last=config.data.drop_last,
             expect_tokenizer=self.tokenizer["sha256"],
+            vocab_size=self.vocab_size,
         )
         if config.tracking.eval_every:
             self._val_loader()  # a val split too small for one batch is an error now, not after eval_every steps
@@ -194,6 +195,7 @@ class Trainer:
             world_size=self.world.world_size,
             shuffle=False,
             drop_last=False,
+            vocab_size=self.vocab_size,
         )
 
     @torch.no_grad()

@@ -160,3 +160,16 @@ def test_errors_are_clear(shards_dir: Path, tmp_path: Path) -> None:
     other = loader(shards_dir, rank=0, world_size=2)
     with pytest.raises(ConfigError, match="world_size"):
         ld.load_state_dict(other.state_dict())
+
+
+def test_a_token_id_past_the_vocabulary_is_an_integrity_error(counting: Path) -> None:
+    # The counting shards hold ids 0, 1, 2, …: with a vocabulary of 100 the fourth window (tokens 96–128) is damaged.
+    x, _ = loader(counting, shuffle=False, vocab_size=12_400).next_batch()
+    assert torch.equal(x, loader(counting, shuffle=False).next_batch()[0])
+    with pytest.raises(
+        IntegrityError, match=r"train split holds a token id ≥ the vocabulary size 100 within tokens 96–128"
+    ):
+        loader(counting, shuffle=False, vocab_size=100).next_batch()
+    # the last target of a row counts too: window 0 ends with target 32
+    with pytest.raises(IntegrityError, match=r"within tokens 0–32 "):
+        loader(counting, shuffle=False, vocab_size=32, batch_size=1).next_batch()
