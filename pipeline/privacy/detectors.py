@@ -76,7 +76,7 @@ _PHONE_US = re.compile(
 )
 _PHONE_NATIONAL = re.compile(
     r"(?:0(?<![0-9A-Za-z_/]0)(?<![0-9][\-.,/:]0)\d{1,4}(?:[ /\-]|(?=\d))|\((?<![0-9A-Za-z_]\()0\d{1,4}\)\s?)"
-    r"\d{2,8}(?:[ \-]\d{2,6}){0,3}" + _AFTER,
+    r"\d{2,8}(?:[ \-]\d{2,8}){0,3}" + _AFTER,
     re.ASCII,
 )
 #: `+1,000,000`, `+35236450.6`: a signed number, not a phone.
@@ -237,7 +237,8 @@ def us_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
 
 def national_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
     digits = digits_of(m.group())
-    if 9 <= len(digits) <= 12 and not trivial_digits(digits) and not negative_context(text, m.start()):
+    longest = 17 if digits.startswith("00") else 12  # `0049 30 1234567`: "00" and an E.164 number (≤ 15 digits)
+    if 9 <= len(digits) <= longest and not trivial_digits(digits) and not negative_context(text, m.start()):
         return m.start(), m.end(), "PHONE"
     return None
 

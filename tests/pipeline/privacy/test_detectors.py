@@ -298,3 +298,10 @@ def test_an_address_at_a_dotted_quad_is_one_email(text: str, address: str) -> No
     # Before, only a public quad was redacted (as IPV4), and `first.last@` stayed.
     assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(address, "EMAIL")]
     assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize("phone", ["0049 30 12345678", "0044 20 7946 0958", "0086-139-1234-5678", "001-415-555-0173"])
+def test_a_number_dialled_with_the_00_international_prefix_is_a_phone(phone: str) -> None:
+    text = f"Rufen Sie {phone} an."
+    assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(phone, "PHONE")]
+    assert scan(text) == scan_reference(text)
