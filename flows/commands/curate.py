@@ -50,7 +50,9 @@ def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner
 @click.argument("inputs", nargs=-1, required=True)
 @workspace_option
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config ([curate], [privacy]…).")
-@click.option("--strict", is_flag=True, help="Fail (exit non-zero) on the first malformed input.")
+@click.option(
+    "--strict", is_flag=True, help="Exit 2 naming the first malformed input (file and line), after curating every file."
+)
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
 @task_runner_options
 def curate_command(inputs, workspace, config, strict, index, task_runner, workers) -> None:
@@ -65,7 +67,9 @@ def curate_command(inputs, workspace, config, strict, index, task_runner, worker
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config.")
 @click.option("--threshold", type=float, default=None, help="Jaccard threshold for near duplicates (default 0.8).")
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
-@click.option("--strict", is_flag=True, help="Fail on the first malformed input.")
+@click.option(
+    "--strict", is_flag=True, help="Exit 2 naming the first malformed input (file and line), after curating every file."
+)
 @task_runner_options
 def dedup_command(inputs, workspace, config, threshold, index, strict, task_runner, workers) -> None:
     """Remove exact and near duplicates from INPUTs (quality filters off; text is still cleaned and PII-redacted)."""

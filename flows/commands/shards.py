@@ -100,10 +100,12 @@ def inspect_(path, tokenizer, workspace) -> None:
     from lmforge.schemas.shards import open_tokens, read_header
 
     if path.is_dir():
-        bins = sorted(path.glob("*.bin"))
+        bins = sorted(p for p in path.glob("*.bin") if p.is_file())
         if not bins:
             raise click.BadParameter(f"{path} holds no .bin shards", param_hint="PATH")
         path = bins[0]
+    if not path.is_file():
+        raise click.BadParameter(f"{path} is neither a shard file nor a folder of them", param_hint="PATH")
     header = read_header(path)
     click.echo(f"shard {path}")
     click.echo(

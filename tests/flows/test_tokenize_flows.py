@@ -132,3 +132,14 @@ def test_cli_errors_are_one_line_exit_2(snapshot, restore_environ, capsys, args,
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("lmforge: error:") and message in err and "\n" not in err
+
+
+def test_shards_inspect_of_a_folder_named_like_a_shard_is_one_line(tmp_path, restore_environ, capsys):
+    from lmforge.flows.cli import main
+
+    odd = tmp_path / "train-00000.bin"
+    odd.mkdir()
+    for path in (odd, tmp_path):  # the odd folder itself, and a folder whose only "*.bin" is that folder
+        assert main(["shards", "inspect", str(path), "--workspace", str(tmp_path / "ws")]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and f"Invalid value for PATH: {path} holds no .bin shards" in err
