@@ -200,6 +200,7 @@ typedef struct {
     Vec kw[N_KEYWORDS];
     int kw_fold;    /* keywords are searched here, folding ASCII case (otherwise by keywords()) */
     int need_lower; /* the text holds a character whose lower case is not "itself or ASCII-folded" */
+    int fullwidth;  /* the text holds a full-width digit or '@' (detectors.ASCII_TWINS) */
     Vec out[N_LISTS]; /* start, end (the endpos for pattern.match) */
 } Scan;
 
@@ -789,7 +790,7 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
 static inline int
 wide_trigger(Py_UCS4 c)
 {
-    return c == 0x130 || c == 0x212A || c == 0x5BC6 || c == 0x53E3 || c == 0x4EE4;
+    return c == 0x130 || c == 0x212A || c == 0x5BC6 || c == 0x53E3 || c == 0x4EE4 || (c >= 0xFF10 && c <= 0xFF20);
 }
 
 static void
@@ -797,6 +798,8 @@ on_wide(Scan *S, Py_ssize_t i, Py_UCS4 c0)
 {
     if (c0 == 0x130 || c0 == 0x212A) {
         S->need_lower = 1;
+    } else if (c0 >= 0xFF10 && c0 <= 0xFF20) {
+        S->fullwidth |= c0 <= 0xFF19 || c0 == 0xFF20; /* not the full-width punctuation between them */
     } else if (S->kw_fold) {
         for (int k = 8; k < N_KEYWORDS; k++)
             keyword(S, S->t, i, k, 1);
@@ -1315,10 +1318,11 @@ text_of(PyObject *obj, Text *t)
 }
 
 PyDoc_STRVAR(scan_doc,
-             "scan(text) -> (found, keywords, need_lower)\n\n"
+             "scan(text) -> (found, keywords, need_lower, fullwidth)\n\n"
              "found: [(pattern index, [start, endpos, ...]), ...] for the patterns that have candidates, in the\n"
              "order of triggers._PATTERNS, or None. keywords: [(index in secrets._KEYWORDS, [position, ...]), ...]\n"
-             "or None; None too when need_lower: then call keywords(text.lower() or text, text).");
+             "or None; None too when need_lower: then call keywords(text.lower() or text, text). fullwidth: the\n"
+             "text holds a full-width digit or '@': scan its ASCII twin (detectors.ASCII_TWINS) instead.");
 
 static PyObject *
 prescan_scan(PyObject *self, PyObject *arg)
@@ -1341,7 +1345,8 @@ prescan_scan(PyObject *self, PyObject *arg)
         PyErr_NoMemory();
     else if ((found = nonempty_lists(S.out, N_LISTS)) != NULL &&
              (keywords = S.need_lower ? Py_NewRef(Py_None) : nonempty_lists(S.kw, N_KEYWORDS)) != NULL)
-        result = PyTuple_Pack(3, found, keywords, S.need_lower ? Py_True : Py_False);
+        result = PyTuple_Pack(4, found, keywords, S.need_lower ? Py_True : Py_False,
+                              S.fullwidth ? Py_True : Py_False);
     Py_XDECREF(found);
     Py_XDECREF(keywords);
     scan_free(&S);

@@ -111,6 +111,17 @@ _IPV4_HINT = re.compile(r"\.[0-9]{1,3}\.[0-9]{1,3}\.")
 #: An '@' between an address-like character and a domain-like one (decorators and @mentions do not qualify).
 _AT_HINT = re.compile(rf"@(?<=[\w.+\-%{_MARKS}]@)(?=[\w\-])")
 _SEPARATORS = " -./()"
+#: Full-width digits and '@' (`电话：０２１－６３５８１２４７`, `zhang＠example.cn`; NFC cleaning keeps them) and the
+#: full-width letters and separators around them, mapped one character for one to ASCII: the detectors run on that twin, so the
+#: offsets are those of the text. Texts without a full-width digit or '@' are scanned as they are.
+ASCII_TWINS = {
+    **{0xFF10 + d: str(d) for d in range(10)},
+    **dict.fromkeys([0xFF20], "@"),
+    **{ord(w): a for w, a in zip("＋－．／（）", "+-./()", strict=True)},
+    **{0xFF21 + i: chr(ord("A") + i) for i in range(26)},  # ＩＢＡＮ letters, the Ｘ of a Chinese ID
+    **{0xFF41 + i: chr(ord("a") + i) for i in range(26)},
+}
+FULLWIDTH = re.compile("[\uff10-\uff19\uff20]")
 Window = tuple[int, int]
 _VERSION_CONTEXT = re.compile(
     r"(?i)(?<![a-z])(?:version|ver|release|build|v|rev|firmware|sections?|sec|chapter|abschnitt|kapitel|§|版本|章节|oid)"

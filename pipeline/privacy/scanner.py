@@ -87,6 +87,8 @@ def _spans(
 
 def reference_hits(text: str, config: PrivacyConfig) -> list[tuple[int, int, str]]:
     """Every detector's hits (unresolved), each pattern searched over its whole window."""
+    if not text.isascii() and detectors.FULLWIDTH.search(text):
+        text = text.translate(detectors.ASCII_TWINS)
     hits: list[tuple[int, int, str]] = list(find_secrets(text, config.secret_min_entropy, config.secret_min_length))
     hits.extend(detectors.find_emails(text))
     numbers, ibans = detectors.number_windows(text)

@@ -45,7 +45,9 @@ _MATCHERS = tuple((pattern.match, check) for pattern, check in _PATTERNS)
 
 def find_all(text: str, config: PrivacyConfig) -> list[Hit]:
     """Every detector's hits (unresolved), as `scanner.reference_hits` finds them; needs the C module."""
-    found, keywords, need_lower = _prescan.scan(text)
+    found, keywords, need_lower, fullwidth = _prescan.scan(text)
+    if fullwidth:  # the ASCII twin has no full-width digit or '@' left: this recurses once
+        return find_all(text.translate(detectors.ASCII_TWINS), config)
     if not (found or keywords or need_lower):  # most documents
         return []
     hits: list[Hit] = []

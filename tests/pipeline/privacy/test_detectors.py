@@ -305,3 +305,19 @@ def test_a_number_dialled_with_the_00_international_prefix_is_a_phone(phone: str
     text = f"Rufen Sie {phone} an."
     assert [(text[s.start : s.end], s.type) for s in scan(text)] == [(phone, "PHONE")]
     assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("电话：０２１－６３５８１２４７，请在工作时间拨打。", [("０２１－６３５８１２４７", "PHONE")]),
+        ("我的手机１３９１２３４５６７８。", [("１３９１２３４５６７８", "PHONE")]),
+        ("邮箱 zhang.wei＠example.cn 联系", [("zhang.wei＠example.cn", "EMAIL")]),
+        ("身份证号１１０１０５１９４９１２３１００２Ｘ。", [("１１０１０５１９４９１２３１００２Ｘ", "CN_ID")]),
+        ("价格１２３元，２０２４年５月", []),
+    ],
+)
+def test_full_width_digits_and_at_signs_are_read_as_ascii(text: str, found: list[tuple[str, str]]) -> None:
+    # NFC cleaning keeps full-width forms, common in Chinese text; the detectors see their ASCII twins.
+    assert [(text[s.start : s.end], s.type) for s in scan(text)] == found
+    assert scan(text) == scan_reference(text)
