@@ -35,6 +35,10 @@ def build(snapshot, tokenizer, config, prefect, task_runner, workers, workspace)
     if prefect:
         from lmforge.flows.commands.common import run_flow
         from lmforge.flows.tokenizer import shards_flow
+        from lmforge.pipeline.stage import find_stage
+
+        find_stage(workspace, "snapshots", snapshot)  # wrong ids fail now, not after Prefect has started
+        find_stage(workspace, "tokenizers", tokenizer)
 
         out = Path(
             run_flow(

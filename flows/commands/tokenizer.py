@@ -52,6 +52,9 @@ def train(snapshot, vocab_size, model_type, sample_chars, config, prefect, works
     cfg = tokenizer_config(config, vocab_size=vocab_size, model_type=model_type, sample_chars=sample_chars)
     if prefect:
         from lmforge.flows.tokenizer import tokenizer_flow
+        from lmforge.pipeline.stage import find_stage
+
+        find_stage(workspace, "snapshots", snapshot)  # a wrong id fails now, not after Prefect has started
 
         out = Path(tokenizer_flow(snapshot=snapshot, workspace=str(workspace), config=cfg))
     else:

@@ -122,11 +122,20 @@ def test_cli_train_build_inspect_without_prefect(snapshot, restore_environ, caps
         (["tokenizer", "train", "--snapshot", "nope", "--no-prefect"], "no finished snapshot 'nope'"),
         (["tokenizer", "train", "--snapshot", "SNAP", "--vocab-size", "100", "--no-prefect"], "use at least 271"),
         (["shards", "build", "--snapshot", "SNAP", "--tokenizer", "nope", "--no-prefect"], "no finished tokenizer"),
+        # with Prefect: the ids are checked before it starts (no flow-run log lines, no ~10 s server start)
+        (["tokenizer", "train", "--snapshot", "nope"], "no finished snapshot 'nope'"),
+        (["shards", "build", "--snapshot", "SNAP", "--tokenizer", "nope"], "no finished tokenizer"),
     ],
 )
-def test_cli_errors_are_one_line_exit_2(snapshot, restore_environ, capsys, args, message):
+def test_cli_errors_are_one_line_exit_2(snapshot, restore_environ, capsys, monkeypatch, args, message):
+    import lmforge.flows.tokenizer as flows_tokenizer
     from lmforge.flows.cli import main
 
+    def not_started(*args, **kwargs):
+        raise AssertionError("a flow started before the ids were checked")
+
+    monkeypatch.setattr(flows_tokenizer, "tokenizer_flow", not_started)
+    monkeypatch.setattr(flows_tokenizer, "shards_flow", not_started)
     ws, snap = snapshot
     argv = [a.replace("SNAP", snap.name) for a in args] + ["--workspace", str(ws)]
     assert main(argv) == 2
