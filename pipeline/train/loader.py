@@ -125,10 +125,15 @@ class ShardLoader:
         self.num_windows = max(0, (self.stream.total - 1) // seq_len)
         per_global = batch_size * world_size
         if self.num_windows < (per_global if drop_last else 1):
+            need = (
+                f"one global batch of {world_size} rank(s) × {batch_size} × {seq_len + 1} tokens; lower "
+                "train.data.batch_size or seq_len"
+                if drop_last
+                else f"one window of {seq_len + 1} tokens; lower train.data.seq_len"  # rows repeat to fill a batch
+            )
             raise ConfigError(
-                f"{self.shards_dir}: the {split} split has {self.stream.total} tokens, too few for one global batch "
-                f"of {world_size} rank(s) × {batch_size} × {seq_len + 1} tokens; lower train.data.batch_size or "
-                "seq_len, or build shards from more text"
+                f"{self.shards_dir}: the {split} split has {self.stream.total} tokens, too few for {need}, or "
+                "build shards from more text"
             )
         full, rest = divmod(self.num_windows, per_global)
         self.batches_per_epoch = full + (0 if drop_last or rest == 0 else 1)

@@ -195,6 +195,7 @@ class Trainer:
             world_size=self.world.world_size,
             shuffle=False,
             drop_last=False,
+            expect_tokenizer=self.tokenizer["sha256"],
             vocab_size=self.vocab_size,
         )
 

@@ -84,7 +84,9 @@ def test_a_val_split_too_small_to_evaluate_fails_before_training(shards_dir: Pat
     tokens = np.asarray(open_tokens(val))[:40]
     val.write_bytes(dataclasses.replace(header, token_count=len(tokens), doc_count=1).pack() + tokens.tobytes())
     config = tiny_config(max_steps=10, tracking={"eval_every": 5})
-    with pytest.raises(ConfigError, match="val split has 40 tokens"):
+    with pytest.raises(
+        ConfigError, match=r"val split has 40 tokens, too few for one window of \d+ tokens; lower train\.data\.seq_len"
+    ):
         Trainer(config, small, ws / "runs" / "r")
     Trainer(tiny_config(max_steps=1), small, ws / "runs" / "no-eval").fit()  # without evaluation it trains
 
