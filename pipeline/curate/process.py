@@ -100,7 +100,7 @@ class UnitResult:
     bytes_in: int = 0
     chars_kept: int = 0
     first_input_error: str | None = None
-    first_input_error_at: str | None = None  # its file, and line or row where known: the start of first_input_error
+    first_input_error_at: str | None = None  # its file, and line or row where known
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -243,17 +243,16 @@ class UnitCurator:
             if r.reason not in FILE_LEVEL_REASONS:
                 rejected[r.source][r.reason] += 1
             if first_error is None and r.reason in INPUT_ERROR_REASONS:
-                where = f"{r.path}:{r.line}" if r.line is not None else r.path
-                first_error = f"{where}: {r.reason}" + (f" ({r.detail})" if r.detail else "")
-                first_error_at = where
+                first_error = r.reason + (f" ({r.detail})" if r.detail else "")
+                first_error_at = f"{r.path}:{r.line}" if r.line is not None else r.path
             rej_w.add(tuple(text if name == "text" else getattr(r, name) for name in _REJECT_COLUMNS), len(text or ""))
 
         def keep(doc: Document) -> None:
             nonlocal chars_kept
             kept[doc.source] += 1
             langs[doc.lang] += 1
-            chars_kept += len(doc.text)
             n_chars = len(doc.text)
+            chars_kept += n_chars
             kept_w.add(
                 (
                     doc.doc_id,

@@ -71,11 +71,9 @@ def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig) -
 def check_strict(results: Sequence[UnitResult]) -> None:
     """In strict mode the first malformed input fails the run, naming the file and line."""
     for r in results:
-        error, at = r.first_input_error, r.first_input_error_at
-        if error and at and error.startswith(f"{at}: "):  # "in/x.jsonl:2: bad input (strict mode): malformed_json …"
-            raise InputError(at, f"bad input (strict mode): {error[len(at) + 2 :]}")
-        if error:  # a result written before first_input_error_at existed
-            raise InputError(r.unit["path"], f"bad input (strict mode): {error}")
+        if r.first_input_error:  # "in/x.jsonl:2: bad input (strict mode): malformed_json …"
+            where = r.first_input_error_at or r.unit["path"]
+            raise InputError(where, f"bad input (strict mode): {r.first_input_error}")
 
 
 def _removed_rows(table: pa.Table, dups: dict[str, tuple[str, float, str]]) -> list[dict[str, Any]]:
