@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - a machine without a C compiler
 # C0/C1 controls except \t and \n (\r is handled by newline normalisation), plus BOM / zero-width no-break space.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
 # Unicode space separators other than the ASCII space (NBSP, thin/em/ideographic space …) become one ASCII space.
-_SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+UNICODE_SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _LINE_SEPARATORS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
@@ -49,7 +49,7 @@ def clean_text_python(text: str, config: CleanConfig) -> str:
         text = _CONTROL.sub("", text)
     if config.normalize_whitespace:
         if not text.isascii():
-            text = _SPACES.sub(" ", text)
+            text = UNICODE_SPACES.sub(" ", text)
         text = _TRAILING.sub("", text)
         text = _BLANK_RUNS.sub("\n\n", text)
         text = text.strip("\n ")

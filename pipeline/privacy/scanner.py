@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import bisect
 import functools
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from lmforge.pipeline.curate.clean import UNICODE_SPACES
 from lmforge.pipeline.privacy import detectors, triggers
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.privacy.ner import NerDetector
@@ -48,11 +48,6 @@ class Span:
     type: str
 
 
-#: The Unicode spaces that cleaning turns into ' ' (`curate.clean._SPACES`), one character for one.
-_UNICODE_SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
-_AS_SPACE = dict.fromkeys([0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000], " ")
-
-
 def scan(text: str, config: PrivacyConfig | None = None, *, uncleaned: bool = False) -> list[Span]:
     """All PII spans in `text`, sorted by start and non-overlapping.
 
@@ -60,8 +55,8 @@ def scan(text: str, config: PrivacyConfig | None = None, *, uncleaned: bool = Fa
     `uncleaned` (`lmforge pii` on text as given) they see those spaces as ' ', so `+44\u00a020 7946 0958` is a phone
     there too; the offsets are the same, as each space stays one character.
     """
-    if uncleaned and isinstance(text, str) and not text.isascii() and _UNICODE_SPACES.search(text):
-        text = text.translate(_AS_SPACE)
+    if uncleaned and isinstance(text, str) and not text.isascii():
+        text = UNICODE_SPACES.sub(" ", text)  # the spaces cleaning turns into ' ', one character for one
     return _spans(text, config, triggers.find_all if triggers._prescan is not None else reference_hits)
 
 
