@@ -58,20 +58,19 @@ def check_index(index: str | None, config_index: str | None = None) -> None:
     spec, where = (index, "--index") if index else (config_index, "dedup.index")
     if not spec:
         return
+    from lmforge.pipeline.dedup.redis_index import client, shown_url, split_url
     from lmforge.pipeline.errors import ConfigError
 
     if not spec.startswith(("redis://", "rediss://")):
-        raise ConfigError(f"{where}: {spec!r} is neither empty (local index) nor a redis:// URL")
+        raise ConfigError(f"{where}: {shown_url(spec)!r} is neither empty (local index) nor a redis:// URL")
     import redis
-
-    from lmforge.pipeline.dedup.redis_index import split_url
 
     url, _prefix = split_url(spec)
     try:
-        redis.Redis.from_url(url, socket_timeout=HEALTH_TIMEOUT_S, socket_connect_timeout=HEALTH_TIMEOUT_S).ping()
+        client(url, socket_timeout=HEALTH_TIMEOUT_S, socket_connect_timeout=HEALTH_TIMEOUT_S).ping()
     except ValueError as exc:
-        raise ConfigError(f"{where}: {spec!r} is not a valid Redis URL ({exc})") from None
+        raise ConfigError(f"{where}: {shown_url(spec)!r} is not a valid Redis URL ({exc})") from None
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise LmforgeError(
-            f"dedup index {url} is unreachable ({exc}); start Redis, or fix {where} (empty: the local index)"
+            f"dedup index {shown_url(url)} is unreachable ({exc}); start Redis, or fix {where} (empty: the local index)"
         ) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,32 @@ TXN_DOCS = 200
 READ_BATCH = 5000
 
 
+#: A Redis password kept out of the URL: the URL travels as a Prefect parameter (stored in its database) and
+#: appears in logs, so a password belongs here; one given in the URL still works and is masked where shown.
+PASSWORD_ENV = "LMFORGE_REDIS_PASSWORD"
+
+
+def shown_url(url: str) -> str:
+    """`url` for logs and errors: a password in it becomes ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def client(url: str, **options):
+    """A redis-py client for `url`, with the password from LMFORGE_REDIS_PASSWORD when the URL has none."""
+    import redis
+
+    if urlsplit(url).password is None and os.environ.get(PASSWORD_ENV):
+        options["password"] = os.environ[PASSWORD_ENV]
+    return redis.Redis.from_url(url, **options)
+
+
 def split_url(spec: str) -> tuple[str, str]:
     """(redis URL without our `prefix` parameter, prefix)."""
     parts = urlsplit(spec)
@@ -48,9 +75,9 @@ class RedisIndex(DedupIndex):
 
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         url, self.prefix = split_url(spec)
-        self.where = f"{url} (prefix {self.prefix!r})"
+        self.where = f"{shown_url(url)} (prefix {self.prefix!r})"
         self.config = config
-        self.client = redis.Redis.from_url(
+        self.client = client(
             url,
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,

@@ -135,3 +135,27 @@ def test_redis_unreachable_is_a_clear_error(tmp_path, spec):
         find_duplicates([part], [sig], DedupConfig(), tmp_path, index)
     with pytest.raises(LmforgeError, match="unreachable"):
         index.add([sig], None)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:s3cretPw@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("rediss://ops:s3cretPw@[::1]:6380/2?ssl_cert_reqs=none", "rediss://ops:***@[::1]:6380/2?ssl_cert_reqs=none"),
+    ],
+)
+def test_a_redis_password_is_never_shown(url, shown, monkeypatch):
+    """The index URL reaches logs (Prefect keeps them) and error messages: its password is masked there, and one
+    from LMFORGE_REDIS_PASSWORD keeps it out of the URL (a Prefect parameter) altogether."""
+    from lmforge.flows.api import check_index
+    from lmforge.pipeline.dedup.redis_index import PASSWORD_ENV, client, shown_url
+
+    assert shown_url(url) == shown
+    unreachable = url.replace("cache:6379", "127.0.0.1:9").replace("[::1]:6380", "127.0.0.1:9").replace(":6379", ":9")
+    with pytest.raises(LmforgeError) as failed:
+        check_index(unreachable)
+    assert "s3cretPw" not in str(failed.value) and "unreachable" in str(failed.value)
+    monkeypatch.setenv(PASSWORD_ENV, "fromEnv1")
+    kwargs = client(url).connection_pool.connection_kwargs
+    assert kwargs.get("password") == ("s3cretPw" if "s3cretPw" in url else "fromEnv1")  # the URL's wins
