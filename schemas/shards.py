@@ -45,8 +45,10 @@ def docs_path(shard: str | Path) -> Path:
 
 
 def dtype_for_vocab(vocab_size: int) -> np.dtype:
-    """uint16 while every id fits (vocab ≤ 65,535), else uint32."""
-    return np.dtype(np.uint16) if vocab_size <= 65535 else np.dtype(np.uint32)
+    """uint16 while every id fits (ids run from 0 to vocab_size - 1, so up to a vocab of 65,536), else uint32.
+
+    Readers take the width from each shard's header, so shards written with either width stay readable."""
+    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
 
 
 @dataclass(frozen=True, slots=True)

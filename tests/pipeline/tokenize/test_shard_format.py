@@ -23,7 +23,9 @@ def write(path: Path, tokens: list[int], itemsize: int = 2) -> Path:
 
 def test_dtype_for_vocab_boundary():
     assert dtype_for_vocab(65_535) == np.uint16
-    assert dtype_for_vocab(65_536) == np.uint32
+    assert dtype_for_vocab(65_536) == np.uint16  # ids 0..65,535: the largest is uint16's maximum
+    assert dtype_for_vocab(65_537) == np.uint32
+    assert np.iinfo(dtype_for_vocab(65_536)).max == 65_535
 
 
 @pytest.mark.parametrize("itemsize", [2, 4])
