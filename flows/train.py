@@ -12,7 +12,14 @@ from prefect.runtime import flow_run
 
 from lmforge.pipeline.config import load_config
 from lmforge.pipeline.stage import is_done
-from lmforge.pipeline.train.launch import default_nproc, plan_run, run_torchrun, torchrun_command, write_config
+from lmforge.pipeline.train.launch import (
+    check_topology,
+    default_nproc,
+    plan_run,
+    run_torchrun,
+    torchrun_command,
+    write_config,
+)
 from lmforge.pipeline.train.trainer import Trainer
 
 
@@ -62,8 +69,10 @@ def train_flow(
     The run folder is named by the shards id and the config; an existing one is resumed from its last checkpoint
     (unless `resume` is false), and a finished one is returned as is.
     """
-    logger = get_run_logger()
     config = load_config(config_path, overrides).train
+    nproc = default_nproc(config.device) if nproc is None else nproc
+    check_topology(nproc, nnodes, node_rank, rdzv_endpoint)  # before the run folder exists
+    logger = get_run_logger()
     plan = plan_run(workspace, shards, config)
     if is_done(plan.run_dir):
         logger.info("run %s already finished: %s", plan.run_id, plan.run_dir)
@@ -74,7 +83,7 @@ def train_flow(
         str(plan.shards_dir),
         str(plan.run_dir),
         plan.run_id,
-        nproc or default_nproc(config.device),
+        nproc,
         nnodes,
         node_rank,
         rdzv_endpoint,

@@ -35,7 +35,12 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
 )
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config, one section per stage.")
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
-@click.option("--nproc", type=int, default=None, help="Training processes per node, when the stages include train.")
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training processes per node, when the stages include train.",
+)
 def command(start, end, input_root, workspace, stages, concurrency, config, index, nproc) -> None:
     """Curate (and optionally more stages of) every date partition in [--from, --to], one flow run each.
 

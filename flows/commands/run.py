@@ -14,7 +14,12 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
 @click.option("--input", "inputs", multiple=True, help="Input file/folder (repeatable). Default: the built-in corpus.")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config, one section per stage.")
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
-@click.option("--nproc", type=int, default=None, help="Training processes per node (default: one per GPU, else 1).")
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training processes per node (default: one per GPU, else 1).",
+)
 @click.option(
     "--stages",
     default=None,

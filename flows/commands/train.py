@@ -12,9 +12,17 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
 @click.command("train")
 @click.option("--shards", required=True, help="Shards id (or unique prefix, or folder) under <workspace>/shards.")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML with a [train] section.")
-@click.option("--nproc", type=int, default=None, help="Processes per node (default: one per GPU, else 1).")
-@click.option("--nnodes", type=int, default=1, show_default=True, help="Nodes (multi-node needs --rdzv-endpoint).")
-@click.option("--node-rank", type=int, default=0, show_default=True, help="This node's rank.")
+@click.option(
+    "--nproc", type=click.IntRange(min=1), default=None, help="Processes per node (default: one per GPU, else 1)."
+)
+@click.option(
+    "--nnodes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Nodes (multi-node needs --rdzv-endpoint).",
+)
+@click.option("--node-rank", type=click.IntRange(min=0), default=0, show_default=True, help="This node's rank.")
 @click.option("--rdzv-endpoint", default=None, help="HOST:PORT of the rendezvous (multi-node).")
 @click.option(
     "--resume", is_flag=True, help="Continue the run from its last checkpoint (else existing checkpoints are an error)."

@@ -64,6 +64,18 @@ def default_nproc(device: str = "auto") -> int:
     return 1
 
 
+def check_topology(nproc: int, nnodes: int = 1, node_rank: int = 0, rdzv_endpoint: str | None = None) -> None:
+    """A `ConfigError` for process counts torchrun cannot launch; the flow asks before it makes the run folder."""
+    if nproc < 1:
+        raise ConfigError(f"--nproc ({nproc}) must be at least 1")
+    if nnodes < 1:
+        raise ConfigError(f"--nnodes ({nnodes}) must be at least 1")
+    if not 0 <= node_rank < nnodes:
+        raise ConfigError(f"--node-rank ({node_rank}) must be in [0, {nnodes})")
+    if nnodes > 1 and rdzv_endpoint is None:
+        raise ConfigError("--rdzv-endpoint HOST:PORT is needed when --nnodes > 1")
+
+
 def torchrun_command(
     *,
     shards_dir: Path,
@@ -76,14 +88,11 @@ def torchrun_command(
     tags: dict[str, str] | None = None,
 ) -> list[str]:
     """The torchrun command line (via `python -m torch.distributed.run`, so it uses this interpreter)."""
-    if nproc < 1 or nnodes < 1:
-        raise ConfigError(f"--nproc ({nproc}) and --nnodes ({nnodes}) must be at least 1")
+    check_topology(nproc, nnodes, node_rank, rdzv_endpoint)
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}"]
     if nnodes == 1 and rdzv_endpoint is None:
         cmd.append("--standalone")
     else:
-        if rdzv_endpoint is None:
-            raise ConfigError("--rdzv-endpoint HOST:PORT is needed when --nnodes > 1")
         cmd += [
             f"--nnodes={nnodes}",
             f"--node-rank={node_rank}",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lmforge.flows.cli import main
 
 
@@ -18,3 +20,18 @@ def test_help_lists_the_launch_options(capsys) -> None:
     out = capsys.readouterr().out
     for option in ("--shards", "--config", "--nproc", "--nnodes", "--node-rank", "--rdzv-endpoint", "--resume"):
         assert option in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--nproc", "0"], "--nproc"),
+        (["--nproc", "-1"], "--nproc"),
+        (["--nnodes", "0"], "--nnodes"),
+        (["--node-rank", "-1"], "--node-rank"),
+    ],
+)
+def test_bad_process_counts_are_refused_before_any_work(tmp_path: Path, capsys, args, message) -> None:
+    assert main(["train", "--shards", "nope", "--workspace", str(tmp_path), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

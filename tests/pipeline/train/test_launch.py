@@ -53,3 +53,21 @@ def test_streaming_and_failure_summary() -> None:
     script = "import sys; print('step 1'); print('[rank 1] lmforge: error: the loader broke', file=sys.stderr); exit(2)"
     with pytest.raises(LmforgeError, match=r"exit 2\): the loader broke$"):
         run_torchrun([sys.executable, "-c", script], lines.append)
+
+
+@pytest.mark.parametrize(
+    ("topology", "message"),
+    [
+        ({"nproc": 0}, r"--nproc \(0\) must be at least 1"),
+        ({"nproc": 1, "nnodes": 0}, r"--nnodes \(0\) must be at least 1"),
+        ({"nproc": 1, "nnodes": 2, "node_rank": 2, "rdzv_endpoint": "h:1"}, r"--node-rank \(2\) must be in \[0, 2\)"),
+        ({"nproc": 1, "nnodes": 2}, "rdzv-endpoint"),
+    ],
+)
+def test_bad_topology_is_refused_before_the_run_folder(shards_dir: Path, topology, message) -> None:
+    from lmforge.flows.train import train_flow
+
+    ws = shards_dir.parent.parent
+    with pytest.raises(ConfigError, match=message):
+        train_flow.fn(shards="shards", workspace=str(ws), overrides={"train": {"max_steps": 1}}, **topology)
+    assert not (ws / "runs").exists()
