@@ -12,7 +12,6 @@ a re-run skips those and continues with the rest.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from lmforge.flows.progress import progress_bar
 from lmforge.pipeline.partitions import Partition, covers, read_marker, select_partitions, write_marker
 
 log = logging.getLogger(__name__)
@@ -136,14 +136,6 @@ def _from_marker(part: Partition, status: str, marker: dict[str, Any]) -> Partit
     )
 
 
-def _progress(total: int):
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="backfill", unit="day", file=sys.stderr)
-
-
 def backfill(
     input_root: str | Path,
     start: date,
@@ -171,32 +163,28 @@ def backfill(
         _start_embedded_api()
     ws = str(Path(workspace))
     report = BackfillReport()
-    bar = _progress(len(parts))
+    with progress_bar(len(parts), "backfill", "day") as bar:
 
-    def finish(outcome: PartitionOutcome) -> None:
-        report.outcomes.append(outcome)
-        log.info("backfill %s: %s", outcome.day, outcome.status)
-        if on_outcome:
-            on_outcome(outcome)
-        if bar:
-            bar.update(1)
+        def finish(outcome: PartitionOutcome) -> None:
+            report.outcomes.append(outcome)
+            log.info("backfill %s: %s", outcome.day, outcome.status)
+            if on_outcome:
+                on_outcome(outcome)
+            if bar:
+                bar.update(1)
 
-    todo = []
-    for part in parts:
-        marker = read_marker(ws, part.day)
-        if covers(marker, stages):
-            finish(_skipped(part, marker))
-        else:
-            todo.append(part)
-    try:
+        todo = []
+        for part in parts:
+            marker = read_marker(ws, part.day)
+            if covers(marker, stages):
+                finish(_skipped(part, marker))
+            else:
+                todo.append(part)
         if concurrency == 1:
             for part in todo:
                 finish(_guarded(part, ws, stages, config_path, index, nproc))
         else:
             _run_concurrently(todo, concurrency, finish, ws, stages, config_path, index, nproc)
-    finally:
-        if bar:
-            bar.close()
     report.outcomes.sort(key=lambda o: o.day)
     return report
 

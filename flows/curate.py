@@ -5,13 +5,13 @@ Tasks pass paths, ids and counts, never text (Prefect stores parameters, results
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
 
+from lmforge.flows.progress import progress_bar
 from lmforge.pipeline.config import LmforgeConfig, load_config
 from lmforge.pipeline.curate.inputs import InputUnit
 from lmforge.pipeline.curate.process import UnitCurator, UnitResult
@@ -89,14 +89,6 @@ def finalize_task(
     return str(path)
 
 
-def _progress(total: int, desc: str):
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="file", file=sys.stderr)
-
-
 @flow(name="curate", flow_run_name="curate-{workspace}", log_prints=False)
 def curate_flow(
     inputs: list[str],
@@ -122,12 +114,10 @@ def curate_flow(
             curate_unit_task.submit(u.to_dict(), d, plan.snapshot_id, str(plan.work_dir), cfg_dict)
             for u, d in zip(plan.units, plan.digests, strict=True)
         ]
-        bar = _progress(len(futures), "curate")
-        for _ in as_completed(futures):
-            if bar:
-                bar.update(1)
-        if bar:
-            bar.close()
+        with progress_bar(len(futures), "curate", "file") as bar:
+            for _ in as_completed(futures):
+                if bar:
+                    bar.update(1)
         results = [f.result() for f in futures]
         if strict:
             check_strict([UnitResult(**r) for r in results])
