@@ -24,6 +24,12 @@ def configure(workspace: str | Path, create: bool = False) -> None:
         # telemetry only logs "Failed to send telemetry" on every command, and it writes to the SQLite database
         # while the run does ("database is locked"). Set PREFECT_SERVER_ANALYTICS_ENABLED=true to send it.
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        if os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"].lower() in ("false", "0"):
+            # Prefect's client follows the server's setting, but still printed its "collects anonymous usage data"
+            # notice on a terminal's first run; DO_NOT_TRACK is the client-side switch that silences it too.
+            os.environ.setdefault("DO_NOT_TRACK", "1")
+    # MLflow 3 sends usage telemetry from every process that tracks a run; corpora are often private and offline.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if create:
         ws.mkdir(parents=True, exist_ok=True)
         if not os.environ.get("PREFECT_API_URL"):

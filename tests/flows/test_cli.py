@@ -110,14 +110,50 @@ def test_the_embedded_prefect_server_sends_no_telemetry(tmp_path, monkeypatch):
     from lmforge.flows import env
 
     monkeypatch.setattr(os, "environ", os.environ.copy())  # configure() sets other defaults too
-    for var in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED"):
+    switches = ("PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY")
+    for var in ("PREFECT_API_URL", "PREFECT_HOME", *switches):
         monkeypatch.delenv(var, raising=False)
     env.configure(tmp_path / "ws")
-    assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert [os.environ[v] for v in switches] == ["false", "1", "true"]
+    for var in switches:
+        monkeypatch.delenv(var)
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "true")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "false")
     env.configure(tmp_path / "ws")
-    assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true"
+    assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true" and "DO_NOT_TRACK" not in os.environ
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "false"
     monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED")
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     env.configure(tmp_path / "ws")
-    assert "PREFECT_SERVER_ANALYTICS_ENABLED" not in os.environ
+    assert "PREFECT_SERVER_ANALYTICS_ENABLED" not in os.environ and "DO_NOT_TRACK" not in os.environ
+
+
+def test_no_telemetry_notice_on_a_terminal(tmp_path):
+    """Prefect's client printed "Prefect collects anonymous usage data" on a terminal's first run, although the
+    embedded server lmforge starts has analytics off. Run a fresh process on a pseudo-terminal, as a user would."""
+    import pty
+    import subprocess
+    import sys
+
+    from prefect._internal.analytics.ci_detection import CI_ENV_VARS
+
+    ws = str(tmp_path / "ws")
+    code = f"from lmforge.flows import env; env.configure({ws!r}); import prefect; print('imported')"
+    child_env = {k: v for k, v in os.environ.items() if k not in CI_ENV_VARS and not k.startswith(("PREFECT_", "DO_"))}
+    parent, child = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-c", code], stdin=child, stdout=child, stderr=child, env=child_env, timeout=120
+    )
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(parent, 4096)
+        except OSError:  # the pty is closed once the child's output is read
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(parent)
+    assert proc.returncode == 0 and b"imported" in out
+    assert b"anonymous usage data" not in out
