@@ -68,6 +68,8 @@ def test_bad_topology_is_refused_before_the_run_folder(shards_dir: Path, topolog
     from lmforge.flows.train import train_flow
 
     ws = shards_dir.parent.parent
+    runs = ws / "runs"
+    before = set(runs.iterdir()) if runs.exists() else set()  # the shards fixture's workspace is shared
     with pytest.raises(ConfigError, match=message):
-        train_flow.fn(shards="shards", workspace=str(ws), overrides={"train": {"max_steps": 1}}, **topology)
-    assert not (ws / "runs").exists()
+        train_flow.fn(shards="shards", workspace=str(ws), overrides={"train": {"max_steps": 7}}, **topology)
+    assert (set(runs.iterdir()) if runs.exists() else set()) == before
