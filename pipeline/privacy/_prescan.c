@@ -68,6 +68,12 @@ is_upper(Py_UCS4 c)
 }
 
 static inline int
+is_alpha(Py_UCS4 c) /* [A-Za-z] */
+{
+    return is_upper(c) || (c >= 'a' && c <= 'z');
+}
+
+static inline int
 is_an_(Py_UCS4 c) /* [0-9A-Za-z_] */
 {
     return is_digit(c) || is_upper(c) || (c >= 'a' && c <= 'z') || c == '_';
@@ -231,17 +237,18 @@ push2(Scan *S, Vec *a, Py_ssize_t x, Py_ssize_t y)
    One-pass triggers
    ------------------------------------------------------------------------------------------------------------ */
 
-/* _DIGIT_CLUSTER = [0-9](?:[ \-./()]{0,2}[0-9]){7,}+ : from its first digit a match takes every next digit that
-   follows the previous one after at most two separators (possessive, so no shorter match), and needs 8 digits.
-   Its matches are therefore exactly the maximal such chains with at least 8 digits. */
+/* _DIGIT_CLUSTER = [0-9](?:(?:[ \-./()]{0,2}| / )[0-9]){7,}+ : from its first digit a match takes every next digit
+   that follows the previous one after at most two separators or " / " (possessive, so no shorter match), and needs
+   8 digits. Its matches are therefore exactly the maximal such chains with at least 8 digits. */
 static void
 on_digit(Scan *S, Py_ssize_t i)
 {
     const Text *t = S->t;
     if (S->chain_active) {
-        Py_ssize_t gap = i - S->chain_last - 1;
-        if (gap <= 2 && (gap < 1 || is_cluster_sep(at(t, S->chain_last + 1))) &&
-            (gap < 2 || is_cluster_sep(at(t, S->chain_last + 2)))) {
+        Py_ssize_t last = S->chain_last, gap = i - last - 1;
+        if ((gap <= 2 && (gap < 1 || is_cluster_sep(at(t, last + 1))) &&
+             (gap < 2 || is_cluster_sep(at(t, last + 2)))) ||
+            (gap == 3 && lit(t, last + 1, " / "))) {
             S->chain_last = i;
             S->chain_digits++;
             return;
@@ -503,8 +510,29 @@ fold(Py_UCS4 c, int on)
     return (on && is_upper(c)) ? c + 32 : c;
 }
 
+/* Can secrets._FLAG_OR_ELEMENT_TAIL match after keyword k at `start`? Its lookbehinds name the flag or the tag
+   whole: "--" or '<' before pass (0) and secret (2), "--" before token (3), "--api-", "--api_", "<api", "<api_" or
+   "<api-" (any case) before key (4). */
+static int
+flag_or_element_possible(const Text *t, Py_ssize_t start, int k)
+{
+    int dashes = at(t, start - 1) == '-' && at(t, start - 2) == '-';
+    if (k == 0 || k == 2)
+        return dashes || at(t, start - 1) == '<';
+    if (k == 3)
+        return dashes;
+    if (k != 4)
+        return 0;
+    Py_ssize_t j = start;
+    if (at(t, j - 1) == '-' || at(t, j - 1) == '_')
+        j--;
+    if (fold(at(t, j - 3), 1) != 'a' || fold(at(t, j - 2), 1) != 'p' || fold(at(t, j - 1), 1) != 'i')
+        return 0;
+    return at(t, j - 4) == '<' || (j < start && at(t, j - 4) == '-' && at(t, j - 5) == '-');
+}
+
 /* secrets._KEYWORDS[k] at `start` of `src` (the text, folding ASCII case, or its str.lower() compared exactly),
-   kept when _ASSIGN_TAIL could match after it in the text itself. */
+   kept when secrets.assignment_tail could match after it in the text itself. */
 static const Py_UCS4 CJK_KEYWORDS[4][2] = {{0x5BC6, 0x7801}, {0x53E3, 0x4EE4}, {0x5BC6, 0x94A5}, {0x4EE4, 0x724C}};
 
 NOINLINE static void /* out of line: on_pair, which calls it from eight places, stays small */
@@ -523,7 +551,7 @@ keyword(Scan *S, const Text *src, Py_ssize_t start, int k, int fold_case)
             if (at(src, start + len) != CJK_KEYWORDS[k - 8][len])
                 return;
     }
-    if (tail_possible(S->t, start + len))
+    if (tail_possible(S->t, start + len) || flag_or_element_possible(S->t, start, k))
         push(S, &S->kw[k], start);
 }
 
@@ -1109,10 +1137,13 @@ number_candidates(Scan *S, Py_ssize_t p, Py_ssize_t end)
     /* _CARD: [2-6]\d{3}… */
     if (c >= '2' && c <= '6' && nbf && digits(t, p + 1, 3) && card_chain_has_13(t, p))
         push2(S, &S->out[L_CARD], p, end);
-    /* _SSN: \d(\d{2})([ \-])(\d{2})\2(\d{4}) */
+    /* _SSN: \d(\d{2})([ \-]?)(\d{2})\2(\d{4})(?![0-9A-Za-z_]) ; the compact form is tested with that lookahead too,
+       which keeps the starts inside longer digit runs out: a character right after nine digits lies in their window
+       (a window ends 4 past its cluster, or at the text's end), so the test reads what the pattern sees. */
     if (nbf && digits(t, p + 1, 2)) {
         Py_UCS4 sep = at(t, p + 3);
-        if ((sep == ' ' || sep == '-') && digits(t, p + 4, 2) && at(t, p + 6) == sep && digits(t, p + 7, 4))
+        if (((sep == ' ' || sep == '-') && digits(t, p + 4, 2) && at(t, p + 6) == sep && digits(t, p + 7, 4)) ||
+            (digits(t, p + 3, 6) && !is_an_(at(t, p + 9))))
             push2(S, &S->out[L_SSN], p, end);
     }
     /* _CN_ID: [1-8]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx] */
@@ -1181,10 +1212,10 @@ window_candidates(Scan *S)
     for (Py_ssize_t k = 0; k < numbers.n; k += 2)
         for (Py_ssize_t p = numbers.v[k]; p < numbers.v[k + 1]; p++)
             number_candidates(S, p, numbers.v[k + 1]);
-    /* _IBAN: [A-Z](?<![0-9A-Za-z_][A-Z])[A-Z]\d{2} */
+    /* _IBAN: [A-Za-z](?<![0-9A-Za-z_][A-Za-z])[A-Za-z]\d{2} */
     for (Py_ssize_t k = 0; k < ibans.n; k += 2)
         for (Py_ssize_t p = ibans.v[k]; p < ibans.v[k + 1]; p++)
-            if (is_upper(at(t, p)) && free_before(t, p) && is_upper(at(t, p + 1)) && digits(t, p + 2, 2))
+            if (is_alpha(at(t, p)) && free_before(t, p) && is_alpha(at(t, p + 1)) && digits(t, p + 2, 2))
                 push2(S, &S->out[L_IBAN], p, ibans.v[k + 1]);
 
     hint_windows(S, &S->v4_hints, 1, 4, 5, &w);
@@ -1355,7 +1386,7 @@ prescan_scan(PyObject *self, PyObject *arg)
 
 PyDoc_STRVAR(keywords_doc,
              "keywords(lowered, text) -> [(index in secrets._KEYWORDS, [position, ...]), ...] or None\n\n"
-             "Every occurrence of each keyword in `lowered` (compared exactly) after which _ASSIGN_TAIL could\n"
+             "Every occurrence of each keyword in `lowered` (compared exactly) after which assignment_tail could\n"
              "match in `text`; both strings must have the same length.");
 
 static PyObject *

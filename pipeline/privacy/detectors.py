@@ -36,6 +36,10 @@ _AFTER_FIELD = r"(?![0-9A-Za-z_])(?![\-./:][0-9])"
 _NOT_IN_NUMBER = r"(?<![0-9][\-./:])"
 # `+49 30 1234567` may also be a signed number: a comma after it stays a decimal one when one or two digits follow.
 _AFTER_SIGNED = _AFTER_FIELD + r"(?!,[0-9]{1,2}(?![0-9]))"
+#: `415-555-0173x12`: an extension glued on ends the number (it is left as it is; ` ext. 12` needs nothing here).
+_EXTENSION = r"(?=[xX][0-9])"
+#: `415-555-0173/0174`, `030 1234567/8`: the last digits of a second line after a slash belong to the number.
+_ALTERNATIVE = r"(?P<alt>/\d{1,4})?"
 
 #: Combining marks: in decomposed (NFD) text, which `lmforge pii` takes as given, `jürgen` is `ju\u0308rgen`, and a
 #: mark is not a `\w`. A local part runs through them.
@@ -63,24 +67,33 @@ _PERCENT_40, _AMPERSAND_AT = re.compile("%40"), re.compile("&(?:#|commat;)")
 _EMAIL_ESCAPED = re.compile(r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}?" + _ESCAPED_AT + _EMAIL_DOMAIN)
 _OBFUSCATION_HINTS = ("at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ")
 _LOCAL_WORD = re.compile(rf"[\w.+\-%{_MARKS}]+")
+#: `icon@2x.png`, `logo%401.5x.webp`: a retina image's scale suffix, not an address (image extensions are no TLDs).
+_SCALED_IMAGE = re.compile(r"(?:[@;]|%40)\d{1,2}(?:\.\d{1,2})?x\.(?i:png|jpe?g|gif|webp|svg|bmp|ico|tiff?|avif|heic)$")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 _PHONE_INTL = re.compile(
-    r"\+(?<![0-9A-Za-z_+]\+)\d++(?:(?:[ \-./]{1,2}|(?<=\))|\s?(?=\())\(?\d++\)?){0,6}+" + _AFTER_SIGNED, re.ASCII
+    r"\+(?<![0-9A-Za-z_+]\+)\d++(?:(?:[ \-./]{1,2}| / |(?<=\))|\s?(?=\())\(?\d++\)?){0,6}+"
+    + f"(?:{_EXTENSION}|{_AFTER_SIGNED})",
+    re.ASCII,
 )
 _NO_NUMBER_BEFORE = r"(?<![0-9A-Za-z_])" + _NOT_IN_NUMBER
 _PHONE_US = re.compile(
     r"(?:1(?<![0-9A-Za-z_]1)(?<![0-9][\-./:]1)[ \-.]?|(?=[2-9(])" + _NO_NUMBER_BEFORE + ")"
-    r"(?:\(\d{3}\)[ ]?|\d{3}[\-. ])\d{3}[\-. ]\d{4}" + _AFTER_FIELD,
+    r"(?:\(\d{3}\)[ ]?|\d{3}[\-. ])\d{3}[\-. ]\d{4}" + _ALTERNATIVE + f"(?:{_EXTENSION}|{_AFTER_FIELD})",
     re.ASCII,
 )
+#: A trunk or area code, then groups: `030 1234567`, `089 / 12 34 56 78`, `(030) 1234567`, and after a `00`
+#: international prefix a one-digit area code, as in France: `0033 1 42 68 53 00`.
 _PHONE_NATIONAL = re.compile(
-    r"(?:0(?<![0-9A-Za-z_/]0)(?<![0-9][\-.,/:]0)\d{1,4}(?:[ /\-]|(?=\d))|\((?<![0-9A-Za-z_]\()0\d{1,4}\)\s?)"
-    r"\d{2,8}(?:[ \-]\d{2,8}){0,3}" + _AFTER,
+    r"(?:0(?<![0-9A-Za-z_/]0)(?<![0-9][\-.,/:]0)(?:0\d{1,3}[ \-]\d[ \-]|\d{1,4}(?: / |[ /\-]|(?=\d)))"
+    r"|\((?<![0-9A-Za-z_]\()0\d{1,4}\)\s?)"
+    r"\d{2,8}(?:[ \-]\d{2,8}){0,3}" + _ALTERNATIVE + f"(?:{_EXTENSION}|{_AFTER})",
     re.ASCII,
 )
 #: `+1,000,000`, `+35236450.6`: a signed number, not a phone.
 _SIGNED_NUMBER = re.compile(r"\+\d{1,3}(?:[.,]\d{3})+|\+\d+[.,]\d{1,2}")
+#: `EDT-0400 / 2002-10-27`, `+0200/2024-05-01`: a time-zone offset before an ISO date, not a phone.
+_ISO_DATE = re.compile(r"(?:19|20)\d\d-[01]\d-[0-3]\d")
 _PHONE_CN_MOBILE = re.compile(
     r"1(?<![0-9A-Za-z_]1)(?<![0-9][\-./:]1)[3-9]\d(?:\d{8}|[ \-]\d{4}[ \-]\d{4})" + _AFTER_FIELD, re.ASCII
 )
@@ -88,24 +101,31 @@ _PHONE_CN_MOBILE = re.compile(
 _CARD = re.compile(
     r"[2-6](?<![0-9A-Za-z_][2-6])(?<![0-9][\-./:][2-6])\d{3}(?:[ \-]?\d{2,6}){2,4}" + _AFTER_FIELD, re.ASCII
 )
-_SSN = re.compile(r"\d(?<![0-9A-Za-z_]\d)(?<![0-9][\-./:]\d)(\d{2})([ \-])(\d{2})\2(\d{4})" + _AFTER_FIELD, re.ASCII)
+#: `536-22-1234`; spaced or compact (`536 22 1234`, `536221234`) only next to a context word (`ssn_hit`).
+_SSN = re.compile(r"\d(?<![0-9A-Za-z_]\d)(?<![0-9][\-./:]\d)(\d{2})([ \-]?)(\d{2})\2(\d{4})" + _AFTER_FIELD, re.ASCII)
+#: The word before a spaced or compact SSN. Like the patterns above it starts with a class and a lookbehind, so the
+#: search only stops at an 's' or '社' (most nine-digit numbers have no such word before them).
 _SSN_CONTEXT = re.compile(
-    r"(?i)(?<![a-z])(?:ssn|social security|soc\.? sec\.?|sozialversicherung\w*|社会安全号码?)[\w\s:#.,]{0,24}$"
+    r"(?i)[s社](?<![a-z][s社])(?:(?<=s)(?:sn|ocial security|oc\.? sec\.?|ozialversicherung\w*)|(?<=社)会安全号码?)"
+    r"[\w\s:#.,]{0,24}$"
 )
 _CN_ID = re.compile(
     r"[1-8](?<![0-9A-Za-z_][1-8])\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
     r"(?![0-9A-Za-z_])",
     re.ASCII,
 )
+#: Upper or lower case, grouped by spaces or dashes or not at all; `iban_hit` wants one case and the checksum.
 _IBAN = re.compile(
-    r"[A-Z](?<![0-9A-Za-z_][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![0-9A-Za-z_])", re.ASCII
+    r"[A-Za-z](?<![0-9A-Za-z_][A-Za-z])[A-Za-z]\d{2}(?:[ \-]?[A-Za-z0-9]{4}){2,7}(?:[ \-]?[A-Za-z0-9]{1,4})?"
+    r"(?![0-9A-Za-z_])",
+    re.ASCII,
 )
 
 _IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![0-9A-Za-z_]|\.\w)", re.ASCII)
 _IPV6 = re.compile(r"[0-9A-Fa-f:](?<![0-9A-Za-z_:.][0-9A-Fa-f:])[0-9A-Fa-f:]{2,38}(?![0-9A-Za-z_:])")
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
 #: Runs of at least eight digits with short separators: every number-based type lies in (or next to) one.
-_DIGIT_CLUSTER = re.compile(r"[0-9](?:[ \-./()]{0,2}[0-9]){7,}+")
+_DIGIT_CLUSTER = re.compile(r"[0-9](?:(?:[ \-./()]{0,2}| / )[0-9]){7,}+")
 #: Dotted quads start with a '.'-led run; a literal first character lets the regex engine skip ahead fast.
 _IPV4_HINT = re.compile(r"\.[0-9]{1,3}\.[0-9]{1,3}\.")
 #: An '@' between an address-like character and a domain-like one (decorators and @mentions do not qualify).
@@ -124,7 +144,8 @@ ASCII_TWINS = {
 FULLWIDTH = re.compile("[\uff10-\uff19\uff20]")
 Window = tuple[int, int]
 _VERSION_CONTEXT = re.compile(
-    r"(?i)(?<![a-z])(?:version|ver|release|build|v|rev|firmware|sections?|sec|chapter|abschnitt|kapitel|§|版本|章节|oid)"
+    r"(?i)(?:(?<![a-z])(?:version|ver|release|build|v|rev|firmware|sections?|sec|chapter|abschnitt|kapitel|§|版本|章节|oid"
+    r"|(?:up|down)grad(?:e|ed|es|ing)(?: to)?)|(?-i:Version))"  # `AssemblyVersion(`, but not `conversion`
     r"[\"'>_]{0,2}\s{0,2}[:=]?[\s\"'(]{0,3}$"  # also `"version": "`, `<version>`, `__version__ = '`
 )
 #: `opencv-python==4.8.0.76`, `pywin32>=1.2.3.4`: a dotted quad glued to a distribution name by a PEP 440 operator
@@ -177,11 +198,9 @@ def _everywhere(text: str) -> list[Window]:
 
 def find_emails(text: str) -> Iterator[Hit]:
     if "@" in text:
-        for m in _in(_EMAIL, text, _hint_windows(_AT_HINT, text, 64, 256)):
-            yield email_hit(text, m)
+        yield from _hits(email_hit, text, _in(_EMAIL, text, _hint_windows(_AT_HINT, text, 64, 256)))
     if any(hint in text for hint in _OBFUSCATION_HINTS):
-        for m in _EMAIL_OBFUSCATED.finditer(text):
-            yield email_hit(text, m)
+        yield from _hits(email_hit, text, _EMAIL_OBFUSCATED.finditer(text))
 
 
 def find_escaped_emails(text: str) -> Iterator[Hit]:
@@ -189,13 +208,14 @@ def find_escaped_emails(text: str) -> Iterator[Hit]:
     # A one-character test first (str's search for one character is the fastest), then a regex with a literal
     # first character, which beats `"%40" in text` 2-4x on the long texts that hold a '%' or '&' (code, docs).
     if ("%" in text and _PERCENT_40.search(text)) or ("&" in text and _AMPERSAND_AT.search(text)):
-        for m in _in(_EMAIL_ESCAPED, text, _hint_windows(_ESCAPED_AT_HINT, text, 64, 256)):
-            yield email_hit(text, m)
+        yield from _hits(email_hit, text, _in(_EMAIL_ESCAPED, text, _hint_windows(_ESCAPED_AT_HINT, text, 64, 256)))
 
 
-def email_hit(text: str, m: re.Match[str]) -> Hit:
+def email_hit(text: str, m: re.Match[str]) -> Hit | None:
     """In unspaced CJK prose `联系zhang@x.com` the word before the address is not part of a Latin local part."""
     start, end = m.span()
+    if "x." in text[max(0, end - 10) : end] and _SCALED_IMAGE.search(m.group()):
+        return None
     if text.isascii():  # O(1) for str: then the local part is ASCII too
         return start, end, "EMAIL"
     local = _LOCAL_WORD.match(text, start, end)
@@ -228,13 +248,24 @@ def _hits(
 def intl_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
     value = m.group()
     digits = digits_of(value.replace("(0)", ""))
-    if 8 <= len(digits) <= 15 and not _SIGNED_NUMBER.fullmatch(value) and not trivial_digits(digits):
+    if (
+        8 <= len(digits) <= 15
+        and not _SIGNED_NUMBER.fullmatch(value)
+        and not trivial_digits(digits)
+        and not ("-" in value and _ISO_DATE.search(value))
+    ):
         return m.start(), m.end(), "PHONE"
     return None
 
 
+def _main_number(m: re.Match[str]) -> str:
+    """The match without its `/0174` alternative: the digit checks are about the number itself."""
+    alt = m.start("alt")
+    return m.group() if alt < 0 else m.string[m.start() : alt]
+
+
 def us_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
-    digits = digits_of(m.group())
+    digits = digits_of(_main_number(m))
     local = digits[1:] if len(digits) == 11 else digits
     if (
         len(local) == 10
@@ -249,9 +280,14 @@ def us_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
 
 
 def national_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
-    digits = digits_of(m.group())
+    digits = digits_of(_main_number(m))
     longest = 17 if digits.startswith("00") else 12  # `0049 30 1234567`: "00" and an E.164 number (≤ 15 digits)
-    if 9 <= len(digits) <= longest and not trivial_digits(digits) and not negative_context(text, m.start()):
+    if (
+        9 <= len(digits) <= longest
+        and not trivial_digits(digits)
+        and not ("-" in m.group() and _ISO_DATE.search(m.group()))
+        and not negative_context(text, m.start())
+    ):
         return m.start(), m.end(), "PHONE"
     return None
 
@@ -300,12 +336,13 @@ def find_ssns(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
 
 
 def ssn_hit(text: str, m: re.Match[str]) -> Hit | None:
-    area = text[m.start()] + m.group(1)
-    if not ssn_ok(area, m.group(3), m.group(4)) or negative_context(text, m.start()):
+    start = m.start()
+    # Spaced or compact, nine digits are an SSN only after a context word; tested first, as most have none.
+    if m.group(2) != "-" and not _SSN_CONTEXT.search(text, max(0, start - 40), start):
         return None
-    if m.group(2) == " " and not _SSN_CONTEXT.search(text, max(0, m.start() - 40), m.start()):
+    if not ssn_ok(text[start] + m.group(1), m.group(3), m.group(4)) or negative_context(text, start):
         return None
-    return m.start(), m.end(), "US_SSN"
+    return start, m.end(), "US_SSN"
 
 
 def find_cn_ids(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
@@ -322,17 +359,24 @@ def find_ibans(text: str, windows: list[Window] | None = None) -> Iterator[Hit]:
 
 def iban_hit(text: str, m: re.Match[str]) -> Hit | None:
     value = m.group()
-    want = IBAN_LENGTHS.get(value[:2])
+    want = IBAN_LENGTHS.get(value[:2].upper())
     if want is None:
         return None
     end, seen = 0, 0
     for i, ch in enumerate(value):  # cut at the country's length: the match may have run into the next word
-        if ch != " ":
+        if ch not in " -":
             seen += 1
             if seen == want:
                 end = i + 1
                 break
-    if end and iban_ok(value[:end].replace(" ", "")):
+    iban = value[:end]
+    if not end or not (iban.isupper() or iban.islower()):
+        return None
+    # The forms upper case never took (`de89…`, `DE89-3704-…`) must end where a group does, not inside a word
+    # or a UUID; upper case keeps its cut, since scraped text glues `…3000BIC`.
+    if end < len(value) and value[end] not in " -" and (iban.islower() or "-" in iban):
+        return None
+    if iban_ok(iban.replace(" ", "").replace("-", "").upper()):
         return m.start(), m.start() + end, "IBAN"
     return None
 

@@ -33,7 +33,12 @@ _PROVIDER_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
         ("_live_", r"[sr]k_live_(?<![0-9A-Za-z_]........)[0-9A-Za-z]{20,99}(?![0-9A-Za-z])"),
         ("_test_", r"[sr]k_test_(?<![0-9A-Za-z_]........)[0-9A-Za-z]{20,99}(?![0-9A-Za-z])"),
         ("sk-", r"sk-(?<![0-9A-Za-z_\-]...)(?:proj-|ant-)?[0-9A-Za-z_\-]{32,200}(?![0-9A-Za-z_\-])"),
-        ("eyJ", r"eyJ(?<![0-9A-Za-z_\-]...)[0-9A-Za-z_\-]{5,4000}\.eyJ[0-9A-Za-z_\-]{5,8000}\.[0-9A-Za-z_\-]{10,2000}"),
+        # JWTs (RFC 7519); an unsecured one (`"alg": "none"`) ends with the dot before its empty signature.
+        (
+            "eyJ",
+            r"eyJ(?<![0-9A-Za-z_\-]...)[0-9A-Za-z_\-]{5,4000}\.eyJ[0-9A-Za-z_\-]{5,8000}\."
+            r"(?:[0-9A-Za-z_\-]{10,2000}|(?![0-9A-Za-z_\-]))",
+        ),
         # PEM blocks and OpenPGP armor ("PRIVATE KEY BLOCK"); `\\` for the `\n` escapes of a key inside JSON.
         (
             ("PRIVATE KEY-----", "PRIVATE KEY BLOCK-----"),
@@ -48,10 +53,18 @@ _PROVIDER_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
 _KEYWORDS: tuple[str, ...] = (
     "pass", "pwd", "secret", "token", "key", "auth", "credential", "kennwort", "密码", "口令", "密钥", "令牌",
 )  # fmt: skip
+_VALUE = r"([^\s\"'`,;<>(){}\[\]\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]{1,200})"
 _ASSIGN_TAIL = re.compile(
     r"[\w\-]{0,24}[\"'\]]?\s{0,3}(?:=>|:=|=|:|：|\s(?:is|ist|lautet)\s|\s?(?:为|是)\s?)\s{0,3}[\"'`]?"
     r"(?:(?i:bearer|basic)\s{1,3})?"  # `Authorization: Bearer <token>`, `auth = "Basic <base64 of user:password>"`
-    r"([^\s\"'`,;<>(){}\[\]\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]{1,200})"
+    + _VALUE
+)
+#: Where no operator follows the keyword: a long command-line flag (`--password X`; short ones like `-p` are as
+#: often a port or a path) and an XML element (`<password>X</password>`). The lookbehinds name the whole flag or
+#: tag, so the keyword inside them is where the match starts, as for `_ASSIGN_TAIL`.
+_FLAG_OR_ELEMENT_TAIL = re.compile(
+    r"(?:(?:(?<=--pass)(?:word|wd)|(?<=--token)|(?<=--secret)|(?<=--api-key)|(?<=--api_key))(?:=|\s{1,3})[\"']?"
+    r"|(?:(?<=<pass)word|(?<=<secret)|(?i:(?<=<apikey)|(?<=<api_key)|(?<=<api-key)))>(?=[^<\s]{1,200}</))" + _VALUE
 )
 #: Standard base64 with its `=` padding: the whole value a multiple of four characters (RFC 4648, section 4).
 _BASE64_PADDED = re.compile(r"^(?=(?:.{4})+$)[0-9A-Za-z+/]+={1,2}$")
@@ -85,6 +98,15 @@ def url_password_hit(text: str, m: re.Match[str]) -> Hit | None:
     return None if _is_placeholder(m.group(1)) else (m.start(1), m.end(1), "SECRET")
 
 
+def assignment_tail(text: str, start: int, end: int) -> re.Match[str] | None:
+    """The assignment after the keyword at `start:end`, if any: `= value`, ` is value`, `--flag value`, `<tag>value`."""
+    m = _ASSIGN_TAIL.match(text, end)
+    # a flag or tag has '-' or '<' before its keyword, or (`--api_key`, `<apiKey>`) '_' or 'i'
+    if m is None and start and text[start - 1] in "-<_iI":
+        m = _FLAG_OR_ELEMENT_TAIL.match(text, end)
+    return m
+
+
 def _assignments(text: str, min_entropy: float, min_length: int) -> Iterator[Hit]:
     lowered = text.lower()
     if len(lowered) != len(text):  # a few characters lower-case to two; fall back to exact-case search
@@ -93,7 +115,7 @@ def _assignments(text: str, min_entropy: float, min_length: int) -> Iterator[Hit
     for word in _KEYWORDS:
         pos = lowered.find(word)
         while pos != -1:
-            m = _ASSIGN_TAIL.match(text, pos + len(word))
+            m = assignment_tail(text, pos, pos + len(word))
             if m is None:
                 pos = lowered.find(word, pos + 1)
                 continue
@@ -116,7 +138,7 @@ def assignments_at(text: str, found: list[tuple[int, list[int]]], min_entropy: f
     for index, positions in found:
         size, after = len(_KEYWORDS[index]), 0
         for pos in positions:
-            if pos < after or (m := _ASSIGN_TAIL.match(text, pos + size)) is None:
+            if pos < after or (m := assignment_tail(text, pos, pos + size)) is None:
                 continue
             after = m.end()
             if m.start(1) not in examined:

@@ -76,6 +76,14 @@ FRAGMENTS = (
     "口令是Pq8Wm3Zt7Lk", "key: key = Xk9#pLw2rTz", "passpass=Ab12Cd34Ef56", "password=tokenkey=Zx9q8w7e6r5t",
     "AUTH_TOKEN=${TOKEN}", "password = getpass()", "credential: <SECRET>", "\u212aey=Zx9q8w7e6r5t",
     "to\u212aen: Ab12Cd34Ef56Gh", "\u0130 password=Xk9#pLw2rTz",
+    # other ways of writing them (test_variant_forms), and their look-alikes
+    "415-555-0173x12", "415-555-0173/0174", "030 1234567/8", "089 / 12 34 56 78", "030 / 1234567", " / ",
+    "+49 (0)89 / 12 34 56 78", "0033 1 42 68 53 00", "02 3 10 20 30", "de89 3704 0044 0532 0130 00",
+    "DE89-3704-0044-0532-0130-00", "gb82west12345698765432", "de89-3704-0044-0532-0130-00ab", "SSN 536221234",
+    "536221234", "--password Xk9pLw2rTz7", "--passwd ", "--token Ab12Cd34Ef56Gh", "--api-key Ab12Cd34Ef56Gh",
+    "--API_KEY ", "--secret=Qw3rTy9uIo0p", "<password>Xk9pLw2rTz7</password>", "<secret>", "</", "<apiKey>",
+    "<API-KEY>Ab12Cd34Ef56Gh</API-KEY>", "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0In0.", "icon@2x.png", "a%401.5x.webp",
+    'AssemblyVersion("1.2.3.4")', "upgrade to 5.4.2.1", "Server 81.169.207.33",
     # context words that turn numbers into negatives
     "order no. ", "Invoice #", "ISBN ", "ver: ", "Social Security ", "订单号", "Rechnungsnummer: ",
 )  # fmt: skip
