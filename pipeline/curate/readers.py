@@ -7,6 +7,7 @@ must be decoded before it can be parsed.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -145,6 +146,8 @@ class RecordReader:
         damaged = False
         try:
             for n, raw in enumerate(_open_lines(unit.path), start=1):
+                if n == 1 and raw.startswith(codecs.BOM_UTF8):  # an encoding mark (Windows tools write it)
+                    raw = raw[len(codecs.BOM_UTF8) :]
                 if len(raw) > self.clean.max_bytes:
                     text, _ = decode(raw, "replace")
                     yield Reject(

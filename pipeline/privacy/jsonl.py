@@ -6,6 +6,7 @@ file and line; it is reported through `on_error` and the run goes on, unless `st
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -67,6 +68,8 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]
     with _open_binary(path) as raw:
         try:
             for lineno, line in enumerate(raw, 1):
+                if lineno == 1 and line.startswith(codecs.BOM_UTF8):  # an encoding mark, as in curation's reader
+                    line = line[len(codecs.BOM_UTF8) :]
                 if not line.strip():
                     continue
                 yield lineno, _parse(path, lineno, line)

@@ -159,3 +159,18 @@ def test_a_named_input_without_its_name_or_path_is_refused(tmp_path, good, monke
     with pytest.raises(InputError, match=reason):
         plan_inputs([arg], [".txt"])
     assert [u.source for u in plan_inputs(["news=in/good.jsonl"], [".txt"])] == ["news"]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".jsonl.zst"])
+def test_a_byte_order_mark_before_the_first_record_is_not_an_error(tmp_path, suffix):
+    """Windows tools write UTF-8 with a BOM; it is an encoding mark, not content, so record 1 stays a document."""
+    docs = read_docs()[:3]
+    raw = b"\xef\xbb\xbf" + b"".join(
+        json.dumps({"id": f"d{i}", "text": d["text"]}).encode() + b"\n" for i, d in enumerate(docs)
+    )
+    path = tmp_path / f"bom{suffix}"
+    packed = {".jsonl": raw, ".jsonl.gz": gzip.compress(raw), ".jsonl.zst": zstandard.compress(raw)}[suffix]
+    path.write_bytes(packed)
+    _, manifest, rejects = _run([path], tmp_path / "ws", strict=True)  # strict: any input error would raise
+    assert "malformed_json" not in _reasons(rejects)
+    assert manifest.stats["by_source"]["bom"]["docs_in"] == 3

@@ -121,3 +121,11 @@ def test_text_as_given_is_redacted_like_cleaned_text(tmp_path: Path) -> None:
     spans = _read(tmp_path / "spans.jsonl")[0]["spans"]
     found = [text[s["start"] : s["end"]] for s in spans]
     assert found == ["+33\u00a01\u00a023\u00a045\u00a067\u00a089", unicodedata.normalize("NFD", "jürgen@exämple.de")]
+
+
+def test_a_byte_order_mark_before_the_first_record_is_not_an_error(tmp_path: Path) -> None:
+    src = tmp_path / "bom.jsonl"
+    src.write_bytes(b'\xef\xbb\xbf{"id": 1, "text": "ip 8.8.8.8"}\n{"id": 2, "text": "mail a@example.org"}\n')
+    errors: list[InputError] = []
+    report = scan_jsonl(src, tmp_path / "o.jsonl", on_error=errors.append)
+    assert errors == [] and report.records == 2 and report.counts == {"IPV4": 1, "EMAIL": 1}
