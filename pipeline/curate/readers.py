@@ -86,6 +86,8 @@ def decode(data: bytes, policy: str) -> tuple[str | None, str | None]:
 def _field_str(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, bytes):  # a Parquet BINARY column (see `RecordReader._record`)
+        return value.decode("utf-8", errors="replace")
     return value if isinstance(value, str) else str(value)
 
 
@@ -135,6 +137,13 @@ class RecordReader:
         src = _field_str(obj.get(f.source)) or source
         if text is None:
             return Reject(src, path, line, "read", "missing_text", f"no {f.text!r} field", doc_id=None)
+        if isinstance(text, bytes):
+            # Older Spark and Hive store strings as Parquet BINARY without the UTF8 annotation: bytes, decoded
+            # under the configured policy as a JSONL line is.
+            decoded, err = decode(text, self.clean.invalid_utf8)
+            if decoded is None:
+                return Reject(src, path, line, "read", "invalid_utf8", err, text=text.decode("utf-8", errors="replace"))
+            text = decoded
         if not isinstance(text, str):
             return Reject(src, path, line, "read", "text_not_string", f"{f.text!r} is {type(text).__name__}")
         if len(text) > self.clean.max_bytes:  # chars ≤ bytes, so this is a cheap lower bound on size

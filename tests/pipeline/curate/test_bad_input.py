@@ -174,3 +174,30 @@ def test_a_byte_order_mark_before_the_first_record_is_not_an_error(tmp_path, suf
     _, manifest, rejects = _run([path], tmp_path / "ws", strict=True)  # strict: any input error would raise
     assert "malformed_json" not in _reasons(rejects)
     assert manifest.stats["by_source"]["bom"]["docs_in"] == 3
+
+
+def test_a_parquet_text_column_stored_as_binary_is_decoded_as_utf8(tmp_path):
+    """Older Spark and Hive write strings as BINARY without the UTF8 annotation: the bytes are text, decoded under
+    `clean.invalid_utf8` like a JSONL line, so one bad row is one `invalid_utf8` reject naming its row."""
+    docs = read_docs()[:3]
+    texts = [d["text"].encode() for d in docs] + [b"caf\xe9 au lait"]
+    table = pa.table(
+        {
+            "id": pa.array([f"d{i}".encode() for i in range(4)], pa.binary()),
+            "text": pa.array(texts, pa.binary()),
+            "url": pa.array([b"https://example.org/a", None, None, None], pa.large_binary()),
+        }
+    )
+    path = tmp_path / "old.parquet"
+    pq.write_table(table, path)
+    snap, manifest, rejects = _run([path], tmp_path / "ws")
+    by = _reasons(rejects)
+    assert "text_not_string" not in by
+    assert [r["line"] for r in by["invalid_utf8"]] == [4]
+    src = manifest.stats["by_source"]["old"]
+    assert src["docs_in"] == 4 and src["docs_in"] == src["kept"] + sum(src["rejected"].values())
+    ids = read_folder(snap, "data").column("doc_id").to_pylist()
+    ids += [r["doc_id"] for r in rejects.to_pylist() if r["reason"] != "invalid_utf8"]
+    assert sorted(ids) == ["old/d0", "old/d1", "old/d2"]  # the ids are decoded too, not "b'd0'"
+    urls = dict(zip(*(read_folder(snap, "data").column(c).to_pylist() for c in ("doc_id", "url")), strict=True))
+    assert urls["old/d0"] == "https://example.org/a"
