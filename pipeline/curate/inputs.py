@@ -9,7 +9,7 @@ from pathlib import Path
 from lmforge.pipeline.digest import digest, sha256_file
 from lmforge.pipeline.errors import InputError
 
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
 PARQUET_SUFFIXES = (".parquet",)
 
 

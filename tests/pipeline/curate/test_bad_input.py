@@ -201,3 +201,15 @@ def test_a_parquet_text_column_stored_as_binary_is_decoded_as_utf8(tmp_path):
     assert sorted(ids) == ["old/d0", "old/d1", "old/d2"]  # the ids are decoded too, not "b'd0'"
     urls = dict(zip(*(read_folder(snap, "data").column(c).to_pylist() for c in ("doc_id", "url")), strict=True))
     assert urls["old/d0"] == "https://example.org/a"
+
+
+@pytest.mark.parametrize("name", ["a.ndjson", "a.ndjson.gz", "a.ndjson.zst", "a.JSONL.GZ"])
+def test_ndjson_names_and_compression_are_read_as_jsonl(tmp_path, name):
+    raw = b"".join(
+        json.dumps({"id": f"d{i}", "text": d["text"]}).encode() + b"\n" for i, d in enumerate(read_docs()[:2])
+    )
+    lower = name.lower()
+    packed = gzip.compress(raw) if lower.endswith(".gz") else zstandard.compress(raw) if lower.endswith(".zst") else raw
+    (tmp_path / name).write_bytes(packed)
+    _, manifest, _ = _run([tmp_path / name], tmp_path / "ws", strict=True)
+    assert manifest.stats["by_source"]["a"]["docs_in"] == 2
