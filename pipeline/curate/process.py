@@ -14,7 +14,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ assert tuple(SNAPSHOT_SCHEMA.names) == (
     "content_hash",
 ), "update UnitCurator.curate_unit's keep() to the snapshot schema's columns"
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:/#-]+")
+_EPOCH_MS_FROM = 1e11
 
 
 @dataclass(slots=True)
@@ -120,14 +121,19 @@ def content_hash(text: str) -> str:
 
 
 def parse_created_at(value: Any) -> datetime | None:
-    """ISO-8601 strings, epoch seconds, or datetimes → aware UTC datetime; anything else → None."""
+    """ISO-8601 strings, epoch seconds or milliseconds, datetimes or dates → aware UTC datetime (naive ones are
+    taken as UTC); anything else → None. A number past `_EPOCH_MS_FROM` is milliseconds: as seconds it would be
+    after the year 5000, and JavaScript and most crawlers write milliseconds."""
     if value is None:
         return None
     try:
         if isinstance(value, datetime):
             dt = value
+        elif isinstance(value, date):
+            dt = datetime(value.year, value.month, value.day)
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            dt = datetime.fromtimestamp(float(value), tz=UTC)
+            seconds = value / 1000 if value >= _EPOCH_MS_FROM else value
+            dt = datetime.fromtimestamp(float(seconds), tz=UTC)
         elif isinstance(value, str):
             dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         else:
