@@ -15,7 +15,7 @@ PARQUET_SUFFIXES = (".parquet",)
 
 @dataclass(frozen=True, slots=True)
 class InputUnit:
-    """One task's worth of input. `kind` is jsonl | parquet | textdir | text | unknown | empty_dir."""
+    """One task's worth of input. `kind` is jsonl | parquet | textdir | text | unknown | empty_dir | bad_name."""
 
     kind: str
     path: str
@@ -54,6 +54,17 @@ def _split_named(arg: str) -> tuple[str | None, Path]:
     return None, Path(arg)
 
 
+def shown_path(path: str | Path) -> str | None:
+    """None when `path` is valid UTF-8. Else (a Latin-1 name from an old archive, which Python holds with lone
+    surrogates that no manifest, Prefect parameter or Parquet column can store) the path with those bytes escaped,
+    `caf\\xe9.txt`: it names the file for the user, and the unit (`bad_name`) becomes an `unreadable` reject."""
+    try:
+        str(path).encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def source_name(path: Path) -> str:
     name = path.name
     for suffix in JSONL_SUFFIXES + PARQUET_SUFFIXES + (".gz", ".zst", ".txt"):
@@ -74,10 +85,14 @@ def plan_inputs(args: list[str], text_extensions: list[str]) -> list[InputUnit]:
         dangling = path.is_symlink() and not path.exists()
         if not path.exists() and not dangling:
             raise InputError(path, "input path does not exist")
+        shown = shown_path(path)
+        if shown is not None and (path.is_file() or dangling):
+            units.append(InputUnit("bad_name", shown, name or source_name(Path(shown))))
+            continue
         if path.is_file() or dangling:  # a dangling link is read like a file and reported as unreadable
             units.append(InputUnit(kind_of(path, exts), str(path), name or source_name(path)))
             continue
-        src = name or source_name(path)
+        src = name or source_name(Path(shown or path))
         text_files: list[str] = []
         found_any = False
         for root, dirs, files in os.walk(path):
@@ -87,6 +102,9 @@ def plan_inputs(args: list[str], text_extensions: list[str]) -> list[InputUnit]:
                     continue
                 f = Path(root) / fname
                 found_any = True
+                if (bad := shown_path(f)) is not None:
+                    units.append(InputUnit("bad_name", bad, src))
+                    continue
                 k = kind_of(f, exts)
                 if k == "text":
                     text_files.append(str(f))
@@ -105,7 +123,7 @@ def unit_digest(unit: InputUnit) -> str:
         if unit.kind == "textdir":
             members = [(os.path.relpath(f, unit.path), sha256_file(f)) for f in unit.files]
             return digest({"kind": unit.kind, "source": unit.source, "members": members}, length=64)
-        if unit.kind == "empty_dir":
+        if unit.kind in ("empty_dir", "bad_name"):  # nothing read: the digest is of the path as given
             return digest({"kind": unit.kind, "path": unit.path, "source": unit.source}, length=64)
         return digest({"kind": unit.kind, "source": unit.source, "sha256": sha256_file(unit.path)}, length=64)
     except OSError as exc:

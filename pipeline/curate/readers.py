@@ -109,6 +109,15 @@ class RecordReader:
                     yield from self._text_file(unit.source, f)
             elif unit.kind == "text":
                 yield from self._text_file(unit.source, unit.path)
+            elif unit.kind == "bad_name":
+                yield Reject(
+                    unit.source,
+                    unit.path,
+                    None,
+                    "read",
+                    "unreadable",
+                    "file name is not valid UTF-8; rename it, e.g. with `convmv -f latin1 -t utf8 -r --notest DIR`",
+                )
             elif unit.kind == "empty_dir":
                 yield Reject(unit.source, unit.path, None, "read", "no_matching_files", "folder holds no input files")
             else:

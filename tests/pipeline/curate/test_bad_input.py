@@ -213,3 +213,28 @@ def test_ndjson_names_and_compression_are_read_as_jsonl(tmp_path, name):
     (tmp_path / name).write_bytes(packed)
     _, manifest, _ = _run([tmp_path / name], tmp_path / "ws", strict=True)
     assert manifest.stats["by_source"]["a"]["docs_in"] == 2
+
+
+def test_a_file_name_that_is_not_utf8_is_one_reject_and_the_folder_goes_on(tmp_path, good):
+    """Old archives hold Latin-1 file names; Python sees them with surrogates, which no manifest, Prefect parameter
+    or Parquet column can hold. Such a file is an `unreadable` reject showing its name's bytes escaped."""
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    prose = read_docs()[0]["text"]
+    (folder / "fine.txt").write_text(prose)
+    os.makedirs(os.fsencode(folder) + b"/sub-caf\xe9")
+    with open(os.fsencode(folder) + b"/caf\xe9.txt", "wb") as f:
+        f.write(prose.encode())
+    with open(os.fsencode(folder) + b"/sub-caf\xe9/inner.txt", "wb") as f:
+        f.write(prose.encode())
+    with open(os.fsencode(tmp_path) + b"/top\xe9.jsonl", "wb") as f:
+        f.write(json.dumps({"id": "t", "text": prose}).encode() + b"\n")
+    top = os.fsdecode(os.fsencode(tmp_path) + b"/top\xe9.jsonl")
+    _, manifest, rejects = _run([good, folder, top], tmp_path / "ws")
+    unreadable = _reasons(rejects)["unreadable"]
+    names = sorted(r["path"].replace(str(tmp_path), "") for r in unreadable)
+    assert names == ["/texts/caf\\xe9.txt", "/texts/sub-caf\\xe9/inner.txt", "/top\\xe9.jsonl"]
+    assert all("not valid UTF-8" in r["detail"] for r in unreadable)
+    assert manifest.stats["by_source"]["texts"]["docs_in"] == 1  # fine.txt, read as usual
+    with pytest.raises(InputError, match=r"caf\\xe9\.txt.*UTF-8|UTF-8.*caf\\xe9"):
+        _run([good, folder], tmp_path / "ws2", strict=True)
