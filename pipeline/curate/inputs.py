@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmforge.pipeline.digest import digest, sha256_file
 from lmforge.pipeline.errors import InputError
+
+log = logging.getLogger(__name__)
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
 PARQUET_SUFFIXES = (".parquet",)
@@ -114,7 +117,23 @@ def plan_inputs(args: list[str], text_extensions: list[str]) -> list[InputUnit]:
             units.append(InputUnit("textdir", str(path), src, tuple(text_files)))
         if not found_any:
             units.append(InputUnit("empty_dir", str(path), src))
-    return sorted(units, key=lambda u: (u.path, u.kind))
+    return sorted(_read_once(units), key=lambda u: (u.path, u.kind))
+
+
+def _read_once(units: list[InputUnit]) -> list[InputUnit]:
+    """Drop a record file named again (`a.jsonl ./a.jsonl`, a folder holding it, a link to it): one file is one
+    input, not copies of its records that dedup would then report as duplicate ids. The first naming keeps it."""
+    seen: set[str] = set()
+    out = []
+    for unit in units:
+        if unit.kind in ("jsonl", "parquet", "text"):
+            real = os.path.realpath(unit.path)
+            if real in seen:
+                log.warning("%s: named more than once; read once", unit.path)
+                continue
+            seen.add(real)
+        out.append(unit)
+    return out
 
 
 def unit_digest(unit: InputUnit) -> str:

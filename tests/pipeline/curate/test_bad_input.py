@@ -238,3 +238,13 @@ def test_a_file_name_that_is_not_utf8_is_one_reject_and_the_folder_goes_on(tmp_p
     assert manifest.stats["by_source"]["texts"]["docs_in"] == 1  # fine.txt, read as usual
     with pytest.raises(InputError, match=r"caf\\xe9\.txt.*UTF-8|UTF-8.*caf\\xe9"):
         _run([good, folder], tmp_path / "ws2", strict=True)
+
+
+def test_the_same_file_named_twice_is_read_once(tmp_path, good, monkeypatch):
+    """`curate data/*.jsonl data/a.jsonl` (or `./a.jsonl` beside `a.jsonl`, or a folder holding it) names one file
+    twice: it is one input, not three copies of every record rejected as duplicate ids."""
+    monkeypatch.chdir(tmp_path)
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(good)
+    _, manifest, rejects = _run([good, "in/good.jsonl", "./in/good.jsonl", "in", link], tmp_path / "ws")
+    assert manifest.stats["docs_in"] == 8 and "duplicate_doc_id" not in _reasons(rejects)
