@@ -11,7 +11,8 @@ from lmforge.pipeline.curate.filters.config import FiltersConfig
 
 @dataclass(kw_only=True, slots=True, frozen=True)
 class FieldsConfig:
-    """Where each snapshot column comes from in an input record (JSONL key or Parquet column)."""
+    """Where each snapshot column comes from in an input record (JSONL key or Parquet column). A name with dots
+    reaches into nested objects or struct columns when no key has that name itself: `url = "meta.url"`."""
 
     id: str = "id"
     """Record id; `doc_id` is derived from source + this id (or from file + line when absent)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lmforge.pipeline.curate.config import CleanConfig, FieldsConfig
@@ -83,6 +84,34 @@ def decode(data: bytes, policy: str) -> tuple[str | None, str | None]:
         return None, detail
 
 
+def _lookup(obj: dict, name: str) -> Any:
+    """`obj[name]`; a name with dots that is no key of its own walks nested objects, so `meta.url` reads
+    RedPajama's `{"meta": {"url": …}}` (and a Parquet struct column). Absent anywhere on the way: None."""
+    value = obj.get(name)
+    if value is None and "." in name and name not in obj:
+        value = obj
+        for part in name.split("."):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+    return value
+
+
+def _parquet_column(name: str, schema: pa.Schema) -> str | None:
+    """The top-level column holding field `name` (itself, or for `meta.url` a struct `meta` with a child `url`)."""
+    if name in schema.names:
+        return name
+    head, *rest = name.split(".")
+    if not rest or head not in schema.names:
+        return None
+    kind = schema.field(head).type
+    for part in rest:
+        if not pa.types.is_struct(kind) or kind.get_field_index(part) < 0:
+            return None
+        kind = kind.field(part).type
+    return head
+
+
 def _field_str(value: Any) -> str | None:
     if value is None:
         return None
@@ -141,9 +170,9 @@ class RecordReader:
 
     def _record(self, source: str, path: str, line: int, obj: dict) -> RawRecord | Reject:
         f = self.fields
-        text = obj.get(f.text)
-        rid = _field_str(obj.get(f.id))
-        src = _field_str(obj.get(f.source)) or source
+        text = _lookup(obj, f.text)
+        rid = _field_str(_lookup(obj, f.id))
+        src = _field_str(_lookup(obj, f.source)) or source
         if text is None:
             return Reject(src, path, line, "read", "missing_text", f"no {f.text!r} field", doc_id=None)
         if isinstance(text, bytes):
@@ -157,7 +186,7 @@ class RecordReader:
             return Reject(src, path, line, "read", "text_not_string", f"{f.text!r} is {type(text).__name__}")
         if len(text) > self.clean.max_bytes:  # chars ≤ bytes, so this is a cheap lower bound on size
             return Reject(src, path, line, "read", "too_large", f"{len(text)} characters > clean.max_bytes", text=text)
-        return RawRecord(src, path, line, rid, text, _field_str(obj.get(f.url)), obj.get(f.created_at))
+        return RawRecord(src, path, line, rid, text, _field_str(_lookup(obj, f.url)), _lookup(obj, f.created_at))
 
     def _jsonl(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:
         n = 0
@@ -244,18 +273,19 @@ class RecordReader:
         except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid/OSError for non-Parquet bytes
             yield Reject(unit.source, unit.path, None, "read", "unreadable", f"not a readable Parquet file: {exc}")
             return
-        names = set(pf.schema_arrow.names)
-        if f.text not in names:
+        schema = pf.schema_arrow
+        if _parquet_column(f.text, schema) is None:
             yield Reject(
                 unit.source,
                 unit.path,
                 None,
                 "read",
                 "missing_text_column",
-                f"no column {f.text!r} (columns: {sorted(names)}); set curate.fields.text",
+                f"no column {f.text!r} (columns: {sorted(schema.names)}); set curate.fields.text",
             )
             return
-        cols = [c for c in (f.id, f.text, f.url, f.created_at, f.source) if c in names]
+        found = (_parquet_column(c, schema) for c in (f.id, f.text, f.url, f.created_at, f.source))
+        cols = list(dict.fromkeys(c for c in found if c is not None))
         row = 0
         for rg in range(pf.num_row_groups):
             for obj in pf.read_row_group(rg, columns=cols).to_pylist():

@@ -1,0 +1,64 @@
+"""Field names with dots reach into nested records: RedPajama's `meta.url`, The Pile's `meta.pile_set_name`, a
+Parquet struct column. A literal key with a dot in it still wins."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lmforge.pipeline.config import load_config
+from lmforge.pipeline.curate.snapshot import curate
+from lmforge.schemas.manifest import Manifest
+from tests.support.curate import read_docs, read_folder
+
+FIELDS = {"id": "meta.doc.id", "text": "content.body", "url": "meta.url", "source": "meta.set"}
+
+
+def _curate(path, ws):
+    cfg = load_config(overrides={"dedup": {"enabled": False}, "curate": {"fields": FIELDS}})
+    snap = curate([str(path)], ws, cfg, strict=True)
+    return Manifest.read(snap), read_folder(snap, "data").to_pylist(), read_folder(snap, "rejects").to_pylist()
+
+
+def _records():
+    docs = read_docs()[:4]
+    return [
+        {
+            "content": {"body": d["text"]},
+            "meta": {"url": f"https://example.org/{i}", "set": "Pile-CC" if i % 2 else "Wiki", "doc": {"id": f"r{i}"}},
+        }
+        for i, d in enumerate(docs)
+    ]
+
+
+def _check(manifest, kept, rejects):
+    assert manifest.stats["docs_in"] == 4 and set(manifest.stats["by_source"]) == {"Pile-CC", "Wiki"}
+    rows = kept + rejects
+    assert sorted(r["doc_id"] for r in rows) == ["Pile-CC/r1", "Pile-CC/r3", "Wiki/r0", "Wiki/r2"]
+    assert {r["doc_id"]: r["url"] for r in kept} == {
+        r["doc_id"]: f"https://example.org/{r['doc_id'][-1]}" for r in kept
+    }
+
+
+def test_jsonl_records_with_nested_fields(tmp_path):
+    path = tmp_path / "pile.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _records()))
+    _check(*_curate(path, tmp_path / "ws"))
+
+
+def test_parquet_struct_columns(tmp_path):
+    path = tmp_path / "pile.parquet"
+    pq.write_table(pa.Table.from_pylist(_records()), path)
+    _check(*_curate(path, tmp_path / "ws"))
+
+
+def test_a_literal_key_with_a_dot_wins(tmp_path):
+    path = tmp_path / "flat.jsonl"
+    docs = read_docs()[:2]
+    path.write_text(
+        "".join(json.dumps({"content.body": d["text"], "meta.doc.id": f"x{i}"}) + "\n" for i, d in enumerate(docs))
+    )
+    manifest, kept, rejects = _curate(path, tmp_path / "ws")
+    assert sorted(r["doc_id"] for r in kept + rejects) == ["flat/x0", "flat/x1"]
