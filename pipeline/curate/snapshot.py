@@ -136,6 +136,7 @@ def finalize_snapshot(
         with building(plan.snapshot_dir) as tmp:
             stats = _write_snapshot(tmp, plan, results, parts, dups, id_rejects, config)
             stats["dedup"] = dedup_stats
+            _report_unused_overrides(config, stats["by_source"])
             if index is not None:
                 kept_ids = {
                     d for p in parts for d in pq.read_table(p, columns=["doc_id"]).column("doc_id").to_pylist()
@@ -255,6 +256,14 @@ def _write_snapshot(
     )
     counts["duplicates.parquet"] = {"rows": len(dup_rows)}
     return _stats(results, kept_by_source, removed_by_source, langs) | {"_counts": counts}
+
+
+def _report_unused_overrides(config: LmforgeConfig, by_source: dict[str, Any]) -> None:
+    """A `[curate.sources.NAME]` no document's source matched is most likely a typo that left the defaults on."""
+    for name in sorted(set(config.curate.sources) - set(by_source)):
+        log.warning(
+            "[curate.sources.%s] matched no document's source (sources: %s)", name, ", ".join(sorted(by_source))
+        )
 
 
 def _stats(

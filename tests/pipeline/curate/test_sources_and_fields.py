@@ -1,5 +1,6 @@
-"""Field names with dots reach into nested records: RedPajama's `meta.url`, The Pile's `meta.pile_set_name`, a
-Parquet struct column. A literal key with a dot in it still wins."""
+"""Where records keep their fields, and per-source settings: field names with dots reach into nested records
+(RedPajama's `meta.url`, The Pile's `meta.pile_set_name`, a Parquet struct column; a literal key with a dot in it
+still wins), and a `[curate.sources.NAME]` that matches no source is reported."""
 
 from __future__ import annotations
 
@@ -62,3 +63,16 @@ def test_a_literal_key_with_a_dot_wins(tmp_path):
     )
     manifest, kept, rejects = _curate(path, tmp_path / "ws")
     assert sorted(r["doc_id"] for r in kept + rejects) == ["flat/x0", "flat/x1"]
+
+
+def test_an_override_for_a_source_no_document_has_is_reported(tmp_path, caplog):
+    """A typo in `[curate.sources.NAME]` silently applied the defaults; the run now says which names matched nothing."""
+    path = tmp_path / "news.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": d["text"]}) + "\n" for i, d in enumerate(read_docs()[:2])))
+    overrides = {
+        "dedup": {"enabled": False},
+        "curate": {"sources": {"nwes": {"filters": {"length": {"min_chars": 1}}}}},
+    }
+    with caplog.at_level("WARNING", logger="lmforge.pipeline.curate.snapshot"):
+        curate([str(path)], tmp_path / "ws", load_config(overrides=overrides))
+    assert "[curate.sources.nwes] matched no document's source (sources: news)" in caplog.text
