@@ -85,15 +85,16 @@ def reencode_val(workspace: Path, champion_shards: Path, tokenizer_dir: Path) ->
 def judge(workspace: str | Path, name: str, candidate_version: str, config: RegistryConfig | None = None) -> GateResult:
     """Score candidate and champion on the champion's val documents and decide; changes nothing in MLflow."""
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     config = config or RegistryConfig()
     workspace = Path(workspace)
     client = MlflowClient()
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
+    # The alias table, not a failed lookup, says "no champion": a request that fails (a server's 503) must stop the
+    # gate rather than promote the candidate over a champion that exists.
+    champion_version = (client.get_registered_model(name).aliases or {}).get(CHAMPION)
+    if champion_version is None:
         return GateResult(True, "no champion yet: the first version becomes champion", candidate_version)
+    champion = client.get_model_version(name, str(champion_version))
     if str(champion.version) == str(candidate_version):
         return GateResult(True, "already champion", candidate_version, str(champion.version))
     candidate = client.get_model_version(name, candidate_version)
@@ -134,7 +135,10 @@ def judge(workspace: str | Path, name: str, candidate_version: str, config: Regi
 
 
 def apply(name: str, result: GateResult) -> None:
-    """Record the gate's numbers on the version (tags) and its run (metrics); move `champion` if it passed."""
+    """Record the gate's numbers on the version (tags) and its run (metrics); move `champion` if it passed.
+
+    A metric gets a point only when its value changed, one step after the last: judging the same version again (a
+    re-run that registered nothing new) adds no second point at the same step."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
@@ -144,8 +148,10 @@ def apply(name: str, result: GateResult) -> None:
     if run_id:
         for key in ("candidate_bpb", "champion_bpb"):
             value = getattr(result, key)
-            if value is not None:
-                client.log_metric(run_id, f"gate.{key}", value)
+            history = client.get_metric_history(run_id, f"gate.{key}") if value is not None else []
+            last = max(history, key=lambda m: (m.step, m.timestamp), default=None)
+            if value is not None and (last is None or last.value != value):
+                client.log_metric(run_id, f"gate.{key}", value, step=last.step + 1 if last else 0)
     if result.promoted:
         client.set_registered_model_alias(name, CHAMPION, result.candidate_version)
     log.info("%s", result.line())

@@ -2,12 +2,20 @@
 
 Built from the run's checkpoint and the chain of stage manifests (DESIGN.md, "Contracts"), flattened into MLflow
 tags for the model version, and re-hashed on demand (`verify`). Ids, digests, counts and paths only: never text.
+
+The tags pin each manifest by its sha256 (a file rewritten together with its manifest entry is still caught) and the
+packaged model by the sha256 of its files. Paths are recorded absolute; `verify` given the workspace's current
+folder finds a moved workspace's files there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +24,7 @@ from lmforge.pipeline.digest import code_version, sha256_file
 from lmforge.pipeline.errors import LmforgeError, NotFoundError
 from lmforge.pipeline.stage import find_stage, verify_files
 from lmforge.pipeline.train.checkpoint import META
-from lmforge.schemas.manifest import Manifest
+from lmforge.schemas.manifest import MANIFEST_NAME, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,7 @@ class Lineage:
     tokenizer: Stage
     snapshot: Stage
     raw_inputs: list[dict[str, str]] = field(default_factory=list)
+    workspace: Path | None = None
 
     @property
     def tokenizer_model(self) -> Path:
@@ -107,7 +116,7 @@ def _stage(workspace: Path, kind: str, id_: str | None) -> Stage:
 def collect(run_dir: Path, checkpoint: Path, workspace: Path | None = None) -> Lineage:
     """Follow the manifests from a run's checkpoint down to the raw input files."""
     run_dir = Path(run_dir).resolve()
-    workspace = Path(workspace) if workspace else run_dir.parent.parent
+    workspace = Path(workspace).resolve() if workspace else run_dir.parent.parent
     meta = json.loads((checkpoint / META).read_text(encoding="utf-8"))
     info_path = run_dir / "run.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
@@ -139,6 +148,7 @@ def collect(run_dir: Path, checkpoint: Path, workspace: Path | None = None) -> L
         tokenizer=tokenizer,
         snapshot=snapshot,
         raw_inputs=raw,
+        workspace=workspace,
     )
 
 
@@ -160,6 +170,16 @@ def tags(lineage: Lineage, metrics: dict[str, float], flow_run: dict[str, str | 
         "lmforge.git_sha": str(version.get("git_sha")),
         "lmforge.version": str(version.get("package")),
     }
+    if lineage.workspace is not None:
+        out["lmforge.workspace"] = str(lineage.workspace)
+    for key, folder in (
+        ("run", lineage.run_dir),
+        ("shards", lineage.shards.path),
+        ("tokenizer", lineage.tokenizer.path),
+        ("snapshot", lineage.snapshot.path),
+    ):
+        if folder is not None and (folder / MANIFEST_NAME).is_file():
+            out[f"lmforge.{key}_manifest_sha256"] = sha256_file(folder / MANIFEST_NAME)
     if lineage.tokenizer.path is not None and lineage.tokenizer_model.is_file():
         out["lmforge.tokenizer_sha256"] = sha256_file(lineage.tokenizer_model)
     raw = json.dumps([{"path": u["path"], "sha256": u["sha256"]} for u in lineage.raw_inputs], sort_keys=True)
@@ -173,40 +193,30 @@ def tags(lineage: Lineage, metrics: dict[str, float], flow_run: dict[str, str | 
     return out
 
 
-def verify(version_tags: dict[str, str]) -> tuple[int, list[str]]:
-    """Re-hash the checkpoint weights, every file of the run/shards/tokenizer/snapshot folders and the raw inputs.
+def verify(version_tags: dict[str, str], workspace: str | Path | None = None) -> tuple[int, list[str]]:
+    """Re-hash the packaged model, the checkpoint weights, every file of the run/shards/tokenizer/snapshot folders
+    (each manifest against the sha256 registered) and the raw inputs. `workspace`: where the workspace is now, when
+    it was moved since registration (recorded paths that are gone are looked up there).
 
     Returns (files checked, one line per problem); no problems means the chain is intact.
     """
-    problems: list[str] = []
-    checked = 0
-    ckpt = Path(version_tags.get("lmforge.checkpoint", "")) / "model.pt"
-    if not ckpt.is_file():
-        problems.append(f"{ckpt}: checkpoint weights missing")
-    elif sha256_file(ckpt) != version_tags.get("lmforge.checkpoint_sha256"):
+    tags = version_tags
+    checked, problems = verify_package(tags, workspace)
+    recorded = tags.get("lmforge.checkpoint")
+    ckpt = relocate(Path(recorded), tags, workspace) / "model.pt" if recorded else None
+    if ckpt is None or not ckpt.is_file():
+        problems.append(f"{ckpt or 'checkpoint'}: checkpoint weights missing")
+    elif sha256_file(ckpt) != tags.get("lmforge.checkpoint_sha256"):
         problems.append(f"{ckpt}: sha256 differs from the registered checkpoint_sha256")
     checked += 1
+    run_dir = relocate(Path(tags.get("lmforge.run_dir", "None")), tags, workspace)
+    if "lmforge.run_manifest_sha256" in tags or (run_dir / MANIFEST_NAME).is_file():
+        n, found, _ = _verify_folder("run", run_dir, tags, "run")  # versions registered before: when it has one
+        checked, problems = checked + n, problems + found
     snapshot_manifest = None
-    for kind, key in (
-        ("shards", "lmforge.shards_dir"),
-        ("tokenizer", "lmforge.tokenizer_dir"),
-        ("snapshot", "lmforge.snapshot_dir"),
-    ):
-        folder = Path(version_tags.get(key, "None"))
-        if version_tags.get(key) in (None, "None") or not (folder / "manifest.json").is_file():
-            problems.append(f"{kind} {version_tags.get(f'lmforge.{kind}')}: folder {folder} or its manifest is missing")
-            continue
-        try:
-            manifest = Manifest.read(folder)
-            if manifest.id != version_tags.get(f"lmforge.{kind}"):
-                problems.append(
-                    f"{folder}: manifest id {manifest.id} != registered {version_tags.get(f'lmforge.{kind}')}"
-                )
-            problems += verify_files(folder)
-            checked += len(manifest.files)
-        except LmforgeError as exc:
-            problems.append(str(exc))
-            continue
+    for kind, kinds in (("shards", "shards"), ("tokenizer", "tokenizers"), ("snapshot", "snapshots")):
+        n, found, manifest = _verify_folder(kind, _stage_folder(tags, kind, kinds, workspace), tags, kind)
+        checked, problems = checked + n, problems + found
         if kind == "snapshot":
             snapshot_manifest = manifest
     if snapshot_manifest is not None:
@@ -218,6 +228,98 @@ def verify(version_tags: dict[str, str]) -> tuple[int, list[str]]:
     return checked, problems
 
 
+def recorded_workspace(tags: dict[str, str]) -> Path | None:
+    """The workspace folder at registration (versions registered before it was a tag: the run folder's
+    `<ws>/runs/<id>` parent)."""
+    if tags.get("lmforge.workspace"):
+        return Path(tags["lmforge.workspace"])
+    run_dir = Path(tags.get("lmforge.run_dir", ""))
+    return run_dir.parent.parent if run_dir.parent.name == "runs" else None
+
+
+def relocate(path: Path, tags: dict[str, str], workspace: str | Path | None) -> Path:
+    """`path` as recorded, or, when it is gone and lay in the registration's workspace, the same place under
+    `workspace` (a moved workspace keeps its layout)."""
+    old = recorded_workspace(tags)
+    if workspace is None or old is None or path.exists() or not path.is_relative_to(old):
+        return path
+    return Path(workspace).resolve() / path.relative_to(old)
+
+
+def _stage_folder(tags: dict[str, str], key: str, kind: str, workspace: str | Path | None) -> Path | None:
+    """The recorded stage folder, or the stage of the same id under `workspace` (ids do not move)."""
+    recorded = tags.get(f"lmforge.{key}_dir")
+    folder = Path(recorded) if recorded and recorded != "None" else None
+    if (folder is None or not (folder / MANIFEST_NAME).is_file()) and workspace is not None:
+        with contextlib.suppress(NotFoundError):
+            folder = find_stage(workspace, kind, tags.get(f"lmforge.{key}") or "unknown")
+    return folder
+
+
+def _verify_folder(
+    kind: str, folder: Path | None, tags: dict[str, str], key: str
+) -> tuple[int, list[str], Manifest | None]:
+    """(files checked, problems, manifest) of one folder of the chain, its manifest pinned by the registered id and
+    sha256 (a file rewritten together with its manifest entry is caught by the latter)."""
+    if folder is None or not (folder / MANIFEST_NAME).is_file():
+        return 0, [f"{kind} {tags.get(f'lmforge.{key}')}: folder {folder} or its manifest is missing"], None
+    problems = []
+    try:
+        manifest = Manifest.read(folder)
+        if manifest.id != tags.get(f"lmforge.{key}"):
+            problems.append(f"{folder}: manifest id {manifest.id} != registered {tags.get(f'lmforge.{key}')}")
+        pinned = tags.get(f"lmforge.{key}_manifest_sha256")
+        if pinned and sha256_file(folder / MANIFEST_NAME) != pinned:
+            problems.append(
+                f"{folder / MANIFEST_NAME}: manifest differs from the one registered (sha256 {pinned[:12]}…)"
+            )
+        problems += verify_files(folder)
+    except LmforgeError as exc:
+        return 0, [str(exc)], None
+    return len(manifest.files), problems, manifest
+
+
+def verify_package(tags: dict[str, str], workspace: str | Path | None = None) -> tuple[int, list[str]]:
+    """Re-hash the packaged model's files (weights, model.json, tokenizer) where MLflow serves them from, against
+    the sha256s recorded at registration; versions registered before these tags existed are skipped."""
+    expected = json.loads(tags.get("lmforge.package_sha256") or "{}")
+    model_id = tags.get("lmforge.package_model_id")
+    if not expected or not model_id:
+        return 0, []
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
+
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="lmforge-verify-") as tmp:
+        try:
+            root = _package_dir(MlflowClient().get_logged_model(model_id).artifact_location, tags, workspace, tmp)
+            declared = Model.load(str(root)).flavors["python_function"].get("artifacts", {})
+        except (MlflowException, OSError) as exc:
+            return len(expected), [f"model package {model_id}: cannot be read ({exc})"]
+        for key, sha in sorted(expected.items()):
+            path = root / declared.get(key, {}).get("path", key)
+            if not path.is_file():
+                problems.append(f"{path}: packaged {key} missing")
+            elif sha256_file(path) != sha:
+                problems.append(f"{path}: sha256 differs from the packaged {key} registered ({sha[:12]}…)")
+    return len(expected), problems
+
+
+def _package_dir(location: str, tags: dict[str, str], workspace: str | Path | None, tmp: str) -> Path:
+    """A logged model's folder: in place for a local artifact store (moved along with a moved workspace), else
+    downloaded into `tmp`."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    parsed = urlparse(location)
+    if parsed.scheme in ("", "file"):
+        return relocate(Path(url2pathname(parsed.path)), tags, workspace)
+    import mlflow.artifacts
+
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp))
+
+
 def verify_raw(unit: dict[str, Any], text_extensions: list[str], cwd: str | None = None) -> str | None:
     """Recompute a raw input unit's digest as curation took it (`curate.inputs.unit_digest`). A relative path is
     taken from `cwd`, the folder curation ran in (the snapshot manifest's `inputs.cwd`), when it has one."""
@@ -227,6 +329,8 @@ def verify_raw(unit: dict[str, Any], text_extensions: list[str], cwd: str | None
     path = Path(recorded)
     if cwd and not path.is_absolute():
         path = Path(cwd) / path
+    if unit.get("kind") == "bad_name":  # recorded under its escaped display name; nothing of it was read
+        return None if _unescaped(path).exists() else f"{path}: raw input missing"
     if not path.exists():
         return f"{path}: raw input missing"
     if unit.get("kind") == "textdir":
@@ -240,3 +344,9 @@ def verify_raw(unit: dict[str, Any], text_extensions: list[str], cwd: str | None
     if unit_digest(current) != unit.get("sha256"):
         return f"{path}: raw input digest differs from the snapshot manifest ({str(unit.get('sha256'))[:12]}…)"
     return None
+
+
+def _unescaped(shown: Path) -> Path:
+    """The file a `bad_name` unit names: its non-UTF-8 bytes were written as `\\xNN` (`curate.inputs.shown_path`)."""
+    raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), os.fsencode(str(shown)))
+    return Path(os.fsdecode(raw))

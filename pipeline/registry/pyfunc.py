@@ -91,6 +91,12 @@ def stage_artifacts(checkpoint: Path, tokenizer_model: Path, dest: Path) -> dict
     return {key: str(dest / name) for key, name in ARTIFACT_KEYS.items()}
 
 
+def package_sha256(artifacts: dict[str, str]) -> str:
+    """JSON {artifact key: sha256} of a staged package, recorded at registration: `lineage --verify` re-hashes the
+    files MLflow serves against it."""
+    return json.dumps({key: sha256_file(path) for key, path in sorted(artifacts.items())}, sort_keys=True)
+
+
 def load_packaged(artifacts: dict[str, str], device: str = "cpu") -> Loaded:
     """Rebuild the model from the packaged artifacts (the same code path MLflow's `load_context` takes)."""
     import sentencepiece as spm

@@ -25,6 +25,7 @@ from lmforge.pipeline.registry.pyfunc import (
     LmforgeLanguageModel,
     checkpoint_of,
     load_packaged,
+    package_sha256,
     pip_requirements,
     signature,
     smoke_check,
@@ -38,6 +39,10 @@ CANDIDATE, CHAMPION = "candidate", "champion"
 
 class TrackingUnreachableError(LmforgeError):
     """The MLflow tracking server does not answer; nothing was logged or registered."""
+
+
+class RunNotFinishedError(LmforgeError):
+    """The run's training did not reach its end (killed, crashed, or still running); nothing was registered."""
 
 
 def tracking_uri(workspace: str | Path) -> str:
@@ -63,21 +68,30 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 
 def use_tracking(workspace: str | Path) -> str:
     """Point MLflow at the workspace's store (or MLFLOW_TRACKING_URI), after checking it answers."""
-    import mlflow
+    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
 
     uri = tracking_uri(workspace)
     check_reachable(uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    point_mlflow(uri, os.environ.get("MLFLOW_REGISTRY_URI") or uri)
     return uri
 
 
 # -- resolving references ------------------------------------------------------------------------------------------
 def parse_ref(ref: str, default_name: str = "lmforge") -> tuple[str, str | None, str | None]:
-    """`models:/NAME@ALIAS`, `models:/NAME/VERSION`, `NAME@ALIAS`, `NAME/VERSION` or `NAME` → (name, alias, version)."""
+    """`models:/NAME@ALIAS`, `models:/NAME/VERSION`, `NAME@ALIAS`, `NAME/VERSION` or `NAME` → (name, alias, version).
+
+    Another URI scheme (`runs:/…`) or an empty alias is a NotFoundError: read as a name it would name nothing, or
+    (`NAME@`) silently the newest version."""
+    scheme, sep, _ = ref.partition(":/")
+    if sep and scheme != "models":
+        raise NotFoundError(
+            f"{ref!r} is not a registered model reference; give models:/NAME@ALIAS or models:/NAME/VERSION"
+        )
     body = ref.removeprefix("models:/").strip("/") or default_name
     if "@" in body:
         name, _, alias = body.partition("@")
+        if not alias:
+            raise NotFoundError(f"{ref!r} has an empty alias; give models:/NAME@ALIAS, e.g. @champion")
         return name or default_name, alias, None
     if "/" in body:
         name, _, version = body.rpartition("/")
@@ -168,8 +182,25 @@ def candidate_metrics(artifacts: dict[str, str], shards_dir: Path, config: Regis
     }
 
 
-def _open_run(workspace: Path, lineage: L.Lineage) -> tuple[Any, str]:
-    """Reopen the training run (so the model sits next to its metrics), or start one when training did not track."""
+def check_finished(run_dir: Path) -> None:
+    """Refuse a run whose training stopped before its last step: its newest checkpoint is a half-trained model,
+    which would become @candidate and could be promoted."""
+    from lmforge.pipeline.stage import is_done
+    from lmforge.pipeline.train.trainer import Trainer
+
+    info = Trainer.read_run_json(run_dir)
+    if info.get("status") == "finished" and is_done(run_dir):
+        return
+    raise RunNotFinishedError(
+        f"{run_dir}: the run has not finished (status {info.get('status', 'unknown')!r}, newest checkpoint "
+        f"{checkpoint_of(run_dir).name}); resume it to its last step (`lmforge train … --resume`) and register then. "
+        "Nothing was registered"
+    )
+
+
+def _open_run(workspace: Path, lineage: L.Lineage) -> tuple[Any, str | None]:
+    """Reopen the training run (so the model sits next to its metrics), or start one when training did not track;
+    also returns the reopened run's status (None for a new run)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -184,12 +215,13 @@ def _open_run(workspace: Path, lineage: L.Lineage) -> tuple[Any, str]:
                 "MLflow run %s of %s is not in this store; starting a new run", lineage.mlflow_run_id, lineage.run_dir
             )
     experiment_id = ensure_experiment(workspace)
-    return mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{lineage.run_id}"), "FINISHED"
+    return mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{lineage.run_id}"), None
 
 
 def _registered_before(name: str, lineage: L.Lineage) -> Registered | None:
     """The version already registered from this exact checkpoint (same weights sha256), so re-running a finished
-    chain registers nothing new."""
+    chain registers nothing new. When that version is the newest but lacks @candidate (the run that created it
+    died before the alias moved), the alias is set now."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -198,8 +230,14 @@ def _registered_before(name: str, lineage: L.Lineage) -> Registered | None:
         versions = MlflowClient().search_model_versions(f"name = '{name}'")
     except MlflowException:
         return None
+    newest = max((int(v.version) for v in versions), default=0)
     for v in sorted(versions, key=lambda v: int(v.version)):
         if v.tags.get("lmforge.checkpoint_sha256") == sha:
+            if int(v.version) == newest and CANDIDATE not in aliases_of(name, str(v.version)):
+                MlflowClient().set_registered_model_alias(name, CANDIDATE, str(v.version))
+                log.info(
+                    "%s version %s had no @%s (an earlier registration stopped early): set", name, newest, CANDIDATE
+                )
             metrics = {
                 k.removeprefix("lmforge.eval."): float(x) for k, x in v.tags.items() if k.startswith("lmforge.eval.")
             }
@@ -228,7 +266,9 @@ def register(
     if not run_dir.is_dir():
         raise NotFoundError(f"{run_dir}: no such run folder")
     use_tracking(workspace)
-    lineage = L.collect(run_dir, checkpoint_of(run_dir), workspace)
+    checkpoint = checkpoint_of(run_dir)
+    check_finished(run_dir)
+    lineage = L.collect(run_dir, checkpoint, workspace)
     existing = _registered_before(config.model_name, lineage)
     if existing is not None:
         return existing
@@ -236,9 +276,11 @@ def register(
         artifacts = stage_artifacts(lineage.checkpoint, lineage.tokenizer_model, Path(tmp))
         smoke_check(artifacts, config.smoke_tokens)
         metrics = candidate_metrics(artifacts, lineage.shards.path, config)
-        version_tags = L.tags(lineage, metrics, flow_run)
+        version_tags = L.tags(lineage, metrics, flow_run) | {"lmforge.package_sha256": package_sha256(artifacts)}
         run, prior_status = _open_run(workspace, lineage)
-        status = "FAILED"
+        # A failed registration must not mark the reopened training run FAILED: its training did not fail.
+        kept = prior_status if prior_status in ("FINISHED", "KILLED") else None
+        status = kept or "FAILED"
         try:
             mlflow.set_tags(version_tags)
             datasets.log_inputs(lineage)
@@ -251,9 +293,10 @@ def register(
                 signature=signature(),
                 pip_requirements=pip_requirements(),
             )
-            status = prior_status if prior_status in ("FINISHED", "KILLED") else "FINISHED"
+            status = kept or "FINISHED"
         finally:
             mlflow.end_run(status=status)
+    version_tags["lmforge.package_model_id"] = info.model_id  # where `lineage --verify` finds the package
     version = mlflow.register_model(info.model_uri, config.model_name, tags=version_tags)
     MlflowClient().set_registered_model_alias(config.model_name, CANDIDATE, version.version)
     log.info(

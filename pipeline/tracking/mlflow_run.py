@@ -3,7 +3,8 @@
 Tracking URI from `MLFLOW_TRACKING_URI`, else `sqlite:///<ws>/mlflow.db`; with a SQLite store the
 experiment's artifacts go under `<ws>/mlartifacts`.
 Metrics are buffered and sent with `log_batch` every few steps. Params are the flattened config; tags carry ids
-(shards, tokenizer, run folder, git sha, Prefect flow run) — never document text.
+(shards, tokenizer, run folder, git sha, Prefect flow run) — never document text. A resumed run continues its MLflow
+run and logs each metric step once: the steps it recomputes after its last checkpoint are already there.
 """
 
 from __future__ import annotations
@@ -24,13 +25,32 @@ def tracking_uri(workspace: str | Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(workspace).resolve() / 'mlflow.db'}"
 
 
+def point_mlflow(uri: str, registry_uri: str | None = None) -> None:
+    """Point this process's MLflow at `uri` (and `registry_uri`) without leaving them in the environment. MLflow's
+    setters also write MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, which lmforge reads as the user's choice: the
+    next workspace of the process would log and register into this one's store."""
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    try:
+        mlflow.set_tracking_uri(uri)
+        if registry_uri:
+            mlflow.set_registry_uri(registry_uri)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def ensure_experiment(workspace: str | Path, name: str = EXPERIMENT) -> str:
     """Point MLflow at the workspace (or the env URI) and return the id of experiment `name`, creating it with
     `<ws>/mlartifacts` as artifact location when the store is the workspace's own SQLite file."""
     import mlflow
 
     uri = tracking_uri(workspace)
-    mlflow.set_tracking_uri(uri)
+    point_mlflow(uri)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
@@ -54,6 +74,34 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _continuable(run_id: str) -> bool:
+    """Whether the current store holds run `run_id`, not deleted (run.json may name a run of another
+    MLFLOW_TRACKING_URI, or of a mlflow.db deleted since); a store that does not answer still raises."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if MlflowClient().get_run(run_id).info.lifecycle_stage != "deleted":
+            return True
+        why = "deleted"
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        why = "not in this store"
+    log.warning("MLflow run %s of this training run is %s; continuing in a new MLflow run", run_id, why)
+    return False
+
+
+def last_steps(run_id: str) -> dict[str, int]:
+    """The last step logged for each metric of a run. System metrics are left out: MLflow continues their steps
+    itself when a run is resumed."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    keys = [k for k in client.get_run(run_id).data.metrics if not k.startswith("system/")]
+    return {k: max(m.step for m in client.get_metric_history(run_id, k)) for k in keys}
+
+
 class Tracker:
     """One MLflow run, driven by rank 0 (every method is a no-op when `enabled` is false)."""
 
@@ -66,16 +114,21 @@ class Tracker:
         self.system_metrics = system_metrics and importlib.util.find_spec("psutil") is not None
         self.run_id: str | None = None
         self._buffer: list[Any] = []
+        self._logged_to: dict[str, int] = {}
+        """Per metric, the last step the continued MLflow run already holds (empty for a new run)."""
 
     def start(
         self, *, run_name: str, params: dict[str, Any], tags: dict[str, str], run_id: str | None = None
     ) -> str | None:
-        """Start (or, given `run_id`, continue) the run; returns its id."""
+        """Start (or, given `run_id`, continue) the run; returns its id. A run the store does not hold is replaced
+        by a new one: losing the link to old metrics is better than a resume that cannot start."""
         if not self.enabled:
             return None
         import mlflow
 
         experiment_id = ensure_experiment(self.workspace, self.experiment)
+        if run_id is not None and not _continuable(run_id):
+            run_id = None
         run = mlflow.start_run(
             run_id=run_id,
             experiment_id=None if run_id else experiment_id,
@@ -86,15 +139,22 @@ class Tracker:
         mlflow.set_tags(tags)
         if run_id is None:
             mlflow.log_params(flatten(params))
+        else:
+            self._logged_to = last_steps(run_id)
         return self.run_id
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Buffer one step's metrics; a step the continued run already holds is skipped, so steps never repeat."""
         if not self.enabled:
             return
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._buffer += [Metric(key=k, value=float(v), timestamp=now, step=step) for k, v in metrics.items()]
+        self._buffer += [
+            Metric(key=k, value=float(v), timestamp=now, step=step)
+            for k, v in metrics.items()
+            if k not in self._logged_to or step > self._logged_to[k]
+        ]
 
     def flush(self) -> None:
         if not self.enabled or not self._buffer:

@@ -1,0 +1,156 @@
+"""`lineage.verify` over the whole chain of a registered version: model package → run → shards → tokenizer →
+snapshot → raw inputs. Every tampered or missing file is reported; a workspace moved elsewhere is not."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from lmforge.pipeline.registry import lineage
+from lmforge.pipeline.registry.config import RegistryConfig
+from lmforge.pipeline.registry.registry import register, resolve_version, use_tracking
+from tests.pipeline.registry.conftest import NAME
+from tests.support.registry import build_chain, tracking, train_run
+
+
+@contextmanager
+def tampered(path: Path, new: bytes | None = None) -> Iterator[None]:
+    """Flip the last byte of `path` (or write `new`, or remove it when `new` is b""); restore it afterwards."""
+    original = path.read_bytes()
+    try:
+        if new == b"":
+            path.unlink()
+        else:
+            path.write_bytes(new if new is not None else original[:-1] + bytes([original[-1] ^ 0xFF]))
+        yield
+    finally:
+        path.write_bytes(original)
+
+
+@pytest.fixture
+def tags(champion) -> dict[str, str]:
+    return dict(resolve_version(f"models:/{NAME}/{champion[0].version}").tags)
+
+
+def _problems(tags: dict[str, str], workspace: Path | None = None) -> list[str]:
+    return (lineage.verify(tags, workspace) if workspace else lineage.verify(tags))[1]
+
+
+def test_intact_chain_verifies(tags) -> None:
+    assert _problems(tags) == []
+
+
+@pytest.mark.parametrize("name", ["meta.json", "optim.pt", "trainer.pt"])
+def test_tampered_checkpoint_state_is_reported(tags, name: str) -> None:
+    """The weights alone were checked: the checkpoint's config (meta.json) or optimizer state could change
+    unnoticed."""
+    path = Path(tags["lmforge.checkpoint"]) / name
+    with tampered(path):
+        assert any(str(path) in p for p in _problems(tags))
+
+
+@pytest.mark.parametrize("name", ["run.json", "metrics.jsonl"])
+def test_tampered_run_record_is_reported(tags, name: str) -> None:
+    path = Path(tags["lmforge.run_dir"]) / name
+    with tampered(path):
+        assert any(str(path) in p for p in _problems(tags))
+
+
+def test_a_file_rewritten_together_with_its_manifest_entry_is_reported(chain, tags) -> None:
+    """Replacing a shard and writing its new sha256 into the manifest passed: the manifest itself was trusted."""
+    shard, manifest = chain.shards / "val-00000.bin", chain.shards / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    forged = shard.read_bytes()[:-1] + b"\x00"
+    for entry in data["files"]:
+        if entry["path"] == shard.name:
+            entry["sha256"] = hashlib.sha256(forged).hexdigest()
+    with tampered(shard, forged), tampered(manifest, json.dumps(data).encode()):
+        assert lineage.verify_files(chain.shards) == []  # consistent with itself
+        assert any("manifest" in p and str(chain.shards) in p for p in _problems(tags))
+
+
+def _package_file(version, name: str) -> Path:
+    from urllib.parse import urlparse
+
+    from mlflow import MlflowClient
+
+    location = MlflowClient().get_logged_model(version.source.removeprefix("models:/")).artifact_location
+    return Path(urlparse(location).path) / "artifacts" / name
+
+
+@pytest.mark.parametrize(("name", "new"), [("model.pt", None), ("tokenizer.model", None), ("model.pt", b"")])
+def test_tampered_or_missing_model_package_is_reported(champion, tags, name: str, new: bytes | None) -> None:
+    """What `mlflow.pyfunc.load_model` serves is the package in MLflow's artifact store, not the checkpoint."""
+    path = _package_file(resolve_version(f"models:/{NAME}/{champion[0].version}"), name)
+    with tampered(path, new):
+        assert any(name in p for p in _problems(tags))
+
+
+def test_latin1_named_raw_file_is_not_a_false_alarm(tmp_path: Path) -> None:
+    """A file whose name is not UTF-8 becomes a `bad_name` unit recorded under an escaped name (`caf\\xe9.txt`);
+    verify took that display name for a path and reported the file missing."""
+    from lmforge.pipeline.curate.inputs import plan_inputs, unit_digest
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "ok.txt").write_text("some text", encoding="utf-8")
+    bad = Path(os.fsdecode(os.fsencode(raw) + b"/caf\xe9.txt"))
+    bad.write_text("more text", encoding="utf-8")
+    units = [
+        {"kind": u.kind, "path": u.path, "source": u.source, "sha256": unit_digest(u)}
+        for u in plan_inputs([str(raw)], [".txt"])
+    ]
+    assert sorted(u["kind"] for u in units) == ["bad_name", "textdir"]
+    assert [lineage.verify_raw(u, [".txt"]) for u in units] == [None, None]
+    bad.unlink()
+    shown = next(u["path"] for u in units if u["kind"] == "bad_name")
+    assert [p for u in units if (p := lineage.verify_raw(u, [".txt"]))] == [f"{shown}: raw input missing"]
+
+
+@contextmanager
+def store(workspace: Path) -> Iterator[None]:
+    """MLflow pointed at `workspace`'s own store for the duration; the session's store afterwards."""
+    import mlflow
+
+    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
+
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    try:
+        with tracking(workspace):
+            use_tracking(workspace)
+            yield
+    finally:
+        point_mlflow(*before)
+
+
+@pytest.fixture(scope="module")
+def moved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A workspace registered at one place, then moved (`mv ws elsewhere`), with its SQLite MLflow store."""
+    root = tmp_path_factory.mktemp("moved")
+    chain = build_chain(root)
+    run = train_run(chain, "moved", 5)
+    with store(chain.workspace):
+        register(chain.workspace, run, RegistryConfig(smoke_tokens=0, eval_max_batches=1))
+    new = root / "elsewhere" / "ws"
+    new.parent.mkdir()
+    shutil.move(chain.workspace, new)
+    with store(new):
+        return new, dict(resolve_version(f"models:/{NAME}@candidate").tags)
+
+
+def test_a_moved_workspace_verifies_where_it_is_now(moved) -> None:
+    new, tags = moved
+    assert not Path(tags["lmforge.shards_dir"]).exists()  # the recorded paths are gone
+    with store(new):
+        assert _problems(tags, new) == []
+        shard = next((new / "shards").glob("*/val-00000.bin"))
+        with tampered(shard):
+            assert any(str(shard) in p for p in _problems(tags, new))
+        assert _problems(tags)  # without the new place, the recorded paths are (rightly) missing

@@ -1,0 +1,128 @@
+"""Registering as a scheduled deployment does it: again after success, again after a half-failure, on a run that
+has not finished, and with an MLflow that fails one request. A test that may add a version uses a model name of its
+own, so the versions and aliases of `lmforge` that the other registry tests check stay as they are."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmforge.pipeline.errors import LmforgeError, NotFoundError
+from lmforge.pipeline.registry import gate
+from lmforge.pipeline.registry.config import RegistryConfig
+from lmforge.pipeline.registry.registry import aliases_of, register, resolve_version
+from tests.pipeline.registry.conftest import NAME
+from tests.support.registry import tracking
+from tests.support.training import tiny_config
+
+
+def _versions(name: str) -> list[str]:
+    from mlflow import MlflowClient
+
+    return sorted(str(v.version) for v in MlflowClient().search_model_versions(f"name = '{name}'"))
+
+
+def test_registering_the_same_run_again_creates_no_version(chain, champion, trained) -> None:
+    again = register(chain.workspace, trained)
+    assert again.version == champion[0].version and again.run_id == champion[0].run_id
+    assert _versions(NAME).count(champion[0].version) == 1 and "champion" in aliases_of(NAME, again.version)
+
+
+def test_a_run_that_has_not_finished_is_refused(chain) -> None:
+    """Killed at step 7 of 20 with a checkpoint at step 5: registering it would publish (and could promote) a
+    half-trained model. The run must be finished (resumed to the end) first."""
+    from lmforge.pipeline.train.trainer import Trainer
+
+    config = tiny_config(
+        max_steps=20,
+        checkpoint={"every": 5, "keep": 2},
+        tracking={"mlflow": True, "system_metrics": False, "eval_every": 0, "sample_tokens": 0},
+    )
+    run_dir = chain.workspace / "runs" / "unfinished"
+    with tracking(chain.workspace):
+        Trainer(config, chain.shards, run_dir, resume=False).fit(until=7)
+    name = "lmforge-unfinished"
+    with pytest.raises(LmforgeError, match=r"unfinished: the run has not finished.*resume"):
+        register(chain.workspace, run_dir, RegistryConfig(model_name=name, smoke_tokens=0))
+    with pytest.raises(NotFoundError):
+        resolve_version(f"models:/{name}@candidate")
+
+
+def test_a_rerun_after_the_alias_failed_sets_it(chain, trained, monkeypatch) -> None:
+    """The version was created but the process died before `@candidate` moved to it: the re-run registers nothing
+    new and finishes the job."""
+    from mlflow import MlflowClient
+
+    name = "lmforge-halfway"
+    config = RegistryConfig(model_name=name, smoke_tokens=0)
+    real = MlflowClient.set_registered_model_alias
+
+    def fail_once(self, *args, **kwargs):
+        monkeypatch.setattr(MlflowClient, "set_registered_model_alias", real)
+        raise ConnectionError("connection reset while moving the alias")
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", fail_once)
+    with pytest.raises(ConnectionError):
+        register(chain.workspace, trained, config)
+    assert _versions(name) == ["1"] and aliases_of(name, "1") == []
+    again = register(chain.workspace, trained, config)
+    assert again.version == "1" and _versions(name) == ["1"] and aliases_of(name, "1") == ["candidate"]
+
+
+def test_a_failed_registration_leaves_the_training_run_finished(chain, trained, monkeypatch) -> None:
+    """Registration reopens the training run to log the model there; its failure is not the training's."""
+    import mlflow
+
+    from lmforge.pipeline.train.trainer import Trainer
+
+    def broken(**kwargs):
+        raise OSError("artifact store is read-only")
+
+    monkeypatch.setattr(mlflow.pyfunc, "log_model", broken)
+    with pytest.raises(OSError, match="read-only"):
+        register(chain.workspace, trained, RegistryConfig(model_name="lmforge-broken-store", smoke_tokens=0))
+    run_id = Trainer.read_run_json(trained)["mlflow_run_id"]
+    assert mlflow.get_run(run_id).info.status == "FINISHED"
+
+
+def test_an_mlflow_error_is_not_taken_for_no_champion(chain, champion, monkeypatch) -> None:
+    """A failed request while reading `@champion` must stop the gate, not promote the candidate as if there were
+    no champion (that moved @champion to whatever version was judged, however bad)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    def unavailable(self, *args, **kwargs):
+        raise MlflowException("503 Service Unavailable", error_code="TEMPORARILY_UNAVAILABLE")
+
+    monkeypatch.setattr(MlflowClient, "get_model_version_by_alias", unavailable)
+    monkeypatch.setattr(MlflowClient, "get_registered_model", unavailable)
+    with pytest.raises(MlflowException, match="503"):
+        gate.judge(chain.workspace, NAME, "2")
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        (f"models:/{NAME}@", "empty alias"),
+        ("runs:/0123456789abcdef/model", "not a registered model reference"),
+    ],
+)
+def test_malformed_model_reference_is_a_clear_error(champion, ref: str, message: str) -> None:
+    with pytest.raises(NotFoundError, match=message):
+        resolve_version(ref)
+
+
+def test_judging_again_logs_the_gate_metrics_once(chain, trained) -> None:
+    """A weekly deployment re-registers the same run (no new version) and runs the gate again: the same verdict
+    must not add a second point at the same step to the run's gate metrics."""
+    from mlflow import MlflowClient
+
+    name = "lmforge-gate-twice"
+    registered = register(chain.workspace, trained, RegistryConfig(model_name=name, smoke_tokens=0))
+    result = gate.GateResult(False, "test verdict", registered.version, "9", 4.0, 3.5, chain.shards.name)
+    gate.apply(name, result)
+    gate.apply(name, result)
+    history = MlflowClient().get_metric_history(registered.run_id, "gate.candidate_bpb")
+    assert [(m.step, m.value) for m in history] == [(0, 4.0)]
+    gate.apply(name, gate.GateResult(False, "a new champion", registered.version, "10", 4.0, 3.7, chain.shards.name))
+    history = MlflowClient().get_metric_history(registered.run_id, "gate.champion_bpb")
+    assert [(m.step, m.value) for m in history] == [(0, 3.5), (1, 3.7)]

@@ -1,0 +1,105 @@
+"""The training run's MLflow tracker against a real MLflow store (SQLite in a temporary workspace): resumed runs and
+a run that is gone from the store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lmforge.pipeline.tracking.mlflow_run import Tracker
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch) -> Iterator[Path]:
+    """A fresh workspace whose own SQLite store the tracker uses; MLflow points where it did before afterwards."""
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
+
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    yield tmp_path / "ws"
+    point_mlflow(*before)
+
+
+def _client(workspace: Path):
+    from mlflow import MlflowClient
+
+    from lmforge.pipeline.tracking.mlflow_run import tracking_uri
+
+    return MlflowClient(tracking_uri(workspace))
+
+
+def test_resumed_run_logs_each_step_once(workspace: Path) -> None:
+    """A crash after step 8 with the last checkpoint at step 5: the resumed run recomputes steps 6-8, which MLflow
+    already holds; each step must appear once, in order, or the charts zig-zag."""
+    first = Tracker(workspace, system_metrics=False)
+    run_id = first.start(run_name="r", params={"lr": 0.1}, tags={})
+    for step in range(1, 9):
+        first.log_metrics({"loss": 10.0 - step}, step)
+    first.log_metrics({"val_loss": 3.0}, 5)
+    first.end("KILLED")
+
+    resumed = Tracker(workspace, system_metrics=False)
+    assert resumed.start(run_name="r", params={"lr": 0.1}, tags={}, run_id=run_id) == run_id
+    for step in range(6, 11):
+        resumed.log_metrics({"loss": 10.0 - step}, step)
+        if step == 10:
+            resumed.log_metrics({"val_loss": 2.0}, step)
+    resumed.end()
+
+    client = _client(workspace)
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(1, 11))
+    assert [(m.step, m.value) for m in client.get_metric_history(run_id, "val_loss")] == [(5, 3.0), (10, 2.0)]
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("gone", ["not in the store", "deleted"])
+def test_resuming_a_run_the_store_does_not_hold_starts_a_new_one(workspace: Path, gone: str, caplog) -> None:
+    """run.json names an MLflow run of another store (MLFLOW_TRACKING_URI changed, mlflow.db deleted) or one deleted
+    in the UI: training resumes with a new MLflow run instead of dying on MLflow's "Run … not found"."""
+    old_id = "0123456789abcdef0123456789abcdef"
+    if gone == "deleted":
+        old = Tracker(workspace, system_metrics=False)
+        old_id = old.start(run_name="r", params={"lr": 0.1}, tags={})
+        old.end("KILLED")
+        _client(workspace).delete_run(old_id)
+    tracker = Tracker(workspace, system_metrics=False)
+    with caplog.at_level(logging.WARNING, logger="lmforge.pipeline.tracking.mlflow_run"):
+        run_id = tracker.start(run_name="r", params={"lr": 0.1}, tags={"lmforge.shards": "s"}, run_id=old_id)
+    tracker.log_metrics({"loss": 1.0}, 6)
+    tracker.end()
+    assert run_id and run_id != old_id
+    run = _client(workspace).get_run(run_id)
+    assert run.data.params == {"lr": "0.1"} and run.data.tags["lmforge.shards"] == "s"
+    assert run.data.metrics == {"loss": 1.0}
+    assert old_id in caplog.text and "new MLflow run" in caplog.text
+
+
+def test_each_workspace_of_a_process_tracks_into_its_own_store(tmp_path: Path, monkeypatch) -> None:
+    """MLflow's set_tracking_uri / set_registry_uri also write MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI into the
+    environment, which lmforge reads as the user's choice: the second workspace of a process (a notebook, a test
+    session, an in-process flow) logged its runs and registered its models into the first workspace's mlflow.db."""
+    import mlflow
+
+    from lmforge.pipeline.registry.registry import use_tracking
+    from lmforge.pipeline.tracking.mlflow_run import point_mlflow, tracking_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    first, second = tmp_path / "first", tmp_path / "second"
+    try:
+        runs = {}
+        for ws in (first, second):
+            tracker = Tracker(ws, system_metrics=False)
+            runs[ws] = tracker.start(run_name=ws.name, params={}, tags={})
+            tracker.end()
+            assert use_tracking(ws) == tracking_uri(ws) == f"sqlite:///{ws.resolve() / 'mlflow.db'}"
+            assert mlflow.get_tracking_uri() == mlflow.get_registry_uri() == tracking_uri(ws)
+        assert _client(second).get_run(runs[second]).info.run_name == "second"
+    finally:
+        point_mlflow(*before)
