@@ -75,7 +75,7 @@ def command(model, verify, workspace) -> None:
         click.echo(line)
     if not verify:
         return
-    checked, problems = lineage.verify(dict(version.tags))
+    checked, problems = lineage.verify(dict(version.tags), workspace)  # finds a moved workspace's files
     for problem in problems:
         click.echo(f"MISMATCH {problem}")
     if problems:
