@@ -36,8 +36,20 @@ def configure(workspace: str | Path, create: bool = False) -> None:
             Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_S)
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
-    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{ws / 'mlflow.db'}")
-    os.environ.setdefault("LMFORGE_WORKSPACE", str(ws))
+    for name, value in (("MLFLOW_TRACKING_URI", f"sqlite:///{ws / 'mlflow.db'}"), ("LMFORGE_WORKSPACE", str(ws))):
+        if name not in os.environ:
+            os.environ[name] = value
+            _WORKSPACE_DEFAULTS[name] = value
+
+
+#: Variables `configure` set from a workspace (not the user): their values belong to that workspace only.
+_WORKSPACE_DEFAULTS: dict[str, str] = {}
+
+
+def worker_environment() -> dict[str, str]:
+    """The environment for a Prefect worker's flow runs: this process's, less what `configure` derived from its own
+    workspace. Each flow run names its workspace as a parameter; the worker's `./workspace` store must not win."""
+    return {k: v for k, v in os.environ.items() if _WORKSPACE_DEFAULTS.get(k) != v}
 
 
 def mlflow_artifact_root(workspace: str | Path) -> str:

@@ -66,7 +66,9 @@ def worker_command(pool, limit, run_once) -> None:
     if run_once:
         argv.append("--run-once")
     sys.stdout.flush()
-    os.execv(sys.executable, argv)
+    from lmforge.flows import env
+
+    os.execve(sys.executable, argv, env.worker_environment())
 
 
 command = [deploy_command, worker_command]

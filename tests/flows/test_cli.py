@@ -157,3 +157,21 @@ def test_no_telemetry_notice_on_a_terminal(tmp_path):
     os.close(parent)
     assert proc.returncode == 0 and b"imported" in out
     assert b"anonymous usage data" not in out
+
+
+def test_a_worker_leaves_each_flow_run_its_own_workspace(tmp_path, monkeypatch):
+    """`lmforge worker` started from any folder must not hand its own default workspace's MLflow store to the flow
+    runs it starts: a deployment made with `--workspace W` tracks and registers into W's store."""
+    from lmforge.flows import env
+
+    monkeypatch.setattr(os, "environ", os.environ.copy())
+    for var in ("MLFLOW_TRACKING_URI", "LMFORGE_WORKSPACE"):
+        monkeypatch.delenv(var, raising=False)
+    env.configure(tmp_path / "here")
+    assert os.environ["MLFLOW_TRACKING_URI"].endswith("here/mlflow.db")  # the worker process itself
+    flow_env = env.worker_environment()
+    assert "MLFLOW_TRACKING_URI" not in flow_env and "LMFORGE_WORKSPACE" not in flow_env
+    assert flow_env["MLFLOW_DISABLE_TELEMETRY"] == "true"  # the other defaults carry on
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")  # the user's own server: kept
+    env.configure(tmp_path / "here")
+    assert env.worker_environment()["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5000"
