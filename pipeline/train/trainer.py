@@ -288,12 +288,11 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         metrics = self.run_dir / METRICS
         if metrics.is_file():  # steps after the checkpoint we resumed from are recomputed: drop their old lines
-            rows = [
-                line
-                for line in metrics.read_text(encoding="utf-8").splitlines()
-                if line and json.loads(line)["step"] <= self.state.step
-            ]
-            metrics.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+            rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line]
+            rows = [r for r in rows if r["step"] <= self.state.step]
+            metrics.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+            # the loss curve logged at the end covers the steps before the resume too
+            self.history = [(r["step"], r["loss"]) for r in rows]
         info = self.read_run_json(self.run_dir)
         tags = {
             "lmforge.shards": self.shards_id,

@@ -20,7 +20,8 @@ def test_interrupted_in_process_run_resumes_bitwise(shards_dir: Path, tmp_path: 
     runs = shards_dir.parent.parent / "runs"
     config = tiny_config(model={"gpt": {"dropout": 0.1}})  # dropout: the RNG state must be restored too
     straight = runs / f"{tmp_path.name}-straight"
-    Trainer(config, shards_dir, straight).fit()
+    uninterrupted = Trainer(config, shards_dir, straight)
+    uninterrupted.fit()
 
     stopped = runs / f"{tmp_path.name}-stopped"
     first = Trainer(config, shards_dir, stopped)
@@ -30,6 +31,7 @@ def test_interrupted_in_process_run_resumes_bitwise(shards_dir: Path, tmp_path: 
     assert second.resumed_from == (stop_at // 5) * 5 or (stop_at < 5 and second.resumed_from is None)
     second.fit()
     assert losses(stopped) == losses(straight)
+    assert second.history == uninterrupted.history  # the loss curve logged at the end covers the whole run
     assert_same_weights(final_weights(stopped), final_weights(straight))
 
 
