@@ -4,7 +4,8 @@
    representative, the only one that takes part in the near-duplicate search.
 2. Candidates: every representative's band hashes, keyed by band, are sorted externally (bucket files on disk,
    each sorted in memory on its own; see `_band_candidates`); documents with one key become candidate pairs
-   (consecutive members, which connect the bucket). Empty documents and documents shorter than n take no part.
+   (every pair in a group of up to GROUP_PAIRS, neighbours in doc order beyond). Empty documents and documents
+   shorter than n take no part.
 3. Verification: a candidate whose MinHash estimate is at least SURE away from `threshold - margin` is decided
    by the estimate; a borderline in-batch pair by its true Jaccard on 64-bit shingle-hash sets, recomputed from
    the texts of those documents only; index candidates always by the estimate (their texts are elsewhere).
@@ -45,6 +46,8 @@ EXACT, NEAR = "exact_duplicate", "near_duplicate"
 #: Size of one on-disk band bucket, sorted in memory on its own.
 BUCKET_BYTES = 64 << 20
 _RECORD = np.dtype([("key", "<u8"), ("doc", "<i8")])
+#: Band groups of up to this many documents are verified pair by pair; larger ones only between neighbours.
+GROUP_PAIRS = 32
 #: Distance of a MinHash estimate from the acceptance line beyond which no true Jaccard is computed.
 SURE = 0.15
 
@@ -108,8 +111,8 @@ def _band_candidates(signatures: Sequence[Path], active: np.ndarray, nbands: int
 
     External sort: every (band key, document) record is appended to one of B bucket files on disk (by the key's top
     bits), B chosen so that a bucket holds about BUCKET_BYTES; then each bucket is loaded and sorted alone, and
-    documents with equal keys in it are candidates. Memory is one signatures file's band columns plus one bucket,
-    whatever the number of documents.
+    documents with equal keys in it are candidates (`_group_pairs`). Memory is one signatures file's band columns
+    plus one bucket, whatever the number of documents, plus the candidate pairs found.
     """
     records = int(np.count_nonzero(active)) * nbands
     bits = max(0, int(np.ceil(np.log2(max(1, records * _RECORD.itemsize) / BUCKET_BYTES))))
@@ -142,10 +145,7 @@ def _band_candidates(signatures: Sequence[Path], active: np.ndarray, nbands: int
         for f in files:
             rec = np.fromfile(f.name, dtype=_RECORD)
             order = np.argsort(rec["key"])
-            keys, docs = rec["key"][order], rec["doc"][order]
-            same = keys[1:] == keys[:-1]  # consecutive members of one bucket
-            a, b = docs[:-1][same], docs[1:][same]
-            found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+            found.append(_group_pairs(rec["key"][order], rec["doc"][order]))
     finally:
         for f in files:
             f.close()
@@ -153,6 +153,34 @@ def _band_candidates(signatures: Sequence[Path], active: np.ndarray, nbands: int
     if not found:
         return np.empty((0, 2), dtype=np.int64)
     return np.unique(np.concatenate(found), axis=0)
+
+
+def _group_pairs(keys: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """(a, b) pairs, a < b, of documents with equal keys (`keys` sorted).
+
+    Every pair of a group of up to GROUP_PAIRS members: verification drops pairs, so pairing only neighbours would
+    lose the edits of one original that meet it only through each other (each edit ~0.75 similar to the original,
+    ~0.6 to another edit), and which were paired depended on the sort's order of ties. A larger group pairs
+    neighbours in doc order only, which bounds the work on templated pages.
+    """
+    if len(keys) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    same = keys[1:] == keys[:-1]
+    grouped = np.concatenate(([False], same)) | np.concatenate((same, [False]))
+    keys, docs = keys[grouped], docs[grouped]  # most keys are alone: order and pair only the rest
+    docs = docs[np.lexsort((docs, keys))]  # keys are sorted already: this orders docs within each group
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    sizes = np.diff(np.append(starts, len(keys)))
+    small = np.repeat(sizes <= GROUP_PAIRS, sizes)
+    found = []
+    for d in range(1, GROUP_PAIRS):
+        same = keys[d:] == keys[:-d]
+        if d > 1:
+            same &= small[d:]
+        if not same.any():
+            break  # no group has more than d members (beyond the large ones, which only pair neighbours)
+        found.append(np.stack([docs[:-d][same], docs[d:][same]], axis=1))
+    return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
 
 
 def _shingle_sets(parts: Sequence[Path], batch: _Batch, docs: np.ndarray, config: DedupConfig) -> dict[int, np.ndarray]:

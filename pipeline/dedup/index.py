@@ -14,7 +14,7 @@ import logging
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.dedup.signatures import band_column, check_signatures, signature_params
 from lmforge.pipeline.digest import digest, sha256_file
-from lmforge.pipeline.errors import ConfigError
+from lmforge.pipeline.errors import ConfigError, IntegrityError
 
 log = logging.getLogger(__name__)
 
@@ -101,17 +101,15 @@ def digest_keys(digests: Sequence[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(d[:8] for d in digests), dtype="<u8") if digests else np.empty(0, np.uint64)
 
 
-def read_kept(signatures: Sequence[Path], kept: set[str] | None, config: DedupConfig) -> pa.Table:
-    """The signature rows of kept documents (all rows when `kept` is None), in file order."""
-    tables = []
+def iter_kept(signatures: Sequence[Path], kept: set[str] | None, config: DedupConfig) -> Iterator[pa.Table]:
+    """The signature rows of kept documents (all rows when `kept` is None), one signatures file at a time: adding a
+    batch holds one file's rows, whatever the size of the batch."""
+    wanted = pa.array(sorted(kept), pa.string()) if kept is not None else None
     for path in signatures:
         table = check_signatures(Path(path), config).read()
-        if kept is not None:
-            table = table.filter(pc.is_in(table.column("doc_id"), pa.array(sorted(kept), pa.string())))
-        tables.append(table.replace_schema_metadata(None))
-    if not tables:
-        return pa.table({})
-    return pa.concat_tables(tables)
+        if wanted is not None:
+            table = table.filter(pc.is_in(table.column("doc_id"), value_set=wanted))
+        yield table.replace_schema_metadata(None)
 
 
 def entries_from(table: pa.Table, rows: np.ndarray) -> dict[str, IndexEntry]:
@@ -199,7 +197,7 @@ class LocalIndex(DedupIndex):
         nbands = bands.shape[1]
         for seg in self.segment_paths():
             cols = ["doc_id", "digest", "n_shingles"] + [band_column(k) for k in range(nbands)]
-            table = pq.read_table(seg, columns=cols)
+            table = self._read(seg, cols)
             sd = digest_keys(table.column("digest").to_pylist())
             qi, si = match_values(qd, sd)
             hits = [(int(q), int(s)) for q, s in zip(qi, si, strict=True)]
@@ -211,12 +209,21 @@ class LocalIndex(DedupIndex):
             if not hits:
                 continue
             rows = np.unique([s for _, s in hits])
-            full = pq.read_table(seg, columns=["doc_id", "digest", "created_at", "n_chars", "sig"])
+            full = self._read(seg, ["doc_id", "digest", "created_at", "n_chars", "sig"])
             found = entries_from(full, rows)
             entries.update(found)
             ids = table.column("doc_id").to_pylist()
             pairs.update((q, ids[s]) for q, s in hits)
         return Matches(sorted(pairs), entries)
+
+    def _read(self, seg: Path, columns: list[str]) -> pa.Table:
+        try:
+            return pq.read_table(seg, columns=columns)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise IntegrityError(
+                f"dedup index segment {seg} is unreadable ({exc}): move it out of {self.segments} and re-run; the "
+                f"documents it held are then no longer found as duplicates of later batches"
+            ) from exc
 
     def add(self, signatures: Sequence[Path], kept: set[str] | None) -> int:
         key = digest(
@@ -225,17 +232,38 @@ class LocalIndex(DedupIndex):
         final = self.segments / f"seg-{key}.parquet"
         if final.exists():
             return 0
-        table = read_kept(signatures, kept, self.config)
-        if table.num_rows == 0:
-            return 0
         tmp = self.segments / f".seg-{key}.{uuid.uuid4().hex}.tmp"
+        rows = 0
         try:
-            pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, final)
+            with open(tmp, "wb") as f:
+                writer = None
+                for table in iter_kept(signatures, kept, self.config):
+                    writer = writer or pq.ParquetWriter(f, table.schema, compression="zstd")
+                    writer.write_table(table)
+                    rows += table.num_rows
+                if writer is not None:
+                    writer.close()
+                f.flush()
+                os.fsync(f.fileno())  # the bytes reach the disk before the name does: a crash leaves no cut segment
+            if rows:
+                os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
-        log.info("dedup index %s: added %d documents in %s", self.where, table.num_rows, final.name)
-        return table.num_rows
+        if not rows:
+            return 0
+        _fsync_dir(self.segments)
+        log.info("dedup index %s: added %d documents in %s", self.where, rows, final.name)
+        return rows
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable: the index outlives every run, and a segment lost to a crash cannot be
+    written again (the signatures it came from are gone)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def open_index(spec: str | None, workspace: Path, config: DedupConfig) -> DedupIndex:

@@ -4,8 +4,9 @@ Keys (all under one prefix, default `lmforge:dedup`, or `?prefix=` in the URL):
 `<p>:meta` (JSON of `index_meta`), `<p>:e:<doc_id>` (hash: digest, created_at, n_chars, sig),
 `<p>:x:<digest hex>` (set of doc_ids with that exact digest), `<p>:b:<band>:<hash hex>` (set of doc_ids in that
 LSH bucket). Each document's keys are written in one MULTI/EXEC transaction, so an entry is all-or-nothing even if
-the writer dies midway; sets make adding the same document twice harmless. Connection failures become an
-`LmforgeError` that says the batch can be re-run.
+the writer dies midway; sets make adding the same document twice harmless. Connection failures and commands the
+server refuses become an `LmforgeError` that says the batch can be re-run; a server that may evict keys without a TTL
+(every index key has none) is refused when the index is opened.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import numpy as np
+import pyarrow as pa
 
 from lmforge.pipeline.dedup.config import DedupConfig
-from lmforge.pipeline.dedup.index import DedupIndex, IndexEntry, Matches, check_meta, index_meta, read_kept
-from lmforge.pipeline.errors import LmforgeError
+from lmforge.pipeline.dedup.index import DedupIndex, IndexEntry, Matches, check_meta, index_meta, iter_kept
+from lmforge.pipeline.errors import ConfigError, LmforgeError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class RedisIndex(DedupIndex):
         from redis.retry import Retry
 
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        self._refused = redis.exceptions.ResponseError
         url, self.prefix = split_url(spec)
         self.where = f"{shown_url(url)} (prefix {self.prefix!r})"
         self.config = config
@@ -84,10 +87,25 @@ class RedisIndex(DedupIndex):
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), retries),
         )
         with self._guard("open"):
+            self._check_eviction()
             meta = json.dumps(index_meta(config), sort_keys=True)
             self.client.set(f"{self.prefix}:meta", meta, nx=True)
             found = json.loads(self.client.get(f"{self.prefix}:meta"))
         check_meta(found, config, self.where)
+
+    def _check_eviction(self) -> None:
+        """Refuse a server whose allkeys-* policy evicts index keys when full: entries would vanish without an error
+        and their duplicates be kept."""
+        try:
+            memory = self.client.info("memory")
+        except self._refused:  # INFO disabled or renamed (some managed services): nothing to check
+            return
+        policy = str(memory.get("maxmemory_policy", "noeviction"))
+        if int(memory.get("maxmemory") or 0) and policy.startswith("allkeys-"):
+            raise ConfigError(
+                f"dedup.index: Redis at {self.where} has maxmemory-policy {policy}, so a full server drops index "
+                f"entries silently; use one with maxmemory-policy noeviction (or a volatile-* policy), or no maxmemory"
+            )
 
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
@@ -97,6 +115,11 @@ class RedisIndex(DedupIndex):
             raise LmforgeError(
                 f"dedup index {self.where}: Redis unreachable during {what} ({exc}); nothing was published for this "
                 f"batch: start Redis (or fix dedup.index) and re-run, finished signatures and index entries are reused"
+            ) from exc
+        except self._refused as exc:
+            raise LmforgeError(
+                f"dedup index {self.where}: Redis refused {what} ({exc}); nothing was published for this batch: fix "
+                f"the server (out of memory? a read-only replica?) and re-run, finished signatures are reused"
             ) from exc
 
     def _band_key(self, k: int, value: int) -> str:
@@ -139,7 +162,13 @@ class RedisIndex(DedupIndex):
         return out
 
     def add(self, signatures: Sequence[Path], kept: set[str] | None) -> int:
-        table = read_kept(signatures, kept, self.config)
+        added = 0
+        for table in iter_kept(signatures, kept, self.config):
+            added += self._add_table(table)
+        log.info("dedup index %s: added %d documents", self.where, added)
+        return added
+
+    def _add_table(self, table: pa.Table) -> int:
         if table.num_rows == 0:
             return 0
         bands = [c for c in table.column_names if c.startswith("band_")]
@@ -160,7 +189,6 @@ class RedisIndex(DedupIndex):
                         for k in range(len(bands)):
                             pipe.sadd(self._band_key(k, int(band_vals[i, k])), ids[i])
                 pipe.execute()
-        log.info("dedup index %s: added %d documents", self.where, len(ids))
         return len(ids)
 
     def _queue_entry(self, pipe, doc_id: str, dig: bytes, created: int | None, n_chars: int, sig: np.ndarray) -> None:

@@ -1,7 +1,8 @@
 """Text normalisation and shingle hashing, vectorised with numpy.
 
-Normalisation (the same for the exact digest and for shingles): Unicode NFKC, case folding, every digit folded to
-`0`, and only runs of word characters (`\\w+`) kept, so punctuation and whitespace differences vanish. Shingles are
+Normalisation (the same for the exact digest and for shingles): invisible format characters removed, Unicode NFKC,
+case folding, every digit folded to `0`, and only runs of word characters (`\\w` and combining marks) kept, so
+punctuation and whitespace differences vanish. Shingles are
 word n-grams for space-delimited languages and character n-grams (spaces dropped) for languages written without
 spaces (`DedupConfig.char_langs`), picked per document by its `lang`.
 
@@ -22,11 +23,19 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
 _TOKEN = re.compile(r"\w+")
 _DIGIT = re.compile(r"\d")
+#: Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties.txt): soft hyphen, zero-width space and joiners,
+#: bidi controls, variation selectors, tags. Invisible, so they must not split words; NFKC_Casefold removes them too.
+_IGNORABLE = re.compile(
+    r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
+    r"\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 _ASCII_DIGITS = str.maketrans("123456789", "000000000")
 _MASK64 = (1 << 64) - 1
 #: Multiplier that combines consecutive unit hashes into an n-gram hash (an odd 64-bit constant).
@@ -50,12 +59,29 @@ _FOLD[ord("1") : ord("9") + 1] = ord("0")
 del _c
 
 
+@lru_cache(maxsize=1)
+def _word_with_marks() -> re.Pattern[str]:
+    """`\\w+` that also takes combining marks (Mn, Mc, Me), as Unicode's word characters do (UTS #18, annex C) and
+    Python's `\\w` does not: without them Indic vowel signs vanish and split their words. Built on first use, from
+    planes 0, 1 and 14 only (~20 ms): the roadmap keeps planes 2-3 for ideographs and 15-16 for private use."""
+    ranges: list[list[int]] = []
+    for c in chain(range(0x20000), range(0xE0000, 0xF0000)):
+        if unicodedata.category(chr(c))[0] == "M":
+            if ranges and ranges[-1][1] == c - 1:
+                ranges[-1][1] = c
+            else:
+                ranges.append([c, c])
+    marks = "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+    return re.compile(rf"[\w{marks}]+")
+
+
 def normalize(text: str) -> list[str]:
     """The normalised word tokens of `text` (see the module docstring)."""
-    if not text.isascii():  # NFKC is the identity on ASCII: skip the costly call for most English text
-        text = unicodedata.normalize("NFKC", text)
-        text = _DIGIT.sub("0", text)
-    return _TOKEN.findall(text.casefold().translate(_ASCII_DIGITS))
+    if text.isascii():  # NFKC is the identity on ASCII, which has no marks: skip the costly calls for most English
+        return _TOKEN.findall(text.casefold().translate(_ASCII_DIGITS))
+    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
+    text = _DIGIT.sub("0", text)
+    return _word_with_marks().findall(text.casefold().translate(_ASCII_DIGITS))
 
 
 def exact_digest(tokens: Sequence[str | bytes]) -> bytes:

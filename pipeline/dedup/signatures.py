@@ -29,7 +29,7 @@ SIGNATURES_FORMAT = "lmforge.dedup-signatures"
 SIGNATURES_VERSION = 1
 #: Names of the hashing/normalisation recipes; bump when their output changes so old files and indexes are refused.
 RECIPE = {
-    "normalize": "nfkc-casefold-digit0-word-v1",
+    "normalize": "ignorables-nfkc-casefold-digit0-word+marks-v2",
     "unit_hash": "utf8-poly-prefixsum-fmix64-v2",
     "shingle_hash": "poly-fmix64-top32-v2",
     "digest": "blake2b128-of-word-hashes-v2",
@@ -128,14 +128,15 @@ def compute_signatures(part: Path, config: DedupConfig, out_dir: Path) -> Path:
     """Write the signatures of snapshot part `part` under `out_dir` and return the file; a no-op if it exists.
 
     The file name carries the part's sha256 and the parameters' digest, so it is reused only for the same bytes and
-    parameters. Written to a temporary name and renamed, so a crash leaves no half file behind.
+    parameters. Written to a temporary name and renamed, so a crash leaves no half file behind (and one cut short
+    by a crash of the machine is written again).
     """
     part, out_dir = Path(part), Path(out_dir)
     if not part.is_file():
         raise InputError(part, "snapshot part not found")
     key = digest({"part": sha256_file(part), "params": signature_params(config)})
     out = out_dir / f"{part.stem}-{key}.sig.parquet"
-    if out.is_file():
+    if _readable(out):
         return out
     try:
         pf = pq.ParquetFile(part)
@@ -158,6 +159,19 @@ def compute_signatures(part: Path, config: DedupConfig, out_dir: Path) -> Path:
         tmp.unlink(missing_ok=True)
     log.info("signatures for %s: %d documents -> %s", part, rows, out)
     return out
+
+
+def _readable(path: Path) -> bool:
+    """Whether a finished signatures file is there to reuse; one cut short (a crash before its bytes reached the disk)
+    is computed again instead of failing every re-run."""
+    if not path.is_file():
+        return False
+    try:
+        pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        log.warning("signatures file %s is unreadable (%s): computing it again", path, exc)
+        return False
+    return True
 
 
 def check_signatures(path: Path, config: DedupConfig) -> pq.ParquetFile:

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from lmforge.pipeline.dedup import find
+from lmforge.pipeline.dedup import find, minhash, shingles
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.dedup.find import find_duplicates
-from lmforge.pipeline.dedup.signatures import compute_signatures
+from lmforge.pipeline.dedup.signatures import batch_hashes, compute_signatures
 from lmforge.pipeline.errors import IntegrityError
 from lmforge.schemas.snapshot import DUPLICATES_SCHEMA
 from tests.support.dedup import doc, edit_words, paragraphs, write_part
@@ -115,3 +116,53 @@ def test_signatures_are_reused_and_never_mixed(tmp_path):
     other = DedupConfig(num_perm=64)
     with pytest.raises(IntegrityError, match="num_perm"):
         find_duplicates([part], [first], other, tmp_path / "work", None)
+
+
+def test_every_edit_of_one_original_is_found_whatever_the_order(tmp_path):
+    """Thirty independent light edits of one text: each is ~0.75 similar to the original but only ~0.6 to the
+    others. A band bucket holds the original and several edits; pairing only neighbours in it compared mostly
+    edit with edit, so edits were kept depending on where the original happened to sort."""
+    original = " ".join(EN)
+    edits = [doc(f"edit{i:02d}", edit_words(original, 0.03, seed=i), day=2) for i in range(30)]
+    docs = [doc("original", original, day=1), *edits]
+    config = DedupConfig()
+    got = batch_hashes([d["text"] for d in docs], [d["lang"] for d in docs], config)
+    sets = [np.unique(got.of(i)) for i in range(len(docs))]
+    bands = minhash.band_hashes(
+        minhash.signatures([shingles.to32(s) for s in sets], config.num_perm, config.seed),
+        *minhash.band_params(config),
+    )
+    # edits LSH puts beside the original (a band in common) and that are truly similar to it
+    found_by_lsh = {
+        d["doc_id"]
+        for i, d in enumerate(docs[1:], 1)
+        if find._jaccard(sets[0], sets[i]) >= config.min_similarity and (bands[i] == bands[0]).any()
+    }
+    assert len(found_by_lsh) >= 25
+    forward = run(tmp_path / "a", [docs])
+    rows = {r["doc_id"]: r["duplicate_of"] for r in forward.duplicates.to_pylist()}
+    assert found_by_lsh <= set(rows) and set(rows.values()) == {"original"}
+    backward = run(tmp_path / "b", [docs[::-1][:10], docs[::-1][10:]])
+    assert backward.duplicates.equals(forward.duplicates)
+
+
+def test_band_groups_are_paired_completely_up_to_a_bound():
+    keys = np.array([5, 5, 5, 9] + [7] * (find.GROUP_PAIRS + 1), dtype=np.uint64)
+    docs = np.array([8, 2, 4, 1] + list(range(100, 101 + find.GROUP_PAIRS))[::-1], dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    pairs = {tuple(p) for p in find._group_pairs(keys[order], docs[order]).tolist()}
+    assert {(2, 4), (2, 8), (4, 8)} <= pairs  # a small group: every pair, smaller doc first
+    large = sorted(p for p in pairs if p[0] >= 100)
+    assert large == [(100 + i, 101 + i) for i in range(find.GROUP_PAIRS)]  # a large one: neighbours in doc order
+    assert len(pairs) == 3 + find.GROUP_PAIRS
+
+
+def test_a_cut_signatures_file_is_computed_again(tmp_path):
+    """A crash can leave a signatures file whose bytes never reached the disk under its final name; the re-run that
+    finds it must recompute it rather than fail on it for good."""
+    part = write_part(tmp_path / "part-00000.parquet", corpus())
+    first = compute_signatures(part, DedupConfig(), tmp_path / "sigs")
+    whole = pq.read_table(first)
+    first.write_bytes(first.read_bytes()[:64])
+    again = compute_signatures(part, DedupConfig(), tmp_path / "sigs")
+    assert again == first and pq.read_table(again).equals(whole)

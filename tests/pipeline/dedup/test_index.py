@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import multiprocessing
+import random
+import shutil
 import uuid
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from lmforge.pipeline.dedup import index as index_module
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.dedup.find import find_duplicates
 from lmforge.pipeline.dedup.index import LocalIndex, open_index
 from lmforge.pipeline.dedup.signatures import compute_signatures
-from lmforge.pipeline.errors import ConfigError
+from lmforge.pipeline.errors import ConfigError, IntegrityError
 from tests.support.dedup import doc, edit_words, paragraphs, write_part
 
 EN, ZH = paragraphs("en"), paragraphs("zh")
@@ -117,3 +122,40 @@ def test_local_index_concurrent_writers(tmp_path):
         "d2-zh": "d1-zh",
         "d2-new-copy": "d2-new",
     }
+
+
+def test_local_index_unreadable_segment_is_a_clear_error(tmp_path):
+    """A segment cut short (a disk that filled up, a crash before its bytes reached the disk) must stop the run with
+    an error that names it and says what to do, not a bare pyarrow traceback."""
+    config = DedupConfig()
+    p1, s1 = _sigs(tmp_path, "day1", DAY1, config)
+    index = LocalIndex(tmp_path / "idx", config)
+    index.add([s1], None)
+    (segment,) = index.segment_paths()
+    segment.write_bytes(segment.read_bytes()[:100])
+    p2, s2 = _sigs(tmp_path, "day2", DAY2, config)
+    with pytest.raises(IntegrityError, match=rf"{segment.name}.*unreadable.*move it out"):
+        find_duplicates([p2], [s2], config, tmp_path, index)
+
+
+def test_adding_a_batch_holds_one_signatures_file_at_a_time(tmp_path, spec, monkeypatch):
+    """A batch of millions of documents is published file by file: memory must not grow with the batch (reading
+    every file into one table first cost ~1 KB per document, more than the search itself)."""
+    config = DedupConfig()
+    words = " ".join(EN).split()
+    rng = random.Random(0)
+    docs = [doc(f"m-{i:05d}", " ".join(rng.choices(words, k=40))) for i in range(3000)]
+    _, sig = _sigs(tmp_path, "big", docs, config)
+    files = []
+    for k in range(6):  # six files of one batch (their doc_ids repeat: harmless to the index)
+        files.append(tmp_path / f"sig-{k}.sig.parquet")
+        shutil.copy(sig, files[-1])
+    held = []
+    real = index_module.check_signatures
+    monkeypatch.setattr(
+        index_module, "check_signatures", lambda *a: held.append(pa.total_allocated_bytes()) or real(*a)
+    )
+    with open_index(spec, tmp_path / "ws", config) as index:
+        index.add(files, None)
+    one_file = pq.read_table(sig).nbytes
+    assert len(held) == 6 and held[-1] - held[1] < 2 * one_file  # reading all six first held 4 more files by then

@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from lmforge.pipeline.dedup.config import DedupConfig
@@ -18,7 +19,7 @@ from lmforge.pipeline.dedup.find import find_duplicates
 from lmforge.pipeline.dedup.index import open_index
 from lmforge.pipeline.dedup.redis_index import RedisIndex
 from lmforge.pipeline.dedup.signatures import compute_signatures
-from lmforge.pipeline.errors import LmforgeError
+from lmforge.pipeline.errors import ConfigError, LmforgeError
 from tests.support.dedup import doc, paragraphs, write_part
 
 pytestmark = pytest.mark.redis
@@ -159,3 +160,36 @@ def test_a_redis_password_is_never_shown(url, shown, monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, "fromEnv1")
     kwargs = client(url).connection_pool.connection_kwargs
     assert kwargs.get("password") == ("s3cretPw" if "s3cretPw" in url else "fromEnv1")  # the URL's wins
+
+
+@pytest.mark.parametrize(
+    ("maxmemory", "policy", "refused"), [(1 << 30, "allkeys-lru", True), (0, "allkeys-lru", False)]
+)
+def test_a_redis_that_evicts_index_keys_is_refused(spec, monkeypatch, maxmemory, policy, refused):
+    """Under an allkeys-* policy a full Redis silently drops index keys, and duplicates of what they held are then
+    kept without a word: refuse such a server up front (volatile-* policies never touch keys without a TTL)."""
+    import redis
+
+    fake = {"maxmemory": maxmemory, "maxmemory_policy": policy}
+    monkeypatch.setattr(redis.Redis, "info", lambda self, section=None, *a, **k: fake if section == "memory" else {})
+    if refused:
+        with pytest.raises(ConfigError, match="allkeys-lru.*noeviction"):
+            RedisIndex(spec, DedupConfig())
+    else:
+        RedisIndex(spec, DedupConfig()).close()
+
+
+def test_redis_refusing_a_command_is_a_clear_error(tmp_path, spec):
+    """A server that answers with an error (out of memory under noeviction, a read-only replica after a failover,
+    a key of another type) stops the batch with an LmforgeError that says so, not a redis-py traceback."""
+    docs = _random_docs("r", 20, 5)
+    part = write_part(tmp_path / "r" / "part-00000.parquet", docs)
+    sig = compute_signatures(part, DedupConfig(), tmp_path / "r" / "sigs")
+    index = RedisIndex(spec, DedupConfig())
+    digest = pq.read_table(sig, columns=["digest"]).column("digest")[0].as_py()
+    index.client.set(f"{index.prefix}:x:{digest.hex()}", "not a set")
+    with pytest.raises(LmforgeError, match="refused .*re-run"):
+        find_duplicates([part], [sig], DedupConfig(), tmp_path, index)
+    with pytest.raises(LmforgeError, match="refused") as failed:
+        index.add([sig], None)
+    assert "WRONGTYPE" in str(failed.value)

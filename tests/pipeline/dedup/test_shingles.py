@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,3 +82,25 @@ def test_unit_hash_handles_long_and_multibyte_units():
         got = shingles.batch_shingles([text], [by_char], 1, 1)
         _, seq = shingles.document_units(text, by_char)
         assert got.hashes.tolist() == shingles.shingle_hashes64(seq, 1).tolist()  # scalar unit hashes inside
+
+
+def test_combining_marks_are_part_of_words():
+    """Indic vowel signs are letters: "he is going" and "she is going" in Hindi differ only in them, and were one
+    exact duplicate when marks split words and were dropped."""
+    assert shingles.normalize("मैं घर जा रहा हूँ") == ["मैं", "घर", "जा", "रहा", "हूँ"]
+    masculine, feminine = (shingles.document_units(t, False)[0] for t in ("वह घर जा रहा है", "वह घर जा रही है"))
+    assert masculine != feminine
+    assert shingles.normalize("e\u0301te\u0301") == shingles.normalize("été") == ["été"]
+    marks = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c))[0] == "M"]
+    kept = shingles._word_with_marks().fullmatch("".join(marks))  # every mark of this Python's Unicode database
+    assert kept is not None
+
+
+def test_invisible_format_characters_do_not_count():
+    """Soft hyphens, zero-width spaces/joiners, bidi marks and variation selectors are invisible: a copy carrying
+    them (hyphenated web pages, text pasted from PDFs) is the same text, not a text with every word split."""
+    plain = "Die Silbentrennung im Fließtext ist unsichtbar"
+    marked = "Die Sil\u00adben\u00adtren\u00adnung im Flie\u200bß\u2060text ist \u200eun\u200csicht\u200dbar\ufe0f"
+    assert shingles.normalize(marked) == shingles.normalize(plain)
+    got = shingles.batch_shingles([plain, marked], [False, False], 5, 5)
+    assert got.digests[0] == got.digests[1] and got.of(0).tolist() == got.of(1).tolist()
