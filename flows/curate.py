@@ -15,7 +15,7 @@ from lmforge.flows.progress import progress_bar
 from lmforge.pipeline.config import LmforgeConfig, load_config
 from lmforge.pipeline.curate.inputs import InputUnit
 from lmforge.pipeline.curate.process import UnitCurator, UnitResult
-from lmforge.pipeline.curate.snapshot import check_strict, finalize_snapshot, make_plan
+from lmforge.pipeline.curate.snapshot import check_strict, finalize_snapshot, index_pending, make_plan
 from lmforge.pipeline.digest import digest
 from lmforge.pipeline.stage import find_stage
 from lmforge.schemas.manifest import Manifest
@@ -108,6 +108,7 @@ def curate_flow(
     skipped = plan.done
     if skipped:
         logger.info("snapshot %s already exists: skipping curation", plan.snapshot_id)
+        index_pending(plan, cfg, index or cfg.dedup.index)  # a run stopped before the index held it
     else:
         logger.info("curating %d input unit(s) into snapshot %s", len(plan.units), plan.snapshot_id)
         futures = [

@@ -6,6 +6,7 @@ the same folder, and a finished folder makes a re-run a no-op.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -105,8 +106,10 @@ def finalize_snapshot(
     index_spec: str | None = None,
     signatures: Sequence[Path] | None = None,
 ) -> Path:
-    """Dedup the parts, then write the snapshot folder atomically. No-op when it already exists."""
+    """Dedup the parts, write the snapshot folder atomically, then add its documents to the dedup index. When the
+    snapshot exists already, only an index addition an earlier run did not finish is done (`index_pending`)."""
     if plan.done:
+        index_pending(plan, config, index_spec)
         return plan.snapshot_dir
     originals = [Path(r.part) for r in results if r.part]
     parts, id_rejects = _unique_ids(originals, plan.work_dir / "unique")
@@ -137,11 +140,8 @@ def finalize_snapshot(
             stats = _write_snapshot(tmp, plan, results, parts, dups, id_rejects, config)
             stats["dedup"] = dedup_stats
             _report_unused_overrides(config, stats["by_source"])
-            if index is not None:
-                kept_ids = {
-                    d for p in parts for d in pq.read_table(p, columns=["doc_id"]).column("doc_id").to_pylist()
-                } - set(dups)
-                index.add(signatures, kept_ids)
+            if index is not None:  # written before the snapshot is published, removed once the index holds it
+                (plan.work_dir / PENDING).write_text(json.dumps([str(s) for s in signatures]))
             write_manifest(
                 tmp,
                 format=SNAPSHOT_FORMAT,
@@ -158,11 +158,44 @@ def finalize_snapshot(
                 stats=stats,
                 counts=stats.pop("_counts"),
             )
+        # Only a published snapshot goes into the index: documents of a batch that failed before this point (and
+        # maybe is never re-run) would make later batches drop their copies as duplicates of nothing readable.
+        if index is not None:
+            index.add(signatures, _published_ids(plan.snapshot_dir))
     finally:
         if index is not None:
             index.close()
     shutil.rmtree(plan.work_dir, ignore_errors=True)
     return plan.snapshot_dir
+
+
+PENDING = "index-pending.json"
+"""In the work folder: the signatures of a snapshot whose documents the dedup index does not hold yet."""
+
+
+def index_pending(plan: CurationPlan, config: LmforgeConfig, index_spec: str | None) -> None:
+    """Finish what a run stopped between publishing the snapshot and adding it to the index left undone (its work
+    folder, signatures included, stays until the index holds the snapshot)."""
+    pending = plan.work_dir / PENDING
+    if not pending.is_file():
+        return
+    from lmforge.pipeline.dedup.index import open_index
+
+    log.info("snapshot %s is published but not in the dedup index yet: adding it", plan.snapshot_id)
+    index = open_index(index_spec, plan.snapshot_dir.parent.parent, config.dedup)
+    try:
+        index.add([Path(s) for s in json.loads(pending.read_text())], _published_ids(plan.snapshot_dir))
+    finally:
+        index.close()
+    shutil.rmtree(plan.work_dir, ignore_errors=True)
+
+
+def _published_ids(snapshot_dir: Path) -> set[str]:
+    return {
+        d
+        for path in sorted((snapshot_dir / "data").glob("*.parquet"))
+        for d in pq.read_table(path, columns=["doc_id"]).column("doc_id").to_pylist()
+    }
 
 
 def _unique_ids(parts: list[Path], out_dir: Path) -> tuple[list[Path], list[dict[str, Any]]]:
@@ -327,6 +360,7 @@ def curate(
     plan = make_plan(inputs, workspace, config)
     if plan.done:
         log.info("snapshot %s exists; nothing to do", plan.snapshot_id)
+        index_pending(plan, config, index_spec)
         return plan.snapshot_dir
     curator = UnitCurator(config)
     results = []

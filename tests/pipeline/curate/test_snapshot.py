@@ -165,3 +165,52 @@ def test_relative_raw_inputs_verify_from_any_folder(tmp_path, monkeypatch):
     problems = [p for u in inputs["units"] if (p := verify_raw(u, [".txt", ".md"], inputs["cwd"]))]
     assert len(problems) == 1
     assert problems[0].startswith(f"{project / 'corp' / 'a.jsonl'}: raw input digest differs from the snapshot")
+
+
+def _batches(tmp_path):
+    """Two batches of the same documents under other ids: the second's are all duplicates of the first's."""
+    docs = read_docs()[:12]
+    a = write_jsonl(tmp_path / "day1" / "a.jsonl", [{"id": f"a{i}", "text": d["text"]} for i, d in enumerate(docs)])
+    b = write_jsonl(tmp_path / "day2" / "b.jsonl", [{"id": f"b{i}", "text": d["text"]} for i, d in enumerate(docs)])
+    return a, b
+
+
+def test_a_batch_that_failed_before_publishing_leaves_the_index_untouched(tmp_path, monkeypatch):
+    """The index must only hold published documents: a batch that failed and was never re-run otherwise made the
+    next batch drop its copies as duplicates of documents nobody can read."""
+    from lmforge.pipeline.curate import snapshot
+
+    a, b = _batches(tmp_path)
+    ws, cfg = tmp_path / "ws", load_config()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(snapshot, "write_manifest", crash)
+    with pytest.raises(OSError, match="disk full"):
+        curate([str(a)], ws, cfg)
+    monkeypatch.undo()
+    second = Manifest.read(curate([str(b)], ws, cfg))
+    alone = Manifest.read(curate([str(b)], tmp_path / "fresh", cfg))  # what b keeps with an empty index
+    assert second.stats["kept"] == alone.stats["kept"] > 0
+
+
+def test_a_batch_published_but_not_indexed_is_indexed_by_its_re_run(tmp_path, monkeypatch):
+    from lmforge.pipeline.dedup.index import LocalIndex
+
+    a, b = _batches(tmp_path)
+    ws, cfg = tmp_path / "ws", load_config()
+    real_add = LocalIndex.add
+
+    def crash(self, *args, **kwargs):
+        raise OSError("killed")
+
+    monkeypatch.setattr(LocalIndex, "add", crash)
+    with pytest.raises(OSError, match="killed"):
+        curate([str(a)], ws, cfg)
+    assert make_plan([str(a)], ws, cfg).done  # the snapshot was published before the index was touched
+    monkeypatch.setattr(LocalIndex, "add", real_add)
+    first = curate([str(a)], ws, cfg)  # a re-run only adds the published snapshot to the index
+    assert Manifest.read(first).stats["kept"] > 0
+    second = Manifest.read(curate([str(b)], ws, cfg))
+    assert second.stats["kept"] == 0 and second.stats["docs_in"] == Manifest.read(first).stats["docs_in"]
