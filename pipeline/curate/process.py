@@ -109,10 +109,12 @@ class UnitResult:
 
 def doc_id_for(source: str, record_id: str | None, path: str, line: int | None) -> str:
     """Stable id. A record's own id is kept readable (`source/id`) when it is short and plain; otherwise, and for
-    records without an id, it is a hash of source + id (or source + file name + line)."""
+    records without an id, it is a hash of source + id (or source + the file's folder and name + line: daily
+    partitions keep their file names, `2024-01-01/data.jsonl`, and moving the whole tree keeps the ids)."""
     if record_id and len(record_id) <= 128 and _PLAIN_ID.fullmatch(record_id):
         return f"{source}/{record_id}"
-    key = f"{source}\x00{record_id}" if record_id else f"{source}\x00{os.path.basename(path)}\x00{line}"
+    where = os.path.join(os.path.basename(os.path.dirname(path)), os.path.basename(path))
+    key = f"{source}\x00{record_id}" if record_id else f"{source}\x00{where}\x00{line}"
     return f"{source}/h{hashlib.blake2b(key.encode('utf-8', 'surrogatepass'), digest_size=8).hexdigest()}"
 
 

@@ -214,3 +214,21 @@ def test_a_batch_published_but_not_indexed_is_indexed_by_its_re_run(tmp_path, mo
     assert Manifest.read(first).stats["kept"] > 0
     second = Manifest.read(curate([str(b)], ws, cfg))
     assert second.stats["kept"] == 0 and second.stats["docs_in"] == Manifest.read(first).stats["docs_in"]
+
+
+def test_records_without_ids_in_same_named_daily_files_get_their_own_ids(tmp_path):
+    """`news=day1/data.jsonl`, then `news=day2/data.jsonl`: records without an id were named by file name and line
+    only, so day 2's first record took day 1's id, and dedup took day 2's copy of a day-1 document for that
+    document itself and kept it."""
+    docs = read_docs()[:10]
+    day1 = write_jsonl(tmp_path / "2024-01-01" / "data.jsonl", [{"text": d["text"]} for d in docs[:5]])
+    # day 2: a copy of day 1's second document, then new ones
+    day2 = write_jsonl(tmp_path / "2024-01-02" / "data.jsonl", [{"text": d["text"]} for d in docs[1:2] + docs[5:]])
+    ws, cfg = tmp_path / "ws", load_config()
+    first = curate([f"news={day1}"], ws, cfg)
+    second = curate([f"news={day2}"], ws, cfg)
+    ids1 = set(read_folder(first, "data").column("doc_id").to_pylist())
+    rows2 = read_folder(second, "data").to_pylist() + read_folder(second, "rejects").to_pylist()
+    assert not ids1 & {r["doc_id"] for r in rows2}
+    copy = [r for r in rows2 if r["text"] == docs[1]["text"]]
+    assert [r["reason"] for r in copy] == ["exact_duplicate"] and copy[0]["duplicate_of"] in ids1
