@@ -221,11 +221,24 @@ def verify(version_tags: dict[str, str], workspace: str | Path | None = None) ->
             snapshot_manifest = manifest
     if snapshot_manifest is not None:
         exts = snapshot_manifest.params.get("curate", {}).get("text_extensions", [".txt", ".md"])
+        cwd = snapshot_manifest.inputs.get("cwd")
         for unit in snapshot_manifest.inputs.get("units", []):
             checked += 1
-            if (problem := verify_raw(unit, exts, snapshot_manifest.inputs.get("cwd"))) is not None:
+            if (problem := verify_raw(raw_unit_now(unit, cwd, tags, workspace), exts, cwd)) is not None:
                 problems.append(problem)
     return checked, problems
+
+
+def raw_unit_now(unit: dict[str, Any], cwd: str | None, tags: dict[str, str], workspace: str | Path | None) -> dict:
+    """`unit` with its path moved along with a moved workspace when the raw input lay inside it (`make run`
+    materialises the default corpus under the workspace). Units whose digest is of the path itself are left."""
+    if workspace is None or unit.get("kind") not in ("jsonl", "parquet", "text", "textdir"):
+        return unit
+    path = Path(str(unit.get("path")))
+    if cwd and not path.is_absolute():
+        path = Path(cwd) / path
+    moved = relocate(Path(os.path.normpath(path)), tags, workspace)
+    return unit if moved == path or not moved.exists() else {**unit, "path": str(moved)}
 
 
 def recorded_workspace(tags: dict[str, str]) -> Path | None:

@@ -154,3 +154,22 @@ def test_a_moved_workspace_verifies_where_it_is_now(moved) -> None:
         with tampered(shard):
             assert any(str(shard) in p for p in _problems(tags, new))
         assert _problems(tags)  # without the new place, the recorded paths are (rightly) missing
+
+
+def test_raw_inputs_inside_a_moved_workspace_are_found_there(tmp_path) -> None:
+    """`make run` writes the default corpus under the workspace; after a move its raw files are there too."""
+    from lmforge.pipeline.curate.inputs import InputUnit, unit_digest
+    from lmforge.pipeline.registry.lineage import raw_unit_now, verify_raw
+
+    old, new = tmp_path / "old" / "ws", tmp_path / "new" / "ws"
+    (new / "corpus").mkdir(parents=True)
+    (new / "corpus" / "a.jsonl").write_text('{"text": "x"}\n')
+    sha = unit_digest(InputUnit("jsonl", str(new / "corpus" / "a.jsonl"), "a"))
+    unit = {"kind": "jsonl", "path": "ws/corpus/a.jsonl", "source": "a", "sha256": sha}
+    tags = {"lmforge.workspace": str(old)}
+    cwd = str(old.parent)  # curation ran in the workspace's parent, with a relative path
+    assert verify_raw(unit, [".txt"], cwd) is not None  # at the recorded place it is gone
+    assert verify_raw(raw_unit_now(unit, cwd, tags, new), [".txt"], cwd) is None
+    assert raw_unit_now(unit, cwd, tags, None) is unit
+    elsewhere = {**unit, "path": str(tmp_path / "elsewhere.jsonl")}  # outside the workspace: not moved with it
+    assert raw_unit_now(elsewhere, cwd, tags, new) is elsewhere
