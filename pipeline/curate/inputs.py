@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,12 @@ def shown_path(path: str | Path) -> str | None:
         return None
     except UnicodeEncodeError:
         return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def path_of_shown(shown: str | Path) -> Path:
+    """The file a `shown_path` display name stands for: its `\\xNN` escapes turned back into the bytes."""
+    raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), os.fsencode(str(shown)))
+    return Path(os.fsdecode(raw))
 
 
 def source_name(path: Path) -> str:

@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,9 +233,7 @@ def raw_unit_now(unit: dict[str, Any], cwd: str | None, tags: dict[str, str], wo
     materialises the default corpus under the workspace). Units whose digest is of the path itself are left."""
     if workspace is None or unit.get("kind") not in ("jsonl", "parquet", "text", "textdir"):
         return unit
-    path = Path(str(unit.get("path")))
-    if cwd and not path.is_absolute():
-        path = Path(cwd) / path
+    path = _raw_path(unit, cwd)
     moved = relocate(Path(os.path.normpath(path)), tags, workspace)
     return unit if moved == path or not moved.exists() else {**unit, "path": str(moved)}
 
@@ -336,14 +333,12 @@ def _package_dir(location: str, tags: dict[str, str], workspace: str | Path | No
 def verify_raw(unit: dict[str, Any], text_extensions: list[str], cwd: str | None = None) -> str | None:
     """Recompute a raw input unit's digest as curation took it (`curate.inputs.unit_digest`). A relative path is
     taken from `cwd`, the folder curation ran in (the snapshot manifest's `inputs.cwd`), when it has one."""
-    from lmforge.pipeline.curate.inputs import InputUnit, plan_inputs, unit_digest
+    from lmforge.pipeline.curate.inputs import InputUnit, path_of_shown, plan_inputs, unit_digest
 
     recorded = str(unit.get("path"))
-    path = Path(recorded)
-    if cwd and not path.is_absolute():
-        path = Path(cwd) / path
+    path = _raw_path(unit, cwd)
     if unit.get("kind") == "bad_name":  # recorded under its escaped display name; nothing of it was read
-        return None if _unescaped(path).exists() else f"{path}: raw input missing"
+        return None if path_of_shown(path).exists() else f"{path}: raw input missing"
     if not path.exists():
         return f"{path}: raw input missing"
     if unit.get("kind") == "textdir":
@@ -359,7 +354,7 @@ def verify_raw(unit: dict[str, Any], text_extensions: list[str], cwd: str | None
     return None
 
 
-def _unescaped(shown: Path) -> Path:
-    """The file a `bad_name` unit names: its non-UTF-8 bytes were written as `\\xNN` (`curate.inputs.shown_path`)."""
-    raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), os.fsencode(str(shown)))
-    return Path(os.fsdecode(raw))
+def _raw_path(unit: dict[str, Any], cwd: str | None) -> Path:
+    """A raw unit's recorded path; a relative one is taken from `cwd`, the folder curation ran in."""
+    path = Path(str(unit.get("path")))
+    return Path(cwd) / path if cwd and not path.is_absolute() else path
