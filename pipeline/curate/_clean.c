@@ -10,9 +10,20 @@
  *      spaces and tabs before a newline or the end removed, 3+ newlines → 2, then strip " " and "\n" from
  *      both ends (normalize_whitespace).
  * The input is returned itself when nothing changes. Memory: a buffer of the text's own size for each pass.
+ *
+ * Fast paths, each giving what the full steps give: an ASCII text that is already clean is recognised 16 bytes at a
+ * time; step A runs only when a character it changes is there; NFC is skipped for text made only of characters that
+ * no normalisation can change (`nfc_stable`); step B copies ordinary characters with one test each.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__SSE2__)
+#include <emmintrin.h>
+#define USE_SSE2 1
+#else
+#define USE_SSE2 0
+#endif
 
 static PyObject *normalize_func; /* unicodedata.normalize */
 static PyObject *nfc_name;       /* "NFC" */
@@ -61,6 +72,12 @@ static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws
     Py_ssize_t newlines = 0;       /* newlines just written in a row */
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c > 0x20 && c < 0x7f) { /* printable ASCII other than the space: the usual character, one test */
+            pending_start = -1;
+            newlines = 0;
+            PUT(c);
+            continue;
+        }
         if (ctrl && is_control(c)) {
             *changed = 1;
             continue;
@@ -142,22 +159,100 @@ static Py_ssize_t pass_b_any(int kind, const void *data, Py_ssize_t n, int ws, i
     }
 }
 
-/* True when step B would leave an ASCII text as it is (the usual case for clean input): one read of the bytes. */
+/* Whether the ASCII control character (or DEL) at p[i] is one step B would keep where it is. */
+static inline int ascii_special_ok(const unsigned char *p, Py_ssize_t i, int ws, int ctrl) {
+    unsigned char c = p[i];
+    if (c == '\n') /* i >= 1 under ws: a text starting with a newline was refused before */
+        return !(ws && (p[i - 1] == ' ' || p[i - 1] == '\t' || (i >= 2 && p[i - 1] == '\n' && p[i - 2] == '\n')));
+    if (c == '\t') return 1;
+    if (c == '\r') return !ws;
+    return !ctrl;
+}
+
+/* True when step B would leave an ASCII text as it is (the usual case for clean input): one read of the bytes,
+ * 16 at a time where SSE2 is there; only control characters (mostly newlines) are looked at one by one. */
 static int ascii_clean_already(const unsigned char *p, Py_ssize_t n, int ws, int ctrl) {
     if (ws && (p[0] == ' ' || p[0] == '\n' || p[n - 1] == ' ' || p[n - 1] == '\n' || p[n - 1] == '\t')) return 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (c >= 0x20 && c != 0x7f) continue;
-        if (c == '\n') {
-            if (ws && (p[i - 1] == ' ' || p[i - 1] == '\t' || (i >= 2 && p[i - 1] == '\n' && p[i - 2] == '\n')))
-                return 0;
-        } else if (c == '\t' || c == '\r') {
-            if (ws && c == '\r') return 0;
-        } else if (ctrl) {
-            return 0;
+    Py_ssize_t i = 0;
+#if USE_SSE2
+    /* ASCII bytes are below 0x80, so the signed byte comparison is the unsigned one. */
+    const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)));
+        while (m) {
+            if (!ascii_special_ok(p, i + __builtin_ctz(m), ws, ctrl)) return 0;
+            m &= m - 1;
         }
     }
+#endif
+    for (; i < n; i++) {
+        if (p[i] >= 0x20 && p[i] != 0x7f) continue;
+        if (!ascii_special_ok(p, i, ws, ctrl)) return 0;
+    }
     return 1;
+}
+
+/* Whether step A would change a text that is not ASCII: a lone surrogate, or (ws) a line separator to rewrite. */
+static int needs_pass_a(int kind, const void *data, Py_ssize_t n, int ws) {
+    if (kind == PyUnicode_1BYTE_KIND) /* Latin-1: no surrogates, no U+2028/U+2029 */
+        return ws && (memchr(data, '\r', (size_t)n) || memchr(data, 0x85, (size_t)n));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x85 ? (ws && c == '\r') : ((c >= 0xd800 && c <= 0xdfff) || (ws && (c == 0x85 || c == 0x2028 || c == 0x2029))))
+            return 1;
+    }
+    return 0;
+}
+
+/* Ranges of code points that no normalisation to NFC changes or moves, wherever they stand: each is its own NFC,
+ * has combining class 0, and is never the second character of a canonical composition (tests/pipeline/curate/
+ * test_clean.py checks every one against unicodedata). Text made only of these, and of code points below U+0300,
+ * is NFC already: the Latin-1 of Western European text, and CJK prose. */
+static const Py_UCS4 NFC_STABLE[][2] = {
+    {0x2010, 0x2027}, /* dashes, quotation marks, bullets, ellipsis */
+    {0x2030, 0x205e}, /* per mille, primes, punctuation */
+    {0x3000, 0x3029}, /* CJK symbols and punctuation, before the tone marks */
+    {0x3030, 0x303f},
+    {0x3041, 0x3096}, /* Hiragana, before the combining sound marks */
+    {0x309b, 0x30ff}, /* Katakana */
+    {0x3400, 0x4dbf}, /* CJK extension A */
+    {0x4e00, 0x9fff}, /* CJK unified ideographs */
+    {0xac00, 0xd7a3}, /* Hangul syllables (the conjoining jamo that compose with them are not here) */
+    {0xff01, 0xff5e}, /* full-width ASCII */
+    {0xff61, 0xff9d}, /* half-width CJK punctuation and Katakana, before the half-width sound marks */
+};
+#define N_NFC_STABLE (sizeof NFC_STABLE / sizeof NFC_STABLE[0])
+
+static inline int nfc_stable_char(Py_UCS4 c) {
+    if (c < 0x300) return 1;
+    for (size_t k = 0; k < N_NFC_STABLE; k++) {
+        if (c < NFC_STABLE[k][0]) return 0;
+        if (c <= NFC_STABLE[k][1]) return 1;
+    }
+    return 0;
+}
+
+/* True when NFC leaves the text as it is, told without unicodedata for the usual scripts; False means "maybe". */
+static int nfc_stable(PyObject *text) {
+    int kind = PyUnicode_KIND(text);
+    if (kind == PyUnicode_1BYTE_KIND) return 1;
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!nfc_stable_char(PyUnicode_READ(kind, data, i))) return 0;
+    }
+    return 1;
+}
+
+static PyObject *stable_ranges(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args)) {
+    PyObject *out = PyList_New(0);
+    for (size_t k = 0; out && k < N_NFC_STABLE; k++) {
+        PyObject *pair = Py_BuildValue("(kk)", (unsigned long)NFC_STABLE[k][0], (unsigned long)NFC_STABLE[k][1]);
+        if (!pair || PyList_Append(out, pair) < 0) Py_CLEAR(out);
+        Py_XDECREF(pair);
+    }
+    return out;
 }
 
 static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
@@ -174,7 +269,7 @@ static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     PyObject *mid;
-    if (!PyUnicode_IS_ASCII(text) || (ws && memchr(data, '\r', (size_t)n))) {
+    if (PyUnicode_IS_ASCII(text) ? ws && memchr(data, '\r', (size_t)n) : needs_pass_a(kind, data, n, ws)) {
         void *buf = PyMem_Malloc((size_t)n * (size_t)kind);
         if (!buf) return PyErr_NoMemory();
         int changed = 0;
@@ -185,7 +280,7 @@ static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
     } else {
         mid = Py_NewRef(text);
     }
-    if (nfc && !PyUnicode_IS_ASCII(mid)) {
+    if (nfc && !PyUnicode_IS_ASCII(mid) && !nfc_stable(mid)) {
         PyObject *normal = PyObject_CallFunctionObjArgs(normalize_func, nfc_name, mid, NULL);
         Py_SETREF(mid, normal);
         if (!mid) return NULL;
@@ -209,6 +304,8 @@ static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
 static PyMethodDef methods[] = {
     {"clean", clean, METH_VARARGS,
      "clean(text, normalize_whitespace, strip_control, nfc) -> str: `clean_text` in C (see clean.py)."},
+    {"nfc_stable_ranges", stable_ranges, METH_NOARGS,
+     "nfc_stable_ranges() -> [(first, last)]: the code points (besides those below U+0300) that skip NFC."},
     {NULL, NULL, 0, NULL},
 };
 

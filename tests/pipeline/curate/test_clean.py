@@ -1,4 +1,5 @@
 import json
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -96,3 +97,47 @@ def test_native_cleaning_equals_python_on_the_default_corpus(tmp_path):
     for text in texts:
         for raw in (text, text.replace("\n", "\r\n").replace("  ", "\u3000 \t")):
             assert clean.clean_text(raw, CFG) == clean_text_python(raw, CFG)
+
+
+def _composition_seconds() -> set[int]:
+    """Code points that can be the second character of a canonical composition (NFC may merge them with what
+    precedes them): the second of every two-character canonical decomposition, and the Hangul vowel and final
+    jamo that compose with syllables algorithmically."""
+    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for cp in range(0x110000):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(int(parts[1], 16))
+    return seconds
+
+
+@pytest.mark.skipif(clean._clean is None, reason="the C module _clean is not built (no compiler)")
+def test_code_points_that_skip_nfc_are_ones_nfc_cannot_change():
+    """The C code skips NFC for text made only of these ranges (and of code points below U+0300): each must be its
+    own NFC, have combining class 0 (no reordering) and never compose with the character before it."""
+    seconds = _composition_seconds()
+    ranges = [(0, 0x2FF), *clean._clean.nfc_stable_ranges()]
+    assert len(ranges) > 5
+    for first, last in ranges:
+        for cp in range(first, last + 1):
+            ch = chr(cp)
+            assert unicodedata.normalize("NFC", ch) == ch, hex(cp)
+            assert unicodedata.combining(ch) == 0, hex(cp)
+            assert cp not in seconds, hex(cp)
+
+
+@pytest.mark.skipif(clean._clean is None, reason="the C module _clean is not built (no compiler)")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Grüße aus Köln – „Straße“ …",  # Latin-1 plus punctuation: no NFC call needed
+        "中文文本，标点。かな カタカナ 한국어",
+        "Cafe\u0301 au lait",  # a combining accent: NFC composes it
+        "\u1100\u1161 and \uac00\u11a8",  # conjoining jamo compose, also after a syllable
+        "\u2126 ohm",  # a singleton that NFC replaces
+        "x\u3099 \u304b\u3099",  # kana sound mark composes with the kana before it
+    ],
+)
+def test_native_nfc_shortcut_gives_what_unicodedata_gives(text):
+    assert clean.clean_text(text, CFG) == unicodedata.normalize("NFC", text)
+    assert clean.clean_text(text + "\r\n" + text, CFG) == clean_text_python(text + "\r\n" + text, CFG)
