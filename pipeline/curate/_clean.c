@@ -13,10 +13,11 @@
  *
  * Fast paths, each giving what the full steps give: an ASCII text that is already clean is recognised 16 bytes at a
  * time; step A runs only when a character it changes is there; NFC is skipped for text made only of characters that
- * no normalisation can change (`nfc_stable`); step B copies ordinary characters with one test each.
+ * NFC cannot change (`nfc_stable`); step B copies ordinary characters with one test each.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__SSE2__)
 #include <emmintrin.h>
@@ -205,54 +206,39 @@ static int needs_pass_a(int kind, const void *data, Py_ssize_t n, int ws) {
     return 0;
 }
 
-/* Ranges of code points that no normalisation to NFC changes or moves, wherever they stand: each is its own NFC,
- * has combining class 0, and is never the second character of a canonical composition (tests/pipeline/curate/
- * test_clean.py checks every one against unicodedata). Text made only of these, and of code points below U+0300,
- * is NFC already: the Latin-1 of Western European text, and CJK prose. */
-static const Py_UCS4 NFC_STABLE[][2] = {
-    {0x2010, 0x2027}, /* dashes, quotation marks, bullets, ellipsis */
-    {0x2030, 0x205e}, /* per mille, primes, punctuation */
-    {0x3000, 0x3029}, /* CJK symbols and punctuation, before the tone marks */
-    {0x3030, 0x303f},
-    {0x3041, 0x3096}, /* Hiragana, before the combining sound marks */
-    {0x309b, 0x30ff}, /* Katakana */
-    {0x3400, 0x4dbf}, /* CJK extension A */
-    {0x4e00, 0x9fff}, /* CJK unified ideographs */
-    {0xac00, 0xd7a3}, /* Hangul syllables (the conjoining jamo that compose with them are not here) */
-    {0xff01, 0xff5e}, /* full-width ASCII */
-    {0xff61, 0xff9d}, /* half-width CJK punctuation and Katakana, before the half-width sound marks */
-};
-#define N_NFC_STABLE (sizeof NFC_STABLE / sizeof NFC_STABLE[0])
+/* Bit c set: code point c is one NFC never changes or moves (`unicode_tables.nfc_stable_bitmap`, the table
+ * `_langid.c` uses too), handed over once by `clean.py` through `set_nfc_stable`. Until then every text that is
+ * not Latin-1 goes through `unicodedata.normalize`. */
+#define NFC_BITMAP_BYTES (0x110000 / 8)
+static uint8_t nfc_bits[NFC_BITMAP_BYTES];
+static int nfc_bits_set;
 
-static inline int nfc_stable_char(Py_UCS4 c) {
-    if (c < 0x300) return 1;
-    for (size_t k = 0; k < N_NFC_STABLE; k++) {
-        if (c < NFC_STABLE[k][0]) return 0;
-        if (c <= NFC_STABLE[k][1]) return 1;
-    }
-    return 0;
-}
-
-/* True when NFC leaves the text as it is, told without unicodedata for the usual scripts; False means "maybe". */
+/* True when NFC leaves the text as it is, told without unicodedata (Latin-1 always, else by the bitmap); False
+ * means "maybe". */
 static int nfc_stable(PyObject *text) {
     int kind = PyUnicode_KIND(text);
-    if (kind == PyUnicode_1BYTE_KIND) return 1;
+    if (kind == PyUnicode_1BYTE_KIND) return 1; /* below U+0100: each is its own NFC, combining class 0 */
+    if (!nfc_bits_set) return 0;
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (!nfc_stable_char(PyUnicode_READ(kind, data, i))) return 0;
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!((nfc_bits[c >> 3] >> (c & 7)) & 1)) return 0;
     }
     return 1;
 }
 
-static PyObject *stable_ranges(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args)) {
-    PyObject *out = PyList_New(0);
-    for (size_t k = 0; out && k < N_NFC_STABLE; k++) {
-        PyObject *pair = Py_BuildValue("(kk)", (unsigned long)NFC_STABLE[k][0], (unsigned long)NFC_STABLE[k][1]);
-        if (!pair || PyList_Append(out, pair) < 0) Py_CLEAR(out);
-        Py_XDECREF(pair);
+static PyObject *set_nfc_stable(PyObject *Py_UNUSED(self), PyObject *bitmap) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(bitmap, &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (view.len != NFC_BITMAP_BYTES) {
+        PyBuffer_Release(&view);
+        return PyErr_Format(PyExc_ValueError, "nfc_stable bitmap must have %d bytes", NFC_BITMAP_BYTES);
     }
-    return out;
+    memcpy(nfc_bits, view.buf, NFC_BITMAP_BYTES);
+    nfc_bits_set = 1;
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
 }
 
 static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
@@ -304,8 +290,8 @@ static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
 static PyMethodDef methods[] = {
     {"clean", clean, METH_VARARGS,
      "clean(text, normalize_whitespace, strip_control, nfc) -> str: `clean_text` in C (see clean.py)."},
-    {"nfc_stable_ranges", stable_ranges, METH_NOARGS,
-     "nfc_stable_ranges() -> [(first, last)]: the code points (besides those below U+0300) that skip NFC."},
+    {"set_nfc_stable", set_nfc_stable, METH_O,
+     "set_nfc_stable(bitmap): the code points NFC cannot change (unicode_tables.nfc_stable_bitmap), bit c for c."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -34,8 +34,23 @@ def fix_surrogates(text: str) -> str:
 def clean_text(text: str, config: CleanConfig) -> str:
     """Cleaned text (possibly empty). Idempotent: cleaning twice gives the same string."""
     if _clean is not None:
+        if not _native_ready:
+            _prepare_native()
         return _clean.clean(text, config.normalize_whitespace, config.strip_control, config.nfc)
     return clean_text_python(text, config)
+
+
+_native_ready = False
+
+
+def _prepare_native() -> None:
+    """Hand the C module the code points NFC cannot change, so it skips `unicodedata.normalize` on text made of
+    them (most text that is not ASCII: Latin letters with accents, CJK). Built on first use, not at import."""
+    global _native_ready
+    from lmforge.pipeline.curate.unicode_tables import nfc_stable_bitmap
+
+    _clean.set_nfc_stable(nfc_stable_bitmap())
+    _native_ready = True
 
 
 def clean_text_python(text: str, config: CleanConfig) -> str:

@@ -1,12 +1,13 @@
 import json
 import unicodedata
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmforge.pipeline.corpus import build_default_corpus
-from lmforge.pipeline.curate import clean
+from lmforge.pipeline.curate import clean, unicode_tables
 from lmforge.pipeline.curate.clean import clean_text_python, fix_surrogates
 from lmforge.pipeline.curate.config import CleanConfig
 
@@ -99,33 +100,6 @@ def test_native_cleaning_equals_python_on_the_default_corpus(tmp_path):
             assert clean.clean_text(raw, CFG) == clean_text_python(raw, CFG)
 
 
-def _composition_seconds() -> set[int]:
-    """Code points that can be the second character of a canonical composition (NFC may merge them with what
-    precedes them): the second of every two-character canonical decomposition, and the Hangul vowel and final
-    jamo that compose with syllables algorithmically."""
-    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
-    for cp in range(0x110000):
-        parts = unicodedata.decomposition(chr(cp)).split()
-        if len(parts) == 2 and not parts[0].startswith("<"):
-            seconds.add(int(parts[1], 16))
-    return seconds
-
-
-@pytest.mark.skipif(clean._clean is None, reason="the C module _clean is not built (no compiler)")
-def test_code_points_that_skip_nfc_are_ones_nfc_cannot_change():
-    """The C code skips NFC for text made only of these ranges (and of code points below U+0300): each must be its
-    own NFC, have combining class 0 (no reordering) and never compose with the character before it."""
-    seconds = _composition_seconds()
-    ranges = [(0, 0x2FF), *clean._clean.nfc_stable_ranges()]
-    assert len(ranges) > 5
-    for first, last in ranges:
-        for cp in range(first, last + 1):
-            ch = chr(cp)
-            assert unicodedata.normalize("NFC", ch) == ch, hex(cp)
-            assert unicodedata.combining(ch) == 0, hex(cp)
-            assert cp not in seconds, hex(cp)
-
-
 @pytest.mark.skipif(clean._clean is None, reason="the C module _clean is not built (no compiler)")
 @pytest.mark.parametrize(
     "text",
@@ -141,3 +115,10 @@ def test_code_points_that_skip_nfc_are_ones_nfc_cannot_change():
 def test_native_nfc_shortcut_gives_what_unicodedata_gives(text):
     assert clean.clean_text(text, CFG) == unicodedata.normalize("NFC", text)
     assert clean.clean_text(text + "\r\n" + text, CFG) == clean_text_python(text + "\r\n" + text, CFG)
+
+
+def test_latin1_text_is_nfc_as_the_c_module_assumes():
+    """`_clean.c` skips NFC for any Latin-1 string without looking at it: every code point below U+0100 must be one
+    NFC cannot change (the table the C code uses for the rest)."""
+    bits = np.unpackbits(unicode_tables.nfc_stable_bitmap(), bitorder="little")
+    assert bits[:0x100].all()

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmforge.pipeline.corpus import build_default_corpus
-from lmforge.pipeline.curate import langid
+from lmforge.pipeline.curate import langid, unicode_tables
 from lmforge.pipeline.curate.config import LangIdConfig
 from lmforge.pipeline.curate.langid import LanguageId
 
@@ -161,7 +161,7 @@ def test_native_scan_limit_matches():
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.one_of(st.sampled_from(_SPECIAL), st.characters(exclude_categories=()))))
 def test_text_of_nfc_stable_code_points_is_its_own_nfc(text):
-    bits = np.unpackbits(langid.nfc_stable_bitmap(), bitorder="little")
+    bits = np.unpackbits(unicode_tables.nfc_stable_bitmap(), bitorder="little")
     stable = "".join(ch for ch in text if bits[ord(ch)])
     assert unicodedata.normalize("NFC", stable) == stable
 
@@ -173,13 +173,13 @@ def test_special_code_points_are_what_unicodedata_says_of_each_code_point():
             compress(range(len(chars)), map(unicodedata.decomposition, chars))
         )
     )
-    assert langid.special_code_points() == want
-    assert langid.special_code_points(block=4096) == want
+    assert unicode_tables.special_code_points() == want
+    assert unicode_tables.special_code_points(block=4096) == want
     assert 0x0301 in want and 0x0345 in want and 0xAC00 not in want and ord("a") not in want  # 가: no property
 
 
 def test_nfc_unstable_code_points_are_the_composing_ones():
-    bits = np.unpackbits(langid.nfc_stable_bitmap(), bitorder="little")
+    bits = np.unpackbits(unicode_tables.nfc_stable_bitmap(), bitorder="little")
     for ch in "\u0301\u1161\u11a8\u0cc2\uf900\u212b\u0f73":  # combining, jamo V/T, second half, singletons
         assert not bits[ord(ch)], hex(ord(ch))
     for ch in "aé中\uac00\u00a0\u3000Ａ\U0001f642\ud800":
@@ -212,7 +212,7 @@ def _parity_model(variant: int):
         "ptc": ptc,
         "pc": pc,
         "log1p": np.log1p(np.arange(langid.LOG1P_TABLE, dtype=np.float32)),
-        "nfc_stable": langid.nfc_stable_bitmap(),
+        "nfc_stable": unicode_tables.nfc_stable_bitmap(),
         "classes": tuple(classes),
         "aliases": (),
     }
@@ -255,7 +255,7 @@ def test_model_rejects_inconsistent_arrays():
         "ptc": np.zeros((1, 3), dtype=np.float16),
         "pc": np.zeros(3, dtype=np.float32),
         "log1p": np.log1p(np.arange(16, dtype=np.float32)),
-        "nfc_stable": langid.nfc_stable_bitmap(),
+        "nfc_stable": unicode_tables.nfc_stable_bitmap(),
         "classes": ("a", "b", "c"),
         "aliases": (),
     }
