@@ -82,10 +82,12 @@ _PHONE_US = re.compile(
     r"(?:\(\d{3}\)[ ]?|\d{3}[\-. ])\d{3}[\-. ]\d{4}" + _ALTERNATIVE + f"(?:{_EXTENSION}|{_AFTER_FIELD})",
     re.ASCII,
 )
-#: A trunk or area code, then groups: `030 1234567`, `089 / 12 34 56 78`, `(030) 1234567`, and after a `00`
-#: international prefix a one-digit area code, as in France: `0033 1 42 68 53 00`.
+#: A trunk or area code, then groups: `030 1234567`, `089 / 12 34 56 78`, `(030) 1234567`, after a `00`
+#: international prefix a one-digit area code, as in France: `0033 1 42 68 53 00`, and France's dotted pairs,
+#: `01.42.68.53.00` (exactly five pairs: other dotted numbers are versions, dates and addresses).
 _PHONE_NATIONAL = re.compile(
-    r"(?:0(?<![0-9A-Za-z_/]0)(?<![0-9][\-.,/:]0)(?:0\d{1,3}[ \-]\d[ \-]|\d{1,4}(?: / |[ /\-]|(?=\d)))"
+    r"(?:0(?<![0-9A-Za-z_/]0)(?<![0-9][\-.,/:]0)"
+    r"(?:[1-9](?:\.\d\d){3}\.(?=\d\d(?![0-9]))|0\d{1,3}[ \-]\d[ \-]|\d{1,4}(?: / |[ /\-]|(?=\d)))"
     r"|\((?<![0-9A-Za-z_]\()0\d{1,4}\)\s?)"
     r"\d{2,8}(?:[ \-]\d{2,8}){0,3}" + _ALTERNATIVE + f"(?:{_EXTENSION}|{_AFTER})",
     re.ASCII,

@@ -240,3 +240,25 @@ def test_ip_addresses_in_prose_are_still_found(text: str) -> None:
 def test_a_time_zone_offset_before_a_date_is_no_phone(text: str) -> None:
     # the ` / ` that joins `089 / 12 34 56 78` must not join an offset and a date
     assert _found(text) == []
+
+
+@pytest.mark.parametrize("phone", ["01.42.68.53.00", "06.12.34.56.78", "09.72.45.18.36"])
+def test_a_french_phone_written_with_dots_is_found(phone: str) -> None:
+    for text in (f"Tél. {phone} le matin.", f"Appelez le {phone}.", f"tel:{phone}"):
+        assert _found(text) == [(phone, "PHONE")], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version 01.02.03.04.05 released",  # a version number (context word), not a phone
+        "v1.01.42.68.53.00",  # inside a longer dotted number
+        "01.42.68.53.00.12",  # six groups: not the French shape
+        "01.42.68.53",  # four groups
+        "00.42.68.53.00",  # no French number starts 00 then a dot
+        "1.42.68.53.00",
+        "Am 01.02.2024 um 10.30 Uhr",  # a German date and time
+    ],
+)
+def test_dotted_numbers_that_are_no_french_phone_stay(text: str) -> None:
+    assert _found(text) == []
