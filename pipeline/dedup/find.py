@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from lmforge.pipeline.dedup import minhash
 from lmforge.pipeline.dedup.config import DedupConfig
-from lmforge.pipeline.dedup.index import DedupIndex, IndexEntry, Matches
+from lmforge.pipeline.dedup.index import DedupIndex, IndexEntry
 from lmforge.pipeline.dedup.signatures import band_column, batch_hashes, check_signatures
 from lmforge.pipeline.dedup.unionfind import UnionFind
 from lmforge.pipeline.errors import InputError
@@ -50,6 +50,8 @@ _RECORD = np.dtype([("key", "<u8"), ("doc", "<i8")])
 GROUP_PAIRS = 32
 #: Distance of a MinHash estimate from the acceptance line beyond which no true Jaccard is computed.
 SURE = 0.15
+#: Documents asked of the index in one lookup (their bands in memory: 8 bytes per band each, 32 MB at 16 bands).
+LOOKUP_ROWS = 1 << 18
 
 
 @dataclass
@@ -231,35 +233,40 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _lookup_index(
-    index: DedupIndex, signatures: Sequence[Path], batch: _Batch, reps: np.ndarray, nbands: int, need_sig: set[int]
+    index: DedupIndex, signatures: Sequence[Path], batch: _Batch, reps: np.ndarray, nbands: int
 ) -> tuple[list[tuple[int, str]], dict[str, IndexEntry], dict[int, np.ndarray]]:
-    """Index candidates of each representative, one signatures file at a time; also returns the signatures of
-    documents in `need_sig` or with index candidates (for estimates)."""
+    """Index candidates of each exact-duplicate representative, asked `LOOKUP_ROWS` representatives at a time
+    across signatures files (a lookup reads the whole index, so it is not asked once per file); also returns the
+    signatures of the documents that have candidates (for estimates)."""
     pairs: list[tuple[int, str]] = []
     entries: dict[str, IndexEntry] = {}
-    sigs: dict[int, np.ndarray] = {}
-    offset = 0
-    for path in signatures:
-        t = pq.read_table(path, columns=["sig"] + [band_column(k) for k in range(nbands)])
-        n = t.num_rows
-        glob = np.arange(offset, offset + n)
-        is_rep = reps[glob] == glob
-        local = np.flatnonzero(is_rep)
-        bands = np.stack([t.column(band_column(k)).to_numpy()[local] for k in range(nbands)], axis=1) if n else None
-        found = Matches([], {})
-        if len(local):
-            digests = [batch.digests[offset + i] for i in local]
-            found = index.lookup(digests, bands.reshape(len(local), nbands), batch.n_shingles[offset + local] > 0)
-        here = [(int(offset + local[q]), doc_id) for q, doc_id in found.pairs]
-        pairs += here
+    queued_ids: list[np.ndarray] = []
+    queued_bands: list[np.ndarray] = []
+
+    def ask() -> None:
+        ids, bands = np.concatenate(queued_ids), np.concatenate(queued_bands)
+        found = index.lookup([batch.digests[i] for i in ids], bands, batch.n_shingles[ids] > 0)
+        pairs.extend((int(ids[q]), doc_id) for q, doc_id in found.pairs)  # ids increase: pairs stay in order
         entries.update(found.entries)
-        wanted = sorted({q for q, _ in here} | {i for i in need_sig if offset <= i < offset + n})
-        if wanted:
-            num_perm = t.schema.field("sig").type.list_size
-            flat = t.column("sig").combine_chunks().flatten().to_numpy().reshape(-1, num_perm)
-            sigs.update({i: flat[i - offset].copy() for i in wanted})
-        offset += n
-    return pairs, entries, sigs
+        queued_ids.clear()
+        queued_bands.clear()
+
+    offset = queued = 0
+    for path in signatures:
+        t = pq.read_table(path, columns=[band_column(k) for k in range(nbands)])
+        glob = np.arange(offset, offset + t.num_rows)
+        local = np.flatnonzero(reps[glob] == glob)
+        if len(local):
+            queued_ids.append(offset + local)
+            queued_bands.append(np.stack([t.column(band_column(k)).to_numpy()[local] for k in range(nbands)], axis=1))
+            queued += len(local)
+            if queued >= LOOKUP_ROWS:
+                ask()
+                queued = 0
+        offset += t.num_rows
+    if queued:
+        ask()
+    return pairs, entries, _load_sigs(signatures, {q for q, _ in pairs})
 
 
 def find_duplicates(
@@ -307,7 +314,7 @@ def find_duplicates(
     ipairs, entries, node_of = [], {}, {}
     if index is not None and n:
         in_batch = set(batch.doc_ids)
-        ipairs, entries, isigs = _lookup_index(index, signatures, batch, reps, nbands, set())
+        ipairs, entries, isigs = _lookup_index(index, signatures, batch, reps, nbands)
         sigs.update(isigs)
         ipairs = [(q, d) for q, d in ipairs if d not in in_batch]
         matched = [

@@ -159,3 +159,34 @@ def test_adding_a_batch_holds_one_signatures_file_at_a_time(tmp_path, spec, monk
         index.add(files, None)
     one_file = pq.read_table(sig).nbytes
     assert len(held) == 6 and held[-1] - held[1] < 2 * one_file  # reading all six first held 4 more files by then
+
+
+@pytest.mark.parametrize("lookup_rows", [1, 2, 1 << 18])
+def test_a_batch_of_many_files_asks_the_index_once_per_group_not_once_per_file(
+    tmp_path, spec, monkeypatch, lookup_rows
+):
+    """Each lookup reads the whole index (every segment of a local one): asking once per input file made a daily
+    batch of F files read a year of segments F times. However the representatives are grouped, the answer is the
+    same."""
+    from lmforge.pipeline.dedup import find
+
+    config = DedupConfig()
+    p1, s1 = _sigs(tmp_path, "day1", DAY1, config)
+    day2 = [_sigs(tmp_path, f"day2-{i}", [d], config) for i, d in enumerate(DAY2)]  # one file per document
+    monkeypatch.setattr(find, "LOOKUP_ROWS", lookup_rows)
+    with open_index(spec, tmp_path / "ws", config) as index:
+        index.add([s1], {d["doc_id"] for d in DAY1})
+        calls = []
+        real = type(index).lookup
+        monkeypatch.setattr(type(index), "lookup", lambda self, *a: calls.append(len(a[0])) or real(self, *a))
+        result = find_duplicates([p for p, _ in day2], [s for _, s in day2], config, tmp_path, index)
+    rows = {r["doc_id"]: (r["duplicate_of"], r["reason"]) for r in result.duplicates.to_pylist()}
+    assert rows == {
+        "d2-copy": ("d1-0", "exact_duplicate"),
+        "d2-edit": ("d1-1", "near_duplicate"),
+        "d2-zh": ("d1-zh", "near_duplicate"),
+        "d2-new-copy": ("d2-new", "exact_duplicate"),
+    }
+    representatives = len(DAY2) - 1  # d2-new-copy is an exact copy within the batch: not asked about
+    assert sum(calls) == representatives
+    assert len(calls) == -(-representatives // lookup_rows)
