@@ -199,14 +199,19 @@ class RedisIndex(DedupIndex):
     def count(self) -> int:
         """Indexed documents (for tests and `lmforge dedup` reports)."""
         with self._guard("count"):
-            return sum(1 for _ in self.client.scan_iter(match=f"{self.prefix}:e:*", count=1000))
+            return sum(1 for _ in self.client.scan_iter(match=f"{_glob_literal(self.prefix)}:e:*", count=1000))
 
     def drop(self) -> None:
         """Delete every key under the prefix (tests and explicit resets only)."""
         with self._guard("drop"):
-            keys = list(self.client.scan_iter(match=f"{self.prefix}:*", count=1000))
+            keys = list(self.client.scan_iter(match=f"{_glob_literal(self.prefix)}:*", count=1000))
             for start in range(0, len(keys), READ_BATCH):
                 self.client.delete(*keys[start : start + READ_BATCH])
 
     def close(self) -> None:
         self.client.close()
+
+
+def _glob_literal(text: str) -> str:
+    """`text` as a SCAN MATCH pattern that matches only itself: the glob's `* ? [ ] \\` escaped."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)

@@ -193,3 +193,19 @@ def test_redis_refusing_a_command_is_a_clear_error(tmp_path, spec):
     with pytest.raises(LmforgeError, match="refused") as failed:
         index.add([sig], None)
     assert "WRONGTYPE" in str(failed.value)
+
+
+def test_a_prefix_with_glob_characters_counts_and_drops_only_its_own_keys(tmp_path, redis_url):
+    """`count` and `drop` list keys with SCAN MATCH, a glob: `team*` must not reach `team-b`'s index."""
+    tag = uuid.uuid4().hex[:8]
+    mine = RedisIndex(f"{redis_url}?prefix=t{tag}*[x]?", DedupConfig())
+    other = RedisIndex(f"{redis_url}?prefix=t{tag}-b[x]-", DedupConfig())
+    try:
+        other.add([_signatures(tmp_path, "other", _random_docs("o", 5, seed=1))], None)
+        mine.add([_signatures(tmp_path, "mine", _random_docs("m", 3, seed=2))], None)
+        assert (mine.count(), other.count()) == (3, 5)
+        mine.drop()
+        assert (mine.count(), other.count()) == (0, 5)
+    finally:
+        other.drop()
+        mine.drop()
