@@ -200,8 +200,8 @@ static int needs_pass_a(int kind, const void *data, Py_ssize_t n, int ws) {
         return ws && (memchr(data, '\r', (size_t)n) || memchr(data, 0x85, (size_t)n));
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c < 0x85 ? (ws && c == '\r') : ((c >= 0xd800 && c <= 0xdfff) || (ws && (c == 0x85 || c == 0x2028 || c == 0x2029))))
-            return 1;
+        if (c >= 0xd800 && c <= 0xdfff) return 1;
+        if (ws && (c == '\r' || c == 0x85 || c == 0x2028 || c == 0x2029)) return 1;
     }
     return 0;
 }

@@ -242,16 +242,19 @@ def _lookup_index(
     entries: dict[str, IndexEntry] = {}
     queued_ids: list[np.ndarray] = []
     queued_bands: list[np.ndarray] = []
+    queued = 0
 
     def ask() -> None:
+        nonlocal queued
         ids, bands = np.concatenate(queued_ids), np.concatenate(queued_bands)
         found = index.lookup([batch.digests[i] for i in ids], bands, batch.n_shingles[ids] > 0)
         pairs.extend((int(ids[q]), doc_id) for q, doc_id in found.pairs)  # ids increase: pairs stay in order
         entries.update(found.entries)
         queued_ids.clear()
         queued_bands.clear()
+        queued = 0
 
-    offset = queued = 0
+    offset = 0
     for path in signatures:
         t = pq.read_table(path, columns=[band_column(k) for k in range(nbands)])
         glob = np.arange(offset, offset + t.num_rows)
@@ -262,7 +265,6 @@ def _lookup_index(
             queued += len(local)
             if queued >= LOOKUP_ROWS:
                 ask()
-                queued = 0
         offset += t.num_rows
     if queued:
         ask()

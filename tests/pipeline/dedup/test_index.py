@@ -31,6 +31,13 @@ DAY2 = [
     doc("d2-new", ZH[2] + ZH[3], "zh", 2),
     doc("d2-new-copy", (ZH[2] + ZH[3]).replace("，", " "), "zh", 2),
 ]
+#: What day 2 holds as duplicates, of day 1's documents (through the index) or of its own.
+DAY2_DUPLICATES = {
+    "d2-copy": ("d1-0", "exact_duplicate"),
+    "d2-edit": ("d1-1", "near_duplicate"),
+    "d2-zh": ("d1-zh", "near_duplicate"),
+    "d2-new-copy": ("d2-new", "exact_duplicate"),
+}
 
 
 def _sigs(tmp: Path, name: str, docs: list[dict], config: DedupConfig) -> tuple[Path, Path]:
@@ -61,12 +68,7 @@ def test_new_batch_is_deduplicated_against_earlier_ones(tmp_path, spec):
         assert index.add([s1], {d["doc_id"] for d in DAY1}) == len(DAY1)
         second = find_duplicates([p2], [s2], config, tmp_path, index)
         rows = {r["doc_id"]: (r["duplicate_of"], r["reason"]) for r in second.duplicates.to_pylist()}
-        assert rows == {
-            "d2-copy": ("d1-0", "exact_duplicate"),
-            "d2-edit": ("d1-1", "near_duplicate"),
-            "d2-zh": ("d1-zh", "near_duplicate"),
-            "d2-new-copy": ("d2-new", "exact_duplicate"),
-        }
+        assert rows == DAY2_DUPLICATES
         assert second.stats["index_matches"] == 3
         # Crash after "index updated", before "snapshot published": the re-run must give the same answer.
         index.add([s2], set(DAY2_KEPT := {"d2-new"}))
@@ -181,12 +183,7 @@ def test_a_batch_of_many_files_asks_the_index_once_per_group_not_once_per_file(
         monkeypatch.setattr(type(index), "lookup", lambda self, *a: calls.append(len(a[0])) or real(self, *a))
         result = find_duplicates([p for p, _ in day2], [s for _, s in day2], config, tmp_path, index)
     rows = {r["doc_id"]: (r["duplicate_of"], r["reason"]) for r in result.duplicates.to_pylist()}
-    assert rows == {
-        "d2-copy": ("d1-0", "exact_duplicate"),
-        "d2-edit": ("d1-1", "near_duplicate"),
-        "d2-zh": ("d1-zh", "near_duplicate"),
-        "d2-new-copy": ("d2-new", "exact_duplicate"),
-    }
+    assert rows == DAY2_DUPLICATES
     representatives = len(DAY2) - 1  # d2-new-copy is an exact copy within the batch: not asked about
     assert sum(calls) == representatives
     assert len(calls) == -(-representatives // lookup_rows)
