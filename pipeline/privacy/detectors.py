@@ -15,6 +15,7 @@ from lmforge.pipeline.privacy.validators import (
     IBAN_LENGTHS,
     card_prefix_ok,
     cn_id_ok,
+    country_code_ok,
     digits_of,
     iban_ok,
     isbn13_ok,
@@ -148,7 +149,7 @@ Window = tuple[int, int]
 _VERSION_CONTEXT = re.compile(
     r"(?i)(?:(?<![a-z])(?:version|ver|release|build|v|rev|firmware|sections?|sec|chapter|abschnitt|kapitel|§|版本|章节|oid"
     r"|(?:up|down)grad(?:e|ed|es|ing)(?: to)?)|(?-i:Version))"  # `AssemblyVersion(`, but not `conversion`
-    r"[\"'>_]{0,2}\s{0,2}[:=]?[\s\"'(]{0,3}$"  # also `"version": "`, `<version>`, `__version__ = '`
+    r"[\"'>_\-]{0,2}\s{0,2}[:=]?[\s\"'(]{0,3}$"  # also `"version": "`, `<version>`, `__version__ = '`
 )
 #: `opencv-python==4.8.0.76`, `pywin32>=1.2.3.4`: a dotted quad glued to a distribution name by a PEP 440 operator
 #: is a version. `ip.addr==` and `$ip==` are not distribution names, so the addresses they compare stay found. A name
@@ -252,6 +253,7 @@ def intl_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
     digits = digits_of(value.replace("(0)", ""))
     if (
         8 <= len(digits) <= 15
+        and country_code_ok(digits)
         and not _SIGNED_NUMBER.fullmatch(value)
         and not trivial_digits(digits)
         and not ("-" in value and _ISO_DATE.search(value))

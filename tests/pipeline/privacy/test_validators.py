@@ -6,8 +6,10 @@ import pytest
 
 from lmforge.pipeline.privacy.secrets import looks_random
 from lmforge.pipeline.privacy.validators import (
+    COUNTRY_CODES,
     card_prefix_ok,
     cn_id_ok,
+    country_code_ok,
     iban_ok,
     isbn13_ok,
     luhn_ok,
@@ -96,3 +98,27 @@ def test_letters_only_values_need_random_casing() -> None:
     assert looks_random("ceGOKrVfxqroGm")
     for name in ("getElementById", "mail_options", "SomeClassNameHere", "POSITIONAL_OR_KEYWORD"):
         assert not looks_random(name), name
+
+
+def test_country_codes_are_a_prefix_code() -> None:
+    # E.164 codes are read greedily from the left: no code may be the start of another one
+    assert not [(a, b) for a in COUNTRY_CODES for b in COUNTRY_CODES if a != b and b.startswith(a)]
+    assert all(c.isdigit() and 1 <= len(c) <= 3 for c in COUNTRY_CODES)
+
+
+@pytest.mark.parametrize(
+    ("digits", "ok"),
+    [
+        ("442079460958", True),  # UK
+        ("35316770095", True),  # Ireland (3-digit code)
+        ("74951234567", True),  # Russia (1-digit code)
+        ("14155550173", True),  # North America
+        ("2147483647", False),  # +214: unassigned
+        ("4294967295", False),  # +42 alone: unassigned
+        ("11555501730", False),  # +1 with an area code starting 1
+        ("14151550173", False),  # +1 with an exchange starting 1
+        ("1415555", False),  # +1 needs ten digits after it
+    ],
+)
+def test_country_code_ok(digits: str, ok: bool) -> None:
+    assert country_code_ok(digits) is ok

@@ -262,3 +262,31 @@ def test_a_french_phone_written_with_dots_is_found(phone: str) -> None:
 )
 def test_dotted_numbers_that_are_no_french_phone_stay(text: str) -> None:
     assert _found(text) == []
+
+
+@pytest.mark.parametrize(
+    "phone", ["+44 20 7946 0958", "+353 1 677 0095", "+886 2 2311 6345", "+1 214 748 3647", "+7 495 123 45 67"]
+)
+def test_an_international_phone_with_an_assigned_country_code_is_found(phone: str) -> None:
+    assert _found(f"Call {phone} today.") == [(phone, "PHONE")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "INT_MAX is +2147483647 on most systems.",  # +214 is no country's code
+        "the counter wrapped at +4294967295",  # +42 alone is unassigned (420, 421, 423 are)
+        "gain +28 7364 9912 dB",  # +28x is a spare block
+        "offset +1 155 512 3456",  # +1 (North America): an area code never starts with 0 or 1
+        "offset +1 415 155 0173",  # nor does an exchange
+    ],
+)
+def test_a_signed_number_whose_country_code_no_country_has_is_no_phone(text: str) -> None:
+    assert _found(text) == []
+
+
+@pytest.mark.parametrize(
+    "text", ["See section-2.3.2.4 of the spec.", "release-5.4.2.1 is out", "chapter_12.3.4.5 explains it"]
+)
+def test_a_four_part_number_joined_to_its_version_word_is_no_ip_address(text: str) -> None:
+    assert _found(text) == []
