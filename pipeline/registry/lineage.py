@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: MLflow refuses longer tag values (model version tags: 5000 characters); longer lists go to lineage.json only.
 TAG_LIMIT = 5000
+CHECKPOINT_TAG = "lmforge.checkpoint_sha256"
+"""The model version tag with the sha256 of the checkpoint's weights: what makes two versions the same model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +160,7 @@ def tags(lineage: Lineage, metrics: dict[str, float], flow_run: dict[str, str | 
         "lmforge.run": lineage.run_id,
         "lmforge.run_dir": str(lineage.run_dir),
         "lmforge.checkpoint": str(lineage.checkpoint),
-        "lmforge.checkpoint_sha256": sha256_file(lineage.checkpoint / "model.pt"),
+        CHECKPOINT_TAG: sha256_file(lineage.checkpoint / "model.pt"),
         "lmforge.shards": lineage.shards.id,
         "lmforge.shards_dir": str(lineage.shards.path),
         "lmforge.tokenizer": lineage.tokenizer.id,
@@ -205,7 +207,7 @@ def verify(version_tags: dict[str, str], workspace: str | Path | None = None) ->
     ckpt = relocate(Path(recorded), tags, workspace) / "model.pt" if recorded else None
     if ckpt is None or not ckpt.is_file():
         problems.append(f"{ckpt or 'checkpoint'}: checkpoint weights missing")
-    elif sha256_file(ckpt) != tags.get("lmforge.checkpoint_sha256"):
+    elif sha256_file(ckpt) != tags.get(CHECKPOINT_TAG):
         problems.append(f"{ckpt}: sha256 differs from the registered checkpoint_sha256")
     checked += 1
     run_dir = relocate(Path(tags.get("lmforge.run_dir", "None")), tags, workspace)

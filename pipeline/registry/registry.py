@@ -232,7 +232,7 @@ def _registered_before(name: str, lineage: L.Lineage) -> Registered | None:
         return None
     newest = max((int(v.version) for v in versions), default=0)
     for v in sorted(versions, key=lambda v: int(v.version)):
-        if v.tags.get("lmforge.checkpoint_sha256") == sha:
+        if v.tags.get(L.CHECKPOINT_TAG) == sha:
             if int(v.version) == newest and CANDIDATE not in aliases_of(name, str(v.version)):
                 MlflowClient().set_registered_model_alias(name, CANDIDATE, str(v.version))
                 log.info(
@@ -246,6 +246,24 @@ def _registered_before(name: str, lineage: L.Lineage) -> Registered | None:
             )
             return Registered(name, str(v.version), v.run_id, f"models:/{name}/{v.version}", metrics, lineage)
     return None
+
+
+def _first_of_its_checkpoint(name: str, version: str, sha: str) -> bool:
+    """Whether `version` is the lowest version of `name` registered from the checkpoint with this sha256; if not,
+    it is deleted. Two registrations of one checkpoint at once (a retried flow run beside the original, a backfill
+    beside the schedule) both find no version in `_registered_before` and both create one: each then keeps the
+    lowest and deletes its own if it is not that one, so one version stays whatever the interleaving."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    same = [
+        int(v.version) for v in client.search_model_versions(f"name = '{name}'") if v.tags.get(L.CHECKPOINT_TAG) == sha
+    ]
+    if min(same, default=int(version)) >= int(version):
+        return True
+    log.info("%s version %s duplicates an earlier version of the same checkpoint: deleted", name, version)
+    client.delete_model_version(name, version)
+    return False
 
 
 def register(
@@ -298,6 +316,10 @@ def register(
             mlflow.end_run(status=status)
     version_tags["lmforge.package_model_id"] = info.model_id  # where `lineage --verify` finds the package
     version = mlflow.register_model(info.model_uri, config.model_name, tags=version_tags)
+    if not _first_of_its_checkpoint(config.model_name, str(version.version), version_tags[L.CHECKPOINT_TAG]):
+        earlier = _registered_before(config.model_name, lineage)
+        if earlier is not None:
+            return earlier
     MlflowClient().set_registered_model_alias(config.model_name, CANDIDATE, version.version)
     log.info(
         "registered %s version %s (run %s) as @%s, val bpb %.4f",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from lmforge.pipeline.errors import LmforgeError, NotFoundError
-from lmforge.pipeline.registry import gate
+from lmforge.pipeline.registry import gate, registry
 from lmforge.pipeline.registry.config import RegistryConfig
 from lmforge.pipeline.registry.registry import aliases_of, register, resolve_version
 from tests.pipeline.registry.conftest import NAME
@@ -126,3 +126,37 @@ def test_judging_again_logs_the_gate_metrics_once(chain, trained) -> None:
     gate.apply(name, gate.GateResult(False, "a new champion", registered.version, "10", 4.0, 3.7, chain.shards.name))
     history = MlflowClient().get_metric_history(registered.run_id, "gate.champion_bpb")
     assert [(m.step, m.value) for m in history] == [(0, 3.5), (1, 3.7)]
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_two_registrations_of_one_checkpoint_at_once_leave_one_version(chain, trained, monkeypatch, when) -> None:
+    """A retried flow run registers beside the original: both find no version of the checkpoint yet and both create
+    one. The other registration lands either before ours is created or after it (before we look again); either
+    way one version stays, the first, with @candidate, and both return it."""
+    import mlflow
+
+    name = f"lmforge-race-{when}"
+    config = RegistryConfig(model_name=name, smoke_tokens=0)
+    real = mlflow.register_model
+    other = []
+
+    def racing(*args, **kwargs):
+        monkeypatch.setattr(mlflow, "register_model", real)
+        if when == "before":
+            other.append(register(chain.workspace, trained, config))
+            return real(*args, **kwargs)
+        ours = real(*args, **kwargs)
+        looked = registry._registered_before
+
+        def looked_earlier(*a):  # the other one's first look came before ours was created, and found nothing
+            monkeypatch.setattr(registry, "_registered_before", looked)
+
+        monkeypatch.setattr(registry, "_registered_before", looked_earlier)
+        other.append(register(chain.workspace, trained, config))
+        return ours
+
+    monkeypatch.setattr(mlflow, "register_model", racing)
+    ours = register(chain.workspace, trained, config)
+    assert _versions(name) == ["1"]
+    assert ours.version == other[0].version == "1"
+    assert aliases_of(name, "1") == ["candidate"]
