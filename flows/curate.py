@@ -116,12 +116,12 @@ def curate_flow(
             for u, d in zip(plan.units, plan.digests, strict=True)
         ]
         with progress_bar(len(futures), "curate", "file") as bar:
-            for _ in as_completed(futures):
+            for done in as_completed(futures):
                 if bar:
                     bar.update(1)
+                if strict:  # the first bad file fails the run; leaving the flow cancels the units not started
+                    check_strict([UnitResult(**done.result())])
         results = [f.result() for f in futures]
-        if strict:
-            check_strict([UnitResult(**r) for r in results])
         signatures = None
         if cfg.dedup.enabled:
             parts = [r["part"] for r in results if r["part"]]

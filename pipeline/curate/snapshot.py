@@ -70,7 +70,8 @@ def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig) -
 
 
 def check_strict(results: Sequence[UnitResult]) -> None:
-    """In strict mode the first malformed input fails the run, naming the file and line."""
+    """In strict mode the first malformed input fails the run, naming the file and line. Runs call it on each unit's
+    result as it arrives, so a bad file stops the run before the units after it are curated."""
     for r in results:
         if r.first_input_error:  # "in/x.jsonl:2: bad input (strict mode): malformed_json …"
             where = r.first_input_error_at or r.unit["path"]
@@ -368,6 +369,6 @@ def curate(
         results.append(curator.curate_unit(unit, d, plan.work_dir))
         if on_unit:
             on_unit(results[-1])
-    if strict:
-        check_strict(results)
+        if strict:  # stop at the first bad file, not after curating all the others
+            check_strict(results[-1:])
     return finalize_snapshot(plan, results, config, index_spec=index_spec)

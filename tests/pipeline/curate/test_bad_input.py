@@ -74,6 +74,19 @@ def test_strict_mode_fails_naming_file_and_line(tmp_path, good):
     assert str(failed.value).startswith(f"{bad}:2: bad input (strict mode): malformed_json")  # the file named once
 
 
+def test_strict_mode_stops_at_the_first_bad_file(tmp_path):
+    """A strict run over a large corpus must not curate every other file before it reports the bad one."""
+    docs = read_docs()
+    bad = tmp_path / "in" / "a_bad.jsonl"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"{oops\n")
+    later = [write_jsonl(tmp_path / "in" / f"b_good{i}.jsonl", docs[i * 4 : i * 4 + 4]) for i in range(3)]
+    with pytest.raises(InputError, match=r"a_bad\.jsonl:1.*malformed_json"):
+        _run([bad, *later], tmp_path / "ws", strict=True)
+    curated = list((tmp_path / "ws" / "snapshots" / ".work").glob("*/results/*.json"))
+    assert len(curated) == 1  # the bad file's; none of the three after it
+
+
 def test_truncated_gz_and_zst_keep_the_intact_prefix(tmp_path):
     docs = read_docs()[:8]
     payload = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs).encode() * 50
