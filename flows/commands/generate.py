@@ -49,11 +49,12 @@ def from_mlflow(uri: str, prompt: str, workspace: Path, opts: dict[str, Any]) ->
     from lmforge.flows import env
 
     env.configure(workspace)  # the workspace's SQLite store unless MLFLOW_TRACKING_URI points at a server
-    import mlflow.pyfunc
     import pandas as pd
 
+    from lmforge.pipeline.registry.registry import load_pyfunc
+
     try:
-        model = mlflow.pyfunc.load_model(uri)
+        model = load_pyfunc(uri, workspace)
     except Exception as exc:  # MlflowException, OSError, missing flavor…: one clear line for the user
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NotFoundError(

@@ -52,10 +52,10 @@ class GateResult:
         )
 
 
-def _load(name: str, version: str) -> Any:
-    import mlflow.pyfunc
+def _load(name: str, version: str, workspace: Path) -> Any:
+    from lmforge.pipeline.registry.registry import load_pyfunc
 
-    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().loaded
+    return load_pyfunc(f"models:/{name}/{version}", workspace).unwrap_python_model().loaded
 
 
 def _bpb(loaded: Any, shards_dir: Path, config: RegistryConfig) -> float:
@@ -108,7 +108,7 @@ def judge(workspace: str | Path, name: str, candidate_version: str, config: Regi
             candidate_version,
             str(champion.version),
         )
-    champ_model, cand_model = _load(name, str(champion.version)), _load(name, candidate_version)
+    champ_model, cand_model = _load(name, str(champion.version), workspace), _load(name, candidate_version, workspace)
     reencoded = cand_model.info["tokenizer_sha256"] != champ_model.info["tokenizer_sha256"]
     cand_shards = champ_shards
     if reencoded:

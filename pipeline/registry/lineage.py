@@ -318,15 +318,24 @@ def verify_package(tags: dict[str, str], workspace: str | Path | None = None) ->
     return len(expected), problems
 
 
-def _package_dir(location: str, tags: dict[str, str], workspace: str | Path | None, tmp: str) -> Path:
-    """A logged model's folder: in place for a local artifact store (moved along with a moved workspace), else
-    downloaded into `tmp`."""
+def local_artifact_dir(location: str, tags: dict[str, str], workspace: str | Path | None) -> Path | None:
+    """The folder of artifact URI `location` when it is local (moved along with a moved workspace); None for a
+    remote store."""
     from urllib.parse import urlparse
     from urllib.request import url2pathname
 
     parsed = urlparse(location)
-    if parsed.scheme in ("", "file"):
-        return relocate(Path(url2pathname(parsed.path)), tags, workspace)
+    if parsed.scheme not in ("", "file"):
+        return None
+    return relocate(Path(url2pathname(parsed.path)), tags, workspace)
+
+
+def _package_dir(location: str, tags: dict[str, str], workspace: str | Path | None, tmp: str) -> Path:
+    """A logged model's folder: in place for a local artifact store (moved along with a moved workspace), else
+    downloaded into `tmp`."""
+    local = local_artifact_dir(location, tags, workspace)
+    if local is not None:
+        return local
     import mlflow.artifacts
 
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp))

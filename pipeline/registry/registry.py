@@ -337,3 +337,28 @@ def register(
         metrics,
         lineage,
     )
+
+
+def load_pyfunc(ref: str, workspace: str | Path | None = None) -> Any:
+    """`mlflow.pyfunc.load_model(ref)`; a registered version (`models:/…`) whose package lay in `workspace`'s local
+    artifact store when it was registered is loaded from where the workspace is now: the SQLite store records
+    absolute paths, which a moved workspace (`mv ws elsewhere`) leaves behind."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(_package_here(ref, workspace) or ref)
+
+
+def _package_here(ref: str, workspace: str | Path | None) -> str | None:
+    """The moved package folder of registered version `ref`, or None where MLflow's own path is right."""
+    if workspace is None or not ref.startswith("models:/"):
+        return None
+    from mlflow import MlflowClient
+
+    version = resolve_version(ref)
+    tags = dict(version.tags)
+    model_id = tags.get("lmforge.package_model_id")
+    if not model_id:
+        return None
+    recorded = MlflowClient().get_logged_model(model_id).artifact_location
+    here = L.local_artifact_dir(recorded, tags, workspace)
+    return str(here) if here is not None and here.is_dir() and here.as_uri() != recorded else None

@@ -156,6 +156,20 @@ def test_a_moved_workspace_verifies_where_it_is_now(moved) -> None:
         assert _problems(tags)  # without the new place, the recorded paths are (rightly) missing
 
 
+def test_a_moved_workspace_still_loads_and_runs_its_model(moved) -> None:
+    """The SQLite store records the package's absolute path; `generate models:/…` and the gate load it from where the
+    workspace is now."""
+    new, _ = moved
+    from lmforge.flows.commands.generate import from_mlflow
+    from lmforge.pipeline.registry.registry import load_pyfunc
+
+    with store(new):
+        loaded = load_pyfunc(f"models:/{NAME}@candidate", new)
+        direct = loaded.predict(["The"], params={"max_new_tokens": 4, "greedy": True})
+        via_cli = from_mlflow(f"models:/{NAME}@candidate", "The", new, {"max_new_tokens": 4, "greedy": True})
+        assert len(direct) == 1 and direct[0] == via_cli != ""
+
+
 def test_raw_inputs_inside_a_moved_workspace_are_found_there(tmp_path) -> None:
     """`make run` writes the default corpus under the workspace; after a move its raw files are there too."""
     from lmforge.pipeline.curate.inputs import InputUnit, unit_digest
