@@ -15,7 +15,9 @@ script makes sure of before it starts the clock (the first process on a machine 
     .venv/bin/python bench/curate.py --mb 200          # the issue's figure; --mb 1000 to show RSS stays flat
 
 Each contender runs `--repeat` times (3), in rounds, and its fastest run is shown: on a shared VM the read/write
-pass alone moved between 59 and 113 MB/s from one run to the next, and the ratio with it.
+pass alone moved between 59 and 113 MB/s from one run to the next, and the ratio with it. "kernel %" is the share of
+a contender's CPU time spent in the kernel: most of it is zeroing fresh memory pages (transparent huge pages) for the
+read/write pass, which holds a whole row group of raw records at a time, and it is what moves most between VMs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -148,8 +151,11 @@ def worker(mode: str, files: list[Path], out: Path) -> dict:
             with open(f, "rb") as fh:
                 docs += sum(1 for _ in fh)
     end = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "mode": mode,
+        "user_s": usage.ru_utime,
+        "sys_s": usage.ru_stime,
         "seconds": end - t0,
         "startup": ready - t0,
         "bytes": nbytes,
@@ -209,8 +215,18 @@ def main() -> None:
     for mode, r in results.items():
         mbps = r["bytes"] / 1e6 / r["seconds"]
         steady = r["bytes"] / 1e6 / (r["seconds"] - r["startup"])
+        kernel = 100 * r["sys_s"] / max(r["user_s"] + r["sys_s"], 1e-9)
         rows.append(
-            [mode, f"{r['bytes'] / 1e6:.0f}", mbps, r["docs"] / r["seconds"], r["startup"], steady, r["peak_rss_mb"]]
+            [
+                mode,
+                f"{r['bytes'] / 1e6:.0f}",
+                mbps,
+                r["docs"] / r["seconds"],
+                r["startup"],
+                steady,
+                r["peak_rss_mb"],
+                f"{kernel:.0f}",
+            ]
         )
     lm, rw, dt = (results[m]["bytes"] / results[m]["seconds"] for m in ("lmforge", "readwrite", "datatrove"))
     lm_s, rw_s = (
@@ -218,7 +234,8 @@ def main() -> None:
     )
     print(f"bench/curate.py — {machine()}; {versions('lmforge', 'pyarrow', 'datatrove', 'py3langid')}")
     print(f"each contender's fastest of {args.repeat} runs (one core each)")
-    print(table(["contender", "MB", "MB/s", "docs/s", "start-up s", "MB/s after start-up", "peak RSS MB"], rows))
+    headers = ["contender", "MB", "MB/s", "docs/s", "start-up s", "MB/s after start-up", "peak RSS MB", "kernel %"]
+    print(table(headers, rows))
     print(f"lmforge / read-write upper bound: {lm / rw:.2f}×   (target ≥ 0.5×; {lm_s / rw_s:.2f}× after start-up)")
     print(f"lmforge / datatrove per core:     {lm / dt:.1f}×   (target ≥ 3×)")
     if not args.workdir:
