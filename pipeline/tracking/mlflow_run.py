@@ -143,6 +143,16 @@ class Tracker:
             self._logged_to = last_steps(run_id)
         return self.run_id
 
+    def history(self, key: str, up_to: int) -> list[tuple[int, float]]:
+        """(step, value) of metric `key` the run already holds, up to step `up_to`, one per step in step order (a step
+        logged twice keeps its last value): what a continued run logged before it was resumed."""
+        if not self.enabled or self.run_id is None or key not in self._logged_to:
+            return []
+        from mlflow import MlflowClient
+
+        points = sorted(MlflowClient().get_metric_history(self.run_id, key), key=lambda m: (m.step, m.timestamp))
+        return sorted({m.step: m.value for m in points if m.step <= up_to}.items())
+
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Buffer one step's metrics; a step the continued run already holds is skipped, so steps never repeat."""
         if not self.enabled:

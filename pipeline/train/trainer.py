@@ -306,6 +306,8 @@ class Trainer:
         mlflow_id = self.tracker.start(
             run_name=self.run_dir.name, params=to_dict(self.config), tags=tags, run_id=info.get("mlflow_run_id")
         )
+        # val losses are not in metrics.jsonl: those before the resume come from the continued MLflow run
+        self.val_history = self.tracker.history("val_loss", self.state.step)
         info.update(
             {
                 "run_id": self.run_dir.name,

@@ -59,3 +59,20 @@ def test_torchrun_kill_9_and_resume_is_bitwise(shards_dir: Path, tmp_path: Path,
     assert "resumed from" in resumed.stdout + resumed.stderr
     assert losses(crashed) == losses(straight)
     assert_same_weights(final_weights(crashed), final_weights(straight))
+
+
+def test_the_loss_curve_of_a_resumed_run_keeps_its_earlier_val_points(shards_dir: Path, tmp_path: Path, monkeypatch):
+    """The val losses before the resume live in the MLflow run, not in metrics.jsonl: the curve logged at the end
+    must show them as the uninterrupted run's curve does."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the workspace's own store
+    runs = shards_dir.parent.parent / "runs"
+    config = tiny_config(tracking={"mlflow": True, "eval_every": 5, "sample_tokens": 0, "system_metrics": False})
+    straight = Trainer(config, shards_dir, runs / f"{tmp_path.name}-straight")
+    straight.fit()
+    first = Trainer(config, shards_dir, runs / f"{tmp_path.name}-stopped")
+    first.fit(until=13)  # val at 5 and 10; checkpoint at 10
+    del first
+    second = Trainer(config, shards_dir, runs / f"{tmp_path.name}-stopped")
+    second.fit()
+    assert [s for s, _ in straight.val_history] == [5, 10, 15, 20, 24]
+    assert second.val_history == straight.val_history
