@@ -3,6 +3,7 @@ the run goes on (or fails in strict mode), and documents in = kept + rejected pe
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import os
@@ -187,6 +188,61 @@ def test_a_byte_order_mark_before_the_first_record_is_not_an_error(tmp_path, suf
     _, manifest, rejects = _run([path], tmp_path / "ws", strict=True)  # strict: any input error would raise
     assert "malformed_json" not in _reasons(rejects)
     assert manifest.stats["by_source"]["bom"]["docs_in"] == 3
+
+
+def _pack(raw: bytes, suffix: str) -> bytes:
+    return {".jsonl": raw, ".jsonl.gz": gzip.compress(raw), ".jsonl.zst": zstandard.compress(raw)}[suffix]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".jsonl.zst"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be-bom", "utf-32", "utf-16-le", "utf-16-be"])
+def test_utf16_and_utf32_jsonl_are_read_as_the_same_documents(tmp_path, suffix, encoding):
+    """PowerShell's `>` writes UTF-16 with a byte-order mark; JSON may also come in UTF-16/32 without one (RFC 4627
+    tells them apart by where the zero bytes of the first, ASCII, characters fall). Both read as the UTF-8 file."""
+    docs = read_docs()[:3] + [d for d in read_docs() if not d["text"].isascii()][:2]
+    lines = "".join(
+        json.dumps({"id": f"d{i}", "text": d["text"]}, ensure_ascii=False) + "\n" for i, d in enumerate(docs)
+    )
+    # "utf-16"/"utf-32" write a BOM, "utf-16-le"/"-be" do not
+    raw = codecs.BOM_UTF16_BE + lines.encode("utf-16-be") if encoding == "utf-16-be-bom" else lines.encode(encoding)
+    wide = tmp_path / "wide" / f"docs{suffix}"
+    wide.parent.mkdir()
+    wide.write_bytes(_pack(raw, suffix))
+    plain = write_jsonl(
+        tmp_path / "utf8" / "docs.jsonl", [{"id": f"d{i}", "text": d["text"]} for i, d in enumerate(docs)]
+    )
+    snap, manifest, _ = _run([wide], tmp_path / "ws", strict=True)  # strict: any input error would raise
+    expected, _, _ = _run([plain], tmp_path / "ws8", strict=True)
+    assert manifest.stats["by_source"]["docs"]["docs_in"] == len(docs)
+    assert (
+        read_folder(snap, "data").column("text").to_pylist() == read_folder(expected, "data").column("text").to_pylist()
+    )
+
+
+def test_utf16_jsonl_cut_inside_a_character_keeps_its_intact_lines(tmp_path):
+    docs = read_docs()[:4]
+    raw = "".join(json.dumps({"id": f"d{i}", "text": d["text"]}) + "\n" for i, d in enumerate(docs)).encode("utf-16")
+    path = tmp_path / "cut.jsonl"
+    path.write_bytes(raw[:-3])  # the last line loses its newline and half of a character
+    _, manifest, rejects = _run([path], tmp_path / "ws")
+    by = _reasons(rejects)
+    assert [r["line"] for r in by["truncated_file"]] == [4] and "middle of a character" in by["truncated_file"][0][
+        "detail"
+    ]
+    assert (
+        manifest.stats["by_source"]["cut"]["kept"] + sum(manifest.stats["by_source"]["cut"]["rejected"].values()) == 3
+    )
+
+
+def test_a_utf16_text_file_is_one_document_with_its_text(tmp_path):
+    text = read_docs()[0]["text"]
+    for name, data in (("wide", text.encode("utf-16")), ("plain", text.encode("utf-8"))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.txt").write_bytes(data)
+    wide, manifest, rejects = _run([tmp_path / "wide"], tmp_path / "ws", strict=True)
+    plain, _, _ = _run([tmp_path / "plain"], tmp_path / "ws8", strict=True)
+    assert manifest.stats["docs_in"] == manifest.stats["kept"] == 1 and len(rejects) == 0
+    assert read_folder(wide, "data").column("text").to_pylist() == read_folder(plain, "data").column("text").to_pylist()
 
 
 def test_a_parquet_text_column_stored_as_binary_is_decoded_as_utf8(tmp_path):
