@@ -7,9 +7,8 @@ file and line; it is reported through `on_error` and the run goes on, unless `st
 from __future__ import annotations
 
 import codecs
-import gzip
-import io
 import json
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from lmforge.pipeline.curate.lines import open_lines
 from lmforge.pipeline.errors import InputError
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.privacy.redactor import Redactor, apply
@@ -51,30 +51,25 @@ class JsonlReport:
 ErrorHook = Callable[[InputError], None]
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    if path.suffix == ".zst":
-        import zstandard
-
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(path.open("rb")))
-    return path.open("rb")
-
-
 def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
-    """(line number, record or the InputError for that line); blank lines are skipped."""
+    """(line number, record or the InputError for that line); blank lines are skipped. The file is read as
+    curation reads it (`curate.lines.open_lines`: gzip, zstd, UTF-8 with or without a mark, UTF-16/32)."""
     if not path.is_file():
         raise InputError(path, "input file not found")
-    with _open_binary(path) as raw:
-        try:
-            for lineno, line in enumerate(raw, 1):
-                if lineno == 1 and line.startswith(codecs.BOM_UTF8):  # an encoding mark, as in curation's reader
-                    line = line[len(codecs.BOM_UTF8) :]
-                if not line.strip():
-                    continue
-                yield lineno, _parse(path, lineno, line)
-        except (OSError, EOFError, ValueError) as exc:  # truncated .gz/.zst: say where it stopped
-            raise InputError(path, f"cannot read past this point ({exc}); the file looks truncated") from exc
+    lineno = 0
+    try:
+        for lineno, line in enumerate(open_lines(str(path)), 1):
+            if lineno == 1 and line.startswith(codecs.BOM_UTF8):  # an encoding mark, as in curation's reader
+                line = line[len(codecs.BOM_UTF8) :]
+            if not line.strip():
+                continue
+            yield lineno, _parse(path, lineno, line)
+    except (OSError, EOFError, ValueError, zlib.error) as exc:  # truncated .gz/.zst: say where it stopped
+        raise InputError(path, f"cannot read past line {lineno} ({exc}); the file looks truncated") from exc
+    except Exception as exc:  # zstandard.ZstdError has no stable import path across versions
+        if type(exc).__name__ != "ZstdError":
+            raise
+        raise InputError(path, f"cannot read past line {lineno} ({exc}); the file looks truncated") from exc
 
 
 def _parse(path: Path, lineno: int, line: bytes) -> dict[str, Any] | InputError:

@@ -129,3 +129,22 @@ def test_a_byte_order_mark_before_the_first_record_is_not_an_error(tmp_path: Pat
     errors: list[InputError] = []
     report = scan_jsonl(src, tmp_path / "o.jsonl", on_error=errors.append)
     assert errors == [] and report.records == 2 and report.counts == {"IPV4": 1, "EMAIL": 1}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_utf16_and_utf32_input_is_read_as_curation_reads_it(tmp_path: Path, encoding: str) -> None:
+    src = tmp_path / "wide.jsonl"
+    lines = '{"id": 1, "text": "ip 8.8.8.8"}\n{"id": 2, "text": "mail jürgen@example.org"}\n'
+    src.write_bytes(lines.encode(encoding))
+    errors: list[InputError] = []
+    report = scan_jsonl(src, tmp_path / "o.jsonl", on_error=errors.append)
+    assert errors == [] and report.records == 2 and report.counts == {"IPV4": 1, "EMAIL": 1}
+
+
+def test_a_truncated_zst_input_names_the_line_it_stopped_after(tmp_path: Path) -> None:
+    import zstandard
+
+    src = tmp_path / "cut.jsonl.zst"
+    src.write_bytes(zstandard.compress(b'{"id": 1, "text": "ip 8.8.8.8"}\n' * 200)[:-20])
+    with pytest.raises(InputError, match=r"cannot read past line \d+ .*truncated"):
+        scan_jsonl(src, tmp_path / "o.jsonl")
