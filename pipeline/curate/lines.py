@@ -1,6 +1,6 @@
 """The lines of a JSONL file as UTF-8 bytes, whatever its compression (none, gzip, zstd) and Unicode encoding
 (UTF-8, or UTF-16/32 as PowerShell's `>` writes it): curation's reader and `lmforge pii` read their inputs with
-`open_lines`. It imports no pyarrow, so `lmforge pii` starts fast.
+`open_lines`, and `json_error_detail` says why a line is no JSON. It imports no pyarrow, so `lmforge pii` starts fast.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import codecs
 import gzip
 import io
 import itertools
+import json
 from collections.abc import Iterator
 
 READ_CHUNK = 1 << 20
@@ -103,3 +104,10 @@ def open_lines(path: str) -> Iterator[bytes]:
         stream = gzip.GzipFile(fileobj=raw) if lower.endswith(".gz") else raw
         wide = wide_encoding(stream.peek(4)[:4], json_text=True)
         yield from _wide_lines(_chunks(stream), wide) if wide else stream
+
+
+def json_error_detail(exc: json.JSONDecodeError | RecursionError) -> str:
+    """Where and why a line is no JSON; a RecursionError is a value nested deeper than Python's parser goes."""
+    if isinstance(exc, RecursionError):
+        return "values nested deeper than the JSON parser allows"
+    return f"{exc.msg} at column {exc.colno}"

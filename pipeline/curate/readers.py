@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from lmforge.pipeline.curate.config import CleanConfig, FieldsConfig
 from lmforge.pipeline.curate.document import Reject
 from lmforge.pipeline.curate.inputs import InputUnit
-from lmforge.pipeline.curate.lines import open_lines, wide_encoding
+from lmforge.pipeline.curate.lines import json_error_detail, open_lines, wide_encoding
 
 
 @dataclass(slots=True)
@@ -186,16 +186,8 @@ class RecordReader:
                     continue
                 try:
                     obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield Reject(
-                        unit.source,
-                        unit.path,
-                        n,
-                        "read",
-                        "malformed_json",
-                        f"{exc.msg} at column {exc.colno}",
-                        text=line,
-                    )
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    yield Reject(unit.source, unit.path, n, "read", "malformed_json", json_error_detail(exc), text=line)
                     continue
                 if not isinstance(obj, dict):
                     yield Reject(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from lmforge.pipeline.curate.lines import open_lines
+from lmforge.pipeline.curate.lines import json_error_detail, open_lines
 from lmforge.pipeline.errors import InputError
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.privacy.redactor import Redactor, apply
@@ -77,8 +77,8 @@ def _parse(path: Path, lineno: int, line: bytes) -> dict[str, Any] | InputError:
         record = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError as exc:
         return InputError(path, f"not UTF-8 at byte {exc.start}; re-encode the file as UTF-8", lineno)
-    except json.JSONDecodeError as exc:
-        return InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", lineno)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return InputError(path, f"not valid JSON ({json_error_detail(exc)})", lineno)
     if not isinstance(record, dict):
         return InputError(path, f"expected a JSON object, got {type(record).__name__}", lineno)
     if "text" not in record:

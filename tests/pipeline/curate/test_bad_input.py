@@ -67,6 +67,21 @@ def test_record_level_bad_input_is_rejected_with_file_and_line(tmp_path, good):
     assert src["docs_in"] == src["kept"] + sum(src["rejected"].values())
 
 
+def test_json_nested_too_deep_is_one_malformed_line_and_the_file_goes_on(tmp_path):
+    """200,000 nested brackets exhaust Python's JSON parser (RecursionError): that line is rejected, not the run."""
+    docs = read_docs()
+    deep = '{"id": "deep", "text": "x", "meta": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    lines = [json.dumps({"id": "a", "text": docs[0]["text"]}), deep, json.dumps({"id": "c", "text": docs[1]["text"]})]
+    path = tmp_path / "in" / "deep.jsonl"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + "\n")
+    _, manifest, rejects = _run([path], tmp_path / "ws")
+    by = _reasons(rejects)
+    assert [r["line"] for r in by["malformed_json"]] == [2] and "nested" in by["malformed_json"][0]["detail"]
+    src = manifest.stats["by_source"]["deep"]
+    assert src["docs_in"] == 3 and src["docs_in"] == src["kept"] + sum(src["rejected"].values())
+
+
 def test_strict_mode_fails_naming_file_and_line(tmp_path, good):
     bad = tmp_path / "in" / "bad.jsonl"
     bad.write_bytes(b'{"id": "a", "text": "fine text here"}\n{oops\n')

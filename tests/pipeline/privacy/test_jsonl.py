@@ -148,3 +148,12 @@ def test_a_truncated_zst_input_names_the_line_it_stopped_after(tmp_path: Path) -
     src.write_bytes(zstandard.compress(b'{"id": 1, "text": "ip 8.8.8.8"}\n' * 200)[:-20])
     with pytest.raises(InputError, match=r"cannot read past line \d+ .*truncated"):
         scan_jsonl(src, tmp_path / "o.jsonl")
+
+
+def test_json_nested_too_deep_is_an_error_for_its_line_only(tmp_path: Path) -> None:
+    src = tmp_path / "deep.jsonl"
+    deep = '{"id": 2, "text": "x", "meta": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    src.write_text('{"id": 1, "text": "ip 8.8.8.8"}\n' + deep + '\n{"id": 3, "text": "mail a@example.org"}\n')
+    errors: list[InputError] = []
+    report = scan_jsonl(src, tmp_path / "o.jsonl", on_error=errors.append)
+    assert report.records == 2 and [(e.line, "nested" in e.reason) for e in errors] == [(2, True)]
