@@ -243,7 +243,21 @@ class RecordReader:
         cols = list(dict.fromkeys(c for c in found if c is not None))
         row = 0
         for rg in range(pf.num_row_groups):
-            for obj in pf.read_row_group(rg, columns=cols).to_pylist():
+            try:
+                rows = pf.read_row_group(rg, columns=cols).to_pylist()
+            except (OSError, ValueError) as exc:  # a damaged page: this row group is lost, the next ones are read
+                n_rows = pf.metadata.row_group(rg).num_rows
+                yield Reject(
+                    unit.source,
+                    unit.path,
+                    row + 1,
+                    "read",
+                    "unreadable",
+                    f"row group {rg} (rows {row + 1}-{row + n_rows}) cannot be read: {exc}",
+                )
+                row += n_rows
+                continue
+            for obj in rows:
                 row += 1
                 yield self._record(unit.source, unit.path, row, obj)
         if row == 0:

@@ -82,6 +82,24 @@ def test_json_nested_too_deep_is_one_malformed_line_and_the_file_goes_on(tmp_pat
     assert src["docs_in"] == 3 and src["docs_in"] == src["kept"] + sum(src["rejected"].values())
 
 
+def test_a_damaged_parquet_row_group_is_one_reject_and_the_next_ones_are_read(tmp_path):
+    docs = read_docs()[:9]
+    path = tmp_path / "in" / "damaged.parquet"
+    path.parent.mkdir()
+    table = pa.table({"id": [f"d{i}" for i in range(9)], "text": [d["text"] for d in docs]})
+    pq.write_table(table, path, row_group_size=3, compression="zstd")
+    meta = pq.ParquetFile(path).metadata.row_group(0).column(1)
+    start = meta.dictionary_page_offset or meta.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start + 8 : start + 40] = bytes(b ^ 0xFF for b in data[start + 8 : start + 40])  # row group 0's text pages
+    path.write_bytes(bytes(data))
+    _, manifest, rejects = _run([path], tmp_path / "ws")
+    lost = _reasons(rejects)["unreadable"]
+    assert [(r["line"], "row group 0 (rows 1-3)" in r["detail"]) for r in lost] == [(1, True)]
+    src = manifest.stats["by_source"]["damaged"]
+    assert src["docs_in"] == 6 and src["docs_in"] == src["kept"] + sum(src["rejected"].values())
+
+
 def test_strict_mode_fails_naming_file_and_line(tmp_path, good):
     bad = tmp_path / "in" / "bad.jsonl"
     bad.write_bytes(b'{"id": "a", "text": "fine text here"}\n{oops\n')
