@@ -36,6 +36,17 @@ class RawRecord:
     created_at: Any = None
 
 
+def _unreadable(source: str, path: str, exc: OSError) -> Reject:
+    return Reject(
+        source,
+        getattr(exc, "filename", None) or path,
+        None,
+        "read",
+        "unreadable",
+        f"cannot read file: {exc.strerror or exc}",
+    )
+
+
 def decode(data: bytes, policy: str, encoding: str = "utf-8") -> tuple[str | None, str | None]:
     """Decode (UTF-8 unless told otherwise) under the configured policy → (text, error detail)."""
     try:
@@ -98,7 +109,10 @@ class RecordReader:
                 yield from self._parquet(unit)
             elif unit.kind == "textdir":
                 for f in unit.files:
-                    yield from self._text_file(unit.source, f)
+                    try:
+                        yield from self._text_file(unit.source, f)
+                    except OSError as exc:  # one unreadable file: the folder's other files are still read
+                        yield _unreadable(unit.source, f, exc)
             elif unit.kind == "text":
                 yield from self._text_file(unit.source, unit.path)
             elif unit.kind == "bad_name":
@@ -122,14 +136,7 @@ class RecordReader:
                     "unknown extension; expected .jsonl[.gz|.zst], .parquet or a text file",
                 )
         except OSError as exc:  # permission denied, dangling link, I/O error: the file, not a record, is bad
-            yield Reject(
-                unit.source,
-                getattr(exc, "filename", None) or unit.path,
-                None,
-                "read",
-                "unreadable",
-                f"cannot read file: {exc.strerror or exc}",
-            )
+            yield _unreadable(unit.source, unit.path, exc)
 
     def _record(self, source: str, path: str, line: int, obj: dict) -> RawRecord | Reject:
         f = self.fields

@@ -176,6 +176,24 @@ def test_file_level_problems_become_rejects(tmp_path, good):
     assert manifest.stats["kept"] == 8
 
 
+def test_an_unreadable_file_in_a_folder_does_not_lose_the_files_after_it(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    docs = read_docs()
+    (folder / "a.txt").write_text(docs[0]["text"], encoding="utf-8")
+    locked = folder / "m.txt"
+    if os.geteuid() == 0:  # root reads anything: a dangling link is unreadable for everyone
+        locked.symlink_to(tmp_path / "missing-target.txt")
+    else:
+        locked.write_text("x")
+        locked.chmod(0)
+    (folder / "z.txt").write_text(docs[1]["text"], encoding="utf-8")
+    snap, manifest, rejects = _run([folder], tmp_path / "ws")
+    assert [r["path"] for r in _reasons(rejects)["unreadable"]] == [str(locked)]
+    assert manifest.stats["docs_in"] == 2
+    assert sorted(read_folder(snap, "data").column("doc_id").to_pylist()) == ["notes/a.txt", "notes/z.txt"]
+
+
 def test_giant_document_is_rejected_without_stopping_the_run(tmp_path, good):
     giant = tmp_path / "in" / "giant.jsonl"
     giant.write_text(json.dumps({"id": "huge", "text": "word " * 10_500_000}) + "\n")  # ~52 MB
