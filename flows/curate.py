@@ -14,7 +14,7 @@ from prefect.futures import as_completed
 from lmforge.flows.progress import progress_bar
 from lmforge.pipeline.config import LmforgeConfig, load_config
 from lmforge.pipeline.curate.inputs import InputUnit
-from lmforge.pipeline.curate.process import UnitCurator, UnitResult
+from lmforge.pipeline.curate.process import UnitCurator, UnitResult, unit_result_path
 from lmforge.pipeline.curate.snapshot import check_strict, finalize_snapshot, index_pending, make_plan
 from lmforge.pipeline.digest import digest
 from lmforge.pipeline.stage import find_stage
@@ -31,10 +31,19 @@ def _curator(config: LmforgeConfig) -> UnitCurator:
     return _CURATORS[key]
 
 
-def _unit_cache_key(context: Any, parameters: dict[str, Any]) -> str:
+def _unit_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     """Unit digest + its work folder (named by the snapshot id, which covers the curation params, under one
-    workspace): same file, same params, same workspace → the persisted result is reused."""
-    return f"curate-{digest([parameters['work_dir'], parameters['unit_digest']])}"
+    workspace): same file, same params, same workspace → the persisted result is reused.
+
+    Only while the unit's files are on disk, though: a finished snapshot removes its work folder, and Prefect's
+    records outlive it (in ws/.prefect, or on a server). Once the snapshot is deleted, a cached result would name
+    parts that are gone; with no result file there is no key (Prefect neither looks up nor records one) and the
+    unit runs again. Its outputs are deterministic, so a result cached under the key stays right whenever it holds.
+    """
+    work_dir, unit_digest = parameters["work_dir"], parameters["unit_digest"]
+    if not unit_result_path(Path(work_dir), unit_digest).is_file():
+        return None
+    return f"curate-{digest([work_dir, unit_digest])}"
 
 
 @task(

@@ -110,6 +110,11 @@ class UnitResult:
         return asdict(self)
 
 
+def unit_result_path(out_dir: Path, unit_digest: str) -> Path:
+    """Where a curated unit's UnitResult lies while its snapshot is being built; a unit with one is done."""
+    return Path(out_dir) / "results" / f"{unit_digest}.json"
+
+
 def doc_id_for(source: str, record_id: str | None, path: str, line: int | None) -> str:
     """Stable id. A record's own id is kept readable (`source/id`) when it is short and plain; otherwise, and for
     records without an id, it is a hash of source + id (or source + the file's folder and name + line: daily
@@ -226,7 +231,7 @@ class UnitCurator:
 
     def curate_unit(self, unit: InputUnit, unit_digest: str, out_dir: Path) -> UnitResult:
         """Process one unit into `out_dir/parts/<digest>.parquet` + `out_dir/rejects/<digest>.parquet`."""
-        result_path = out_dir / "results" / f"{unit_digest}.json"
+        result_path = unit_result_path(out_dir, unit_digest)
         if result_path.is_file():
             return UnitResult(**json.loads(result_path.read_text()))
         for sub in ("parts", "rejects", "results"):

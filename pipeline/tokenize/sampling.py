@@ -42,8 +42,27 @@ def snapshot_files(snapshot_dir: Path) -> list[Path]:
     """The snapshot's data files in a fixed order; an empty snapshot is an InputError."""
     files = sorted((Path(snapshot_dir) / "data").glob("*.parquet"))
     if not files:
-        raise InputError(snapshot_dir, "snapshot has no data/*.parquet files; re-run `lmforge curate` for it")
+        raise InputError(snapshot_dir, _why_empty(Path(snapshot_dir)))
     return files
+
+
+def _why_empty(snapshot_dir: Path) -> str:
+    """A finished snapshot that kept nothing (curating again gives the same), or one whose data files are gone."""
+    from lmforge.pipeline.errors import LmforgeError
+    from lmforge.schemas.manifest import Manifest
+
+    try:
+        stats = Manifest.read(snapshot_dir).stats
+    except LmforgeError:
+        stats = {}
+    if stats.get("kept") == 0:
+        reasons = sorted(stats.get("by_reason", {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        top = ", ".join(f"{r} {n}" for r, n in reasons[:3]) or "no documents read"
+        return (
+            f"the snapshot kept none of its {stats.get('docs_in', 0)} documents ({top}): nothing to build from. "
+            "Give more or longer input, or loosen curate.filters; rejects/ lists every document with its reason"
+        )
+    return "snapshot has no data/*.parquet files; re-run `lmforge curate` for it"
 
 
 def read_ids(files: Iterable[Path], columns: tuple[str, ...] = ("doc_id", "n_chars")) -> Iterator[tuple]:

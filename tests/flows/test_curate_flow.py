@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,24 @@ async def _flow_records(flow_run_id):
         logs = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
         flow_run = await client.read_flow_run(flow_run_id)
     return flow_run, tasks, arts, logs
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_deleted_snapshot_is_curated_again_not_taken_from_prefects_cache(tmp_path):
+    """Prefect keeps its task cache (ws/.prefect, or a server's) when a snapshot folder is deleted, but the unit
+    files its cached results point at went with the finished snapshot's work folder: the units must run again."""
+    import shutil
+
+    from lmforge.pipeline.digest import sha256_file
+
+    src = write_jsonl(tmp_path / "in" / "a.jsonl", read_docs())
+    first = curate_flow(inputs=[str(src)], workspace=str(tmp_path / "ws"))
+    data = sorted(Path(first["path"]).glob("data/*.parquet"))
+    digests = [sha256_file(p) for p in data]
+    shutil.rmtree(first["path"])
+    again = curate_flow(inputs=[str(src)], workspace=str(tmp_path / "ws"))
+    assert not again["skipped"] and again["snapshot_id"] == first["snapshot_id"]
+    assert [sha256_file(p) for p in sorted(Path(again["path"]).glob("data/*.parquet"))] == digests
 
 
 @pytest.mark.usefixtures("prefect_harness")

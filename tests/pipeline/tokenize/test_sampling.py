@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import json
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lmforge.pipeline.tokenize.sampling import choose_sample, sentences, stable_unit, stable_units
+from lmforge.pipeline.config import load_config
+from lmforge.pipeline.curate.snapshot import curate
+from lmforge.pipeline.errors import InputError
+from lmforge.pipeline.tokenize.sampling import choose_sample, sentences, snapshot_files, stable_unit, stable_units
 from tests.pipeline.tokenize.conftest import corpus_docs
 from tests.support.snapshots import make_snapshot
 
@@ -54,3 +60,13 @@ def test_two_documents_still_hold_one_out(tmp_path):
 @given(st.lists(st.text(max_size=20), max_size=30), st.text(max_size=20))
 def test_stable_units_equal_stable_unit_one_by_one(ids, salt):
     assert stable_units(ids, salt).tolist() == [stable_unit(d, salt) for d in ids]
+
+
+def test_a_snapshot_that_kept_nothing_says_why_instead_of_asking_for_a_rerun(tmp_path):
+    """Every document rejected (too short for the filters): re-running curate gives the same empty snapshot, so the
+    error names the reasons and the fix instead."""
+    src = tmp_path / "tiny.jsonl"
+    src.write_text("".join(json.dumps({"id": str(i), "text": f"word {i}"}) + "\n" for i in range(3)))
+    snap = curate([str(src)], tmp_path / "ws", load_config(overrides={"dedup": {"enabled": False}}))
+    with pytest.raises(InputError, match=r"kept none of its 3 documents \(.*3.*\).*curate\.filters.*rejects/"):
+        snapshot_files(snap)
