@@ -24,6 +24,9 @@ from lmforge.pipeline.curate.document import Reject
 from lmforge.pipeline.curate.inputs import InputUnit
 from lmforge.pipeline.curate.lines import json_error_detail, open_lines, wide_encoding
 
+PARQUET_BATCH_ROWS = 256
+"""Rows of a Parquet file made into records at a time."""
+
 
 @dataclass(slots=True)
 class RawRecord:
@@ -250,23 +253,29 @@ class RecordReader:
         cols = list(dict.fromkeys(c for c in found if c is not None))
         row = 0
         for rg in range(pf.num_row_groups):
-            try:
-                rows = pf.read_row_group(rg, columns=cols).to_pylist()
-            except (OSError, ValueError) as exc:  # a damaged page: this row group is lost, the next ones are read
-                n_rows = pf.metadata.row_group(rg).num_rows
-                yield Reject(
-                    unit.source,
-                    unit.path,
-                    row + 1,
-                    "read",
-                    "unreadable",
-                    f"row group {rg} (rows {row + 1}-{row + n_rows}) cannot be read: {exc}",
-                )
-                row += n_rows
-                continue
-            for obj in rows:
-                row += 1
-                yield self._record(unit.source, unit.path, row, obj)
+            first, n_rows = row, pf.metadata.row_group(rg).num_rows
+            # Batches, not the whole row group: Spark and HF write row groups of hundreds of MB of text, and a
+            # row group made into Python objects at once costs several times that in memory.
+            batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[rg], columns=cols)
+            while True:
+                try:
+                    batch = next(batches, None)
+                except (OSError, ValueError) as exc:  # a damaged page: the rest of this row group is lost
+                    yield Reject(
+                        unit.source,
+                        unit.path,
+                        row + 1,
+                        "read",
+                        "unreadable",
+                        f"row group {rg} (rows {row + 1}-{first + n_rows}) cannot be read: {exc}",
+                    )
+                    row = first + n_rows
+                    break
+                if batch is None:
+                    break
+                for obj in batch.to_pylist():
+                    row += 1
+                    yield self._record(unit.source, unit.path, row, obj)
         if row == 0:
             yield Reject(unit.source, unit.path, None, "read", "empty_file", "file holds no rows")
 

@@ -100,6 +100,25 @@ def test_a_damaged_parquet_row_group_is_one_reject_and_the_next_ones_are_read(tm
     assert src["docs_in"] == 6 and src["docs_in"] == src["kept"] + sum(src["rejected"].values())
 
 
+def test_parquet_is_read_in_batches_with_rows_numbered_across_row_groups(tmp_path, monkeypatch):
+    """Rows are made into records a few at a time (big row groups stay bounded in memory); their numbers still run
+    through the file, which is what a reject names."""
+    from lmforge.pipeline.curate import readers
+
+    monkeypatch.setattr(readers, "PARQUET_BATCH_ROWS", 2)
+    docs = read_docs()[:7]
+    texts = [d["text"] for d in docs]
+    texts[5] = None  # row 6, in the second row group, the second batch of it: missing text
+    path = tmp_path / "in" / "batches.parquet"
+    path.parent.mkdir()
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(7)], "text": texts}), path, row_group_size=4)
+    snap, manifest, rejects = _run([path], tmp_path / "ws")
+    assert [r["line"] for r in _reasons(rejects)["missing_text"]] == [6]
+    assert manifest.stats["by_source"]["batches"]["docs_in"] == 7
+    kept = set(read_folder(snap, "data").column("doc_id").to_pylist())
+    assert kept <= {f"batches/d{i}" for i in range(7)} - {"batches/d5"} and len(kept) == manifest.stats["kept"]
+
+
 def test_strict_mode_fails_naming_file_and_line(tmp_path, good):
     bad = tmp_path / "in" / "bad.jsonl"
     bad.write_bytes(b'{"id": "a", "text": "fine text here"}\n{oops\n')
