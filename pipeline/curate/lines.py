@@ -41,12 +41,52 @@ def _chunks(f: io.BufferedIOBase) -> Iterator[bytes]:
         yield chunk
 
 
-def _split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+class CutLine(bytes):
+    """The first `limit + 1` bytes of a line longer than the limit `open_lines` was given; `size` is the whole line's
+    length. The rest of the line was read past, never held: a multi-GB "line" (a binary file named .jsonl) would
+    otherwise be read into memory whole."""
+
+    size: int
+
+
+def _cut(prefix: bytes, size: int) -> CutLine:
+    line = CutLine(prefix)
+    line.size = size
+    return line
+
+
+def _capped(stream: io.BufferedIOBase, limit: int) -> Iterator[bytes]:
+    """`stream`'s lines, each longer than `limit` bytes as a CutLine."""
+    while line := stream.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)
+        while (rest := stream.readline(READ_CHUNK)) and not rest.endswith(b"\n"):
+            size += len(rest)
+        yield _cut(line, size + len(rest))
+
+
+def _split_lines(chunks: Iterator[bytes], limit: int | None) -> Iterator[bytes]:
+    """The lines in a stream of chunks; one longer than `limit` bytes as a CutLine (its rest is skipped)."""
     pending = b""
+    cut: list | None = None  # [prefix, size so far] of an overlong line whose end has not come yet
     for chunk in chunks:
+        if cut is not None:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                cut[1] += len(chunk)
+                continue
+            yield _cut(cut[0], cut[1] + nl + 1)
+            cut, chunk = None, chunk[nl + 1 :]
         *lines, pending = (pending + chunk).split(b"\n")
-        yield from (ln + b"\n" for ln in lines)
-    if pending:
+        for ln in lines:
+            yield ln + b"\n" if limit is None or len(ln) <= limit else _cut(ln[: limit + 1], len(ln) + 1)
+        if limit is not None and len(pending) > limit:
+            cut, pending = [pending[: limit + 1], len(pending)], b""
+    if cut is not None:
+        yield _cut(cut[0], cut[1])
+    elif pending:
         yield pending
 
 
@@ -73,25 +113,24 @@ def wide_encoding(head: bytes, *, json_text: bool = False) -> str | None:
     }.get(zeros)
 
 
-def _wide_lines(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
-    """Lines of a UTF-16/32 stream as UTF-8, without its byte-order mark; a lone surrogate passes through (and the
+def _utf8_chunks(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
+    """A UTF-16/32 stream's chunks as UTF-8, without its byte-order mark; a lone surrogate passes through (and the
     UTF-8 check rejects its line). A stream that ends inside a character is an EOFError, as a cut-short compressed
-    one is, after the line before it."""
+    one is: raised before the unfinished last line is given out."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="surrogatepass")
-    pending = ""
     for chunk in chunks:
-        *lines, pending = (pending + decoder.decode(chunk)).split("\n")
-        yield from ((ln + "\n").encode("utf-8", "surrogatepass") for ln in lines)
+        yield decoder.decode(chunk).encode("utf-8", "surrogatepass")
     try:
-        pending += decoder.decode(b"", final=True)
+        tail = decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
         raise EOFError(f"{encoding} text ends in the middle of a character") from exc
-    if pending:
-        yield pending.encode("utf-8", "surrogatepass")
+    if tail:
+        yield tail.encode("utf-8", "surrogatepass")
 
 
-def open_lines(path: str) -> Iterator[bytes]:
-    """The lines of a JSONL file as UTF-8 bytes: decompressed, and transcoded when it is in UTF-16 or UTF-32."""
+def open_lines(path: str, max_line: int | None = None) -> Iterator[bytes]:
+    """The lines of a JSONL file as UTF-8 bytes: decompressed, and transcoded when it is in UTF-16 or UTF-32. With
+    `max_line`, a longer line comes as a `CutLine` of its first `max_line + 1` bytes (memory stays bounded)."""
     lower = path.lower()
     with open(path, "rb") as raw:
         if lower.endswith(".zst"):
@@ -99,11 +138,14 @@ def open_lines(path: str) -> Iterator[bytes]:
             first = next(chunks, b"")
             wide = wide_encoding(first[:4], json_text=True)
             rest = itertools.chain([first], chunks)
-            yield from _wide_lines(rest, wide) if wide else _split_lines(rest)
+            yield from _split_lines(_utf8_chunks(rest, wide) if wide else rest, max_line)
             return
         stream = gzip.GzipFile(fileobj=raw) if lower.endswith(".gz") else raw
         wide = wide_encoding(stream.peek(4)[:4], json_text=True)
-        yield from _wide_lines(_chunks(stream), wide) if wide else stream
+        if wide:
+            yield from _split_lines(_utf8_chunks(_chunks(stream), wide), max_line)
+        else:
+            yield from stream if max_line is None else _capped(stream, max_line)
 
 
 def json_error_detail(exc: json.JSONDecodeError | RecursionError) -> str:

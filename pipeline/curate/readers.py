@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from lmforge.pipeline.curate.config import CleanConfig, FieldsConfig
 from lmforge.pipeline.curate.document import Reject
 from lmforge.pipeline.curate.inputs import InputUnit
-from lmforge.pipeline.curate.lines import json_error_detail, open_lines, wide_encoding
+from lmforge.pipeline.curate.lines import CutLine, json_error_detail, open_lines, wide_encoding
 
 PARQUET_BATCH_ROWS = 256
 """Rows of a Parquet file made into records at a time."""
@@ -165,18 +165,21 @@ class RecordReader:
         n = 0
         damaged = False
         try:
-            for n, raw in enumerate(open_lines(unit.path), start=1):
+            # A line past max_bytes is read only that far (a CutLine): its rest is skipped, never held.
+            for n, raw in enumerate(open_lines(unit.path, self.clean.max_bytes), start=1):
+                size = raw.size if isinstance(raw, CutLine) else len(raw)
                 if n == 1 and raw.startswith(codecs.BOM_UTF8):  # an encoding mark (Windows tools write it)
-                    raw = raw[len(codecs.BOM_UTF8) :]
-                if len(raw) > self.clean.max_bytes:
+                    raw, size = raw[len(codecs.BOM_UTF8) :], size - len(codecs.BOM_UTF8)
+                if size > self.clean.max_bytes:
                     text, _ = decode(raw, "replace")
+                    cut = f"; its first {len(raw)} bytes are in the reject" if len(raw) < size else ""
                     yield Reject(
                         unit.source,
                         unit.path,
                         n,
                         "read",
                         "too_large",
-                        f"line of {len(raw)} bytes > clean.max_bytes",
+                        f"line of {size} bytes > clean.max_bytes{cut}",
                         text=text,
                     )
                     continue

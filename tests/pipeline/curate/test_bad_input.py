@@ -219,7 +219,27 @@ def test_giant_document_is_rejected_without_stopping_the_run(tmp_path, good):
     snap, manifest, rejects = _run([good, giant], tmp_path / "ws")
     by = _reasons(rejects)
     assert by["too_large"][0]["path"].endswith("giant.jsonl") and by["too_large"][0]["line"] == 1
+    assert by["too_large"][0]["detail"].startswith("line of 52500027 bytes > clean.max_bytes; its first 10000001")
+    assert len(by["too_large"][0]["text"]) == 10_000_001  # the rest was never held
     assert manifest.stats["kept"] == 8
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".jsonl.zst", ".utf16.jsonl"])
+def test_a_line_past_max_bytes_is_read_only_that_far(tmp_path, suffix):
+    """A binary file named .jsonl can hold a "line" of gigabytes: only its first max_bytes + 1 bytes are held (and
+    kept in the reject), the rest is skipped, and the lines after it are read as usual."""
+    from lmforge.pipeline.curate.lines import CutLine, open_lines
+
+    limit = 1000
+    lines = [b'{"id": "a", "text": "short"}\n', b"x" * 5000 + b"\n", b'{"id": "b", "text": "after"}\n']
+    raw = b"".join(lines)
+    if suffix == ".utf16.jsonl":
+        raw = raw.decode().encode("utf-16")
+    path = tmp_path / f"long{suffix}"
+    path.write_bytes(_pack(raw, suffix.replace(".utf16", "")))
+    got = list(open_lines(str(path), limit))
+    assert [bytes(g) for g in (got[0], got[2])] == [lines[0], lines[2]]
+    assert isinstance(got[1], CutLine) and got[1].size == 5001 and bytes(got[1]) == b"x" * (limit + 1)
 
 
 def test_missing_input_path_is_a_clear_error(tmp_path):
@@ -387,3 +407,16 @@ def test_the_same_file_named_twice_is_read_once(tmp_path, good, monkeypatch):
     link.symlink_to(good)
     _, manifest, rejects = _run([good, "in/good.jsonl", "./in/good.jsonl", "in", link], tmp_path / "ws")
     assert manifest.stats["docs_in"] == 8 and "duplicate_doc_id" not in _reasons(rejects)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.zst"])
+@pytest.mark.parametrize("length", [999, 1000, 1001])
+def test_lines_at_the_max_bytes_boundary_come_the_same_way_from_every_reader(tmp_path, suffix, length):
+    from lmforge.pipeline.curate.lines import CutLine, open_lines
+
+    line = b"y" * length + b"\n"
+    path = tmp_path / f"edge{suffix}"
+    path.write_bytes(_pack(line + b'{"id": "b"}\n', suffix))
+    got = list(open_lines(str(path), 1000))
+    size = got[0].size if isinstance(got[0], CutLine) else len(got[0])
+    assert size == length + 1 and bytes(got[0]) == line[:1001] and got[1] == b'{"id": "b"}\n'
