@@ -16,8 +16,8 @@ script makes sure of before it starts the clock (the first process on a machine 
 
 Each contender runs `--repeat` times (3), in rounds, and its fastest run is shown: on a shared VM the read/write
 pass alone moved between 59 and 113 MB/s from one run to the next, and the ratio with it. "kernel %" is the share of
-a contender's CPU time spent in the kernel: most of it is zeroing fresh memory pages (transparent huge pages) for the
-read/write pass, which holds a whole row group of raw records at a time, and it is what moves most between VMs.
+a contender's CPU time spent in the kernel. For the read/write pass most of it is zeroing fresh memory pages (perf:
+`clear_page_erms`, with transparent huge pages on), and it moves between VMs more than anything else measured here.
 """
 
 from __future__ import annotations
