@@ -6,16 +6,13 @@ logs or returns document text: the result is counts and paths.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
 import os
 import re
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,6 +29,7 @@ from lmforge.pipeline.curate.document import Document, Reject
 from lmforge.pipeline.curate.filters import build_filters
 from lmforge.pipeline.curate.filters.base import Filter
 from lmforge.pipeline.curate.filters.config import FiltersConfig
+from lmforge.pipeline.curate.gc_pause import gc_paused
 from lmforge.pipeline.curate.inputs import InputUnit
 from lmforge.pipeline.curate.langid import LanguageId
 from lmforge.pipeline.curate.readers import RawRecord, RecordReader
@@ -402,33 +400,6 @@ class UnitCurator:
         if not doc.text:
             return "filters", "empty_after_filters", None
         return None
-
-
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the duration; on again when the last of the threads that paused it
-    (units curate in parallel threads under Prefect) is done, if it was on before the first.
-
-    Curating a unit makes millions of short-lived objects and no reference cycles (the tests check), so the
-    collections the allocations trigger find nothing and only walk the whole heap: ~4% of curation's time."""
-    global _gc_pausers, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pausers += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def _batches(items: Iterator[RawRecord | Reject]) -> Iterator[list[RawRecord | Reject]]:

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from lmforge.pipeline.config import load_config
+from lmforge.pipeline.curate.gc_pause import gc_paused
 from lmforge.pipeline.curate.inputs import InputUnit
-from lmforge.pipeline.curate.process import UnitCurator, gc_paused
+from lmforge.pipeline.curate.process import UnitCurator
 from tests.support.curate import read_docs
 
 
