@@ -218,34 +218,36 @@ def _open_run(workspace: Path, lineage: L.Lineage) -> tuple[Any, str | None]:
     return mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{lineage.run_id}"), None
 
 
-def _registered_before(name: str, lineage: L.Lineage) -> Registered | None:
-    """The version already registered from this exact checkpoint (same weights sha256), so re-running a finished
+def _versions_of(name: str, sha: str) -> tuple[list[Any], int]:
+    """The versions of `name` registered from the checkpoint with weights sha256 `sha`, oldest first, and the
+    newest version number of `name` (0 when it has none)."""
+    from mlflow import MlflowClient
+
+    versions = MlflowClient().search_model_versions(f"name = '{name}'")
+    newest = max((int(v.version) for v in versions), default=0)
+    return sorted((v for v in versions if v.tags.get(L.CHECKPOINT_TAG) == sha), key=lambda v: int(v.version)), newest
+
+
+def _registered_before(name: str, lineage: L.Lineage, sha: str) -> Registered | None:
+    """The version already registered from this exact checkpoint (weights sha256 `sha`), so re-running a finished
     chain registers nothing new. When that version is the newest but lacks @candidate (the run that created it
     died before the alias moved), the alias is set now."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    sha = sha256_file(lineage.checkpoint / "model.pt")
     try:
-        versions = MlflowClient().search_model_versions(f"name = '{name}'")
+        same, newest = _versions_of(name, sha)
     except MlflowException:
         return None
-    newest = max((int(v.version) for v in versions), default=0)
-    for v in sorted(versions, key=lambda v: int(v.version)):
-        if v.tags.get(L.CHECKPOINT_TAG) == sha:
-            if int(v.version) == newest and CANDIDATE not in aliases_of(name, str(v.version)):
-                MlflowClient().set_registered_model_alias(name, CANDIDATE, str(v.version))
-                log.info(
-                    "%s version %s had no @%s (an earlier registration stopped early): set", name, newest, CANDIDATE
-                )
-            metrics = {
-                k.removeprefix("lmforge.eval."): float(x) for k, x in v.tags.items() if k.startswith("lmforge.eval.")
-            }
-            log.info(
-                "checkpoint %s is already registered as %s version %s: skipped", lineage.checkpoint, name, v.version
-            )
-            return Registered(name, str(v.version), v.run_id, f"models:/{name}/{v.version}", metrics, lineage)
-    return None
+    if not same:
+        return None
+    v = same[0]
+    if int(v.version) == newest and CANDIDATE not in aliases_of(name, str(v.version)):
+        MlflowClient().set_registered_model_alias(name, CANDIDATE, str(v.version))
+        log.info("%s version %s had no @%s (an earlier registration stopped early): set", name, newest, CANDIDATE)
+    metrics = {k.removeprefix("lmforge.eval."): float(x) for k, x in v.tags.items() if k.startswith("lmforge.eval.")}
+    log.info("checkpoint %s is already registered as %s version %s: skipped", lineage.checkpoint, name, v.version)
+    return Registered(name, str(v.version), v.run_id, f"models:/{name}/{v.version}", metrics, lineage)
 
 
 def _first_of_its_checkpoint(name: str, version: str, sha: str) -> bool:
@@ -255,14 +257,11 @@ def _first_of_its_checkpoint(name: str, version: str, sha: str) -> bool:
     lowest and deletes its own if it is not that one, so one version stays whatever the interleaving."""
     from mlflow import MlflowClient
 
-    client = MlflowClient()
-    same = [
-        int(v.version) for v in client.search_model_versions(f"name = '{name}'") if v.tags.get(L.CHECKPOINT_TAG) == sha
-    ]
-    if min(same, default=int(version)) >= int(version):
+    same, _ = _versions_of(name, sha)
+    if not same or int(same[0].version) >= int(version):
         return True
     log.info("%s version %s duplicates an earlier version of the same checkpoint: deleted", name, version)
-    client.delete_model_version(name, version)
+    MlflowClient().delete_model_version(name, version)
     return False
 
 
@@ -287,7 +286,8 @@ def register(
     checkpoint = checkpoint_of(run_dir)
     check_finished(run_dir)
     lineage = L.collect(run_dir, checkpoint, workspace)
-    existing = _registered_before(config.model_name, lineage)
+    sha = sha256_file(lineage.checkpoint / "model.pt")
+    existing = _registered_before(config.model_name, lineage, sha)
     if existing is not None:
         return existing
     with tempfile.TemporaryDirectory(prefix="lmforge-package-") as tmp:
@@ -316,8 +316,8 @@ def register(
             mlflow.end_run(status=status)
     version_tags["lmforge.package_model_id"] = info.model_id  # where `lineage --verify` finds the package
     version = mlflow.register_model(info.model_uri, config.model_name, tags=version_tags)
-    if not _first_of_its_checkpoint(config.model_name, str(version.version), version_tags[L.CHECKPOINT_TAG]):
-        earlier = _registered_before(config.model_name, lineage)
+    if not _first_of_its_checkpoint(config.model_name, str(version.version), sha):
+        earlier = _registered_before(config.model_name, lineage, sha)
         if earlier is not None:
             return earlier
     MlflowClient().set_registered_model_alias(config.model_name, CANDIDATE, version.version)
