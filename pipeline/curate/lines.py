@@ -56,7 +56,9 @@ def _cut(prefix: bytes, size: int) -> CutLine:
 
 
 def _capped(stream: io.BufferedIOBase, limit: int) -> Iterator[bytes]:
-    """`stream`'s lines, each longer than `limit` bytes as a CutLine."""
+    """`stream`'s lines, each longer than `limit` bytes as a CutLine. `_split_lines` over 1 MB chunks would do the
+    same, but reading a truncated .gz a line at a time gives out its intact lines before the error; a chunk read
+    raises before it returns any of them."""
     while line := stream.readline(limit + 1):
         if len(line) <= limit or line.endswith(b"\n"):
             yield line

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from lmforge.pipeline.errors import InputError
+from lmforge.pipeline.errors import InputError, LmforgeError
 
 _SCALE = float(1 << 64)
 
@@ -48,7 +48,6 @@ def snapshot_files(snapshot_dir: Path) -> list[Path]:
 
 def _why_empty(snapshot_dir: Path) -> str:
     """A finished snapshot that kept nothing (curating again gives the same), or one whose data files are gone."""
-    from lmforge.pipeline.errors import LmforgeError
     from lmforge.schemas.manifest import Manifest
 
     try:
