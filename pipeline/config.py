@@ -1,4 +1,4 @@
-"""The one config file of a run (TOML): a section per stage, every field defaulted (STYLE.md)."""
+"""The one config file of a run (TOML, or YAML): a section per stage, every field defaulted (STYLE.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmforge.pipeline.configuring import from_dict, read_toml, to_dict
+from lmforge.pipeline.configuring import from_dict, read_config_file, to_dict
 from lmforge.pipeline.curate.config import CurateConfig
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.privacy.config import PrivacyConfig
@@ -32,10 +32,10 @@ class LmforgeConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> LmforgeConfig:
-    """Defaults, then the TOML file at `path` (if any), then `overrides`; unknown fields are errors."""
+    """Defaults, then the TOML or YAML file at `path` (if any), then `overrides`; unknown fields are errors."""
     from lmforge.pipeline.configuring import merge
 
-    data: dict[str, Any] = read_toml(path) if path else {}
+    data: dict[str, Any] = read_config_file(path) if path else {}
     if overrides:
         data = merge(data, overrides)
     return from_dict(LmforgeConfig, data, where=str(path) if path else "config")

@@ -1,13 +1,16 @@
-"""Build frozen config dataclasses from TOML dicts, failing loudly on unknown or mistyped fields (STYLE.md)."""
+"""Build frozen config dataclasses from TOML (or YAML) dicts, failing loudly on unknown or mistyped fields (STYLE.md)."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
+
+import yaml
 
 from lmforge.pipeline.errors import ConfigError
 
@@ -92,14 +95,55 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: `lr: 3e-4` is a number (PyYAML's YAML 1.1 rules read a float
+    without a dot as the string "3e-4", which a float field would then refuse)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?[0-9]+[eE][-+]?[0-9]+$"
+        r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The tables of a config file: TOML, or YAML when its name ends in .yaml/.yml (litgpt's and NeMo's habit).
+
+    Both give the same dicts, checked the same way by `from_dict`. A YAML file must hold a mapping at the top; an
+    empty one is no settings, as an empty TOML file is.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc})") from exc
+    if path.suffix.lower() not in YAML_SUFFIXES:
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    try:
+        data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a YAML config holds a mapping of sections, got a {type(data).__name__}")
+    return data
 
 
 def check(condition: bool, where: str, message: str) -> None:

@@ -33,7 +33,9 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
     help="Partitions run at a time. 1 is deterministic (date order, each day deduplicated against all "
     "earlier days); K > 1 is faster but which copy of a cross-day duplicate survives may vary.",
 )
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config, one section per stage.")
+@click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config, one section per stage."
+)
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
 @click.option(
     "--nproc",

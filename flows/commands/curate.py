@@ -49,7 +49,9 @@ def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner
 @click.command("curate")
 @click.argument("inputs", nargs=-1, required=True)
 @workspace_option
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config ([curate], [privacy]…).")
+@click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config ([curate], [privacy]…)."
+)
 @click.option(
     "--strict", is_flag=True, help="Exit 2 naming the first malformed input (file and line), after curating every file."
 )
@@ -64,7 +66,7 @@ def curate_command(inputs, workspace, config, strict, index, task_runner, worker
 @click.command("dedup")
 @click.argument("inputs", nargs=-1, required=True)
 @workspace_option
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config.")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config.")
 @click.option("--threshold", type=float, default=None, help="Jaccard threshold for near duplicates (default 0.8).")
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
 @click.option(

@@ -18,7 +18,7 @@ from lmforge.flows.commands.common import workspace_option
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder of date=YYYY-MM-DD/ partitions (needed by curate-daily and train-weekly).",
 )
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config the runs use.")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config the runs use.")
 @click.option(
     "--index",
     default=None,

@@ -29,7 +29,9 @@ def resolve_run(workspace: Path, run: str) -> Path:
 @click.command("register")
 @click.option("--run", "run", required=True, help="Run folder, or run id (or unique prefix) under <workspace>/runs.")
 @click.option("--shards", default=None, help="Check that the run was trained on these shards (id).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML with a [registry] section.")
+@click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config with a [registry] section."
+)
 @click.option("--model-name", default=None, help="Registered model name (default: registry.model_name, 'lmforge').")
 @workspace_option
 def command(run, shards, config, model_name, workspace) -> None:

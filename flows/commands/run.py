@@ -12,7 +12,9 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
 @click.command("run")
 @workspace_option
 @click.option("--input", "inputs", multiple=True, help="Input file/folder (repeatable). Default: the built-in corpus.")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config, one section per stage.")
+@click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config, one section per stage."
+)
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
 @click.option(
     "--nproc",

@@ -39,7 +39,7 @@ def command() -> None:
     help="sentencepiece algorithm (default unigram).",
 )
 @click.option("--sample-chars", type=int, default=None, help="Cap on training-sample characters (default 20 M).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config ([tokenizer]).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config ([tokenizer]).")
 @click.option(
     "--prefect/--no-prefect",
     default=True,

@@ -11,7 +11,9 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
 
 @click.command("train")
 @click.option("--shards", required=True, help="Shards id (or unique prefix, or folder) under <workspace>/shards.")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML with a [train] section.")
+@click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config with a [train] section."
+)
 @click.option(
     "--nproc", type=click.IntRange(min=1), default=None, help="Processes per node (default: one per GPU, else 1)."
 )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lmforge.pipeline.configuring import check, from_dict, read_toml
+from lmforge.pipeline.configuring import check, from_dict, read_config_file
 from lmforge.pipeline.train.models import ModelConfig
 
 
@@ -156,7 +156,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
     """The `[train]` section of an lmforge TOML file (the other sections are checked too, and ignored here)."""
     from lmforge.pipeline.config import load_config
 
-    data = read_toml(path)
+    data = read_config_file(path)
     if "train" not in data:
         # A file holding only the train section's fields is accepted as well.
         return from_dict(TrainConfig, data, where=f"{path}")

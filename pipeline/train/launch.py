@@ -159,7 +159,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shards-dir", type=Path, required=True)
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument(
-        "--config", type=Path, help="TrainConfig as JSON or an lmforge TOML (default: <run>/config.json)"
+        "--config", type=Path, help="TrainConfig as JSON, or an lmforge TOML/YAML (default: <run>/config.json)"
     )
     parser.add_argument("--no-resume", action="store_true", help="fail instead of resuming existing checkpoints")
     parser.add_argument("--tag", action="append", default=[], help="KEY=VALUE MLflow tag (repeatable)")
@@ -169,7 +169,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def read_config(path: Path) -> TrainConfig:
     from lmforge.pipeline.train.config import load_train_config
 
-    if path.suffix == ".toml":
+    if path.suffix.lower() != ".json":
         return load_train_config(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
