@@ -15,7 +15,7 @@ def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner
 
     # Fail on a bad config, a missing input or an unreachable index before Prefect starts.
     cfg = load_config(config, overrides)
-    plan_inputs(list(inputs), cfg.curate.text_extensions)
+    plan_inputs(list(inputs), cfg.curate.text_extensions, warn=False)  # the flow warns
     from lmforge.flows.api import check_api, check_index
 
     check_index(index, cfg.dedup.index)

@@ -83,9 +83,10 @@ def source_name(path: Path) -> str:
     return name
 
 
-def plan_inputs(args: list[str], text_extensions: list[str]) -> list[InputUnit]:
+def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = True) -> list[InputUnit]:
     """Expand INPUT arguments into units, sorted for determinism. A missing path is an InputError (nothing to do);
-    files with unknown formats and folders with no matching files become units that only produce rejects."""
+    files with unknown formats and folders with no matching files become units that only produce rejects. `warn`:
+    log a file named more than once (off where a run plans its inputs again, so it is said once per run)."""
     exts = tuple(e.lower() for e in text_extensions)
     units: list[InputUnit] = []
     if not args:
@@ -124,10 +125,10 @@ def plan_inputs(args: list[str], text_extensions: list[str]) -> list[InputUnit]:
             units.append(InputUnit("textdir", str(path), src, tuple(text_files)))
         if not found_any:
             units.append(InputUnit("empty_dir", str(path), src))
-    return sorted(_read_once(units), key=lambda u: (u.path, u.kind))
+    return sorted(_read_once(units, warn), key=lambda u: (u.path, u.kind))
 
 
-def _read_once(units: list[InputUnit]) -> list[InputUnit]:
+def _read_once(units: list[InputUnit], warn: bool) -> list[InputUnit]:
     """Drop a record file named again (`a.jsonl ./a.jsonl`, a folder holding it, a link to it): one file is one
     input, not copies of its records that dedup would then report as duplicate ids. The first naming keeps it."""
     seen: set[str] = set()
@@ -136,7 +137,8 @@ def _read_once(units: list[InputUnit]) -> list[InputUnit]:
         if unit.kind in ("jsonl", "parquet", "text"):
             real = os.path.realpath(unit.path)
             if real in seen:
-                log.warning("%s: named more than once; read once", unit.path)
+                if warn:
+                    log.warning("%s: named more than once; read once", unit.path)
                 continue
             seen.add(real)
         out.append(unit)

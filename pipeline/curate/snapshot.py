@@ -56,8 +56,8 @@ def curation_params(config: LmforgeConfig) -> dict[str, Any]:
     return {"curate": to_dict(config.curate), "privacy": to_dict(config.privacy), "dedup": to_dict(config.dedup)}
 
 
-def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig) -> CurationPlan:
-    units = plan_inputs(inputs, config.curate.text_extensions)
+def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig, *, warn: bool = True) -> CurationPlan:
+    units = plan_inputs(inputs, config.curate.text_extensions, warn=warn)
     digests = [unit_digest(u) for u in units]
     unit_inputs = [
         {"source": u.source, "kind": u.kind, "path": u.path, "digest": d} for u, d in zip(units, digests, strict=True)

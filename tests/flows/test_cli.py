@@ -175,3 +175,11 @@ def test_a_worker_leaves_each_flow_run_its_own_workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")  # the user's own server: kept
     env.configure(tmp_path / "here")
     assert env.worker_environment()["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5000"
+
+
+def test_a_file_named_twice_is_warned_about_once(tmp_path):
+    """`curate a.jsonl ./a.jsonl` says "named more than once" once, not once per time the inputs are planned."""
+    (tmp_path / "a.jsonl").write_text('{"id": "a", "text": "hello"}\n')
+    proc = _lmforge("curate", "a.jsonl", "./a.jsonl", "--workspace", str(tmp_path / "ws"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("named more than once") == 1, proc.stderr
