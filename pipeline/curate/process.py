@@ -81,6 +81,8 @@ assert tuple(SNAPSHOT_SCHEMA.names) == (
     "n_chars",
     "content_hash",
 ), "update UnitCurator.curate_unit's keep() to the snapshot schema's columns"
+_SOURCE_CACHE = 4096
+"""Source names remembered by `UnitCurator.safe_source` (a corpus has a few; one per record is bounded here)."""
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:/#-]+")
 _EPOCH_MS_FROM = 1e11
 
@@ -197,6 +199,7 @@ class UnitCurator:
         self.langid = LanguageId(cur.langid)
         self._filters: dict[str, list[Filter]] = {}
         self._readers: dict[str, RecordReader] = {}
+        self._sources: dict[str, str] = {}
 
     def filters_for(self, source: str) -> list[Filter]:
         if source not in self._filters:
@@ -207,6 +210,22 @@ class UnitCurator:
                 fcfg = from_dict(FiltersConfig, merge(to_dict(fcfg), override.filters), f"curate.sources.{source}")
             self._filters[source] = build_filters(fcfg) if fcfg.enabled else []
         return self._filters[source]
+
+    def safe_source(self, name: str) -> str:
+        """`name`, or its redacted form when it holds personal data (a record's `source` field is data, and a file
+        may be named after a person): `<EMAIL>~1f0c6a2e`, whose digest of the name keeps two such sources apart."""
+        safe = self._sources.get(name)
+        if safe is None:
+            safe = name
+            if self.redactor is not None:
+                redacted = self.redactor.redact(fix_surrogates(name))
+                if redacted.counts:
+                    digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+                    safe = f"{redacted.text}~{digest}"
+            if len(self._sources) >= _SOURCE_CACHE:
+                self._sources.clear()
+            self._sources[name] = safe
+        return safe
 
     def reader_for(self, source: str) -> RecordReader:
         if source not in self._readers:
@@ -289,6 +308,7 @@ class UnitCurator:
                 # Each step runs over the whole batch before the next one starts; outcomes stay in input order.
                 outcomes: list[Document | Reject] = []
                 for item in batch:
+                    item.source = self.safe_source(item.source)
                     if isinstance(item, Reject):
                         if item.reason in FILE_LEVEL_REASONS:
                             file_problems[item.reason] += 1  # a problem with a file, not a document

@@ -76,3 +76,29 @@ def test_an_override_for_a_source_no_document_has_is_reported(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="lmforge.pipeline.curate.snapshot"):
         curate([str(path)], tmp_path / "ws", load_config(overrides=overrides))
     assert "[curate.sources.nwes] matched no document's source (sources: news)" in caplog.text
+
+
+def test_personal_data_in_a_source_name_never_reaches_the_snapshot(tmp_path):
+    """A record's `source` field is data like its text: `"source": "bob.smith@example.com"` (a mailbox export) is
+    redacted wherever the source goes (column, doc_id, stats, rejects, duplicates), and stays apart from other
+    sources. A file named after a person is a source name too."""
+    docs = read_docs()[:3]
+    owners = ["bob.smith@example.com", "carol.white@example.net", "Wiki"]
+    records = [{"id": f"r{i}", "text": d["text"], "source": owners[i]} for i, d in enumerate(docs)]
+    records.append({"id": "bad", "text": 42, "source": owners[0]})  # a reject of that source
+    records.append({"id": "again", "text": docs[0]["text"], "source": owners[1]})  # an exact duplicate of r0
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "mail.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "dave.jones@example.org.jsonl").write_text(json.dumps({"id": "d", "text": docs[1]["text"] + " Yes."}))
+    snap = curate([str(p) for p in sorted(folder.iterdir())], tmp_path / "ws", load_config())
+    kept, rejects = read_folder(snap, "data").to_pylist(), read_folder(snap, "rejects").to_pylist()
+    duplicates = pq.read_table(snap / "duplicates.parquet").to_pylist()
+    by_source = Manifest.read(snap).stats["by_source"]
+    outputs = json.dumps([kept, rejects, duplicates, by_source], default=str)
+    for email in ("bob.smith", "carol.white", "dave.jones"):
+        assert email not in outputs
+    sources = {r["source"] for r in kept + rejects}
+    assert len(sources) == 4 and "Wiki" in sources and all(s.startswith(("<EMAIL>", "Wiki")) for s in sources)
+    assert {r["reason"] for r in rejects} >= {"text_not_string", "exact_duplicate"}
+    assert all(r["doc_id"].split("/")[0] == r["source"] for r in kept + rejects)
