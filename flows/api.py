@@ -74,3 +74,5 @@ def check_index(index: str | None, config_index: str | None = None) -> None:
         raise LmforgeError(
             f"dedup index {shown_url(url)} is unreachable ({exc}); start Redis, or fix {where} (empty: the local index)"
         ) from None
+    except redis.exceptions.ResponseError as exc:  # it answers, but not to this URL: no such database, ACLs
+        raise ConfigError(f"{where}: Redis at {shown_url(url)} refused the connection ({exc}); fix {where}") from None

@@ -75,9 +75,10 @@ def curate_command(inputs, workspace, config, strict, index, task_runner, worker
 @task_runner_options
 def dedup_command(inputs, workspace, config, threshold, index, strict, task_runner, workers) -> None:
     """Remove exact and near duplicates from INPUTs (quality filters off; text is still cleaned and PII-redacted)."""
-    overrides: dict = {"curate": {"filters": {"enabled": False}}}
+    # dedup on even if the --config (say, a run's) turns it off: this command would otherwise keep every duplicate
+    overrides: dict = {"curate": {"filters": {"enabled": False}}, "dedup": {"enabled": True}}
     if threshold is not None:
-        overrides["dedup"] = {"threshold": threshold}
+        overrides["dedup"]["threshold"] = threshold
     _run_curate(inputs, workspace, config, strict, index, overrides, task_runner, workers)
 
 

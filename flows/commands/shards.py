@@ -124,6 +124,14 @@ def inspect_(path, tokenizer, workspace) -> None:
     head = np.asarray(tokens[: 1 << 20])  # a first document longer than 1 M tokens is shown cut
     ends = np.flatnonzero(head == EOS_ID)
     first = [int(t) for t in head[: int(ends[0]) if len(ends) else len(head)] if t != BOS_ID]
+    sp = load_tokenizer(tokenizer_dir)
+    if first and max(first) >= sp.vocab_size():
+        from lmforge.pipeline.errors import IntegrityError
+
+        raise IntegrityError(
+            f"{path}: token id {max(first)} is outside the vocabulary of tokenizer {tokenizer_dir.name} "
+            f"({sp.vocab_size()} pieces); the shard is damaged: build the shards again"
+        )
     click.echo(f"  first document: {len(first) + 1} tokens (EOS included)")
     click.echo("-" * 40)
-    click.echo(load_tokenizer(tokenizer_dir).decode(first))
+    click.echo(sp.decode(first))

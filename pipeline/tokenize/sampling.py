@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lmforge.pipeline.errors import InputError, LmforgeError
+from lmforge.pipeline.errors import InputError, IntegrityError, LmforgeError
+from lmforge.schemas.manifest import Manifest
+from lmforge.schemas.snapshot import SNAPSHOT_FORMAT
 
 _SCALE = float(1 << 64)
 
@@ -39,17 +43,53 @@ def stable_units(doc_ids: list[str], salt: str) -> np.ndarray:
 
 
 def snapshot_files(snapshot_dir: Path) -> list[Path]:
-    """The snapshot's data files in a fixed order; an empty snapshot is an InputError."""
-    files = sorted((Path(snapshot_dir) / "data").glob("*.parquet"))
+    """The data files the snapshot's manifest lists, in a fixed order, each there with its listed size; an empty
+    snapshot is an InputError.
+
+    The manifest, not a listing of `data/`, says what the snapshot is: a folder copied in part (or a file cut short)
+    must fail here, not give a tokenizer or shards of some of the documents under the whole snapshot's id. Sizes
+    are cheap to check; a file damaged in place fails when it is read (`open_part`)."""
+    snapshot_dir = Path(snapshot_dir)
+    manifest = Manifest.read(snapshot_dir)
+    if manifest.format != SNAPSHOT_FORMAT:
+        raise IntegrityError(f"{snapshot_dir}: manifest format {manifest.format!r} is not {SNAPSHOT_FORMAT!r}")
+    files = []
+    for entry in manifest.files:
+        if not (entry.path.startswith("data/") and entry.path.endswith(".parquet")):
+            continue
+        path = snapshot_dir / entry.path
+        if not path.is_file():
+            raise IntegrityError(f"{path}: missing; the snapshot folder is incomplete: copy it again or re-run curate")
+        if (size := path.stat().st_size) != entry.bytes:
+            raise IntegrityError(
+                f"{path}: {size} bytes, the snapshot manifest says {entry.bytes}; the file was cut short or changed: "
+                "copy it again or re-run curate"
+            )
+        files.append(path)
     if not files:
-        raise InputError(snapshot_dir, _why_empty(Path(snapshot_dir)))
-    return files
+        raise InputError(snapshot_dir, _why_empty(snapshot_dir))
+    return sorted(files)
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except (pa.ArrowInvalid, OSError) as exc:
+        why = " ".join(str(exc).split())  # pyarrow's messages span lines; the CLI prints one
+        raise InputError(
+            path, f"cannot read it ({why}); is the snapshot intact? Copy it again or re-run curate"
+        ) from exc
+
+
+def open_part(path: Path) -> pq.ParquetFile:
+    """A snapshot data file, opened; a damaged one is an InputError that names it."""
+    with _reading(path):
+        return pq.ParquetFile(path)
 
 
 def _why_empty(snapshot_dir: Path) -> str:
     """A finished snapshot that kept nothing (curating again gives the same), or one whose data files are gone."""
-    from lmforge.schemas.manifest import Manifest
-
     try:
         stats = Manifest.read(snapshot_dir).stats
     except LmforgeError:
@@ -61,22 +101,24 @@ def _why_empty(snapshot_dir: Path) -> str:
             f"the snapshot kept none of its {stats.get('docs_in', 0)} documents ({top}): nothing to build from. "
             "Give more or longer input, or loosen curate.filters; rejects/ lists every document with its reason"
         )
-    return "snapshot has no data/*.parquet files; re-run `lmforge curate` for it"
+    return "the snapshot manifest lists no data/*.parquet files; re-run `lmforge curate` for it"
 
 
 def read_ids(files: Iterable[Path], columns: tuple[str, ...] = ("doc_id", "n_chars")) -> Iterator[tuple]:
     """Yield tuples of the small per-document columns (never text), file by file, in file order."""
     for path in files:
-        table = pq.ParquetFile(path).read(columns=list(columns))  # read_table would import pyarrow.dataset (~0.3 s)
+        with _reading(path):
+            table = open_part(path).read(columns=list(columns))  # read_table would import pyarrow.dataset (~0.3 s)
         yield from zip(*(table.column(c).to_pylist() for c in columns), strict=True)
 
 
 def iter_texts(files: Iterable[Path], keep: set[str] | frozenset[str] | None = None) -> Iterator[tuple[str, str, str]]:
     """Yield `(doc_id, text, lang)` one row group at a time, in file order; only ids in `keep` when given."""
     for path in files:
-        reader = pq.ParquetFile(path)
+        reader = open_part(path)
         for rg in range(reader.num_row_groups):
-            table = reader.read_row_group(rg, columns=["doc_id", "text", "lang"])
+            with _reading(path):
+                table = reader.read_row_group(rg, columns=["doc_id", "text", "lang"])
             for doc_id, text, lang in zip(
                 *(table.column(c).to_pylist() for c in ("doc_id", "text", "lang")), strict=True
             ):

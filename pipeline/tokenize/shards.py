@@ -36,7 +36,7 @@ from lmforge.pipeline.configuring import to_dict
 from lmforge.pipeline.errors import InputError, IntegrityError
 from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
 from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, ShardsConfig
-from lmforge.pipeline.tokenize.sampling import read_ids, snapshot_files, stable_unit, stable_units
+from lmforge.pipeline.tokenize.sampling import open_part, read_ids, snapshot_files, stable_unit, stable_units
 from lmforge.pipeline.tokenize.trainer import MODEL_NAME, TOKENIZER_FORMAT, load_tokenizer, tokenizer_sha256
 from lmforge.schemas.manifest import Manifest
 from lmforge.schemas.shards import DOCS_SCHEMA, SHARDS_FORMAT, ShardWriter, docs_path, dtype_for_vocab
@@ -120,12 +120,13 @@ def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config
         return plan
     load_tokenizer(tokenizer_dir)  # the model file must be the one its manifest (and so every shard header) names
     files = snapshot_files(snapshot_dir)
+    footers = [open_part(path).metadata for path in files]  # footers only: no file stays open
     units = tuple(
         Unit(str(path), rg, f"{i:05d}-{rg:05d}")
-        for i, path in enumerate(files)
-        for rg in range(pq.ParquetFile(path).num_row_groups)
+        for i, (path, meta) in enumerate(zip(files, footers, strict=True))
+        for rg in range(meta.num_row_groups)
     )
-    n_docs = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+    n_docs = sum(meta.num_rows for meta in footers)
     if not n_docs:
         raise InputError(snapshot_dir, "snapshot has no documents; nothing to encode")
     forced: tuple[str, ...] = ()

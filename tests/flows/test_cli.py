@@ -183,3 +183,15 @@ def test_a_file_named_twice_is_warned_about_once(tmp_path):
     proc = _lmforge("curate", "a.jsonl", "./a.jsonl", "--workspace", str(tmp_path / "ws"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("named more than once") == 1, proc.stderr
+
+
+def test_dedup_deduplicates_even_when_the_config_turns_dedup_off(tmp_path):
+    """`lmforge dedup --config run.toml` with the run's `[dedup] enabled = false`: the command exists to remove
+    duplicates, so it must not keep them all and report success."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[dedup]\nenabled = false\n")
+    text = "The same short note, copied twice into the corpus by a crawler that followed two links to it."
+    (tmp_path / "in.jsonl").write_text("".join(f'{{"id": "{i}", "text": "{text}"}}\n' for i in ("a", "b")))
+    proc = _lmforge("dedup", "in.jsonl", "--config", str(cfg), "--workspace", str(tmp_path / "ws"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "documents in 2, kept 1, rejected 1" in proc.stdout and "exact_duplicate: 1" in proc.stdout

@@ -152,3 +152,25 @@ def test_shards_inspect_of_a_folder_named_like_a_shard_is_one_line(tmp_path, res
         assert main(["shards", "inspect", str(path), "--workspace", str(tmp_path / "ws")]) == 2
         err = capsys.readouterr().err
         assert "Traceback" not in err and f"Invalid value for PATH: {path} holds no .bin shards" in err
+
+
+def test_shards_inspect_of_a_shard_with_ids_past_the_vocabulary_is_one_line(
+    snapshot, tmp_path, restore_environ, capsys
+):
+    """Bytes damaged after the header (same size, so the header check passes): an id the tokenizer does not have
+    is reported as a damaged shard, not as sentencepiece's IndexError."""
+    from lmforge.flows.cli import main
+    from lmforge.pipeline.tokenize.shards import build_shards
+    from lmforge.pipeline.tokenize.trainer import train_tokenizer
+    from lmforge.schemas.shards import HEADER_SIZE
+
+    ws, snap = snapshot
+    tokenizer = train_tokenizer(snap, ws, CONFIG)
+    shard = sorted(build_shards(snap, tokenizer, ws, ShardsConfig(), workers=1).glob("train-*.bin"))[0]
+    damaged = tmp_path / shard.name
+    data = bytearray(shard.read_bytes())
+    data[HEADER_SIZE : HEADER_SIZE + 4] = b"\xff\xff\xff\xff"  # two uint16 ids 65535 at the start of document 1
+    damaged.write_bytes(bytes(data))
+    assert main(["shards", "inspect", str(damaged), "--tokenizer", str(tokenizer), "--workspace", str(ws)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{damaged}: token id 65535 is outside the vocabulary of tokenizer" in err

@@ -209,3 +209,13 @@ def test_a_prefix_with_glob_characters_counts_and_drops_only_its_own_keys(tmp_pa
     finally:
         other.drop()
         mine.drop()
+
+
+def test_a_redis_database_the_server_does_not_have_is_a_one_line_config_error(redis_url):
+    """`--index redis://host:6379/99` on a server with 16 databases: the server answers (so it is not
+    "unreachable") but refuses the database; the check before any work says so, naming the option."""
+    from lmforge.flows.api import check_index
+
+    url = redis_url.rsplit("/", 1)[0] + "/99999"
+    with pytest.raises(ConfigError, match=r"--index: Redis at redis://127\.0\.0\.1:6379/99999 refused .*out of range"):
+        check_index(url)

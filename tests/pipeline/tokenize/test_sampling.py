@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -8,8 +10,15 @@ from hypothesis import strategies as st
 
 from lmforge.pipeline.config import load_config
 from lmforge.pipeline.curate.snapshot import curate
-from lmforge.pipeline.errors import InputError
-from lmforge.pipeline.tokenize.sampling import choose_sample, sentences, snapshot_files, stable_unit, stable_units
+from lmforge.pipeline.errors import InputError, IntegrityError
+from lmforge.pipeline.tokenize.sampling import (
+    choose_sample,
+    iter_texts,
+    sentences,
+    snapshot_files,
+    stable_unit,
+    stable_units,
+)
 from tests.pipeline.tokenize.conftest import corpus_docs
 from tests.support.snapshots import make_snapshot
 
@@ -70,3 +79,59 @@ def test_a_snapshot_that_kept_nothing_says_why_instead_of_asking_for_a_rerun(tmp
     snap = curate([str(src)], tmp_path / "ws", load_config(overrides={"dedup": {"enabled": False}}))
     with pytest.raises(InputError, match=r"kept none of its 3 documents \(.*3.*\).*curate\.filters.*rejects/"):
         snapshot_files(snap)
+
+
+def copy_of(snapshot: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "snapshots" / snapshot.name
+    shutil.copytree(snapshot, copy)
+    return copy
+
+
+SAMPLE = {"sample_chars": 50_000, "heldout_fraction": 0.05, "report_chars": 20_000, "seed": 0}
+
+
+def test_a_snapshot_missing_one_of_its_data_files_is_refused_not_read_in_part(tmp_path, snapshot):
+    """A half-copied snapshot folder must not give a tokenizer (or shards) of half the documents under the full
+    snapshot's id."""
+    copy = copy_of(snapshot, tmp_path)
+    (copy / "data" / "part-00001.parquet").unlink()
+    with pytest.raises(IntegrityError, match=r"part-00001\.parquet: missing.*curate"):
+        snapshot_files(copy)
+    with pytest.raises(IntegrityError, match=r"part-00001\.parquet: missing"):
+        choose_sample(copy, **SAMPLE)
+
+
+def test_a_snapshot_data_file_cut_short_is_refused_naming_it(tmp_path, snapshot):
+    copy = copy_of(snapshot, tmp_path)
+    part = copy / "data" / "part-00000.parquet"
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    with pytest.raises(IntegrityError, match=r"part-00000\.parquet: \d+ bytes, the snapshot manifest says \d+"):
+        choose_sample(copy, **SAMPLE)
+
+
+def test_a_damaged_snapshot_data_file_is_an_input_error_naming_it(tmp_path, snapshot):
+    """Same size, other bytes (a bad disk block): reading it fails with the file's name, not pyarrow's traceback."""
+    copy = copy_of(snapshot, tmp_path)
+    part = copy / "data" / "part-00000.parquet"
+    data = bytearray(part.read_bytes())
+    data[4 : len(data) // 2] = bytes(len(data) // 2 - 4)
+    part.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"part-00000\.parquet: .*is the snapshot intact"):
+        choose_sample(copy, **SAMPLE)
+    with pytest.raises(InputError, match=r"part-00000\.parquet: .*is the snapshot intact"):
+        list(iter_texts(snapshot_files(copy)))
+
+
+def test_a_stray_file_in_data_is_not_part_of_the_snapshot(tmp_path, snapshot):
+    """Only the files the manifest lists are the snapshot: a Parquet file dropped into data/ later (another
+    snapshot's part, a rejects file) is not read."""
+    copy = copy_of(snapshot, tmp_path)
+    shutil.copy(copy / "data" / "part-00000.parquet", copy / "data" / "part-00002.parquet")
+    assert [p.name for p in snapshot_files(copy)] == ["part-00000.parquet", "part-00001.parquet"]
+    assert choose_sample(copy, **SAMPLE) == choose_sample(snapshot, **SAMPLE)
+
+
+def test_another_stage_folder_given_as_the_snapshot_is_named_as_such(snapshot, tokenizer):
+    """`--snapshot workspace/tokenizers/<id>` (any finished folder resolves): say what it is, not "re-run curate"."""
+    with pytest.raises(IntegrityError, match=r"manifest format 'lmforge\.tokenizer' is not 'lmforge\.snapshot'"):
+        snapshot_files(tokenizer)

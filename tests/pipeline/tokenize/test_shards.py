@@ -171,6 +171,20 @@ def test_a_changed_tokenizer_model_is_refused_not_recorded_under_its_old_digest(
     assert not list((tmp_path / "shards").glob("*/manifest.json"))
 
 
+def test_a_snapshot_with_a_missing_or_damaged_data_file_builds_nothing(tmp_path, snapshot, tokenizer):
+    copy = tmp_path / "snapshots" / snapshot.name
+    shutil.copytree(snapshot, copy)
+    part = copy / "data" / "part-00001.parquet"
+    data = part.read_bytes()
+    part.write_bytes(data[:-4] + b"XXXX")  # same size, footer magic gone
+    with pytest.raises(InputError, match=r"part-00001\.parquet: cannot read it .*is the snapshot intact"):
+        build_shards(copy, tokenizer, tmp_path, SMALL_SHARDS, workers=1)
+    part.unlink()
+    with pytest.raises(IntegrityError, match=r"part-00001\.parquet: missing"):
+        build_shards(copy, tokenizer, tmp_path, SMALL_SHARDS, workers=1)
+    assert not list((tmp_path / "shards").glob("*/manifest.json"))
+
+
 def test_empty_snapshot(tmp_path, tokenizer):
     with pytest.raises(InputError, match="no documents"):
         build_shards(make_snapshot(tmp_path, []), tokenizer, tmp_path, SMALL_SHARDS)
