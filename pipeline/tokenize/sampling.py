@@ -94,6 +94,12 @@ def _why_empty(snapshot_dir: Path) -> str:
         stats = Manifest.read(snapshot_dir).stats
     except LmforgeError:
         stats = {}
+    if stats.get("kept") == 0 and not stats.get("docs_in"):
+        problems = ", ".join(f"{r} {n}" for r, n in sorted(stats.get("file_problems", {}).items()))
+        return (
+            f"the snapshot read no documents from its inputs ({problems or 'they hold none'}): nothing to build from. "
+            "Check the inputs and curate.fields (the text field's name); rejects/ names each file and its problem"
+        )
     if stats.get("kept") == 0:
         reasons = sorted(stats.get("by_reason", {}).items(), key=lambda kv: (-kv[1], kv[0]))
         top = ", ".join(f"{r} {n}" for r, n in reasons[:3]) or "no documents read"

@@ -81,6 +81,21 @@ def test_a_snapshot_that_kept_nothing_says_why_instead_of_asking_for_a_rerun(tmp
         snapshot_files(snap)
 
 
+def test_a_snapshot_that_read_no_documents_names_the_file_problems_not_the_filters(tmp_path):
+    """A Parquet input whose text column has another name: no document was read, so loosening the filters cannot
+    help; the error names what was wrong with the inputs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "body.parquet"
+    pq.write_table(pa.table({"id": ["a"], "body": ["A document under a column the config does not name."]}), src)
+    snap = curate([str(src)], tmp_path / "ws", load_config(overrides={"dedup": {"enabled": False}}))
+    with pytest.raises(
+        InputError, match=r"read no documents from its inputs \(missing_text_column 1\).*curate\.fields"
+    ):
+        snapshot_files(snap)
+
+
 def copy_of(snapshot: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "snapshots" / snapshot.name
     shutil.copytree(snapshot, copy)
