@@ -67,7 +67,13 @@ def curate_command(inputs, workspace, config, strict, index, task_runner, worker
 @click.argument("inputs", nargs=-1, required=True)
 @workspace_option
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config.")
-@click.option("--threshold", type=float, default=None, help="Jaccard threshold for near duplicates (default 0.8).")
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Target Jaccard similarity of near duplicates (default 0.8); pairs down to threshold - dedup.margin "
+    "(0.1) count too.",
+)
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
 @click.option(
     "--strict", is_flag=True, help="Exit 2 naming the first malformed input (file and line), after curating every file."

@@ -40,7 +40,12 @@ class DedupConfig:
 
     def __post_init__(self) -> None:
         check(0.0 < self.threshold <= 1.0, "dedup.threshold", "must be in (0, 1]")
-        check(0.0 <= self.margin < self.threshold, "dedup.margin", "must be in [0, threshold)")
+        check(
+            0.0 <= self.margin < self.threshold,
+            "dedup.margin",
+            f"must be in [0, threshold) = [0, {self.threshold:g}), got {self.margin:g}: near duplicates are pairs down to "
+            "threshold - margin; with a threshold this low, set dedup.margin lower too",
+        )
         check(1 <= self.num_perm <= 1024, "dedup.num_perm", "must be in [1, 1024]")
         check(0 <= self.seed < 2**32, "dedup.seed", "must be in [0, 2**32)")
         check(self.word_ngram >= 1, "dedup.word_ngram", "must be at least 1")

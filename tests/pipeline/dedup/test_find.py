@@ -166,3 +166,16 @@ def test_a_cut_signatures_file_is_computed_again(tmp_path):
     first.write_bytes(first.read_bytes()[:64])
     again = compute_signatures(part, DedupConfig(), tmp_path / "sigs")
     assert again == first and pq.read_table(again).equals(whole)
+
+
+def test_a_threshold_under_the_margin_names_both_and_the_fix() -> None:
+    """`lmforge dedup --threshold 0.05` keeps the default margin 0.1: the error says why a field the user never set
+    is wrong, and what to do."""
+    from lmforge.pipeline.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError,
+        match=r"dedup\.margin: must be in \[0, threshold\) = \[0, 0\.05\), got 0\.1.*set dedup\.margin lower",
+    ):
+        DedupConfig(threshold=0.05)
+    assert DedupConfig(threshold=0.05, margin=0.0).min_similarity == 0.05
