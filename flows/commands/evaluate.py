@@ -69,7 +69,7 @@ def command(checkpoint, shards, split, batch_size, seq_len, max_batches, device,
     uni = unigram_baseline(shards_dir, split, vocab_size=model.vocab_size) if baseline else None
     click.echo(
         f"{checkpoint} on shards {shards_dir.name} ({split}): {result['tokens']:,d} tokens, "
-        f"{result['bytes']:,.0f} bytes, {result['batches']} batches of {batch_size}×{seq_len}"
+        f"{result['bytes']:,.0f} bytes, {result['batches']} batches of {batch_size}×{result['seq_len']}"
     )
     for line in report(result, uni):
         click.echo(line)

@@ -37,9 +37,11 @@ def resolve_run(workspace: Path, run: str) -> Path:
 def command(run, shards, config, model_name, workspace) -> None:
     """Register RUN's newest checkpoint as a new model version (alias @candidate), with its lineage, and promote it
     to @champion if it beats the champion's val bits per byte (the first version always becomes champion)."""
+    from lmforge.flows.api import check_api
     from lmforge.flows.register import register_flow
 
     run_dir = resolve_run(workspace, run)
+    check_api()  # an unreachable Prefect API is one line here, not a traceback from inside the flow call
     overrides = {"registry": {"model_name": model_name}} if model_name else None
     result = register_flow(
         workspace=str(workspace),

@@ -9,6 +9,21 @@ import click
 from lmforge.flows.commands.common import print_json_summary, workspace_option
 
 
+def check_servers(config: Path | None) -> None:
+    """Fail before any work when the Prefect API, or the MLflow server the run would log to, does not answer (else:
+    minutes of client retries inside the worker, then a torchrun traceback that does not name the server)."""
+    import os
+
+    from lmforge.flows.api import check_api
+    from lmforge.pipeline.config import load_config
+    from lmforge.pipeline.registry.registry import check_reachable
+
+    tracked = load_config(config).train.tracking.mlflow  # a bad config is named here too
+    check_api()
+    if tracked:
+        check_reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))
+
+
 @click.command("train")
 @click.option("--shards", required=True, help="Shards id (or unique prefix, or folder) under <workspace>/shards.")
 @click.option(
@@ -36,6 +51,7 @@ def command(shards, config, nproc, nnodes, node_rank, rdzv_endpoint, resume, wor
     from lmforge.pipeline.stage import find_stage
 
     find_stage(workspace, "shards", shards)  # a wrong id fails here, before Prefect starts
+    check_servers(config)
     result = train_flow(
         shards=shards,
         workspace=str(workspace),

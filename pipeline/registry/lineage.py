@@ -22,7 +22,7 @@ from typing import Any
 from lmforge.pipeline.digest import code_version, sha256_file
 from lmforge.pipeline.errors import LmforgeError, NotFoundError
 from lmforge.pipeline.stage import find_stage, verify_files
-from lmforge.pipeline.train.checkpoint import META
+from lmforge.pipeline.train.checkpoint import read_meta
 from lmforge.schemas.manifest import MANIFEST_NAME, Manifest
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def collect(run_dir: Path, checkpoint: Path, workspace: Path | None = None) -> L
     """Follow the manifests from a run's checkpoint down to the raw input files."""
     run_dir = Path(run_dir).resolve()
     workspace = Path(workspace).resolve() if workspace else run_dir.parent.parent
-    meta = json.loads((checkpoint / META).read_text(encoding="utf-8"))
+    meta = read_meta(checkpoint)
     info_path = run_dir / "run.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
     shards = _stage(workspace, "shards", meta.get("shards_id"))

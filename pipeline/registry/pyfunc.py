@@ -28,7 +28,7 @@ import torch
 from lmforge.pipeline.configuring import from_dict
 from lmforge.pipeline.digest import sha256_file
 from lmforge.pipeline.errors import IntegrityError, NotFoundError
-from lmforge.pipeline.train.checkpoint import META, list_checkpoints
+from lmforge.pipeline.train.checkpoint import META, list_checkpoints, load_file, load_state, read_meta
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,11 @@ def checkpoint_of(run_dir: Path) -> Path:
 
 def stage_artifacts(checkpoint: Path, tokenizer_model: Path, dest: Path) -> dict[str, str]:
     """Write the three artifacts into `dest` from a checkpoint folder; returns MLflow's `artifacts` mapping."""
-    meta = json.loads((checkpoint / META).read_text(encoding="utf-8"))
+    meta = read_meta(checkpoint)
     if not Path(tokenizer_model).is_file():
         raise NotFoundError(f"{tokenizer_model}: tokenizer of {checkpoint} not found; it is packaged with the model")
     dest.mkdir(parents=True, exist_ok=True)
-    state = torch.load(checkpoint / "model.pt", map_location="cpu", weights_only=True)
+    state = load_file(checkpoint / "model.pt")
     torch.save(state, dest / WEIGHTS)
     shutil.copyfile(tokenizer_model, dest / TOKENIZER)
     info = {
@@ -109,7 +109,8 @@ def load_packaged(artifacts: dict[str, str], device: str = "cpu") -> Loaded:
     if sha256_file(artifacts["tokenizer"]) != info["tokenizer_sha256"]:
         raise IntegrityError(f"{artifacts['tokenizer']}: tokenizer does not match the one the model was packaged with")
     model = build_model(config.model, int(info["vocab_size"]))
-    model.load_state_dict(torch.load(artifacts["weights"], map_location="cpu", weights_only=True))
+    weights = Path(artifacts["weights"])
+    load_state(model, load_file(weights), weights, f"the package does not match its {INFO}; register the run again")
     model.to(device).eval()
     return Loaded(model, spm.SentencePieceProcessor(model_file=artifacts["tokenizer"]), info)
 

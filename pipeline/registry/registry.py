@@ -149,11 +149,9 @@ class Registered:
 
 def run_shards_id(run_dir: Path) -> str:
     """The shards id a run's newest checkpoint was trained on (NotFoundError for a run with no checkpoint)."""
-    import json
+    from lmforge.pipeline.train.checkpoint import read_meta
 
-    from lmforge.pipeline.train.checkpoint import META
-
-    return str(json.loads((checkpoint_of(Path(run_dir)) / META).read_text(encoding="utf-8")).get("shards_id"))
+    return str(read_meta(checkpoint_of(Path(run_dir))).get("shards_id"))
 
 
 def evaluate_packaged(loaded: Any, shards_dir: Path, config: RegistryConfig) -> dict[str, Any]:

@@ -94,13 +94,24 @@ def _damaged(path: Path, exc: Exception) -> IntegrityError:
     )
 
 
-def read_meta(folder: Path) -> dict[str, Any]:
-    """A checkpoint's `meta.json`; unreadable JSON is an IntegrityError naming the file."""
+#: The `meta.json` fields loading a model needs, and those resuming a run checks too.
+INFERENCE_FIELDS = ("config", "vocab_size")
+RESUME_FIELDS = (*INFERENCE_FIELDS, "config_digest", "shards_id", "world_size")
+
+
+def read_meta(folder: Path, fields: tuple[str, ...] = INFERENCE_FIELDS) -> dict[str, Any]:
+    """A checkpoint's `meta.json`; unreadable JSON, or JSON without `fields`, is an IntegrityError naming the file."""
     path = folder / META
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise _damaged(path, exc) from exc
+    if not isinstance(meta, dict):
+        raise _damaged(path, ValueError(f"a JSON {type(meta).__name__}, not an object"))
+    missing = [name for name in fields if name not in meta]
+    if missing:
+        raise _damaged(path, ValueError(f"no {', '.join(missing)}"))
+    return meta
 
 
 def load_file(path: Path, *, weights_only: bool = True) -> Any:
@@ -109,6 +120,23 @@ def load_file(path: Path, *, weights_only: bool = True) -> Any:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise _damaged(path, exc) from exc
+
+
+def load_state(
+    target: torch.nn.Module | torch.optim.Optimizer, state: Any, path: Path, advice: str | None = None
+) -> None:
+    """`target.load_state_dict(state)`; a state of another architecture or size (a file copied over from another run)
+    is an IntegrityError naming `path` and saying what to do (`advice`; default: fall back to the checkpoint before)."""
+    try:
+        target.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        reason = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else lines[0]
+        reason = reason if len(reason) <= 200 else reason[:200] + "…"
+        advice = advice or f"delete {path.parent} to fall back to the checkpoint before it"
+        raise IntegrityError(
+            f"{path}: holds the state of another model, not of this checkpoint's config ({reason}); {advice}"
+        ) from exc
 
 
 class Checkpoint:
@@ -206,7 +234,7 @@ class Checkpoint:
         if not found:
             return None
         path = found[-1]
-        meta = read_meta(path)
+        meta = read_meta(path, RESUME_FIELDS)
         self._check(meta, path)
         model_sd = load_file(path / "model.pt")
         optim_sd = load_file(path / "optim.pt")
@@ -221,8 +249,8 @@ class Checkpoint:
                 options=StateDictOptions(full_state_dict=True),
             )
         else:
-            unwrap(self.model).load_state_dict(model_sd)
-            self.optimizer.load_state_dict(optim_sd)
+            load_state(unwrap(self.model), model_sd, path / "model.pt")
+            load_state(self.optimizer, optim_sd, path / "optim.pt")
         trainer = load_file(path / "trainer.pt")
         self.scheduler.load_state_dict(trainer["scheduler"])
         self.state.load_state_dict(trainer["state"])
@@ -269,7 +297,7 @@ def load_for_inference(
     meta = read_meta(folder)
     config = from_dict(TrainConfig, meta["config"], where=str(folder / META))
     model = build_model(config.model, int(meta["vocab_size"]))
-    model.load_state_dict(load_file(folder / "model.pt"))
+    load_state(model, load_file(folder / "model.pt"), folder / "model.pt")
     model.to(device).eval()
     recorded = Path(meta["tokenizer_model"]) if meta.get("tokenizer_model") else None
     tokenizer = recorded

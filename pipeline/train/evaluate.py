@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 
-from lmforge.pipeline.errors import InputError, LmforgeError, NotFoundError
+from lmforge.pipeline.errors import InputError, IntegrityError, LmforgeError, NotFoundError
 from lmforge.schemas.shards import open_tokens
 
 log = logging.getLogger(__name__)
@@ -113,13 +113,15 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score the `split` shards with `model` over fixed windows of the token stream, deterministically.
 
-    Returns {loss, ppl, bpb, nll, tokens, bytes, per_lang: {lang: same keys}, batches, split}; loss is the mean
-    NLL per token in nats. Each predicted token is attributed to its document (and language) by the offsets in
-    the `.docs.parquet` table. Context is cut at window edges, as in training. `expect_tokenizer` (sha256 of the
-    model's sentencepiece file) makes shards cut by another tokenizer an IntegrityError instead of garbage numbers.
+    Returns {loss, ppl, bpb, nll, tokens, bytes, per_lang: {lang: same keys}, batches, split, seq_len}; loss is the
+    mean NLL per token in nats, seq_len the window length used (`seq_len` capped at the model's context). Each
+    predicted token is attributed to its document (and language) by the offsets in the `.docs.parquet` table.
+    Context is cut at window edges, as in training. `expect_tokenizer` (sha256 of the model's sentencepiece file)
+    makes shards cut by another tokenizer an IntegrityError instead of garbage numbers.
     """
     block = getattr(model, "block_size", None)
     seq_len = min(seq_len, block) if block else seq_len
+    vocab = getattr(model, "vocab_size", None)
     shards = [_load(p, expect_tokenizer) for p in shard_paths(Path(shards_dir), split)]
     nll_parts, scored_parts = [], []
     batches = 0
@@ -138,6 +140,7 @@ def evaluate(
                     break
                 length = group[0][1]
                 chunk = np.stack([np.asarray(shard.tokens[s : s + length + 1], dtype=np.int64) for s, _ in group])
+                _check_vocab(chunk, vocab, shard.path)
                 x = torch.from_numpy(chunk[:, :-1]).to(device)  # (B, T)
                 y = torch.from_numpy(chunk[:, 1:]).to(device)  # (B, T)
                 logits, _ = model(x)  # (B, T, V)
@@ -152,7 +155,7 @@ def evaluate(
     finally:
         model.train(was_training)
     out = summarize(np.concatenate(nll_parts), np.concatenate(scored_parts), shards)
-    out.update(batches=batches, split=split)
+    out.update(batches=batches, split=split, seq_len=seq_len)
     log.info(
         "evaluated %s: %d tokens in %d batches, loss %.4f, bpb %.4f",
         split,
@@ -162,6 +165,16 @@ def evaluate(
         out["bpb"],
     )
     return out
+
+
+def _check_vocab(chunk: np.ndarray, vocab: int | None, path: Path) -> None:
+    """Token ids the model has no embedding for crash it (an IndexError; a device-side assert on a GPU): name the
+    shard instead. Shards cut by another tokenizer are caught by the sha256 check when the model's is known."""
+    if vocab is not None and chunk.size and int(chunk.max()) >= vocab:
+        raise IntegrityError(
+            f"{path}: holds token id {int(chunk.max())}, past the model's vocabulary of {vocab}: these shards were "
+            "cut by another tokenizer than the model's (or are damaged); evaluate on shards of the model's tokenizer"
+        )
 
 
 def _vocab_size(shards_dir: Path, seen_max: int) -> int:

@@ -34,6 +34,11 @@ def split_files(shards_dir: Path, split: str) -> list[Path]:
     """The shard files of `split`, in manifest order (sorted by name), checked to exist."""
     manifest = Manifest.read(shards_dir)
     names = sorted(f.path for f in manifest.files if f.path.startswith(f"{split}-") and f.path.endswith(".bin"))
+    if not names and split == "val":  # shards built with shards.val_fraction = 0: nothing is damaged
+        raise ConfigError(
+            f"{shards_dir}: has no val split (shards built with shards.val_fraction = 0?); set "
+            "train.tracking.eval_every = 0 to train without validation, or build shards with a val split"
+        )
     if not names:
         raise IntegrityError(f"{shards_dir}: manifest lists no {split}-*.bin shards")
     return [shards_dir / n for n in names]

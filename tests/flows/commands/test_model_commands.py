@@ -114,3 +114,14 @@ def test_evaluate_unknown_shards_is_one_line_error(workspace: Path, capsys) -> N
         ["evaluate", str(workspace / "runs" / "r1"), "--shards", "ffff", "--workspace", str(workspace)], capsys
     )
     assert code == 2 and "no finished shard 'ffff'" in err
+
+
+def test_evaluate_reports_the_window_it_scored_with(workspace: Path, capsys, monkeypatch) -> None:
+    """A --seq-len past the model's context (32 here) is cut to it; the report said "batches of 8×1000" anyway."""
+    monkeypatch.setenv("LMFORGE_JSON", "1")
+    args = ["evaluate", str(workspace / "runs" / "r1"), "--shards", SHARDS_ID[:6], "--workspace", str(workspace)]
+    code, out, err = run([*args, "--seq-len", "1000", "--max-batches", "1", "--no-baseline"], capsys)
+    assert code == 0, err
+    assert "1 batches of 8×32" in out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["model"]["seq_len"] == 32 and summary["model"]["tokens"] == 8 * 32

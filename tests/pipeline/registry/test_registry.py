@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from lmforge.pipeline.errors import NotFoundError
+from lmforge.pipeline.errors import IntegrityError, NotFoundError
 from lmforge.pipeline.registry import gate
 from lmforge.pipeline.registry.registry import TrackingUnreachableError, aliases_of, register, resolve_version
+from lmforge.pipeline.train.checkpoint import list_checkpoints
 from tests.pipeline.registry.conftest import NAME
 from tests.support.canaries import find_canaries
 from tests.support.registry import TOKENIZER, train_run
@@ -138,6 +140,24 @@ def test_run_without_checkpoint_is_a_clear_error(chain, tmp_path) -> None:
     empty.mkdir(parents=True, exist_ok=True)
     with pytest.raises(NotFoundError, match="no finished checkpoint"):
         register(chain.workspace, empty)
+
+
+@pytest.mark.parametrize("name", ["model.pt", "meta.json"])
+def test_a_damaged_checkpoint_is_a_clear_error_and_registers_nothing(chain, trained, name: str) -> None:
+    """A truncated model.pt was a raw OSError from torch.load, a truncated meta.json a JSONDecodeError."""
+    from mlflow import MlflowClient
+
+    run = chain.workspace / "runs" / f"damaged-{name}"
+    shutil.copytree(trained, run)
+    path = list_checkpoints(run)[-1] / name
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a disk full or a bad copy
+    before = len(MlflowClient().search_model_versions(f"name = '{NAME}'"))
+    try:
+        with pytest.raises(IntegrityError, match=rf"{path}: damaged checkpoint file"):
+            register(chain.workspace, run)
+    finally:
+        shutil.rmtree(run)
+    assert len(MlflowClient().search_model_versions(f"name = '{NAME}'")) == before
 
 
 def test_no_canary_reaches_mlflow(chain, champion) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,32 @@ def test_a_damaged_checkpoint_file_is_a_clear_error(shards_dir: Path, run_dir: P
     if name in ("model.pt", "meta.json"):
         with pytest.raises(IntegrityError, match=name.replace(".", r"\.")):
             load_for_inference(run_dir)
+
+
+@pytest.mark.parametrize("name", ["model.pt", "optim.pt"])
+def test_weights_of_another_model_are_a_clear_error(shards_dir: Path, run_dir: Path, name: str) -> None:
+    """A checkpoint file copied over from a run of another size was a raw RuntimeError/ValueError from torch."""
+    config = tiny_config(max_steps=5)
+    Trainer(config, shards_dir, run_dir).fit()
+    other = run_dir.with_name(run_dir.name + "-other")
+    Trainer(tiny_config(max_steps=5, model={"gpt": {"n_layer": 1}}), shards_dir, other).fit()
+    shutil.copyfile(list_checkpoints(other)[-1] / name, list_checkpoints(run_dir)[-1] / name)
+    with pytest.raises(IntegrityError, match=rf"{name.replace('.', '[.]')}: .*another model"):
+        Trainer(config, shards_dir, run_dir)
+    if name == "model.pt":
+        with pytest.raises(IntegrityError, match=r"model[.]pt: .*another model"):
+            load_for_inference(run_dir)
+
+
+@pytest.mark.parametrize("meta", ["[1, 2]", "{}", '{"config": {}}'])
+def test_a_meta_json_without_its_fields_is_a_clear_error(shards_dir: Path, run_dir: Path, meta: str) -> None:
+    config = tiny_config(max_steps=5)
+    Trainer(config, shards_dir, run_dir).fit()
+    (list_checkpoints(run_dir)[-1] / "meta.json").write_text(meta, encoding="utf-8")
+    with pytest.raises(IntegrityError, match=r"meta[.]json"):
+        Trainer(config, shards_dir, run_dir)
+    with pytest.raises(IntegrityError, match=r"meta[.]json"):
+        load_for_inference(run_dir)
 
 
 @pytest.mark.parametrize("device", ["gpu", "cuda:7"] + ([] if torch.cuda.is_available() else ["cuda"]))

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from lmforge.pipeline.errors import InputError, NotFoundError
+from lmforge.pipeline.errors import InputError, IntegrityError, NotFoundError
 from lmforge.pipeline.train.evaluate import evaluate, unigram_baseline
 from lmforge.pipeline.train.models import GPTConfig, ModelConfig, build_model
 from lmforge.schemas.shards import open_tokens
@@ -102,6 +102,14 @@ def test_missing_split_and_missing_docs_table_are_clear_errors(tiny: TinyShards,
     (tmp_path / "val-00000.bin").write_bytes((tiny.shards_dir / "val-00000.bin").read_bytes())
     with pytest.raises(InputError, match=r"val-00000\.docs\.parquet"):
         evaluate(ContextFree(torch.zeros(4)), tmp_path)
+
+
+def test_shards_past_the_models_vocabulary_are_a_clear_error(tiny: TinyShards) -> None:
+    """Shards cut by a bigger tokenizer than the model's (its tokenizer file gone, so no sha256 to compare) crashed
+    the embedding with an IndexError; ids that fit would be silently wrong numbers, which a sha256 check catches."""
+    model = build_model(ModelConfig(gpt=GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=32)), 8)
+    with pytest.raises(IntegrityError, match=r"val-00000\.bin: .*token id .* vocabulary of 8"):
+        evaluate(model, tiny.shards_dir, batch_size=2, seq_len=16, max_batches=1)
 
 
 def test_unigram_baseline_on_crafted_counts(tmp_path) -> None:

@@ -91,6 +91,21 @@ def test_a_val_split_too_small_to_evaluate_fails_before_training(shards_dir: Pat
     Trainer(tiny_config(max_steps=1), small, ws / "runs" / "no-eval").fit()  # without evaluation it trains
 
 
+def test_shards_without_a_val_split_name_eval_every(tmp_path: Path) -> None:
+    """Shards built with `shards.val_fraction = 0` have no val split; with evaluation on, the trainer called that a
+    damaged manifest (IntegrityError) and did not say that turning evaluation off trains on them."""
+    from tests.support.shards import make_shards
+
+    shards = make_shards(tmp_path / "ws")
+    (shards / "val-00000.bin").unlink()
+    manifest = json.loads((shards / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"] = [f for f in manifest["files"] if not f["path"].startswith("val-")]
+    (shards / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"no val split.*val_fraction.*train\.tracking\.eval_every = 0"):
+        Trainer(tiny_config(max_steps=1, tracking={"eval_every": 5}), shards, tmp_path / "ws" / "runs" / "r")
+    Trainer(tiny_config(max_steps=1), shards, tmp_path / "ws" / "runs" / "no-eval").fit()  # without evaluation
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_on_a_machine_without_it_names_the_field(shards_dir: Path, run_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"train\.device: 'cuda:0', but torch sees 0 CUDA device"):
