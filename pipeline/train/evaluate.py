@@ -40,7 +40,8 @@ def shard_paths(shards_dir: Path, split: str) -> list[Path]:
     """The `<split>-NNNNN.bin` files of a shards folder, in name order."""
     paths = sorted(Path(shards_dir).glob(f"{split}-*.bin"))
     if not paths:
-        raise NotFoundError(f"{shards_dir}: no {split}-*.bin token shards; check the shards id and --split")
+        why = " (shards built with shards.val_fraction = 0 have none)" if split == "val" else ""
+        raise NotFoundError(f"{shards_dir}: no {split}-*.bin token shards{why}; check the shards id and the split")
     return paths
 
 

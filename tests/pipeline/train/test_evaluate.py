@@ -97,8 +97,11 @@ def test_max_batches_limits_the_pass(tiny: TinyShards) -> None:
 
 
 def test_missing_split_and_missing_docs_table_are_clear_errors(tiny: TinyShards, tmp_path) -> None:
-    with pytest.raises(NotFoundError, match="no test-"):
+    with pytest.raises(NotFoundError, match=r"no test-\*\.bin token shards; check the shards id and the split$"):
         evaluate(ContextFree(torch.zeros(4)), tiny.shards_dir, split="test")
+    # `lmforge register` scores val and has no --split: the message names neither option but the likely cause
+    with pytest.raises(NotFoundError, match=r"no val-\*\.bin token shards \(shards built with shards\.val_fraction"):
+        evaluate(ContextFree(torch.zeros(4)), tmp_path)
     (tmp_path / "val-00000.bin").write_bytes((tiny.shards_dir / "val-00000.bin").read_bytes())
     with pytest.raises(InputError, match=r"val-00000\.docs\.parquet"):
         evaluate(ContextFree(torch.zeros(4)), tmp_path)
