@@ -21,6 +21,41 @@ def _workspace_callback(ctx: click.Context, param: click.Parameter, value: Path)
     return value
 
 
+def user_tracking_uri() -> str | None:
+    """MLFLOW_TRACKING_URI when the user set it (a server), not when a workspace's SQLite default filled it in."""
+    from lmforge.flows import env
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    return uri if uri and uri != env._WORKSPACE_DEFAULTS.get("MLFLOW_TRACKING_URI") else None
+
+
+def missing_workspace(value: Path) -> Exception:
+    from lmforge.pipeline.errors import ConfigError
+
+    return ConfigError(
+        f"{value}: no such workspace folder; this command reads what earlier stages wrote there "
+        "(check --workspace or LMFORGE_WORKSPACE)"
+    )
+
+
+def _existing_workspace(remote_ok: bool):
+    """For commands that read what earlier stages wrote: a workspace that is not there is a typo (or the wrong
+    LMFORGE_WORKSPACE), said as such, not an empty one made on the spot and a "not found" about its content.
+    `remote_ok`: the command can also work from an MLflow server the user set, with no workspace folder."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+        if value.is_dir() or value.exists():  # a file is refused there as "not a folder"
+            return _workspace_callback(ctx, param, value)
+        if remote_ok and user_tracking_uri():
+            from lmforge.flows import env
+
+            env.configure(value)  # without create: nothing is made
+            return value
+        raise missing_workspace(value)
+
+    return callback
+
+
 workspace_option = click.option(
     "--workspace",
     type=click.Path(file_okay=False, path_type=Path),
@@ -30,6 +65,19 @@ workspace_option = click.option(
     is_eager=True,
     help="Folder that holds every stage output (and, without servers, Prefect's and MLflow's stores).",
 )
+
+
+def reading_workspace_option(remote_ok: bool = False):
+    """`--workspace` of a command that reads earlier stages' outputs: the folder must exist (see `_existing_workspace`)."""
+    return click.option(
+        "--workspace",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get("LMFORGE_WORKSPACE", DEFAULT_WORKSPACE),
+        show_default="workspace",
+        callback=_existing_workspace(remote_ok),
+        is_eager=True,
+        help="Folder that holds the stage outputs this command reads.",
+    )
 
 
 def task_runner_options(f):

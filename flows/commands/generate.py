@@ -47,7 +47,10 @@ def from_mlflow(uri: str, prompt: str, workspace: Path, opts: dict[str, Any]) ->
     """Load a registered pyfunc model and call predict on a one-row DataFrame with a `prompt` column; the
     sampling options travel as predict `params` named like `generate`'s keywords."""
     from lmforge.flows import env
+    from lmforge.flows.commands.common import missing_workspace, user_tracking_uri
 
+    if not Path(workspace).is_dir() and not user_tracking_uri():  # else MLflow makes an empty store there
+        raise missing_workspace(Path(workspace))
     env.configure(workspace)  # the workspace's SQLite store unless MLFLOW_TRACKING_URI points at a server
     import pandas as pd
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lmforge.flows.commands.common import workspace_option
+from lmforge.flows.commands.common import reading_workspace_option
 
 
 def chain_lines(name: str, version, aliases: list[str]) -> list[str]:
@@ -61,7 +61,7 @@ def chain_lines(name: str, version, aliases: list[str]) -> list[str]:
 @click.command("lineage")
 @click.argument("model", default="models:/lmforge@champion")
 @click.option("--verify", is_flag=True, help="Re-hash every file of the chain and the raw inputs; exit 1 on mismatch.")
-@workspace_option
+@reading_workspace_option(remote_ok=True)
 def command(model, verify, workspace) -> None:
     """Print the lineage of MODEL (models:/NAME@ALIAS, models:/NAME/VERSION, NAME@ALIAS; default
     models:/lmforge@champion): ids, paths, digests and counts only."""

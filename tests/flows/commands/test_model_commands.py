@@ -89,11 +89,21 @@ def test_generate_missing_checkpoint_is_one_line_error(tmp_path: Path, capsys) -
 
 @pytest.mark.slow  # creating MLflow's SQLite store runs its migrations: ~20 s on a busy 2-core machine
 def test_generate_unknown_model_uri_is_one_line_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "ws").mkdir()
     code, out, err = run(
         ["generate", "models:/no-such-model@champion", "--prompt", "x", "--workspace", str(tmp_path / "ws")], capsys
     )
     assert code == 2 and "MLflow could not load 'models:/no-such-model@champion'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [["generate", "models:/lmforge@champion", "--prompt", "x"], ["lineage"]])
+def test_a_registry_command_on_a_missing_workspace_names_it_and_makes_nothing(tmp_path: Path, capsys, args) -> None:
+    """A mistyped --workspace made an empty folder with a fresh MLflow store, then said the model does not exist."""
+    typo = tmp_path / "wrokspace"
+    code, out, err = run([*args, "--workspace", str(typo)], capsys)
+    assert code == 2 and f"{typo}: no such workspace folder" in err and "Traceback" not in err
+    assert not typo.exists()
 
 
 def test_evaluate_prints_model_and_unigram(workspace: Path, capsys, monkeypatch) -> None:
