@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from lmforge.flows.progress import progress_bar
-from lmforge.pipeline.partitions import Partition, covers, read_marker, select_partitions, write_marker
+from lmforge.pipeline.partitions import (
+    Partition,
+    covers,
+    missing_outputs,
+    read_marker,
+    select_partitions,
+    write_marker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +183,13 @@ def backfill(
         todo = []
         for part in parts:
             marker = read_marker(ws, part.day)
-            if covers(marker, stages):
+            gone = missing_outputs(ws, marker) if covers(marker, stages) else []
+            if covers(marker, stages) and not gone:
                 finish(_skipped(part, marker))
-            else:
-                todo.append(part)
+                continue
+            if gone:
+                log.info("backfill %s: its marker names %s, gone from the workspace: running it again", part.day, gone)
+            todo.append(part)
         if concurrency == 1:
             for part in todo:
                 finish(_guarded(part, ws, stages, config_path, index, nproc))

@@ -112,6 +112,25 @@ def covers(marker: dict[str, Any] | None, stages: list[str]) -> bool:
     return marker is not None and set(stages) <= set(marker.get("stages", []))
 
 
+#: Marker keys naming stage outputs, and the workspace folder each lives in.
+_MARKED_OUTPUTS = (("snapshot", "snapshots"), ("tokenizer", "tokenizers"), ("shards", "shards"))
+
+
+def missing_outputs(workspace: str | Path, marker: dict[str, Any]) -> list[str]:
+    """The stage outputs a marker names that the workspace no longer holds finished (deleted to run the day again,
+    or to free space): such a day is not done, whatever its marker says."""
+    from lmforge.pipeline.stage import is_done, stage_dir
+
+    gone = [
+        f"{kind} {marker[key]}"
+        for key, kind in _MARKED_OUTPUTS
+        if isinstance(marker.get(key), str) and not is_done(stage_dir(workspace, kind, marker[key]))
+    ]
+    if isinstance(marker.get("run"), str) and not (Path(workspace) / "runs" / marker["run"]).is_dir():
+        gone.append(f"runs {marker['run']}")
+    return gone
+
+
 def write_marker(workspace: str | Path, day: date, record: dict[str, Any]) -> Path:
     """Write the marker atomically (temp file + rename); `record` must hold ids and counts only."""
     path = marker_path(workspace, day)

@@ -91,6 +91,21 @@ def test_backfill_resumes_after_a_partial_run_and_runs_k_at_a_time(root, tmp_pat
     assert rest.ok and all(marker_path(ws, d).is_file() for d in (D1, D2, D3))
 
 
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_day_whose_snapshot_was_deleted_runs_again(root, tmp_path):
+    """Deleting a day's snapshot (to curate it again, or to free space) must not leave the day "done": its marker
+    names a snapshot that is gone, so the re-run curates it again, to the same snapshot."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    first = backfill(root, D1, D2, ws)
+    shutil.rmtree(find_stage(ws, "snapshots", first.outcomes[1].snapshot))
+    again = backfill(root, D1, D2, ws)
+    assert [o.status for o in again.outcomes] == ["skipped", "done"]
+    assert again.outcomes[1].snapshot == first.outcomes[1].snapshot
+    assert find_stage(ws, "snapshots", again.outcomes[1].snapshot).is_dir()
+
+
 def test_partitions_are_listed_in_date_order_and_bad_ranges_are_clear(root):
     assert [p.day for p in list_partitions(root)] == [D1, D2, D3]
     assert [p.day for p in select_partitions(root, D2, D3)] == [D2, D3]
