@@ -79,9 +79,17 @@ def read_header(path: str | Path, expect_tokenizer: str | None = None) -> ShardH
     from lmforge.pipeline.errors import IntegrityError
 
     path = Path(path)
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        raw = f.read(HEADER_SIZE)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            raw = f.read(HEADER_SIZE)
+    except FileNotFoundError as exc:
+        raise IntegrityError(
+            f"{path}: shard file missing; rebuild the shards (lmforge shards build) or copy the whole shards folder "
+            "again"
+        ) from exc
+    except OSError as exc:
+        raise IntegrityError(f"{path}: cannot read the shard file ({exc})") from exc
     if len(raw) < HEADER_SIZE:
         raise IntegrityError(f"{path}: {size} bytes is shorter than a shard header ({HEADER_SIZE}); truncated file")
     magic, version, itemsize, count, docs, tok = _HEADER.unpack(raw)

@@ -4,7 +4,8 @@ Three steps, so a flow can map the middle one as tasks and a plain call can run 
 
 1. `plan_shards`: ids, the units of work (one per snapshot file row group) and the train/val rule — cheap.
 2. `encode_unit`: encode one row group into a part file (tokens + per-document lengths, bytes, language, split);
-   written atomically and skipped when present, so an interrupted build resumes at the grain of a row group.
+   written atomically and skipped when present and readable, so an interrupted build resumes at the grain of a row
+   group.
 3. `assemble_shards`: concatenate the parts in unit order into shards of about `shard_tokens` tokens, cut at
    document boundaries, with a companion `.docs.parquet` per shard, then the manifest.
 
@@ -90,7 +91,8 @@ def val_flags(doc_ids: list[str], config: ShardsConfig, forced_val: tuple[str, .
 
 
 def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config: ShardsConfig) -> ShardsPlan:
-    """Resolve ids and list the units. Reads manifests, Parquet footers and `doc_id`s only."""
+    """Resolve ids and list the units. Reads manifests, Parquet footers and `doc_id`s only (and removes the parts
+    a build killed after finishing left behind)."""
     snapshot_dir, tokenizer_dir = Path(snapshot_dir), Path(tokenizer_dir)
     snapshot = Manifest.read(snapshot_dir)
     tokenizer = Manifest.read(tokenizer_dir)
@@ -117,6 +119,7 @@ def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config
         config=config,
     )
     if plan.done:
+        _remove_parts(plan)
         return plan
     load_tokenizer(tokenizer_dir)  # the model file must be the one its manifest (and so every shard header) names
     files = snapshot_files(snapshot_dir)
@@ -159,12 +162,12 @@ def part_path(plan: ShardsPlan, unit: Unit) -> Path:
 
 
 def encode_unit(plan: ShardsPlan, unit: Unit, threads: int = 1) -> dict[str, int]:
-    """Encode one row group into its part file (skipped if present); returns document and token counts.
+    """Encode one row group into its part file (skipped if present and readable); returns document and token counts.
 
     `threads` is sentencepiece's own batch parallelism (C++ threads, no GIL): it keeps every core busy when there
     are fewer row groups than cores. The ids do not depend on it."""
     path = part_path(plan, unit)
-    if not path.is_file():
+    if not _readable(path):
         sp = _processor(plan.tokenizer_model)
         try:
             table = pq.ParquetFile(unit.file).read_row_group(unit.row_group, columns=["doc_id", "text", "lang"])
@@ -196,12 +199,34 @@ def encode_unit(plan: ShardsPlan, unit: Unit, threads: int = 1) -> dict[str, int
     return {"unit": unit.name, "docs": _read_part(path).num_rows}
 
 
+def _readable(path: Path) -> bool:
+    """Whether a finished part is there to reuse; one cut short (a crash of the machine before its bytes reached the
+    disk: empty, truncated or zero-filled) is encoded again instead of failing every re-run."""
+    if not path.is_file():
+        return False
+    try:
+        _read_part(path)
+    except IntegrityError as exc:
+        log.warning("part %s is unreadable (%s): encoding its row group again", path, exc.__cause__)
+        return False
+    return True
+
+
 def _read_part(path: Path) -> pa.Table:
     try:
         with pa.memory_map(str(path)) as source:
             return pa.ipc.open_file(source).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
-        raise IntegrityError(f"{path}: unreadable part ({exc}); delete it to encode its row group again") from exc
+        raise IntegrityError(
+            f"{path}: unreadable part ({exc}); run lmforge shards build again to re-encode it"
+        ) from exc
+
+
+def _remove_parts(plan: ShardsPlan) -> None:
+    """Remove the parts of finished shards (also those a build killed between the rename and this left behind)."""
+    if Path(plan.parts_dir).is_dir():
+        log.info("removing parts %s of finished shards %s", plan.parts_dir, plan.id)
+        shutil.rmtree(plan.parts_dir, ignore_errors=True)
 
 
 class _SplitWriter:
@@ -266,6 +291,7 @@ def assemble_shards(plan: ShardsPlan) -> Path:
     """Write shards, companions and manifest from the finished parts, in unit order; removes the parts."""
     out = Path(plan.out_dir)
     if plan.done:
+        _remove_parts(plan)
         return out
     lang_stats: dict[str, dict[str, dict[str, int]]] = defaultdict(
         lambda: {s: dict.fromkeys(("docs", "tokens", "bytes"), 0) for s in SPLITS}
@@ -328,7 +354,7 @@ def assemble_shards(plan: ShardsPlan) -> Path:
             },
             counts=counts,
         )
-    shutil.rmtree(plan.parts_dir, ignore_errors=True)
+    _remove_parts(plan)
     log.info("shards %s written: %s", out, {s: v["tokens"] for s, v in splits.items()})
     return out
 

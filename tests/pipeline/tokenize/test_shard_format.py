@@ -71,3 +71,11 @@ def test_newer_version(tmp_path):
     with pytest.raises(IntegrityError, match=f"version {SHARD_VERSION + 1} is newer"):
         read_header(path)
     assert len(data) == HEADER_SIZE + 4
+
+
+def test_missing_file_names_it_and_says_what_to_do(tmp_path):
+    path = tmp_path / "shards" / "abc" / "train-00001.bin"
+    with pytest.raises(IntegrityError, match=r"train-00001\.bin: shard file missing; rebuild the shards"):
+        read_header(path)
+    with pytest.raises(IntegrityError, match=r"train-00001\.bin: shard file missing"):
+        open_tokens(path)

@@ -196,3 +196,43 @@ def test_specials_wrap_every_document(docs, bos):
     expected = [t for d in docs for t in ([BOS_ID] if bos else []) + d + [EOS_ID]]
     assert flat.tolist() == expected
     assert lengths.tolist() == [len(d) + (2 if bos else 1) for d in docs]
+
+
+def test_parts_cut_short_by_a_crash_are_encoded_again(tmp_path, snapshot, tokenizer, shards, caplog):
+    # A machine crash before a part's bytes reached the disk leaves it empty, cut short or zero-filled; a re-run
+    # encodes those units again instead of stopping at them, and the shards are those of an uninterrupted build.
+    plan = plan_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS)
+    shards_mod._encode_all(plan, 1, 1)
+    empty, short, zeroed = (shards_mod.part_path(plan, u) for u in plan.units[:3])
+    empty.write_bytes(b"")
+    short.write_bytes(short.read_bytes()[: short.stat().st_size // 2])
+    zeroed.write_bytes(b"\0" * zeroed.stat().st_size)
+    with caplog.at_level("WARNING", logger=shards_mod.__name__):
+        out = build_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS, workers=1)
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert all(f"{p} is unreadable" in warned for p in (empty, short, zeroed)), warned
+    names = sorted(p.name for p in shards.iterdir())
+    assert sorted(p.name for p in out.iterdir()) == names
+    for name in names:
+        if name != "manifest.json":
+            assert (out / name).read_bytes() == (shards / name).read_bytes(), name
+    assert not Path(plan.parts_dir).exists()
+
+
+def test_a_parts_folder_left_by_a_kill_after_the_rename_is_removed(tmp_path, snapshot, tokenizer):
+    # Killed between renaming the finished shards into place and deleting the parts: the next run finds the stage
+    # done and removes the stale parts; the shards themselves are untouched.
+    out = build_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS, workers=1)
+    plan = plan_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS)
+    stale = Path(plan.parts_dir)
+    stale.mkdir()
+    (stale / "00000-00000.arrow").write_bytes(b"ARROW1 left behind")
+    (stale / ".00000-00001.arrow.123.tmp").write_bytes(b"half")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert build_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS, workers=1) == out
+    assert not stale.exists()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    other = tmp_path / "shards" / ".parts-someotherid"  # parts of a stage still being built are not touched
+    other.mkdir()
+    build_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS, workers=1)
+    assert other.is_dir()

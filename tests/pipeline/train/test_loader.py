@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +162,18 @@ def test_errors_are_clear(shards_dir: Path, tmp_path: Path) -> None:
     other = loader(shards_dir, rank=0, world_size=2)
     with pytest.raises(ConfigError, match="world_size"):
         ld.load_state_dict(other.state_dict())
+
+
+def test_a_shard_missing_from_disk_is_an_integrity_error_naming_it(counting: Path, tmp_path: Path) -> None:
+    # The manifest lists train-00001.bin but the folder was copied without it (or it was deleted).
+    copy = tmp_path / "shards" / counting.name
+    shutil.copytree(counting, copy)
+    (copy / "train-00001.bin").unlink()
+    with pytest.raises(
+        IntegrityError, match=rf"{re.escape(str(copy / 'train-00001.bin'))}: shard file missing; rebuild"
+    ):
+        loader(copy)
+    assert loader(copy, split="val", batch_size=1).next_batch()[0].shape == (1, T)  # the other split still reads
 
 
 def test_a_token_id_past_the_vocabulary_is_an_integrity_error(counting: Path) -> None:
