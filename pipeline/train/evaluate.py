@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from lmforge.pipeline.errors import InputError, IntegrityError, LmforgeError, NotFoundError
+from lmforge.schemas.manifest import MANIFEST_NAME, Manifest
 from lmforge.schemas.shards import open_tokens
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,15 @@ class _Shard:
 
 
 def shard_paths(shards_dir: Path, split: str) -> list[Path]:
-    """The `<split>-NNNNN.bin` files of a shards folder, in name order."""
-    paths = sorted(Path(shards_dir).glob(f"{split}-*.bin"))
+    """The `<split>-NNNNN.bin` files of a shards folder, in name order: those its manifest lists (a file gone from
+    disk is then an error when it is opened, not a pass over fewer shards), or those on disk in a folder without
+    one."""
+    shards_dir = Path(shards_dir)
+    if (shards_dir / MANIFEST_NAME).is_file():
+        files = Manifest.read(shards_dir).files
+        paths = sorted(shards_dir / f.path for f in files if f.path.startswith(f"{split}-") and f.path.endswith(".bin"))
+    else:
+        paths = sorted(shards_dir.glob(f"{split}-*.bin"))
     if not paths:
         why = " (shards built with shards.val_fraction = 0 have none)" if split == "val" else ""
         raise NotFoundError(f"{shards_dir}: no {split}-*.bin token shards{why}; check the shards id and the split")

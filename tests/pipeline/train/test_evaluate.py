@@ -107,6 +107,24 @@ def test_missing_split_and_missing_docs_table_are_clear_errors(tiny: TinyShards,
         evaluate(ContextFree(torch.zeros(4)), tmp_path)
 
 
+def test_a_shard_its_manifest_lists_but_the_disk_lacks_is_an_error_not_a_smaller_pass(
+    tiny: TinyShards, tmp_path
+) -> None:
+    """Scoring the shards that happen to be on disk would give a number for another split than the manifest's."""
+    import shutil
+
+    from lmforge.pipeline.stage import write_manifest
+
+    shards = tmp_path / "shards"
+    shutil.copytree(tiny.shards_dir, shards)
+    write_manifest(shards, format="lmforge.shards", id_="s", inputs={}, params={}, stats={})
+    full = evaluate(ContextFree(torch.zeros(tiny.vocab_size)), shards)
+    assert full["tokens"] > 0
+    (shards / "val-00000.bin").unlink()
+    with pytest.raises(IntegrityError, match=r"val-00000\.bin: shard file missing"):
+        evaluate(ContextFree(torch.zeros(tiny.vocab_size)), shards)
+
+
 def test_shards_past_the_models_vocabulary_are_a_clear_error(tiny: TinyShards) -> None:
     """Shards cut by a bigger tokenizer than the model's (its tokenizer file gone, so no sha256 to compare) crashed
     the embedding with an IndexError; ids that fit would be silently wrong numbers, which a sha256 check catches."""
