@@ -130,19 +130,35 @@ def _utf8_chunks(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
         yield tail.encode("utf-8", "surrogatepass")
 
 
+_GZIP_MAGIC, _ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+
+
+def _compression(head: bytes, name: str) -> str | None:
+    """The compression (gzip, zstd or None) of a file whose first bytes are `head`: by its magic number where it has
+    one (no JSON text in UTF-8 or UTF-16/32 starts with either, and a download tool that does not decompress leaves
+    gzip in a `.jsonl`), else by its name, so a `.gz` that is not gzip is reported as damaged."""
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    lower = name.lower()
+    return "gzip" if lower.endswith(".gz") else "zstd" if lower.endswith(".zst") else None
+
+
 def open_lines(path: str, max_line: int | None = None) -> Iterator[bytes]:
-    """The lines of a JSONL file as UTF-8 bytes: decompressed, and transcoded when it is in UTF-16 or UTF-32. With
-    `max_line`, a longer line comes as a `CutLine` of its first `max_line + 1` bytes (memory stays bounded)."""
-    lower = path.lower()
+    """The lines of a JSONL file as UTF-8 bytes: decompressed (gzip or zstd, told by content or else by name), and
+    transcoded when it is in UTF-16 or UTF-32. With `max_line`, a longer line comes as a `CutLine` of its first
+    `max_line + 1` bytes (memory stays bounded)."""
     with open(path, "rb") as raw:
-        if lower.endswith(".zst"):
+        compression = _compression(raw.peek(4)[:4], path)
+        if compression == "zstd":
             chunks = _zstd_chunks(raw)
             first = next(chunks, b"")
             wide = wide_encoding(first[:4], json_text=True)
             rest = itertools.chain([first], chunks)
             yield from _split_lines(_utf8_chunks(rest, wide) if wide else rest, max_line)
             return
-        stream = gzip.GzipFile(fileobj=raw) if lower.endswith(".gz") else raw
+        stream = gzip.GzipFile(fileobj=raw) if compression == "gzip" else raw
         wide = wide_encoding(stream.peek(4)[:4], json_text=True)
         if wide:
             yield from _split_lines(_utf8_chunks(_chunks(stream), wide), max_line)
@@ -150,8 +166,11 @@ def open_lines(path: str, max_line: int | None = None) -> Iterator[bytes]:
             yield from stream if max_line is None else _capped(stream, max_line)
 
 
-def json_error_detail(exc: json.JSONDecodeError | RecursionError) -> str:
-    """Where and why a line is no JSON; a RecursionError is a value nested deeper than Python's parser goes."""
+def json_error_detail(exc: ValueError | RecursionError) -> str:
+    """Where and why a line is no JSON; a RecursionError is a value nested deeper than Python's parser goes, and a
+    plain ValueError an integer longer than Python converts (its advice to raise the limit is for programmers)."""
     if isinstance(exc, RecursionError):
         return "values nested deeper than the JSON parser allows"
-    return f"{exc.msg} at column {exc.colno}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at column {exc.colno}"
+    return f"a number too long to read: {str(exc).partition(';')[0]}"

@@ -148,9 +148,10 @@ def parse_created_at(value: Any) -> datetime | None:
             dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         else:
             return None
+        # In UTC inside the try: `0001-01-01T00:00:00+01:00` (.NET's DateTimeOffset.MinValue) is before year 1 there.
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class _TableWriter:
@@ -216,9 +217,9 @@ class UnitCurator:
         may be named after a person): `<EMAIL>~1f0c6a2e`, whose digest of the name keeps two such sources apart."""
         safe = self._sources.get(name)
         if safe is None:
-            safe = name
+            safe = fix_surrogates(name)  # `"source": "web\udcff"` is valid JSON that no Parquet column can store
             if self.redactor is not None:
-                redacted = self.redactor.redact(fix_surrogates(name))
+                redacted = self.redactor.redact(safe)
                 if redacted.counts:
                     digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
                     safe = f"{redacted.text}~{digest}"
@@ -240,8 +241,10 @@ class UnitCurator:
     ) -> tuple[str | None, str | None]:
         """Redacted text (counts added to `pii[source]`) and a drop reason if an action says drop. `cleaned`: the
         text went through `clean_text`, which already replaced lone surrogates, so `fix_surrogates` is skipped."""
-        if text is None or self.redactor is None:
-            return text, None
+        if text is None:
+            return None, None
+        if self.redactor is None:  # privacy off: still no lone surrogate (a valid JSON escape) that Parquet refuses
+            return (text if cleaned else fix_surrogates(text)), None
         result = self.redactor.redact(text if cleaned else fix_surrogates(text))
         pii[source].update(result.counts)
         return result.text, result.drop

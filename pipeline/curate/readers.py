@@ -97,6 +97,38 @@ def _field_str(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+def _loads_after_mark(line: str, exc: ValueError | RecursionError) -> tuple[Any, ValueError | RecursionError | None]:
+    """A line `json.loads` refused, parsed again without a leading byte-order mark → (object, None), or (None, the
+    error). `cat a.jsonl b.jsonl` puts b's mark (a Windows tool's) at the start of a line: an encoding mark there
+    too, as on line 1. Done only for a line that failed, so the lines that parse pay nothing for it."""
+    if not line.startswith("\ufeff"):
+        return None, exc
+    try:
+        return json.loads(line[1:]), None
+    except (ValueError, RecursionError) as again:
+        return None, again
+
+
+def _as_py(value: pa.Scalar) -> Any:
+    try:
+        return value.as_py()
+    except (OverflowError, ValueError):
+        return None
+
+
+def _pylist_leniently(batch: pa.RecordBatch) -> list[dict]:
+    """`batch.to_pylist()` with each value Python cannot hold as None: Parquet timestamps and dates reach far past
+    the year 9999 where `datetime` stops (a sentinel, or milliseconds written as seconds). Such a `created_at` is no
+    date, as an unparseable string is, and the row is read as usual."""
+    columns = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            columns[name] = column.to_pylist()
+        except (OverflowError, ValueError):
+            columns[name] = [_as_py(v) for v in column]
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
 class RecordReader:
     """Reads one InputUnit into RawRecords and Rejects."""
 
@@ -162,7 +194,7 @@ class RecordReader:
         return RawRecord(src, path, line, rid, text, _field_str(_lookup(obj, f.url)), _lookup(obj, f.created_at))
 
     def _jsonl(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:
-        n = 0
+        n = blank = 0
         damaged = False
         try:
             # A line past max_bytes is read only that far (a CutLine): its rest is skipped, never held.
@@ -170,6 +202,9 @@ class RecordReader:
                 size = raw.size if isinstance(raw, CutLine) else len(raw)
                 if n == 1 and raw.startswith(codecs.BOM_UTF8):  # an encoding mark (Windows tools write it)
                     raw, size = raw[len(codecs.BOM_UTF8) :], size - len(codecs.BOM_UTF8)
+                    if not raw:  # the file is the mark alone: Notepad's empty UTF-8 file
+                        blank += 1
+                        continue
                 if size > self.clean.max_bytes:
                     text, _ = decode(raw, "replace")
                     cut = f"; its first {len(raw)} bytes are in the reject" if len(raw) < size else ""
@@ -184,6 +219,7 @@ class RecordReader:
                     )
                     continue
                 if raw.isspace():  # a blank line (`raw.strip()` would copy every line to find out)
+                    blank += 1
                     continue
                 line, err = decode(raw, self.clean.invalid_utf8)
                 if line is None:
@@ -199,9 +235,13 @@ class RecordReader:
                     continue
                 try:
                     obj = json.loads(line)
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    yield Reject(unit.source, unit.path, n, "read", "malformed_json", json_error_detail(exc), text=line)
-                    continue
+                except (ValueError, RecursionError) as exc:  # ValueError: a JSONDecodeError, or a 4300-digit number
+                    obj, exc = _loads_after_mark(line, exc)
+                    if exc is not None:
+                        yield Reject(
+                            unit.source, unit.path, n, "read", "malformed_json", json_error_detail(exc), text=line
+                        )
+                        continue
                 if not isinstance(obj, dict):
                     yield Reject(
                         unit.source,
@@ -231,7 +271,7 @@ class RecordReader:
             yield Reject(
                 unit.source, unit.path, n + 1, "read", "truncated_file", f"zstd stream is damaged after line {n}: {exc}"
             )
-        if n == 0 and not damaged:  # a stream cut short before its first line is reported once, as truncated
+        if n == blank and not damaged:  # a stream cut short before its first line is reported once, as truncated
             yield Reject(unit.source, unit.path, None, "read", "empty_file", "file holds no records")
 
     def _parquet(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:
@@ -276,7 +316,11 @@ class RecordReader:
                     break
                 if batch is None:
                     break
-                for obj in batch.to_pylist():
+                try:
+                    objs = batch.to_pylist()
+                except (OverflowError, ValueError):  # a timestamp or date past what Python's datetime holds
+                    objs = _pylist_leniently(batch)
+                for obj in objs:
                     row += 1
                     yield self._record(unit.source, unit.path, row, obj)
         if row == 0:
