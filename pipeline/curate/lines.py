@@ -11,6 +11,7 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
+from typing import Any
 
 READ_CHUNK = 1 << 20
 
@@ -164,6 +165,18 @@ def open_lines(path: str, max_line: int | None = None) -> Iterator[bytes]:
             yield from _split_lines(_utf8_chunks(_chunks(stream), wide), max_line)
         else:
             yield from stream if max_line is None else _capped(stream, max_line)
+
+
+def loads_after_mark(line: str, exc: ValueError | RecursionError) -> tuple[Any, ValueError | RecursionError | None]:
+    """A line `json.loads` refused, parsed again without a leading byte-order mark → (object, None), or (None, the
+    error). `cat a.jsonl b.jsonl` puts b's mark (a Windows tool's) at the start of a line: an encoding mark there
+    too, as on line 1. Done only for a line that failed, so the lines that parse pay nothing for it."""
+    if not line.startswith("\ufeff"):
+        return None, exc
+    try:
+        return json.loads(line[1:]), None
+    except (ValueError, RecursionError) as again:
+        return None, again
 
 
 def json_error_detail(exc: ValueError | RecursionError) -> str:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from lmforge.pipeline.curate.config import CleanConfig, FieldsConfig
 from lmforge.pipeline.curate.document import Reject
 from lmforge.pipeline.curate.inputs import InputUnit
-from lmforge.pipeline.curate.lines import CutLine, json_error_detail, open_lines, wide_encoding
+from lmforge.pipeline.curate.lines import CutLine, json_error_detail, loads_after_mark, open_lines, wide_encoding
 
 PARQUET_BATCH_ROWS = 256
 """Rows of a Parquet file made into records at a time."""
@@ -95,18 +95,6 @@ def _field_str(value: Any) -> str | None:
     if isinstance(value, bytes):  # a Parquet BINARY column (see `RecordReader._record`)
         return value.decode("utf-8", errors="replace")
     return value if isinstance(value, str) else str(value)
-
-
-def _loads_after_mark(line: str, exc: ValueError | RecursionError) -> tuple[Any, ValueError | RecursionError | None]:
-    """A line `json.loads` refused, parsed again without a leading byte-order mark → (object, None), or (None, the
-    error). `cat a.jsonl b.jsonl` puts b's mark (a Windows tool's) at the start of a line: an encoding mark there
-    too, as on line 1. Done only for a line that failed, so the lines that parse pay nothing for it."""
-    if not line.startswith("\ufeff"):
-        return None, exc
-    try:
-        return json.loads(line[1:]), None
-    except (ValueError, RecursionError) as again:
-        return None, again
 
 
 def _as_py(value: pa.Scalar) -> Any:
@@ -236,7 +224,7 @@ class RecordReader:
                 try:
                     obj = json.loads(line)
                 except (ValueError, RecursionError) as exc:  # ValueError: a JSONDecodeError, or a 4300-digit number
-                    obj, exc = _loads_after_mark(line, exc)
+                    obj, exc = loads_after_mark(line, exc)
                     if exc is not None:
                         yield Reject(
                             unit.source, unit.path, n, "read", "malformed_json", json_error_detail(exc), text=line

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from lmforge.pipeline.curate.lines import json_error_detail, open_lines
+from lmforge.pipeline.curate.lines import json_error_detail, loads_after_mark, open_lines
 from lmforge.pipeline.errors import InputError
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.privacy.redactor import Redactor, apply
@@ -74,11 +74,15 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]
 
 def _parse(path: Path, lineno: int, line: bytes) -> dict[str, Any] | InputError:
     try:
-        record = json.loads(line.decode("utf-8"))
+        text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         return InputError(path, f"not UTF-8 at byte {exc.start}; re-encode the file as UTF-8", lineno)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        return InputError(path, f"not valid JSON ({json_error_detail(exc)})", lineno)
+    try:
+        record = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # ValueError: a JSONDecodeError, or a 4300-digit number
+        record, exc = loads_after_mark(text, exc)  # a mark inside the file (`cat a.jsonl b.jsonl`), as curation
+        if exc is not None:
+            return InputError(path, f"not valid JSON ({json_error_detail(exc)})", lineno)
     if not isinstance(record, dict):
         return InputError(path, f"expected a JSON object, got {type(record).__name__}", lineno)
     if "text" not in record:

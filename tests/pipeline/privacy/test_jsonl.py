@@ -157,3 +157,25 @@ def test_json_nested_too_deep_is_an_error_for_its_line_only(tmp_path: Path) -> N
     errors: list[InputError] = []
     report = scan_jsonl(src, tmp_path / "o.jsonl", on_error=errors.append)
     assert report.records == 2 and [(e.line, "nested" in e.reason) for e in errors] == [(2, True)]
+
+
+def test_a_number_too_long_for_python_is_an_error_for_its_line_only(tmp_path: Path) -> None:
+    """json.loads refuses a 5000-digit integer with a plain ValueError: it was taken for a truncated file, and the
+    lines after it were never read."""
+    src = tmp_path / "long.jsonl"
+    src.write_text(
+        '{"id": 1, "text": "ip 8.8.8.8"}\n{"id": '
+        + "9" * 5000
+        + ', "text": "x"}\n{"id": 3, "text": "mail a@example.org"}\n'
+    )
+    errors: list[InputError] = []
+    report = scan_jsonl(src, tmp_path / "o.jsonl", on_error=errors.append)
+    assert report.records == 2 and [(e.line, "number too long" in e.reason) for e in errors] == [(2, True)]
+
+
+def test_a_byte_order_mark_inside_the_file_is_read_as_curation_reads_it(tmp_path: Path) -> None:
+    """`cat a.jsonl b.jsonl` with b from a Windows tool puts b's mark at the start of a line inside the file."""
+    src = tmp_path / "cat.jsonl"
+    src.write_bytes(b'{"id": 1, "text": "ip 8.8.8.8"}\n\xef\xbb\xbf{"id": 2, "text": "mail a@example.org"}\n')
+    report = redact_jsonl(src, tmp_path / "o.jsonl")
+    assert report.errors == 0 and report.records == 2 and report.counts == {"IPV4": 1, "EMAIL": 1}
