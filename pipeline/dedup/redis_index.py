@@ -25,6 +25,7 @@ import pyarrow as pa
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.dedup.index import DedupIndex, IndexEntry, Matches, check_meta, index_meta, iter_kept
 from lmforge.pipeline.errors import ConfigError, LmforgeError
+from lmforge.pipeline.urls import shown_url
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +38,6 @@ READ_BATCH = 5000
 #: A Redis password kept out of the URL: the URL travels as a Prefect parameter (stored in its database) and
 #: appears in logs, so a password belongs here; one given in the URL still works and is masked where shown.
 PASSWORD_ENV = "LMFORGE_REDIS_PASSWORD"
-
-
-def shown_url(url: str) -> str:
-    """`url` for logs and errors: a password in it becomes ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def client(url: str, **options):

@@ -19,6 +19,17 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "lmforge"
+MAX_BUFFERED = 1_000_000
+"""Metrics kept while the store does not answer (~100 MB); past it the oldest go (the run folder keeps them all)."""
+
+
+def mlflow_uri() -> str:
+    """The tracking URI in use, as logs may show it."""
+    import mlflow
+
+    from lmforge.pipeline.urls import shown_url
+
+    return shown_url(mlflow.get_tracking_uri())
 
 
 def tracking_uri(workspace: str | Path) -> str:
@@ -114,6 +125,7 @@ class Tracker:
         self.system_metrics = system_metrics and importlib.util.find_spec("psutil") is not None
         self.run_id: str | None = None
         self._buffer: list[Any] = []
+        self._outage = False
         self._logged_to: dict[str, int] = {}
         """Per metric, the last step the continued MLflow run already holds (empty for a new run)."""
 
@@ -167,14 +179,33 @@ class Tracker:
         ]
 
     def flush(self) -> None:
+        """Send the buffered metrics. A store that does not answer (a server restarting) is no reason to stop a
+        training run: what it did not take stays buffered, is sent at the next flush, and the outage is logged once.
+        metrics.jsonl in the run folder holds every step meanwhile."""
         if not self.enabled or not self._buffer:
             return
         from mlflow import MlflowClient
 
-        client = MlflowClient()
-        for i in range(0, len(self._buffer), 1000):  # MLflow's per-request metric limit
-            client.log_batch(self.run_id, metrics=self._buffer[i : i + 1000])
-        self._buffer = []
+        try:
+            client = MlflowClient()
+            while self._buffer:
+                client.log_batch(self.run_id, metrics=self._buffer[:1000])  # MLflow's per-request metric limit
+                del self._buffer[:1000]
+        except Exception as exc:  # noqa: BLE001 - MlflowException, or requests/urllib3 errors under it
+            if not self._outage:
+                log.warning(
+                    "MLflow at %s did not take %d metric(s) (%s); training goes on, they are sent when it answers",
+                    mlflow_uri(),
+                    len(self._buffer),
+                    str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+                )
+            self._outage = True
+            if len(self._buffer) > MAX_BUFFERED:
+                del self._buffer[: len(self._buffer) - MAX_BUFFERED]  # the oldest go; metrics.jsonl keeps them all
+            return
+        if self._outage:
+            log.warning("MLflow at %s answers again; the buffered metrics were sent", mlflow_uri())
+            self._outage = False
 
     def log_loss_plot(self, train: list[tuple[int, float]], val: list[tuple[int, float]]) -> None:
         """A loss-curve PNG artifact (matplotlib, Agg backend: no display needed)."""
@@ -194,8 +225,10 @@ class Tracker:
         ax.set_ylabel("loss (nats/token)")
         ax.grid(alpha=0.3)
         ax.legend()
-        mlflow.log_figure(fig, "loss_curve.png")
-        plt.close(fig)
+        try:
+            self._artifact(mlflow.log_figure, fig, "loss_curve.png")
+        finally:
+            plt.close(fig)
 
     def log_samples(self, prompts: list[str], completions: list[str], step: int) -> None:
         """Generated text for fixed prompts, as an MLflow table artifact (model output, not training data)."""
@@ -203,9 +236,16 @@ class Tracker:
             return
         import mlflow
 
-        mlflow.log_table(
-            {"step": [step] * len(prompts), "prompt": prompts, "completion": completions}, artifact_file="samples.json"
-        )
+        table = {"step": [step] * len(prompts), "prompt": prompts, "completion": completions}
+        self._artifact(mlflow.log_table, table, artifact_file="samples.json")
+
+    def _artifact(self, log_fn: Any, *args: Any, **kwargs: Any) -> None:
+        """Log an artifact at the end of a run; a store that does not answer then costs the artifact, not the run
+        (its checkpoint and metrics.jsonl are written already)."""
+        try:
+            log_fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - MlflowException, or the HTTP/artifact store's own errors
+            log.warning("MLflow at %s did not take an artifact of run %s (%s)", mlflow_uri(), self.run_id, exc)
 
     def end(self, status: str = "FINISHED") -> None:
         if not self.enabled or self.run_id is None:
@@ -213,4 +253,14 @@ class Tracker:
         import mlflow
 
         self.flush()
-        mlflow.end_run(status=status)
+        try:
+            mlflow.end_run(status=status)
+        except Exception as exc:  # noqa: BLE001 - the run's outputs are on disk; its MLflow status is cosmetic
+            log.warning("MLflow at %s could not close run %s as %s (%s)", mlflow_uri(), self.run_id, status, exc)
+        if self._buffer:
+            log.warning(
+                "MLflow run %s lacks %d metric(s) its store did not take; the run folder's metrics.jsonl holds "
+                "every step",
+                self.run_id,
+                len(self._buffer),
+            )

@@ -103,3 +103,37 @@ def test_each_workspace_of_a_process_tracks_into_its_own_store(tmp_path: Path, m
         assert _client(second).get_run(runs[second]).info.run_name == "second"
     finally:
         point_mlflow(*before)
+
+
+def test_a_tracking_server_outage_does_not_stop_training_and_loses_no_metric(
+    workspace: Path, monkeypatch, caplog
+) -> None:
+    """The MLflow server restarting mid-run made rank 0's flush raise, killing a training run (the other ranks then
+    hung in their collectives). Metrics the store did not take are kept and sent once it answers again."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    tracker = Tracker(workspace, system_metrics=False)
+    run_id = tracker.start(run_name="r", params={}, tags={})
+    store = mlflow.get_tracking_uri()
+    tracker.log_metrics({"loss": 5.0}, 1)
+    tracker.flush()
+    mlflow.set_tracking_uri("http://127.0.0.1:9")  # the server is down: nothing listens there
+    with caplog.at_level(logging.WARNING, logger="lmforge.pipeline.tracking.mlflow_run"):
+        for step in (2, 3):
+            tracker.log_metrics({"loss": 5.0 - step}, step)
+            tracker.flush()  # no exception: training goes on
+        tracker.log_loss_plot([(1, 5.0), (2, 3.0)], [])  # an end-of-run artifact costs only itself
+    assert sum("did not take 1 metric" in r.getMessage() for r in caplog.records) == 1  # said once per outage
+    assert any("did not take an artifact" in r.getMessage() for r in caplog.records)
+    mlflow.set_tracking_uri(store)  # back up
+    tracker.log_metrics({"loss": 1.0}, 4)
+    tracker.end()
+    client = _client(workspace)
+    assert [(m.step, m.value) for m in client.get_metric_history(run_id, "loss")] == [
+        (1, 5.0),
+        (2, 3.0),
+        (3, 2.0),
+        (4, 1.0),
+    ]
+    assert client.get_run(run_id).info.status == "FINISHED"
