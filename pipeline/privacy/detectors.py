@@ -15,6 +15,7 @@ from lmforge.pipeline.privacy.validators import (
     IBAN_LENGTHS,
     card_prefix_ok,
     cn_id_ok,
+    counting_digits,
     country_code_ok,
     digits_of,
     iban_ok,
@@ -69,7 +70,11 @@ _EMAIL_ESCAPED = re.compile(r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}?" + 
 _OBFUSCATION_HINTS = ("at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ")
 _LOCAL_WORD = re.compile(rf"[\w.+\-%{_MARKS}]+")
 #: `icon@2x.png`, `logo%401.5x.webp`: a retina image's scale suffix, not an address (image extensions are no TLDs).
-_SCALED_IMAGE = re.compile(r"(?:[@;]|%40)\d{1,2}(?:\.\d{1,2})?x\.(?i:png|jpe?g|gif|webp|svg|bmp|ico|tiff?|avif|heic)$")
+_IMAGE_EXTENSION = r"\.(?i:png|jpe?g|gif|webp|svg|bmp|ico|tiff?|avif|heic)$"
+_SCALED_IMAGE = re.compile(r"(?:[@;]|%40)\d{1,2}(?:\.\d{1,2})?x" + _IMAGE_EXTENSION)
+_IMAGE_NAME = re.compile(_IMAGE_EXTENSION)
+#: `scheme://user:` right before a match: what follows up to the '@' is the URL's password (secrets._URL_PASSWORD).
+_URL_USER = re.compile(r"://[^\s:/@]{0,64}:$")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 _PHONE_INTL = re.compile(
@@ -219,6 +224,16 @@ def email_hit(text: str, m: re.Match[str]) -> Hit | None:
     start, end = m.span()
     if "x." in text[max(0, end - 10) : end] and _SCALED_IMAGE.search(m.group()):
         return None
+    at = m.group().find("@")  # the plain form; escaped and spelt-out '@'s are left as they were
+    if at > 0 and (image := _IMAGE_NAME.search(m.group())) is not None:
+        # `badge/slack-@mlflow--users-CF0E5B.svg` is an image; `jane@example.org.png` is an address in a file name
+        if "." not in m.group()[at : image.start()]:
+            return None
+        end = start + image.start()
+    if text.startswith("git@", start) and text[end : end + 1] in (":", "/"):
+        return None  # `git@github.com:org/repo.git`, `ssh://git@host/repo`: a git remote's service account
+    if start and text[start - 1] == ":" and _URL_USER.search(text, max(0, start - 72), start):
+        return None  # `mailto://user:mypass@gmail.com`: a URL's password and host (secrets._URL_PASSWORD decides)
     if text.isascii():  # O(1) for str: then the local part is ASCII too
         return start, end, "EMAIL"
     local = _LOCAL_WORD.match(text, start, end)
@@ -395,6 +410,8 @@ def find_ips(text: str) -> Iterator[Hit]:
 def ipv4_hit(text: str, m: re.Match[str]) -> Hit | None:
     start = m.start()
     if not public_ip(m.group()) or _VERSION_CONTEXT.search(text, max(0, start - 16), start):
+        return None
+    if counting_digits(digits_of(m.group())):  # `1.2.3.4`, `123.45.67.89`: the placeholders docs write
         return None
     if start and text[start - 1] == "=" and _PACKAGE_VERSION.search(text, max(0, start - 72), start):
         return None

@@ -68,9 +68,25 @@ _FLAG_OR_ELEMENT_TAIL = re.compile(
 )
 #: Standard base64 with its `=` padding: the whole value a multiple of four characters (RFC 4648, section 4).
 _BASE64_PADDED = re.compile(r"^(?=(?:.{4})+$)[0-9A-Za-z+/]+={1,2}$")
-_DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
+#: `Statistic._sort_key`, and `~matplotlib.widgets.LockDraw` (a Sphinx cross-reference).
+_DOTTED_NAME = re.compile(r"^~?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _FORMAT_FIELD = re.compile(r"%[-+ #0-9.]*[sdifrxXg]|\{[\w.]*\}")
 _URL_PASSWORD = re.compile(r"://[^\s:/@]{0,64}:([^\s:/@]{3,128})@")  # `redis://:pw@host`: no user
+#: A password slot that names what goes there (`user:password@`, `<password>`, `[password]]`, `mypass`, `****`,
+#: `AccountSid:AuthToken@`, `aws_secret_access_key`): how documentation writes a URL's form, not a credential. A
+#: camel-case word is a slot only when it is such a name (`ApiKey`): `SuperSecret` may be a real, weak password.
+_NAMED_PASSWORD = re.compile(
+    r"[<\[{(]*(?:\**|(?i:(?:my|your)?(?:pass(?:word|wd|phrase)?|pwd|secret|token))"
+    r"|(?:Auth|Api|API|Access|Account|App|Client|JWT|Master)(?:Token|Secret|Key|Pass(?:word)?|Sid|SID|ID)"
+    r"|[a-z]+(?:_[a-z]+)*_(?:password|secret|token|key))[>\]})]*"
+)
+#: Oracle's sample schema account (`scott:tiger@`), in every SQLAlchemy and Oracle example.
+_SAMPLE_ACCOUNTS = frozenset([("scott", "tiger")])
+#: `key="user:123"`, `key="task-123"`: a bare `key` names a lookup key (cache, dict, task); an API key is named so.
+_LOOKUP_KEY = re.compile(r"[A-Za-z]+[:\-_]\d{1,6}")
+_BARE_KEY = re.compile(r"(?<![\w\-])key(?![\w\-])", re.IGNORECASE)
+#: `&state=`: the next parameter of a query string (`?access_token=abc&state=xyz&token_type=example`).
+_QUERY_PARAMETER = re.compile(r"&[A-Za-z_][\w.\-]*=")
 _NOT_A_VALUE = re.compile(
     r"^(?i:none|null|nil|true|false|undefined|changeme|xxx+)$|^(?:\*+|%\w+%|\.+)$"
     r"|^\$\{?(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)\}?$"  # $VAR / ${var}: a reference, not the secret
@@ -95,11 +111,23 @@ def provider_hit(text: str, m: re.Match[str]) -> Hit:
 
 
 def url_password_hit(text: str, m: re.Match[str]) -> Hit | None:
-    return None if _is_placeholder(m.group(1)) else (m.start(1), m.end(1), "SECRET")
+    password = m.group(1)
+    if _is_placeholder(password) or _NAMED_PASSWORD.fullmatch(password):
+        return None
+    user = text[m.start() + 3 : m.start(1) - 1]
+    if (user.lower(), password.lower()) in _SAMPLE_ACCOUNTS:
+        return None
+    return m.start(1), m.end(1), "SECRET"
 
 
 def assignment_tail(text: str, start: int, end: int) -> re.Match[str] | None:
     """The assignment after the keyword at `start:end`, if any: `= value`, ` is value`, `--flag value`, `<tag>value`."""
+    if (
+        text[end : end + 2].lower() == "or"
+        and text[end + 2 : end + 3].lower() != "i"
+        and text[start:end].lower() == "auth"
+    ):
+        return None  # `Author-email:`, `AUTHORS:` name people; `authorization` and `auth_or` go on
     m = _ASSIGN_TAIL.match(text, end)
     # a flag or tag has '-' or '<' before its keyword, or (`--api_key`, `<apiKey>`) '_' or 'i'
     if m is None and start and text[start - 1] in "-<_iI":
@@ -154,9 +182,18 @@ def assignment_hit(text: str, m: re.Match[str], min_entropy: float, min_length: 
     if len(value) < min_length:  # the first thing looks_random rejects
         return None
     after = text[m.start(1) + len(value) : m.start(1) + len(value) + 1]
-    if after not in ("(", "[") and looks_random(value, min_entropy, min_length):
-        return m.start(1), m.start(1) + len(value), "SECRET"
-    return None
+    if after in ("(", "[") or not looks_random(value, min_entropy, min_length):
+        return None
+    if _LOOKUP_KEY.fullmatch(value) and _BARE_KEY.match(text, m.start() - 3):
+        return None
+    # `ApiKey:ApiSecret@host` in a URL: the part before the '@' is the password slot
+    if "@" in value and _NAMED_PASSWORD.fullmatch(value.partition("@")[0]):
+        return None
+    # `token=abc&state=xyz`: the parameters of a query string, each judged alone (one random one keeps the whole)
+    parts = _QUERY_PARAMETER.split(value) if "&" in value else ()
+    if len(parts) > 1 and not any(looks_random(part, min_entropy, min_length) for part in parts):
+        return None
+    return m.start(1), m.start(1) + len(value), "SECRET"
 
 
 def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> bool:

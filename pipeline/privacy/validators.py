@@ -160,9 +160,13 @@ def negative_context(text: str, start: int) -> bool:
 
 
 def trivial_digits(digits: str) -> bool:
-    """`0123456789`, `9876543210`, `0000000000`: digit alphabets and fillers in code, not numbers of people."""
-    if len(set(digits)) <= 1:
-        return True
+    """`0123456789`, `9876543210`, `0000000000`, `0001111011`: digit alphabets, fillers and binary strings in code,
+    not numbers of people."""
+    return len(set(digits)) <= 1 or set(digits) <= {"0", "1"} or counting_digits(digits)
+
+
+def counting_digits(digits: str) -> bool:
+    """`1234`, `123456789`, `4321`: each digit one more (or one less) than the last, as placeholders are written."""
     steps = {(int(b) - int(a)) % 10 for a, b in zip(digits, digits[1:], strict=False)}
     return steps in ({1}, {9})
 

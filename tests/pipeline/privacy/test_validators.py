@@ -88,10 +88,19 @@ def test_entropy_and_random_values() -> None:
 def test_trivial_digit_runs() -> None:
     from lmforge.pipeline.privacy.validators import trivial_digits
 
-    for digits in ("0123456789", "9876543210", "0000000000", "7890123456"):
+    for digits in ("0123456789", "9876543210", "0000000000", "7890123456", "0001111011", "00011010011"):
         assert trivial_digits(digits), digits
-    for digits in ("4111111111111111", "4930901827", "13912345678"):
+    for digits in ("4111111111111111", "4930901827", "13912345678", "01134960000", "0110110112"):
         assert not trivial_digits(digits), digits
+
+
+def test_counting_digits() -> None:
+    from lmforge.pipeline.privacy.validators import counting_digits
+
+    for digits in ("1234", "123456789", "4321", "12345678"):
+        assert counting_digits(digits), digits
+    for digits in ("8888", "1235", "8169207", "1111"):
+        assert not counting_digits(digits), digits
 
 
 def test_letters_only_values_need_random_casing() -> None:
