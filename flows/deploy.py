@@ -19,7 +19,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from lmforge.flows.run import STAGES, run_flow
+from lmforge.flows.run import STAGES, require_absolute, run_flow
 from lmforge.pipeline.partitions import latest_partitions
 
 #: The repository root: deployments point their entrypoints here.
@@ -34,6 +34,8 @@ def curate_latest_flow(
     """Curate the newest date partition (a subflow run of `lmforge-run`) and mark it done for `lmforge backfill`."""
     from lmforge.flows.backfill import record_partition
 
+    require_absolute("workspace", workspace)
+    require_absolute("input_root", input_root)
     part = latest_partitions(input_root, 1)[0]
     get_run_logger().info("curating partition %s", part.name)
     result = run_flow(
@@ -53,6 +55,8 @@ def train_latest_flow(
     nproc: int | None = None,
 ) -> dict[str, Any]:
     """Train and register a model on the newest `days` partitions, curated together into one snapshot."""
+    require_absolute("workspace", workspace)
+    require_absolute("input_root", input_root)
     parts = latest_partitions(input_root, days)
     get_run_logger().info("training on %d partition(s): %s … %s", len(parts), parts[0].name, parts[-1].name)
     return run_flow(
@@ -164,6 +168,7 @@ def deploy_all(
             description=spec.description,
             tags=["lmforge"],
             print_next_steps=False,
+            ignore_warnings=True,  # Prefect's advice to `.serve` a flow on a process pool; `lmforge worker` runs them
             build=False,
             push=False,
         )

@@ -30,8 +30,14 @@ from lmforge.flows.commands.common import workspace_option
 @click.option("--only", default=None, help="Comma-separated subset of: curate-daily,train-weekly,run.")
 def deploy_command(workspace, input_root, config, index, pool, no_schedule, only) -> None:
     """Register lmforge's deployments on a Prefect server (PREFECT_API_URL); start a worker with `lmforge worker`."""
-    from lmforge.flows.api import check_api
+    from lmforge.flows.api import check_api, check_index
+    from lmforge.pipeline.config import load_config
+    from lmforge.pipeline.partitions import list_partitions
 
+    # what every scheduled run would fail on, said now rather than at 02:00 in the worker's log
+    check_index(index, load_config(config).dedup.index)
+    if input_root:
+        list_partitions(input_root)  # a folder (it may hold no partitions yet) with valid partition names
     url = check_api(need_server=True)
     from lmforge.flows.deploy import deploy_all, ensure_pool
 
@@ -53,7 +59,7 @@ def deploy_command(workspace, input_root, config, index, pool, no_schedule, only
 
 @click.command("worker")
 @click.option("--pool", default="lmforge", show_default=True, help="Process work pool to poll.")
-@click.option("--limit", type=int, default=None, help="Most flow runs at a time.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Most flow runs at a time.")
 @click.option("--run-once", is_flag=True, help="Run what is due now, then exit.")
 def worker_command(pool, limit, run_once) -> None:
     """Start a Prefect process worker for the pool (replaces this process; stop it with Ctrl-C)."""
@@ -61,7 +67,7 @@ def worker_command(pool, limit, run_once) -> None:
 
     check_api(need_server=True)
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
-    if limit:
+    if limit is not None:
         argv += ["--limit", str(limit)]
     if run_once:
         argv.append("--run-once")
