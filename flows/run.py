@@ -15,8 +15,12 @@ from prefect import flow, get_run_logger, task
 from lmforge.flows.curate import curate_flow
 from lmforge.flows.tokenizer import shards_flow, tokenizer_flow
 from lmforge.flows.train import train_flow
-from lmforge.pipeline.config import load_config
-from lmforge.pipeline.stage import find_stage
+from lmforge.pipeline.config import LmforgeConfig, load_config
+from lmforge.pipeline.stage import find_stage, is_done, stage_dir
+from lmforge.pipeline.tokenize.shards import plan_shards
+from lmforge.pipeline.tokenize.trainer import tokenizer_id
+from lmforge.pipeline.train.launch import plan_run
+from lmforge.pipeline.train.trainer import Trainer
 
 STAGES = ("curate", "tokenizer", "shards", "train", "evaluate", "register")
 
@@ -74,15 +78,17 @@ def run_flow(
     corpus_mb: float | None = None,
 ) -> dict[str, Any]:
     """Raw corpora (default: the built-in corpus) → a registered MLflow model. Returns ids, paths and metrics."""
+    if not workspace or (not Path(workspace).is_absolute() and _deployed()):
+        require_absolute("workspace", workspace)
     logger = get_run_logger()
     cfg = load_config(config_path, overrides)
     wanted = set(stages or STAGES)
     out: dict[str, Any] = {"workspace": workspace}
-    if not inputs:
-        inputs = default_corpus_task(workspace, corpus_mb)
-        logger.info("no inputs given: using the built-in default corpus in %s", inputs[0])
 
     if "curate" in wanted:
+        if not inputs:
+            inputs = default_corpus_task(workspace, corpus_mb)
+            logger.info("no inputs given: using the built-in default corpus in %s", inputs[0])
         cur = curate_flow(inputs=inputs, workspace=workspace, config_path=config_path, index=index, overrides=overrides)
         out["snapshot"] = cur["snapshot_id"]
         logger.info(
@@ -93,16 +99,26 @@ def run_flow(
             cur["stats"]["docs_in"],
         )
     else:
-        out["snapshot"] = _latest(workspace, "snapshots")
-    if wanted & {"tokenizer", "shards", "train", "evaluate", "register"}:
+        out["snapshot"] = _snapshot_of(workspace, inputs, cfg)
+    if "tokenizer" in wanted:
         tok_dir = tokenizer_flow(snapshot=out["snapshot"], workspace=workspace, config=cfg.tokenizer)
         out["tokenizer"] = Path(tok_dir).name
-    if wanted & {"shards", "train", "evaluate", "register"}:
+    elif wanted & {"shards", "train", "evaluate", "register"}:
+        out["tokenizer"] = _existing(workspace, "tokenizers", tokenizer_id(out["snapshot"], cfg.tokenizer), "tokenizer")
+    if "shards" in wanted:
         shards_dir = shards_flow(
             snapshot=out["snapshot"], tokenizer=out["tokenizer"], workspace=workspace, config=cfg.shards
         )
         out["shards"] = Path(shards_dir).name
-    if wanted & {"train", "evaluate", "register"}:
+    elif wanted & {"train", "evaluate", "register"}:
+        plan = plan_shards(
+            find_stage(workspace, "snapshots", out["snapshot"]),
+            find_stage(workspace, "tokenizers", out["tokenizer"]),
+            Path(workspace),
+            cfg.shards,
+        )
+        out["shards"] = _existing(workspace, "shards", plan.id, "shards")
+    if "train" in wanted:
         train = train_flow(
             shards=out["shards"], workspace=workspace, config_path=config_path, overrides=overrides, nproc=nproc
         )
@@ -115,6 +131,11 @@ def run_flow(
             "already finished, skipped" if train.get("skipped") else "finished",
             resumed,
         )
+    elif wanted & {"evaluate", "register"}:
+        run = plan_run(workspace, out["shards"], cfg.train)
+        _existing(workspace, "runs", run.run_id, "train")
+        out["run_dir"] = str(run.run_dir)
+        out["mlflow_run_id"] = Trainer.read_run_json(Path(out["run_dir"])).get("mlflow_run_id")
     if wanted & {"evaluate", "register"}:
         shards_path = str(find_stage(workspace, "shards", out["shards"]))
         metrics = evaluate_task(out["run_dir"], shards_path)
@@ -142,6 +163,27 @@ def run_flow(
     return out
 
 
+def _snapshot_of(workspace: str, inputs: list[str] | None, cfg: LmforgeConfig) -> str:
+    """Without the curate stage: the snapshot of `inputs` (with this config) when given, else the latest one."""
+    if not inputs:
+        return _latest(workspace, "snapshots")
+    from lmforge.pipeline.curate.snapshot import make_plan
+
+    return _existing(workspace, "snapshots", make_plan(inputs, workspace, cfg).snapshot_id, "curate")
+
+
+def _existing(workspace: str, kind: str, id_: str, stage: str) -> str:
+    """A stage left out of `--stages` is taken from the workspace, never run: its output must be there."""
+    from lmforge.pipeline.errors import NotFoundError
+
+    if not is_done(stage_dir(workspace, kind, id_)):
+        raise NotFoundError(
+            f"no finished {kind} {id_} in {workspace} for these inputs and config: add {stage!r} to --stages "
+            "(or run the earlier stages first)"
+        )
+    return id_
+
+
 def _latest(workspace: str, kind: str) -> str:
     from lmforge.pipeline.errors import NotFoundError
     from lmforge.pipeline.stage import latest_stage
@@ -150,3 +192,21 @@ def _latest(workspace: str, kind: str) -> str:
     if found is None:
         raise NotFoundError(f"no finished {kind} in {workspace}: run the earlier stages first (e.g. --stages curate)")
     return found.name
+
+
+def _deployed() -> bool:
+    from prefect.runtime import deployment
+
+    return deployment.id is not None
+
+
+def require_absolute(name: str, value: str) -> None:
+    """A deployment's flow run starts in its pull step's folder (this checkout): a relative path, or the empty one
+    an unset `{{ $LMFORGE_… }}` of prefect.yaml leaves, would read and write there instead."""
+    from lmforge.pipeline.errors import ConfigError
+
+    if not value or not Path(value).is_absolute():
+        raise ConfigError(
+            f"{name}: {value!r} is not an absolute path; a deployment needs absolute paths its worker can see "
+            "(`lmforge deploy` resolves them; for `prefect deploy --all` set LMFORGE_WORKSPACE and LMFORGE_INPUT_ROOT)"
+        )

@@ -26,7 +26,8 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
     "--stages",
     default=None,
     help="Comma-separated subset of: curate,tokenizer,shards,train,evaluate,"
-    "register (earlier outputs are taken from the workspace).",
+    "register. A stage left out is never run: its output is taken from the workspace (the snapshot of --input "
+    "when given, else the latest) and must be there.",
 )
 @click.option(
     "--corpus-mb",

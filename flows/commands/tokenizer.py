@@ -34,7 +34,7 @@ def command() -> None:
 @click.option("--vocab-size", type=int, default=None, help="Vocabulary size (default 8000).")
 @click.option(
     "--model-type",
-    type=click.Choice(["unigram", "bpe", "char", "word"]),
+    type=click.Choice(["unigram", "bpe", "char"]),
     default=None,
     help="sentencepiece algorithm (default unigram).",
 )

@@ -29,8 +29,9 @@ class TokenizerConfig:
     vocab_size: int = 8000
     """Vocabulary size, special symbols, placeholders and byte pieces included."""
     model_type: ModelType = "unigram"
-    """sentencepiece algorithm; unigram is its default (Kudo 2018) and what T5/ALBERT/XLNet use. With `word`, an
-    out-of-vocabulary word goes to bytes with its "▁" marker and decodes with a literal "▁" (sentencepiece)."""
+    """sentencepiece algorithm; unigram is its default (Kudo 2018) and what T5/ALBERT/XLNet use. `word` is refused:
+    sentencepiece's word model cuts at whitespace before matching user-defined symbols, so a placeholder is not one
+    reserved token there ("x<EMAIL>y" goes to bytes), and an out-of-vocabulary word decodes with a literal "▁"."""
     character_coverage: float = 0.9995
     """Share of sample characters that must be covered by pieces; 0.9995 is sentencepiece's advice for CJK-rich text
     (sentencepiece README, "character_coverage"); rarer characters go through byte fallback."""
@@ -66,6 +67,12 @@ class TokenizerConfig:
             f"{len(PLACEHOLDERS)} placeholders"
             + (f" + {N_BYTE_PIECES} byte pieces" if self.byte_fallback else "")
             + f" = {reserved}; use at least {reserved + 1} (a few thousand in practice)",
+        )
+        check(
+            self.model_type != "word",
+            "tokenizer.model_type",
+            "'word' cannot keep each privacy placeholder as one token (sentencepiece splits words before it matches "
+            "user-defined symbols); use unigram, bpe or char",
         )
         check(self.vocab_size <= 1 << 31, "tokenizer.vocab_size", "must fit a uint32 token id")
         check(0.9 <= self.character_coverage <= 1.0, "tokenizer.character_coverage", "must be in [0.9, 1.0]")

@@ -24,12 +24,17 @@ async def _task_runs(flow_run_id):
         return await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
 
 
-async def _artifact(key):
+async def _artifact(key, flow_run_id):
+    """The artifact `key` of one flow run (other tests in the session publish the same key)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     async with get_client() as client:
-        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+            )
+        )
         return found[0] if found else None
 
 
@@ -46,7 +51,7 @@ def test_tokenizer_flow_trains_and_publishes_report(prefect_harness, snapshot):
     out = state.result()
     manifest = Manifest.read(out)
     assert manifest.format == "lmforge.tokenizer" and manifest.inputs["snapshot"] == snap.name
-    artifact = asyncio.run(_artifact("tokenizer-report"))
+    artifact = asyncio.run(_artifact("tokenizer-report", state.state_details.flow_run_id))
     assert artifact is not None and f"# Tokenizer `{manifest.id}`" in artifact.data
     for doc in multilingual_docs():  # no document text reaches Prefect
         assert doc["text"][:30] not in artifact.data

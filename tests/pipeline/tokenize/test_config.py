@@ -43,3 +43,12 @@ def test_bad_tokenizer_fields(data, field):
 def test_bad_shards_fields(data, field):
     with pytest.raises(ConfigError, match=field):
         from_dict(ShardsConfig, data, "shards")
+
+
+def test_word_model_is_refused_since_it_cannot_keep_placeholders_whole():
+    # sentencepiece's word model cuts text at whitespace before it looks for user-defined symbols: "x<EMAIL>y" went
+    # to bytes and " <EMAIL>" to a learned "▁<EMAIL>" piece, never the reserved placeholder id (DESIGN.md)
+    with pytest.raises(ConfigError, match=r"tokenizer\.model_type.*word.*placeholder"):
+        TokenizerConfig(model_type="word")
+    with pytest.raises(ConfigError, match=r"tokenizer\.model_type"):
+        from_dict(TokenizerConfig, {"model_type": "word"}, "tokenizer")

@@ -1,0 +1,64 @@
+"""`lmforge run`'s stage handling under a real (temporary) Prefect API: a stage left out of `stages` never runs, its
+output is taken from the workspace (the one the inputs and config name), and nothing is built that no stage reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmforge.flows.run import run_flow
+from lmforge.pipeline.errors import NotFoundError
+from lmforge.schemas.manifest import Manifest
+from tests.support.curate import read_docs, write_jsonl
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "configs" / "tiny-run.toml"
+PROSE = ROOT / "tests" / "data" / "curate" / "filters"
+SMALL = {"tokenizer": {"vocab_size": 700, "num_threads": 1}, "train": {"max_steps": 2}}
+
+
+def _prose(*names: str) -> list[dict]:
+    return [{"id": p, "text": (PROSE / p).read_text(encoding="utf-8")} for p in names]
+
+
+@pytest.fixture(scope="module")
+def curated(prefect_harness, tmp_path_factory):
+    """A workspace with two snapshots of different documents: of input `a`, then (the latest) of input `b`."""
+    folder = tmp_path_factory.mktemp("in")
+    a = write_jsonl(folder / "a.jsonl", read_docs() + _prose("de_prose.txt", "zh_prose.txt"))
+    b = write_jsonl(folder / "b.jsonl", _prose("en_prose.txt", "en_docs.txt", "ja_prose.txt"))
+    ws = folder / "ws"
+    kw = {"workspace": str(ws), "config_path": str(TINY), "overrides": SMALL}
+    snap_a = run_flow(inputs=[str(a)], stages=["curate"], **kw)["snapshot"]
+    snap_b = run_flow(inputs=[str(b)], stages=["curate"], **kw)["snapshot"]
+    assert snap_a != snap_b
+    return ws, kw, (a, snap_a), (b, snap_b)
+
+
+def test_stages_without_curate_build_no_default_corpus(prefect_harness, tmp_path):
+    ws = tmp_path / "ws"
+    with pytest.raises(NotFoundError, match="no finished snapshots"):
+        run_flow(workspace=str(ws), stages=["tokenizer"], corpus_mb=0.05)
+    assert not (ws / "corpus").exists()  # no stage would have read it
+
+
+def test_input_names_the_snapshot_when_curate_is_left_out(curated):
+    ws, kw, (a, snap_a), _ = curated
+    out = run_flow(inputs=[str(a)], stages=["tokenizer"], **kw)
+    assert out["snapshot"] == snap_a  # the snapshot of --input, not the latest one (b's)
+    assert Manifest.read(ws / "tokenizers" / out["tokenizer"]).inputs["snapshot"] == snap_a
+
+
+def test_a_stage_left_out_is_taken_from_the_workspace_never_run(curated):
+    ws, kw, (a, snap_a), _ = curated
+    with pytest.raises(NotFoundError, match="--stages"):
+        run_flow(inputs=[str(a)], stages=["evaluate"], **kw)
+    assert not (ws / "runs").exists()  # `evaluate` alone must not train a model
+    with pytest.raises(NotFoundError, match="--stages"):
+        run_flow(inputs=[str(a)], stages=["train"], **kw)
+    assert not (ws / "shards").exists()  # nor `train` alone encode shards
+
+    built = run_flow(inputs=[str(a)], stages=["tokenizer", "shards"], **kw)
+    again = run_flow(inputs=[str(a)], stages=["shards", "shards", "tokenizer"], **kw)  # order and repeats: no matter
+    assert again == built and built["snapshot"] == snap_a and set(built) >= {"tokenizer", "shards"}
