@@ -207,6 +207,7 @@ typedef struct {
     int kw_fold;    /* keywords are searched here, folding ASCII case (otherwise by keywords()) */
     int need_lower; /* the text holds a character whose lower case is not "itself or ASCII-folded" */
     int fullwidth;  /* the text holds a full-width digit or '@' (detectors.ASCII_TWINS) */
+    int escaped;    /* the text holds "%40", "&#" or "&commat;" (detectors.find_escaped_emails' own test) */
     Vec out[N_LISTS]; /* start, end (the endpos for pattern.match) */
 } Scan;
 
@@ -585,6 +586,7 @@ enum {
     P_KW_KEY,
     P_KW_AUTH,
     P_KW_KENNWORT,
+    P_ESCAPE, /* "%40", "&#", "&commat;" */
     P_OPEN_BRACKET, /* obfuscation_pairs only */
     P_AT_WORD,      /* obfuscation_pairs only */
 };
@@ -684,9 +686,9 @@ init_tables(void)
     set_pair(m, 'I', 'A', P_AWS);
     set_pair(m, 'g', 'h', P_GH);
     set_pair(m, 'b', '_', P_GITHUB_PAT);
-    set_pair(m, 'g', 'l', P_GLPAT);
+    set_pair(m, 'l', 'p', P_GLPAT);
     set_pair(m, 'x', 'o', P_XOX);
-    set_pair(m, 's', '.', P_SLACK_HOOK);
+    set_pair(m, 'k', '.', P_SLACK_HOOK);
     set_pair(m, 'z', 'a', P_AIZA);
     set_pair(m, 'k', '_', P_K_UNDERSCORE);
     set_pair(m, 'k', '-', P_K_DASH);
@@ -698,6 +700,9 @@ init_tables(void)
     set_pair_cases(m, "ey", P_KW_KEY);
     set_pair_cases(m, "au", P_KW_AUTH);
     set_pair_cases(m, "nw", P_KW_KENNWORT);
+    set_pair(m, '%', '4', P_ESCAPE);
+    set_pair(m, '&', '#', P_ESCAPE);
+    set_pair(m, '&', 'c', P_ESCAPE);
     init_masks(main_pairs, 1, main_masks);
 
     uint8_t *o = obfuscation_pairs;
@@ -759,13 +764,13 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
         provider(S, i - 5, 2);
         break;
     case P_GLPAT:
-        provider(S, i, 3);
+        provider(S, i - 1, 3);
         break;
     case P_XOX:
         provider(S, i, 4);
         break;
     case P_SLACK_HOOK:
-        provider(S, i - 4, 5);
+        provider(S, i - 10, 5);
         break;
     case P_AIZA:
         provider(S, i - 2, 6);
@@ -779,6 +784,10 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
         break;
     case P_JWT:
         provider(S, i - 1, 10);
+        break;
+    case P_ESCAPE:
+        if (c1 == '#' || (c1 == '4' && at(t, i + 2) == '0') || (c1 == 'c' && lit(t, i, "&commat;")))
+            S->escaped = 1;
         break;
     default:
         if (!S->kw_fold)
@@ -1309,6 +1318,15 @@ to_list(const Vec *a) /* None when empty: most lists are, and None costs nothing
     return list;
 }
 
+static int
+any_nonempty(const Vec *vecs, int count)
+{
+    for (int k = 0; k < count; k++)
+        if (vecs[k].n)
+            return 1;
+    return 0;
+}
+
 /* [(index, [start, endpos, ...]), ...] for the non-empty vectors among `vecs`, or None. */
 static PyObject *
 nonempty_lists(Vec *vecs, int count)
@@ -1349,11 +1367,24 @@ text_of(PyObject *obj, Text *t)
 }
 
 PyDoc_STRVAR(scan_doc,
-             "scan(text) -> (found, keywords, need_lower, fullwidth)\n\n"
+             "scan(text) -> (found, keywords, need_lower, fullwidth, escaped) or None\n\n"
              "found: [(pattern index, [start, endpos, ...]), ...] for the patterns that have candidates, in the\n"
              "order of triggers._PATTERNS, or None. keywords: [(index in secrets._KEYWORDS, [position, ...]), ...]\n"
              "or None; None too when need_lower: then call keywords(text.lower() or text, text). fullwidth: the\n"
-             "text holds a full-width digit or '@': scan its ASCII twin (detectors.ASCII_TWINS) instead.");
+             "text holds a full-width digit or '@': scan its ASCII twin (detectors.ASCII_TWINS) instead.\n"
+             "escaped: the text holds \"%40\", \"&#\" or \"&commat;\" (detectors.find_escaped_emails may find\n"
+             "something). None when all five are empty or false: most texts, and nearly all ids and URLs.");
+
+/* Texts shorter than this are scanned holding the GIL. */
+#define RELEASE_GIL_FROM 4096
+
+static void
+scan_text(Scan *S)
+{
+    main_pass(S);
+    finish_obfuscated(S);
+    window_candidates(S);
+}
 
 static PyObject *
 prescan_scan(PyObject *self, PyObject *arg)
@@ -1366,18 +1397,23 @@ prescan_scan(PyObject *self, PyObject *arg)
     memset(&S, 0, sizeof S);
     S.t = &t;
     S.kw_fold = 1;
-    Py_BEGIN_ALLOW_THREADS
-    main_pass(&S);
-    finish_obfuscated(&S);
-    window_candidates(&S);
-    Py_END_ALLOW_THREADS
+    if (t.n < RELEASE_GIL_FROM) { /* ids, URLs, short texts: releasing the GIL would cost more than the scan */
+        scan_text(&S);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        scan_text(&S);
+        Py_END_ALLOW_THREADS
+    }
     PyObject *found = NULL, *keywords = NULL, *result = NULL;
     if (S.oom)
         PyErr_NoMemory();
+    else if (!(S.need_lower || S.fullwidth || S.escaped || any_nonempty(S.out, N_LISTS) ||
+               any_nonempty(S.kw, N_KEYWORDS)))
+        result = Py_NewRef(Py_None); /* nothing to look at: the caller returns at once */
     else if ((found = nonempty_lists(S.out, N_LISTS)) != NULL &&
              (keywords = S.need_lower ? Py_NewRef(Py_None) : nonempty_lists(S.kw, N_KEYWORDS)) != NULL)
-        result = PyTuple_Pack(4, found, keywords, S.need_lower ? Py_True : Py_False,
-                              S.fullwidth ? Py_True : Py_False);
+        result = PyTuple_Pack(5, found, keywords, S.need_lower ? Py_True : Py_False,
+                              S.fullwidth ? Py_True : Py_False, S.escaped ? Py_True : Py_False);
     Py_XDECREF(found);
     Py_XDECREF(keywords);
     scan_free(&S);

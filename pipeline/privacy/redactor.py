@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.privacy.placeholders import PLACEHOLDER_FOR_TYPE
-from lmforge.pipeline.privacy.scanner import Span, scan
+from lmforge.pipeline.privacy.scanner import Hit, find_spans
 
 
 @dataclass(slots=True)
@@ -35,18 +35,19 @@ class Redactor:
     def redact(self, text: str, *, uncleaned: bool = False) -> Redaction:
         """Placeholders for every span whose action is "redact" or "drop"; "keep" spans stay as they were.
         `uncleaned`: the text did not go through curation's cleaning (see `scan`)."""
-        if not self.config.enabled:
-            return Redaction(text=text)
-        spans = scan(text, self.config, uncleaned=uncleaned)
-        if not spans:  # most documents
-            return Redaction(text=text)
-        result = apply(text, spans, self.config.actions)
+        config = self.config
+        if not config.enabled:
+            return Redaction(text, {})
+        spans = find_spans(text, config, uncleaned=uncleaned)
+        if not spans:  # most documents, ids and URLs (positional arguments: the fastest way to build one)
+            return Redaction(text, {})
+        result = apply(text, spans, config.actions)
         # A placeholder can change what its neighbours look like (`x.AA+0000…` → `<EMAIL>+0000…`); redact to a
         # fixed point so that redacting redacted text is a no-op. Only documents that had PII pay for the re-scan.
         for _ in range(_MAX_PASSES):
             if not result.counts:
                 break
-            again = apply(result.text, scan(result.text, self.config, uncleaned=uncleaned), self.config.actions)
+            again = apply(result.text, find_spans(result.text, config, uncleaned=uncleaned), config.actions)
             if not again.counts:
                 break
             counts = Counter(result.counts) + Counter(again.counts)
@@ -54,24 +55,25 @@ class Redactor:
         return result
 
 
-def apply(text: str, spans: list[Span], actions: dict[str, str]) -> Redaction:
-    """Rebuild `text` with placeholders; the document's drop reason is the first dropped type in text order."""
+def apply(text: str, spans: list[Hit], actions: dict[str, str]) -> Redaction:
+    """Rebuild `text` with placeholders for `spans` ((start, end, type), sorted and non-overlapping, as `find_spans`
+    gives them); the document's drop reason is the first dropped type in text order."""
     if not spans:
-        return Redaction(text=text)
+        return Redaction(text, {})
     parts: list[str] = []
     counts: Counter[str] = Counter()
     drop: str | None = None
     pos = 0
-    for span in spans:
-        action = actions.get(span.type, "redact")
+    for start, end, kind in spans:
+        action = actions.get(kind, "redact")
         if action == "keep":
             continue
         if action == "drop" and drop is None:
-            drop = f"pii_{span.type}"
-        parts.append(text[pos : span.start])
-        parts.append(PLACEHOLDER_FOR_TYPE[span.type])
-        counts[span.type] += 1
-        pos = span.end
+            drop = f"pii_{kind}"
+        parts.append(text[pos:start])
+        parts.append(PLACEHOLDER_FOR_TYPE[kind])
+        counts[kind] += 1
+        pos = end
     if not counts:
         return Redaction(text=text, drop=drop)
     parts.append(text[pos:])

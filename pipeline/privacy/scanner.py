@@ -48,8 +48,16 @@ class Span:
     type: str
 
 
+Hit = tuple[int, int, str]
+
+
 def scan(text: str, config: PrivacyConfig | None = None, *, uncleaned: bool = False) -> list[Span]:
-    """All PII spans in `text`, sorted by start and non-overlapping.
+    """All PII spans in `text`, sorted by start and non-overlapping (`find_spans`, as Span objects)."""
+    return [Span(start, end, kind) for start, end, kind in find_spans(text, config, uncleaned=uncleaned)]
+
+
+def find_spans(text: str, config: PrivacyConfig | None = None, *, uncleaned: bool = False) -> list[Hit]:
+    """All PII spans in `text` as (start, end, type), sorted by start and non-overlapping: what `Redactor` uses.
 
     The detectors expect cleaned text, where every Unicode space is ' ' (curation cleans before it redacts). With
     `uncleaned` (`lmforge pii` on text as given) they see those spaces as ' ', so `+44\u00a020 7946 0958` is a phone
@@ -57,27 +65,40 @@ def scan(text: str, config: PrivacyConfig | None = None, *, uncleaned: bool = Fa
     """
     if uncleaned and isinstance(text, str) and not text.isascii():
         text = UNICODE_SPACES.sub(" ", text)  # the spaces cleaning turns into ' ', one character for one
-    return _spans(text, config, triggers.find_all if triggers._prescan is not None else reference_hits)
+    if triggers._prescan is None or not isinstance(text, str) or not text:
+        return _spans(text, config, _reference_all)
+    # `_spans` inlined: curation calls this three times per document, mostly on texts without any candidate
+    config = config or _DEFAULT
+    hits = triggers.find_all(text, config)
+    if config.ner:
+        hits.extend(_ner(config.ner_model, config.ner_min_score).find(text))
+    return _resolve(hits) if hits else []
 
 
 def scan_reference(text: str, config: PrivacyConfig | None = None) -> list[Span]:
     """`scan` with every pattern run over the whole text or its windows: the fallback, and what tests compare with."""
-    return _spans(text, config, reference_hits)
+    return [Span(start, end, kind) for start, end, kind in _spans(text, config, _reference_all)]
 
 
 def _spans(
     text: str, config: PrivacyConfig | None, find: Callable[[str, PrivacyConfig], list[tuple[int, int, str]]]
-) -> list[Span]:
+) -> list[Hit]:
     if not isinstance(text, str):
         raise TypeError(f"privacy scan needs str text, got {type(text).__name__}")
     if not text:
         return []
     config = config or _DEFAULT
     hits = find(text, config)
-    hits.extend(detectors.find_escaped_emails(text))  # no pre-scan candidates: a substring test finds the few texts
     if config.ner:
         hits.extend(_ner(config.ner_model, config.ner_min_score).find(text))
-    return resolve(hits) if hits else []
+    return _resolve(hits) if hits else []
+
+
+def _reference_all(text: str, config: PrivacyConfig) -> list[tuple[int, int, str]]:
+    """`reference_hits` and the addresses with an escaped '@' (searched in the text as given, not its ASCII twin)."""
+    hits = reference_hits(text, config)
+    hits.extend(detectors.find_escaped_emails(text))
+    return hits
 
 
 def reference_hits(text: str, config: PrivacyConfig) -> list[tuple[int, int, str]]:
@@ -99,24 +120,29 @@ def reference_hits(text: str, config: PrivacyConfig) -> list[tuple[int, int, str
 
 def resolve(hits: Iterable[tuple[int, int, str]]) -> list[Span]:
     """Keep the highest-priority (then longest, then earliest) hit of every overlapping group."""
+    return [Span(start, end, kind) for start, end, kind in _resolve(hits)]
+
+
+def _resolve(hits: Iterable[tuple[int, int, str]]) -> list[Hit]:
+    """`resolve` on tuples (a frozen dataclass costs ~1 µs to build; a document with PII has dozens of spans)."""
     if not hits:
         return []
     by_start = sorted(set(hits))
     if all(a[1] <= b[0] for a, b in zip(by_start, by_start[1:], strict=False)):  # the usual case: nothing overlaps
-        return [Span(start, end, kind) for start, end, kind in by_start if end > start]
+        return [hit for hit in by_start if hit[1] > hit[0]]
     ordered = sorted(by_start, key=lambda h: (_RANK.get(h[2], len(_RANK)), h[0] - h[1], h[0]))
     starts: list[int] = []
-    kept: list[Span] = []
+    kept: list[Hit] = []
     for start, end, kind in ordered:
         if end <= start:
             continue
         i = bisect.bisect_right(starts, start)
-        if i and kept[i - 1].end > start:
+        if i and kept[i - 1][1] > start:
             continue
-        if i < len(kept) and kept[i].start < end:
+        if i < len(kept) and kept[i][0] < end:
             continue
         starts.insert(i, start)
-        kept.insert(i, Span(start, end, kind))
+        kept.insert(i, (start, end, kind))
     return kept
 
 

@@ -44,13 +44,19 @@ _MATCHERS = tuple((pattern.match, check) for pattern, check in _PATTERNS)
 
 
 def find_all(text: str, config: PrivacyConfig) -> list[Hit]:
-    """Every detector's hits (unresolved), as `scanner.reference_hits` finds them; needs the C module."""
-    found, keywords, need_lower, fullwidth = _prescan.scan(text)
-    if fullwidth:  # the ASCII twin has no full-width digit or '@' left: this recurses once
-        return find_all(text.translate(detectors.ASCII_TWINS), config)
-    if not (found or keywords or need_lower):  # most documents
+    """Every detector's hits (unresolved), as `scanner.reference_hits` and `detectors.find_escaped_emails` find
+    them; needs the C module. A text without any candidate (most documents, nearly every id and URL) costs one call."""
+    scanned = _prescan.scan(text)
+    if scanned is None:
         return []
-    hits: list[Hit] = []
+    found, keywords, need_lower, fullwidth, escaped = scanned
+    # the escaped forms are searched in the text as given (the pre-scan saw "%40", "&#" or "&commat;" in it)
+    hits: list[Hit] = list(detectors.find_escaped_emails(text)) if escaped else []
+    if fullwidth:  # the ASCII twin has no full-width digit or '@' left, so its own scan says no more of them
+        text = text.translate(detectors.ASCII_TWINS)
+        if (scanned := _prescan.scan(text)) is None:
+            return hits
+        found, keywords, need_lower = scanned[:3]
     if found:
         for index, candidates in found:
             (match, check), after, pairs = _MATCHERS[index], 0, iter(candidates)
