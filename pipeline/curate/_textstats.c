@@ -427,6 +427,7 @@ typedef struct {
     IndexVec sentence_ends; /* where each match of text_stats._SENTENCE_END_RE starts */
     PyObject *line_dups, *paragraph_dups; /* (count, characters), computed on the first question */
     Grams grams;
+    CharSet bullets, terminal; /* what scan() was given (a derived scan judges its lines with them) */
 } ScanObject;
 
 /* Line and paragraph state, updated at each newline (not hot: one call a line). */
@@ -905,7 +906,9 @@ scan(PyObject *Py_UNUSED(module), PyObject *args)
     s->kind = PyUnicode_KIND(text);
     s->data = PyUnicode_DATA(text);
     s->length = PyUnicode_GET_LENGTH(text);
-    int rc = scan_any(s, &bullets, &terminal);
+    s->bullets = bullets;
+    s->terminal = terminal;
+    int rc = scan_any(s, &s->bullets, &s->terminal);
     if (rc < 0) {
         Py_DECREF(s);
         return NULL;
@@ -2118,19 +2121,250 @@ join_units(const ScanObject *s, const SpanVec *kept, Py_ssize_t joiner)
     return text;
 }
 
+/* '\n', '#' and the text_stats ellipses ("..." non-overlapping, and '…') in [a, b). */
+static void
+count_symbols(int kind, const void *d, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *newlines, Py_ssize_t *hashes,
+              Py_ssize_t *ellipses)
+{
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *p = (const Py_UCS1 *)d;
+        Py_ssize_t nl = 0, h = 0;
+        for (Py_ssize_t j = a; j < b; j++) {
+            nl += p[j] == '\n';
+            h += p[j] == '#';
+        }
+        *newlines += nl;
+        *hashes += h;
+        /* str.count("..."): runs of dots, three at a time */
+        const Py_UCS1 *q = p + a, *end = p + b;
+        while (q < end && (q = memchr(q, '.', (size_t)(end - q))) != NULL) {
+            Py_ssize_t dots = 0;
+            while (q < end && *q == '.') {
+                dots++;
+                q++;
+            }
+            *ellipses += dots / 3;
+        }
+        return;
+    }
+    Py_ssize_t dots = 0;
+    for (Py_ssize_t j = a; j < b; j++) {
+        Py_UCS4 c = rd(kind, d, j);
+        *newlines += c == '\n';
+        *hashes += c == '#';
+        *ellipses += c == ELLIPSIS_CHAR;
+        dots = c == '.' ? dots + 1 : 0;
+        if (dots == 3) {
+            (*ellipses)++;
+            dots = 0;
+        }
+    }
+}
+
+/* Tokens [from, to) of a scan: those without a letter (not unsegmented: emit_unsegmented counts those as alpha),
+   and unsegmented ones (a token of one character of such a script). */
+static void
+classify_tokens(const ScanObject *s, Py_ssize_t from, Py_ssize_t to, Py_ssize_t *no_alpha, Py_ssize_t *unseg)
+{
+    int kind = s->kind;
+    const void *d = s->data;
+    for (Py_ssize_t i = from; i < to; i++) {
+        Span t = s->tokens.v[i];
+        unsigned k0 = char_class(rd(kind, d, t.start));
+        if (k0 & CL_UNSEG) { /* a spaced token never holds such a character */
+            (*unseg)++;
+            continue;
+        }
+        if (k0 & CL_ALPHA) {
+            continue; /* the usual word */
+        }
+        int alpha = 0;
+        for (Py_ssize_t j = t.start + 1; j < t.end && !alpha; j++) {
+            alpha = (char_class(rd(kind, d, j)) & CL_ALPHA) != 0;
+        }
+        *no_alpha += !alpha;
+    }
+}
+
+/* The scan of `text` = "\n\n".join(kept units) (join_units on paragraph units: `kept` holds them stripped of
+   '\n'), from the scan `s` of the text they come from, without reading that text again. Exact because units end
+   at whitespace: tokens, lines and sentence ends of the new text are those inside the kept units (shifted), and
+   each kept unit is one paragraph (a unit holds no \n\s*\n: that would have split it). */
+static PyObject *
+derive_scan(const ScanObject *s, const SpanVec *kept, PyObject *text)
+{
+    const Py_ssize_t joiner = 2;
+    ScanObject *r = PyObject_New(ScanObject, &ScanType);
+    if (r == NULL) {
+        return NULL;
+    }
+    memset((char *)r + sizeof(PyObject), 0, sizeof(ScanObject) - sizeof(PyObject));
+    r->text = Py_NewRef(text);
+    r->kind = PyUnicode_KIND(text);
+    r->data = PyUnicode_DATA(text);
+    r->length = PyUnicode_GET_LENGTH(text);
+    r->bullets = s->bullets;
+    r->terminal = s->terminal;
+    Py_ssize_t nk = kept->n;
+    if (spans_reserve(&r->tokens, s->tokens.n) < 0 || spans_reserve(&r->words, s->words.n) < 0 ||
+        spans_reserve(&r->lines, s->lines.n) < 0 || spans_reserve(&r->paragraphs, nk) < 0 ||
+        (s->sentence_ends.n &&
+         grow((void **)&r->sentence_ends.v, &r->sentence_ends.cap, s->sentence_ends.n, sizeof(Py_ssize_t)) < 0)) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    int kind = s->kind;
+    const void *d = s->data;
+    const Span *tv = s->tokens.v, *wv = s->words.v, *lv = s->lines.v;
+    const Py_ssize_t *ev = s->sentence_ends.v;
+    Py_ssize_t *tok_range = alloc_array((size_t)nk * 2, sizeof(Py_ssize_t)); /* per unit: its tokens [lo, hi) */
+    if (tok_range == NULL) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    Py_ssize_t ti = 0, wi = 0, li = 0, ei = 0, off = 0, kept_chars = 0;
+    Py_ssize_t no_alpha = 0, unseg = 0, word_chars = 0, bullet = 0, punct = 0, ellipsis = 0;
+    for (Py_ssize_t k = 0; k < nk; k++) {
+        Span u = kept->v[k];
+        Py_ssize_t shift = off - u.start;
+        kept_chars += u.end - u.start;
+        while (ti < s->tokens.n && tv[ti].start < u.start) {
+            ti++;
+        }
+        Py_ssize_t first_tok = ti;
+        for (; ti < s->tokens.n && tv[ti].start < u.end; ti++) {
+            r->tokens.v[r->tokens.n++] = (Span){tv[ti].start + shift, tv[ti].end + shift};
+        }
+        tok_range[2 * k] = first_tok;
+        tok_range[2 * k + 1] = ti;
+        while (wi < s->words.n && wv[wi].start < u.start) {
+            wi++;
+        }
+        for (; wi < s->words.n && wv[wi].start < u.end; wi++) {
+            r->words.v[r->words.n++] = (Span){wv[wi].start + shift, wv[wi].end + shift};
+            word_chars += wv[wi].end - wv[wi].start;
+        }
+        while (li < s->lines.n && lv[li].start < u.start) {
+            li++;
+        }
+        for (; li < s->lines.n && lv[li].start < u.end; li++) {
+            Span l = lv[li];
+            r->lines.v[r->lines.n++] = (Span){l.start + shift, l.end + shift};
+            Py_ssize_t first = l.start, last = l.end - 1;
+            while (is_space(rd(kind, d, first))) {
+                first++;
+            }
+            while (is_space(rd(kind, d, last))) {
+                last--;
+            }
+            bullet += in_charset(&s->bullets, rd(kind, d, first));
+            Py_UCS4 c = rd(kind, d, last);
+            punct += in_charset(&s->terminal, c);
+            ellipsis += c == ELLIPSIS_CHAR ||
+                        (c == '.' && last - 2 >= l.start && rd(kind, d, last - 1) == '.' && rd(kind, d, last - 2) == '.');
+        }
+        while (ei < s->sentence_ends.n && ev[ei] < u.start) {
+            ei++;
+        }
+        for (; ei < s->sentence_ends.n && ev[ei] < u.end; ei++) {
+            r->sentence_ends.v[r->sentence_ends.n++] = ev[ei] + shift;
+        }
+        /* The paragraph: T.strip() split on \n\s*\n cuts from the first to the last '\n' of a whitespace run
+           holding two; the joiner is one, the unit's own leading and trailing whitespace may extend it. */
+        Py_ssize_t ps, pe;
+        if (ti == first_tok) { /* cannot happen: kept units hold tokens */
+            PyMem_Free(tok_range);
+            Py_DECREF(r);
+            PyErr_SetString(PyExc_SystemError, "c4_units: a kept unit without tokens");
+            return NULL;
+        }
+        if (k == 0) {
+            ps = tv[first_tok].start;
+        }
+        else {
+            ps = u.start;
+            for (Py_ssize_t j = tv[first_tok].start - 1; j >= u.start; j--) {
+                if (rd(kind, d, j) == '\n') {
+                    ps = j + 1;
+                    break;
+                }
+            }
+        }
+        pe = tv[ti - 1].end;
+        if (k < nk - 1) {
+            while (pe < u.end && rd(kind, d, pe) != '\n') {
+                pe++;
+            }
+        }
+        r->paragraphs.v[r->paragraphs.n++] = (Span){ps + shift, pe + shift};
+        off += u.end - u.start + joiner;
+    }
+    /* Token classes, on the smaller side: the kept tokens, or the others (subtracted from the totals). */
+    if (r->tokens.n * 2 <= s->tokens.n) {
+        for (Py_ssize_t k = 0; k < nk; k++) {
+            classify_tokens(s, tok_range[2 * k], tok_range[2 * k + 1], &no_alpha, &unseg);
+        }
+    }
+    else {
+        Py_ssize_t gap = 0, g_no_alpha = 0, g_unseg = 0;
+        for (Py_ssize_t k = 0; k <= nk; k++) {
+            classify_tokens(s, gap, k < nk ? tok_range[2 * k] : s->tokens.n, &g_no_alpha, &g_unseg);
+            gap = k < nk ? tok_range[2 * k + 1] : gap;
+        }
+        no_alpha = s->n_no_alpha_tokens - g_no_alpha;
+        unseg = s->n_unsegmented - g_unseg;
+    }
+    PyMem_Free(tok_range);
+    /* '\n', '#' and ellipses lie inside a unit or outside all (units end at whitespace): count the smaller side. */
+    Py_ssize_t newlines = 0, hashes = 0, ellipses = 0;
+    if (kept_chars * 2 <= s->length) {
+        for (Py_ssize_t k = 0; k < nk; k++) {
+            count_symbols(kind, d, kept->v[k].start, kept->v[k].end, &newlines, &hashes, &ellipses);
+        }
+    }
+    else {
+        Py_ssize_t gap = 0, gnl = 0, gh = 0, ge = 0;
+        for (Py_ssize_t k = 0; k <= nk; k++) {
+            Py_ssize_t to = k < nk ? kept->v[k].start : s->length;
+            count_symbols(kind, d, gap, to, &gnl, &gh, &ge);
+            gap = k < nk ? kept->v[k].end : gap;
+        }
+        newlines = s->n_newlines - gnl;
+        hashes = s->n_hashes - gh;
+        ellipses = s->n_ellipses - ge;
+    }
+    r->n_newlines = newlines + joiner * (nk - 1);
+    r->n_hashes = hashes;
+    r->n_ellipses = ellipses;
+    r->n_tokens = r->tokens.n;
+    r->n_symbol_tokens = r->tokens.n - r->words.n;
+    r->n_no_alpha_tokens = no_alpha;
+    r->n_unsegmented = unseg;
+    r->word_chars = word_chars;
+    r->n_lines = r->lines.n;
+    r->n_bullet_lines = bullet;
+    r->n_ellipsis_lines = ellipsis;
+    r->n_punct_lines = punct;
+    r->n_paragraphs = r->paragraphs.n;
+    r->n_sentences = r->sentence_ends.n;
+    return (PyObject *)r;
+}
+
 PyDoc_STRVAR(c4_units_doc,
-             "c4_units(scan, by_paragraph, terminal, drop_no_terminal, min_words, max_word_chars, phrases, /)\n--\n\n"
+             "c4_units(scan, by_paragraph, terminal, drop_no_terminal, min_words, max_word_chars, phrases, derive=False, /)\n--\n\n"
              "C4's line rules on every unit of the scanned text: (units, kept units, sentences in them, the text\n"
              "of the kept units joined by a blank line (by_paragraph) or a newline, or None when all are kept or\n"
-             "none is). `phrases`: a Phrases or None.");
+             "none is). `phrases`: a Phrases or None. With `derive` a fifth item: the Scan of that text, made from\n"
+             "`scan` without reading the text again (by_paragraph only; else, or without a new text, None).");
 
 static PyObject *
 c4_units(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *scan_obj, *terminal, *phrases;
     C4Rules r;
-    if (!PyArg_ParseTuple(args, "O!pUpnnO:c4_units", &ScanType, &scan_obj, &r.by_paragraph, &terminal,
-                          &r.drop_no_terminal, &r.min_words, &r.max_word_chars, &phrases) ||
+    int derive = 0;
+    if (!PyArg_ParseTuple(args, "O!pUpnnO|p:c4_units", &ScanType, &scan_obj, &r.by_paragraph, &terminal,
+                          &r.drop_no_terminal, &r.min_words, &r.max_word_chars, &phrases, &derive) ||
         ready(terminal) < 0 || charset_from(terminal, &r.terminal, "terminal") < 0) {
         return NULL;
     }
@@ -2159,19 +2393,30 @@ c4_units(PyObject *Py_UNUSED(module), PyObject *args)
         rc = c4_kind(&r, s, PyUnicode_4BYTE_KIND, s->data, &n_units, &kept, &sentences);
         break;
     }
-    PyObject *text = NULL;
+    PyObject *text = NULL, *derived = NULL;
     if (rc == 0 && kept.n && kept.n != n_units) {
         text = join_units(s, &kept, r.by_paragraph ? 2 : 1);
         rc = text == NULL ? -1 : 0;
+        if (rc == 0 && derive && r.by_paragraph) {
+            derived = derive_scan(s, &kept, text);
+            rc = derived == NULL ? -1 : 0;
+        }
     }
     PyMem_Free(kept.v);
     if (rc < 0) {
+        Py_XDECREF(text);
         return NULL;
     }
     if (text == NULL) {
         text = Py_NewRef(Py_None);
     }
-    return Py_BuildValue("(nnnN)", n_units, kept.n, sentences, text);
+    if (!derive) {
+        return Py_BuildValue("(nnnN)", n_units, kept.n, sentences, text);
+    }
+    if (derived == NULL) {
+        derived = Py_NewRef(Py_None);
+    }
+    return Py_BuildValue("(nnnNN)", n_units, kept.n, sentences, text, derived);
 }
 
 /* ------------------------------------------------------------------------------------------------------------

@@ -268,11 +268,14 @@ class TextStats:
 
 class NativeTextStats(TextStats):
     """The same statistics from one pass of `_textstats.scan`, as plain attributes (lists such as `words` stay
-    the lazy Python ones). `scan` is the C object; C4 judges its units from the tokens and sentence ends it holds."""
+    the lazy Python ones). `scan` is the C object; C4 judges its units from the tokens and sentence ends it holds,
+    and hands over the scan of the text it leaves (made from this one) as `scan` of the next statistics."""
 
-    def __init__(self, text: str, lang: str = "und") -> None:
-        super().__init__(text, lang)
-        scan = _textstats.scan(text, _BULLET_CHARS, _TERMINAL_CHARS)
+    def __init__(self, text: str, lang: str = "und", scan: object | None = None) -> None:
+        self.text = text
+        self.lang = lang
+        if scan is None:
+            scan = _textstats.scan(text, _BULLET_CHARS, _TERMINAL_CHARS)
         self.scan = scan
         # Instance attributes shadow the cached properties of TextStats.
         self.n_tokens = scan.n_tokens
@@ -292,11 +295,12 @@ class NativeTextStats(TextStats):
         unsegmented = scan.n_tokens > 0 and 2 * scan.n_unsegmented > scan.n_tokens
         self.cjk = lang in UNSEGMENTED_LANGS or (lang == "und" and unsegmented)
 
-    @cached_property
+    # Plain properties: the scan keeps the answer (functools.cached_property takes a lock on Python 3.11).
+    @property
     def line_duplicates(self) -> tuple[int, int]:
         return self.scan.line_duplicates()
 
-    @cached_property
+    @property
     def paragraph_duplicates(self) -> tuple[int, int]:
         return self.scan.paragraph_duplicates()
 
@@ -327,3 +331,10 @@ def stats_for(doc: Document) -> TextStats:
     stats = cls(doc.text, doc.lang)
     _last = (doc.text, doc.lang, stats)
     return stats
+
+
+def remember_scan(doc: Document, scan: object) -> None:
+    """Let `stats_for(doc)` answer from `scan`, a native scan of `doc.text` made without reading it again (C4's
+    rewritten text, from the scan of the text before)."""
+    global _last
+    _last = (doc.text, doc.lang, NativeTextStats(doc.text, doc.lang, scan))

@@ -49,17 +49,24 @@ class C4Filter(Filter):
         if c.reject_curly_bracket and "{" in text:
             return False, "c4_curly_bracket"
         native = text_stats._textstats is not None and (self._phrases is None or self._phrases.uses_native())
-        _, n_kept, sentences, rewritten = self._judge_units(doc) if native else self._judge_units_py(text)
+        if native:
+            _, n_kept, sentences, rewritten, scan = self._judge_units(doc)
+        else:
+            _, n_kept, sentences, rewritten = self._judge_units_py(text)
+            scan = None
         if not n_kept:
             return False, "c4_no_lines_left"
         if sentences < c.min_sentences:
             return False, "c4_too_few_sentences"
         if rewritten is not None:
             doc.text = rewritten
+            if scan is not None:
+                text_stats.remember_scan(doc, scan)  # the filters after C4 need not scan the new text again
         return KEEP
 
-    def _judge_units(self, doc: Document) -> UnitsJudged:
-        """The native twin of `_judge_units_py`, on the tokens and sentence ends the statistics found."""
+    def _judge_units(self, doc: Document) -> tuple[int, int, int, str | None, object | None]:
+        """The native twin of `_judge_units_py`, on the tokens and sentence ends the statistics found; with the
+        scan of the rewritten text, derived from the one before (paragraph units), or None."""
         c = self.config
         phrases = self._phrases.native if self._phrases is not None else None
         return text_stats._textstats.c4_units(
@@ -70,6 +77,7 @@ class C4Filter(Filter):
             c.min_words_per_line,
             c.max_word_chars,
             phrases,
+            True,
         )
 
     def _judge_units_py(self, text: str) -> UnitsJudged:
