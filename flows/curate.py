@@ -119,6 +119,10 @@ def curate_flow(
         logger.info("snapshot %s already exists: skipping curation", plan.snapshot_id)
         index_pending(plan, cfg, index or cfg.dedup.index)  # a run stopped before the index held it
     else:
+        if cfg.dedup.enabled:  # an index built with other parameters is refused now, not after every file
+            from lmforge.pipeline.dedup.index import open_index
+
+            open_index(index or cfg.dedup.index, plan.snapshot_dir.parent.parent, cfg.dedup).close()
         logger.info("curating %d input unit(s) into snapshot %s", len(plan.units), plan.snapshot_id)
         futures = [
             curate_unit_task.submit(u.to_dict(), d, plan.snapshot_id, str(plan.work_dir), cfg_dict)

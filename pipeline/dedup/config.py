@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lmforge.pipeline.configuring import check
+from lmforge.pipeline.urls import shown_url
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -27,8 +28,10 @@ class DedupConfig:
     """Shingle size in words for space-delimited languages; shorter documents get no shingles (exact dedup only)."""
     char_ngram: int = 5
     """Shingle size in characters for languages in `char_langs` (no spaces between words)."""
-    char_langs: tuple[str, ...] = ("zh", "ja")
-    """`lang` codes shingled by characters instead of words."""
+    char_langs: tuple[str, ...] = ("zh", "ja", "th", "lo", "km", "my")
+    """`lang` codes shingled by characters instead of words: the languages written without spaces between words that
+    the quality filters also count by characters (Korean spaces its words). A Thai or Khmer text split at spaces
+    has a few phrase-long "words", too few for word shingles, so its near copies went unfound."""
     bands: int = 0
     """LSH bands; 0 tunes (bands, rows) so a pair at `threshold - margin` becomes a candidate with `recall_target`."""
     rows: int = 0
@@ -43,8 +46,13 @@ class DedupConfig:
         check(
             0.0 <= self.margin < self.threshold,
             "dedup.margin",
-            f"must be in [0, threshold) = [0, {self.threshold:g}), got {self.margin:g}: near duplicates are pairs down to "
-            "threshold - margin; with a threshold this low, set dedup.margin lower too",
+            f"must be in [0, threshold) = [0, {self.threshold:g}), got {self.margin:g}"
+            + (
+                ": near duplicates are pairs down to threshold - margin; with a threshold this low, set dedup.margin "
+                "lower too"
+                if self.margin >= self.threshold
+                else ""
+            ),
         )
         check(1 <= self.num_perm <= 1024, "dedup.num_perm", "must be in [1, 1024]")
         check(0 <= self.seed < 2**32, "dedup.seed", "must be in [0, 2**32)")
@@ -55,12 +63,20 @@ class DedupConfig:
         check(self.bands * self.rows <= self.num_perm, "dedup.bands", "bands * rows must not exceed num_perm")
         check(0.5 <= self.recall_target < 1.0, "dedup.recall_target", "must be in [0.5, 1)")
         check(
-            self.index is None or self.index.startswith(("redis://", "rediss://")),
+            not self.index or self.index.startswith(("redis://", "rediss://")),
             "dedup.index",
-            "must be empty (local index) or a redis:// URL",
+            f"must be empty (local index) or a redis:// URL, got {_shown(self.index or '')!r}",
         )
 
     @property
     def min_similarity(self) -> float:
         """The lowest verified Jaccard still called a near duplicate."""
         return self.threshold - self.margin
+
+
+def _shown(url: str) -> str:
+    """`url` with its password masked, for an error about it (one too malformed to parse is not shown at all)."""
+    try:
+        return shown_url(url)
+    except ValueError:
+        return "(a malformed URL)"

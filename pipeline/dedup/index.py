@@ -69,15 +69,20 @@ def index_meta(config: DedupConfig) -> dict:
 def check_meta(found: dict, config: DedupConfig, where: str) -> None:
     expected = index_meta(config)
     if found != expected:
-        keys = sorted(set(expected) | set(found))
-        diff = [k for k in keys if found.get(k) != expected.get(k)]
-        sub = found.get("signatures") or {}
-        diff += [f"signatures.{k}" for k in sorted(expected["signatures"]) if sub.get(k) != expected["signatures"][k]]
+        found = found if isinstance(found, dict) else {}
+        sub = found.get("signatures") if isinstance(found.get("signatures"), dict) else {}
+        diff = [(k, found.get(k), expected.get(k)) for k in sorted(set(expected) | set(found)) if k != "signatures"]
+        want = expected["signatures"]
+        diff += [(f"signatures.{k}", sub.get(k), want.get(k)) for k in sorted(set(want) | set(sub))]
+        shown = "; ".join(f"{k}: index {_value(a)}, this run {_value(b)}" for k, a, b in diff if a != b)
         raise ConfigError(
-            f"dedup index {where} was built with other parameters or format (differs in {diff}): use a new index "
-            f"location (dedup.index or another workspace) or the parameters it was built with; signatures are never "
-            f"mixed"
+            f"dedup index {where} was built with other parameters or format ({shown}): run with the index's values, "
+            f"or use a new index location (dedup.index or another workspace); signatures are never mixed"
         )
+
+
+def _value(v: object) -> str:
+    return "(none)" if v is None else f"{v:g}" if isinstance(v, float) else json.dumps(v)
 
 
 def match_values(query: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

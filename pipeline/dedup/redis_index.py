@@ -98,17 +98,23 @@ class RedisIndex(DedupIndex):
 
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
+        # `add` runs once the snapshot is published: a re-run then only adds its entries (curate's `index_pending`)
+        state = (
+            "the snapshot is published but not all of its documents are in the index yet"
+            if what == "add"
+            else "nothing was published for this batch"
+        )
         try:
             yield
         except self._errors as exc:
             raise LmforgeError(
-                f"dedup index {self.where}: Redis unreachable during {what} ({exc}); nothing was published for this "
-                f"batch: start Redis (or fix dedup.index) and re-run, finished signatures and index entries are reused"
+                f"dedup index {self.where}: Redis unreachable during {what} ({exc}); {state}: start Redis (or fix "
+                f"dedup.index) and re-run, finished signatures and index entries are reused"
             ) from exc
         except self._refused as exc:
             raise LmforgeError(
-                f"dedup index {self.where}: Redis refused {what} ({exc}); nothing was published for this batch: fix "
-                f"the server (out of memory? a read-only replica?) and re-run, finished signatures are reused"
+                f"dedup index {self.where}: Redis refused {what} ({exc}); {state}: fix the server (out of memory? a "
+                f"read-only replica?) and re-run, finished signatures are reused"
             ) from exc
 
     def _band_key(self, k: int, value: int) -> str:

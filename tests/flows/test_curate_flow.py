@@ -95,3 +95,17 @@ def test_curate_flow_uses_the_dedup_index_of_the_config(tmp_path, redis_url):
         keys = list(client.scan_iter(f"{prefix}:*"))
         if keys:
             client.delete(*keys)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_index_built_with_other_parameters_is_refused_before_any_file_is_curated(tmp_path):
+    from lmforge.pipeline.errors import ConfigError
+
+    a = write_jsonl(tmp_path / "in" / "a.jsonl", read_docs())
+    b = write_jsonl(tmp_path / "in" / "b.jsonl", read_docs()[:4])
+    ws = tmp_path / "ws"
+    curate_flow(inputs=[str(a)], workspace=str(ws))  # builds ws/dedup-index with the default threshold
+    with pytest.raises(ConfigError, match=r"threshold: index 0\.8, this run 0\.9"):
+        curate_flow(inputs=[str(b)], workspace=str(ws), overrides={"dedup": {"threshold": 0.9}})
+    # refused before the first unit was curated, not after the last
+    assert len(list((ws / "snapshots" / ".work").glob("*/parts/*.parquet"))) == 0

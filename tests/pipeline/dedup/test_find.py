@@ -179,3 +179,28 @@ def test_a_threshold_under_the_margin_names_both_and_the_fix() -> None:
     ):
         DedupConfig(threshold=0.05)
     assert DedupConfig(threshold=0.05, margin=0.0).min_similarity == 0.05
+
+
+# Written for this test: a short paragraph each about the country, as a near copy would differ from it (one number).
+THAI = (
+    "ประเทศไทยมีประชากรประมาณหกสิบหกล้านคน กรุงเทพมหานครเป็นเมืองหลวงและเมืองที่ใหญ่ที่สุดของประเทศ "
+    "ภาษาไทยเป็นภาษาราชการ และศาสนาพุทธเป็นศาสนาที่คนส่วนใหญ่นับถือ อาหารไทยมีชื่อเสียงไปทั่วโลกเพราะมีรสชาติที่หลากหลาย "
+    "ทั้งเปรี้ยว หวาน เค็ม และเผ็ด นักท่องเที่ยวจำนวนมากเดินทางมาเที่ยวชายหาดทางภาคใต้ในช่วงฤดูหนาวของทุกปี"
+)
+KHMER = (
+    "ប្រទេសកម្ពុជាមានប្រជាជនប្រហែលដប់ប្រាំមួយលាននាក់ ហើយរាជធានីគឺភ្នំពេញដែលជាទីក្រុងធំជាងគេបំផុតនៅក្នុងប្រទេស "
+    "ប្រាសាទអង្គរវត្តគឺជាកេរដំណែលដ៏ល្បីល្បាញរបស់ប្រទេសនេះ"
+)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "edited"),
+    [("th", THAI, THAI.replace("หกสิบหก", "หกสิบเจ็ด")), ("km", KHMER, KHMER.replace("ដប់ប្រាំមួយ", "ដប់ប្រាំពីរ"))],
+)
+def test_near_copies_in_scripts_without_spaces_between_words(tmp_path, lang, text, edited):
+    # Split at spaces these are a few phrase-long "words": the Khmer one had too few for a word shingle (only an
+    # exact copy was found) and the Thai one scored 0.71 after one edit, one more edit from being missed.
+    result = run(tmp_path, [[doc("a", text, lang=lang), doc("b", edited, lang=lang)]])
+    rows = result.duplicates.to_pylist()
+    assert len(rows) == 1 and {rows[0]["doc_id"], rows[0]["duplicate_of"]} == {"a", "b"}  # the longer one is kept
+    assert rows[0]["reason"] == "near_duplicate" and rows[0]["similarity"] >= 0.85

@@ -187,3 +187,16 @@ def test_a_batch_of_many_files_asks_the_index_once_per_group_not_once_per_file(
     representatives = len(DAY2) - 1  # d2-new-copy is an exact copy within the batch: not asked about
     assert sum(calls) == representatives
     assert len(calls) == -(-representatives // lookup_rows)
+
+
+def test_a_refused_index_says_what_it_was_built_with(tmp_path, spec):
+    """ "Use the parameters it was built with" is only advice a user can follow if the message says which they were:
+    here the index was built at threshold 0.8 and this run asks for 0.9."""
+    with open_index(spec, tmp_path / "ws", DedupConfig()):
+        pass
+    with pytest.raises(ConfigError) as refused:
+        open_index(spec, tmp_path / "ws", DedupConfig(threshold=0.9, margin=0.2))
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "threshold: index 0.8, this run 0.9" in message
+    assert "margin: index 0.1, this run 0.2" in message

@@ -219,3 +219,34 @@ def test_a_redis_database_the_server_does_not_have_is_a_one_line_config_error(re
     url = redis_url.rsplit("/", 1)[0] + "/99999"
     with pytest.raises(ConfigError, match=r"--index: Redis at redis://127\.0\.0\.1:6379/99999 refused .*out of range"):
         check_index(url)
+
+
+def test_redis_gone_while_adding_a_published_snapshot_says_so(tmp_path):
+    """`add` runs after the snapshot is published: if Redis goes away then, the snapshot is there and only its index
+    entries are missing, so the error must not claim that nothing was published; it says that re-running finishes
+    the index (`index_pending`)."""
+    import shutil
+
+    from tests.support.servers import HOST, free_port, process, stop
+
+    if not shutil.which("redis-server"):
+        pytest.skip("no redis-server binary to start and stop a private server")
+    port = free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+    with process(argv, dict(os.environ), tmp_path / "redis.log") as server:
+        index, deadline = None, time.monotonic() + 30
+        while index is None:
+            try:
+                index = RedisIndex(f"redis://{HOST}:{port}/10", DedupConfig(), socket_timeout=2, retries=0)
+            except LmforgeError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        sig = _signatures(tmp_path, "g", _random_docs("g", 20, 6))
+        stop(server)  # the server goes away between the lookup and the addition
+        with pytest.raises(LmforgeError) as failed:
+            index.add([sig], None)
+    message = str(failed.value)
+    assert "unreachable during add" in message and "\n" not in message
+    assert "nothing was published" not in message
+    assert "snapshot is published" in message and "re-run" in message
