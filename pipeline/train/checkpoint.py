@@ -5,10 +5,11 @@ Layout: `<run>/checkpoints/step-00000050/` holding
   optim.pt        optimizer state (full, also under FSDP)                 rank 0
   trainer.pt      scheduler state, step and tokens seen                   rank 0
   rank-00001.pt   this rank's loader position and RNG states (python, numpy, torch, cuda)   every rank
-  meta.json       step, config + digest, shards id, world size, vocab, tokenizer; written last
+  meta.json       step, config + digest, shards id, world size, vocab, tokenizer, sha256 of each file; written last
 Each checkpoint is written into `.tmp-step-…` and renamed into place once every rank has written its part, so a
 kill at any moment leaves either the old set of checkpoints or the old set plus one complete new one. Only the
-newest `keep` are kept. Resuming with a different config, other shards or another world size is a clear error.
+newest `keep` are kept. Resuming with a different config, other shards or another world size is a clear error, and
+so is a file whose bytes changed since it was written (torch.load does not check the zip's CRCs).
 Multi-node runs need the run folder on a filesystem every node sees.
 """
 
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from lmforge.pipeline.configuring import from_dict, to_dict
-from lmforge.pipeline.digest import digest
+from lmforge.pipeline.digest import digest, sha256_file
 from lmforge.pipeline.errors import IntegrityError, LmforgeError, NotFoundError
 from lmforge.pipeline.train import distributed as D
 from lmforge.pipeline.train.config import TrainConfig
@@ -114,12 +115,40 @@ def read_meta(folder: Path, fields: tuple[str, ...] = INFERENCE_FIELDS) -> dict[
     return meta
 
 
-def load_file(path: Path, *, weights_only: bool = True) -> Any:
-    """`torch.load` of one checkpoint file onto the CPU; a truncated or foreign file is an IntegrityError."""
+def load_file(path: Path, *, weights_only: bool = True, sha256: str | None = None) -> Any:
+    """`torch.load` of one checkpoint file onto the CPU; a truncated or foreign file, or one whose bytes do not hash
+    to `sha256` (recorded in meta.json when it was written), is an IntegrityError."""
     try:
+        if sha256 is not None and (found := sha256_file(path)) != sha256:
+            raise ValueError(f"sha256 {found[:12]}… is not the {sha256[:12]}… recorded in {META}")
         return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise _damaged(path, exc) from exc
+
+
+def recorded_sha256(meta: dict[str, Any], name: str) -> str | None:
+    """The sha256 meta.json records for file `name` (None in checkpoints written before it recorded any)."""
+    files = meta.get("files")
+    return files.get(name) if isinstance(files, dict) else None
+
+
+def _unwritable(path: Path, exc: Exception) -> LmforgeError:
+    cause = exc if isinstance(exc, OSError) else exc.__context__ or exc.__cause__  # torch wraps the OSError
+    reason = (str(cause if isinstance(cause, OSError) else exc).splitlines() or [type(exc).__name__])[0]
+    return LmforgeError(
+        f"{path}: could not write the checkpoint ({reason}); the checkpoints before it are intact: free disk space "
+        f"under {path.parent.parent} (or make it writable) and run again with --resume"
+    )
+
+
+def save_file(obj: Any, path: Path) -> None:
+    """`torch.save` through a Python file, so that a full disk surfaces as the OSError that says so (torch's own
+    writer reports only "unexpected pos"); a failure is an LmforgeError naming the file and the reason."""
+    try:
+        with open(path, "wb") as f:
+            torch.save(obj, f)
+    except (OSError, RuntimeError) as exc:
+        raise _unwritable(path, exc) from exc
 
 
 def load_state(
@@ -187,18 +216,31 @@ class Checkpoint:
         tmp = self.root / f".tmp-step-{step:08d}"
         if self.world.is_main:
             shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
+            try:
+                tmp.mkdir(parents=True)
+            except OSError as exc:
+                raise _unwritable(tmp, exc) from exc
         D.barrier()
         model_sd, optim_sd = self._model_and_optim_state()  # a collective under FSDP: every rank calls it
-        torch.save({"loader": self.loader.state_dict(), "rng": rng_state()}, tmp / f"rank-{self.world.rank:05d}.pt")
+        try:
+            save_file({"loader": self.loader.state_dict(), "rng": rng_state()}, tmp / f"rank-{self.world.rank:05d}.pt")
+            if self.world.is_main:
+                save_file(model_sd, tmp / "model.pt")
+                save_file(optim_sd, tmp / "optim.pt")
+                trainer = {"scheduler": self.scheduler.state_dict(), "state": self.state.state_dict()}
+                save_file(trainer, tmp / "trainer.pt")
+            D.barrier()
+            if self.world.is_main:
+                files = {p.name: sha256_file(p) for p in sorted(tmp.glob("*.pt"))}
+                meta = {**self.meta, **self.state.state_dict(), "files": files}
+                try:
+                    (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+                except OSError as exc:
+                    raise _unwritable(tmp / META, exc) from exc
+        except LmforgeError:
+            shutil.rmtree(tmp, ignore_errors=True)  # a half-written folder must not keep the space a full disk lacks
+            raise
         if self.world.is_main:
-            torch.save(model_sd, tmp / "model.pt")
-            torch.save(optim_sd, tmp / "optim.pt")
-            torch.save({"scheduler": self.scheduler.state_dict(), "state": self.state.state_dict()}, tmp / "trainer.pt")
-        D.barrier()
-        if self.world.is_main:
-            meta = {**self.meta, **self.state.state_dict()}
-            (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
@@ -236,8 +278,8 @@ class Checkpoint:
         path = found[-1]
         meta = read_meta(path, RESUME_FIELDS)
         self._check(meta, path)
-        model_sd = load_file(path / "model.pt")
-        optim_sd = load_file(path / "optim.pt")
+        model_sd = load_file(path / "model.pt", sha256=recorded_sha256(meta, "model.pt"))
+        optim_sd = load_file(path / "optim.pt", sha256=recorded_sha256(meta, "optim.pt"))
         if self.fsdp:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
@@ -251,10 +293,11 @@ class Checkpoint:
         else:
             load_state(unwrap(self.model), model_sd, path / "model.pt")
             load_state(self.optimizer, optim_sd, path / "optim.pt")
-        trainer = load_file(path / "trainer.pt")
+        trainer = load_file(path / "trainer.pt", sha256=recorded_sha256(meta, "trainer.pt"))
         self.scheduler.load_state_dict(trainer["scheduler"])
         self.state.load_state_dict(trainer["state"])
-        mine = load_file(path / f"rank-{self.world.rank:05d}.pt", weights_only=False)
+        name = f"rank-{self.world.rank:05d}.pt"
+        mine = load_file(path / name, weights_only=False, sha256=recorded_sha256(meta, name))
         self.loader.load_state_dict(mine["loader"])
         set_rng_state(mine["rng"])
         log.info("resumed from %s (step %d, %d tokens seen)", path, self.state.step, self.state.tokens_seen)
@@ -297,7 +340,7 @@ def load_for_inference(
     meta = read_meta(folder)
     config = from_dict(TrainConfig, meta["config"], where=str(folder / META))
     model = build_model(config.model, int(meta["vocab_size"]))
-    load_state(model, load_file(folder / "model.pt"), folder / "model.pt")
+    load_state(model, load_file(folder / "model.pt", sha256=recorded_sha256(meta, "model.pt")), folder / "model.pt")
     model.to(device).eval()
     recorded = Path(meta["tokenizer_model"]) if meta.get("tokenizer_model") else None
     tokenizer = recorded

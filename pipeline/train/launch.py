@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 result.train_loss,
                 result.val_loss,
             )
-    except LmforgeError as exc:
+    except (LmforgeError, OSError) as exc:  # OSError: a full disk or an unwritable run folder, naming the file
         print(f"[rank {rank}] lmforge: error: {exc}", file=sys.stderr, flush=True)
         return 2
     finally:

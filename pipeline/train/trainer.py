@@ -172,10 +172,12 @@ class Trainer:
         stats = D.all_reduce_mean(torch.stack([total / accum, norm.float()]))
         loss_value, norm_value = stats.tolist()
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
+            found = list_checkpoints(self.run_dir)
+            kept = f"the last good checkpoint is {found[-1]}" if found else "no checkpoint was written yet"
             raise NonFiniteLossError(
                 f"step {self.state.step + 1}: loss {loss_value} / grad norm {norm_value} is not finite; stopped "
-                f"before applying it. The last good checkpoint is kept in {self.run_dir / 'checkpoints'}; lower "
-                'train.optim.lr, raise warmup_steps or use dtype = "fp32", then resume'
+                f"before applying it ({kept}). Lower train.optim.lr, raise train.optim.warmup_steps or use "
+                'train.dtype = "fp32" (a changed config trains a new run from step 0)'
             )
         self.optimizer.step()
         self.scheduler.step()
@@ -226,9 +228,9 @@ class Trainer:
         status = "FAILED"
         try:
             while self.state.step < cfg.max_steps and (until is None or self.state.step < until):
+                lr = self.scheduler.get_last_lr()[0]  # the lr this step applies (after it, the next step's)
                 loss, norm = self.train_step()
                 step = self.state.step
-                lr = self.scheduler.get_last_lr()[0]
                 self._record(
                     {
                         "step": step,
@@ -265,6 +267,10 @@ class Trainer:
                     self.checkpoint.save()
             status = "FINISHED" if self.state.step >= cfg.max_steps else "KILLED"
             if status == "FINISHED":
+                if loss is None and self.history and self.history[-1][0] == self.state.step:
+                    loss = self.history[-1][1]  # resumed from the final checkpoint (killed before the manifest)
+                if val is None and tcfg.eval_every:
+                    val = self.evaluate()  # likewise: nothing left to train, the final val loss is still due
                 self._finish(loss, val)
         except KeyboardInterrupt:
             status = "KILLED"  # Ctrl-C: the last checkpoint stays; `--resume` continues from it
@@ -288,7 +294,10 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         metrics = self.run_dir / METRICS
         if metrics.is_file():  # steps after the checkpoint we resumed from are recomputed: drop their old lines
-            rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line]
+            rows = []
+            for line in metrics.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(json.JSONDecodeError):  # a line cut by a kill or a full disk
+                    rows.append(json.loads(line))
             rows = [r for r in rows if r["step"] <= self.state.step]
             metrics.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
             # the loss curve logged at the end covers the steps before the resume too

@@ -21,7 +21,7 @@ def run_dir(shards_dir: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def straight_torchrun(shards_dir: Path):
-    """`get(nproc)`: the run folder of an uninterrupted torchrun run of `STRAIGHT` (16 steps), made once per session
+    """`get(nproc)`: the run folder of an uninterrupted torchrun run of STRAIGHT_STEPS steps, made once per session
     and shared by the resume and DDP tests."""
     from tests.support.training import tiny_config, torchrun
 
@@ -38,4 +38,6 @@ def straight_torchrun(shards_dir: Path):
     return get
 
 
-STRAIGHT_STEPS = 16
+STRAIGHT_STEPS = 96
+"""Long enough that `torchrun_killed(after_step=7)` (polling every 50 ms) lands mid-run: 16 tiny steps took ~0.1 s
+on 2 cores, so the kill often came after the run had finished."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import resource
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -80,6 +83,10 @@ def test_weights_of_another_model_are_a_clear_error(shards_dir: Path, run_dir: P
     other = run_dir.with_name(run_dir.name + "-other")
     Trainer(tiny_config(max_steps=5, model={"gpt": {"n_layer": 1}}), shards_dir, other).fit()
     shutil.copyfile(list_checkpoints(other)[-1] / name, list_checkpoints(run_dir)[-1] / name)
+    with pytest.raises(IntegrityError, match=rf"{name.replace('.', '[.]')}: damaged checkpoint file \(sha256"):
+        Trainer(config, shards_dir, run_dir)
+    meta_path = list_checkpoints(run_dir)[-1] / "meta.json"  # as written before meta.json recorded sha256s
+    meta_path.write_text(json.dumps({k: v for k, v in json.loads(meta_path.read_text()).items() if k != "files"}))
     with pytest.raises(IntegrityError, match=rf"{name.replace('.', '[.]')}: .*another model"):
         Trainer(config, shards_dir, run_dir)
     if name == "model.pt":
@@ -119,3 +126,39 @@ def test_load_for_inference(shards_dir: Path, run_dir: Path) -> None:
         assert torch.equal(model(x)[0], trainer.model(x)[0])
     with pytest.raises(NotFoundError):
         load_for_inference(run_dir / "nope")
+
+
+@pytest.mark.parametrize("name", ["model.pt", "optim.pt", "trainer.pt", "rank-00000.pt"])
+def test_a_checkpoint_file_with_flipped_bytes_is_a_clear_error(shards_dir: Path, run_dir: Path, name: str) -> None:
+    """Same size, bytes changed (bit rot, a bad copy): torch.load does not check the zip CRCs and would hand back
+    garbage weights; the sha256 in meta.json must catch it."""
+    config = tiny_config(max_steps=5)
+    Trainer(config, shards_dir, run_dir).fit()
+    path = list_checkpoints(run_dir)[-1] / name
+    data = bytearray(path.read_bytes())
+    middle = len(data) * 3 // 4  # inside the tensor data
+    data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=re.escape(name) + r": damaged checkpoint file \(sha256"):
+        Trainer(config, shards_dir, run_dir)
+    if name == "model.pt":
+        with pytest.raises(IntegrityError, match=r"model\.pt: damaged checkpoint file \(sha256"):
+            load_for_inference(run_dir)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (POSIX)")
+def test_a_checkpoint_that_cannot_be_written_is_a_clear_error(shards_dir: Path, run_dir: Path) -> None:
+    """A full disk (here: a file size limit, which fails writes the same way) while saving: one clear error naming
+    the file and the OS reason, no half-written folder left taking space, and the run resumable."""
+    config = tiny_config(max_steps=5)
+    trainer = Trainer(config, shards_dir, run_dir)
+    old_limit, old_handler = resource.getrlimit(resource.RLIMIT_FSIZE), signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, old_limit[1]))
+    try:
+        with pytest.raises(LmforgeError, match=r"model\.pt: could not write the checkpoint \(.*File too large"):
+            trainer.fit()
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert not list((run_dir / "checkpoints").iterdir())
+    assert Trainer(config, shards_dir, run_dir).fit().step == 5

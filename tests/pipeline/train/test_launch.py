@@ -73,3 +73,17 @@ def test_bad_topology_is_refused_before_the_run_folder(shards_dir: Path, topolog
     with pytest.raises(ConfigError, match=message):
         train_flow.fn(shards="shards", workspace=str(ws), overrides={"train": {"max_steps": 7}}, **topology)
     assert (set(runs.iterdir()) if runs.exists() else set()) == before
+
+
+def test_a_worker_that_cannot_write_its_run_folder_says_so_in_one_line(shards_dir: Path, tmp_path: Path, capsys):
+    """An OSError in a worker (a full disk, a read-only or misplaced run folder) was a traceback that torchrun's
+    summary buries under ChildFailedError lines; the worker prints the one line the launcher picks up instead."""
+    from lmforge.pipeline.train.launch import main
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    run_dir = blocker / "run"
+    config = write_config(tmp_path / "cfg", tiny_config(max_steps=2))
+    assert main(["--shards-dir", str(shards_dir), "--run-dir", str(run_dir), "--config", str(config)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "lmforge: error: " in line]
+    assert len(err) == 1 and str(blocker) in err[0]

@@ -3,11 +3,13 @@ with a SIGKILL of the whole process group mid-run, for world sizes 1 and 2."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from lmforge.pipeline.train.trainer import Trainer
+from tests.pipeline.train.conftest import STRAIGHT_STEPS
 from tests.support.training import assert_same_weights, final_weights, steps, tiny_config, torchrun, torchrun_killed
 
 
@@ -49,11 +51,11 @@ def test_resume_with_a_different_config_is_a_clear_error(shards_dir: Path, run_d
 @pytest.mark.parametrize("nproc", [1, 2])
 def test_torchrun_kill_9_and_resume_is_bitwise(shards_dir: Path, tmp_path: Path, straight_torchrun, nproc: int) -> None:
     straight = straight_torchrun(nproc)
-    config = tiny_config(max_steps=16)
+    config = tiny_config(max_steps=STRAIGHT_STEPS)
     crashed = shards_dir.parent.parent / "runs" / f"{tmp_path.name}-crashed"
     torchrun_killed(shards_dir, crashed, config, nproc, after_step=7)
     assert not (crashed / "manifest.json").exists()
-    assert 7 <= steps(crashed)[-1]["step"] < 16
+    assert 7 <= steps(crashed)[-1]["step"] < STRAIGHT_STEPS
     resumed = torchrun(shards_dir, crashed, config, nproc)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert "resumed from" in resumed.stdout + resumed.stderr
@@ -76,3 +78,27 @@ def test_the_loss_curve_of_a_resumed_run_keeps_its_earlier_val_points(shards_dir
     second.fit()
     assert [s for s, _ in straight.val_history] == [5, 10, 15, 20, 24]
     assert second.val_history == straight.val_history
+
+
+def test_a_run_killed_between_its_last_checkpoint_and_its_manifest_keeps_its_losses(shards_dir: Path, tmp_path: Path):
+    """A kill after the final checkpoint but before the manifest: the resume has no step left to train, and must still
+    record the run's final train and val loss, not None."""
+    config = tiny_config(max_steps=10, tracking={"eval_every": 5})
+    run = shards_dir.parent.parent / "runs" / tmp_path.name
+    first = Trainer(config, shards_dir, run).fit()
+    (run / "manifest.json").unlink()
+    second = Trainer(config, shards_dir, run).fit()
+    assert second.resumed_from == 10
+    assert (second.train_loss, second.val_loss) == (first.train_loss, first.val_loss)
+    stats = json.loads((run / "manifest.json").read_text())["stats"]
+    assert (stats["train_loss"], stats["val_loss"]) == (first.train_loss, first.val_loss)
+
+
+def test_a_metrics_line_cut_by_a_kill_does_not_block_the_resume(shards_dir: Path, tmp_path: Path) -> None:
+    config = tiny_config(max_steps=10)
+    run = shards_dir.parent.parent / "runs" / tmp_path.name
+    Trainer(config, shards_dir, run).fit(until=7)  # checkpoint at 5
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"step": 8, "loss": 6.9')  # what a kill -9 (or a full disk) leaves mid-line
+    assert Trainer(config, shards_dir, run).fit().step == 10
+    assert [row["step"] for row in steps(run)] == list(range(1, 11))

@@ -142,3 +142,30 @@ def test_mlflow_run_logs_metrics_params_plot_and_samples(shards_dir: Path, run_d
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"loss_curve.png", "samples.json"} <= artifacts
     assert (ws / "mlartifacts").is_dir()
+
+
+def test_the_logged_lr_is_the_one_each_step_applied(shards_dir: Path, run_dir: Path) -> None:
+    """metrics.jsonl's lr at step s is what the optimizer used for update s: warmup starts at lr/(warmup+1), and the
+    last step does not show the floor the schedule would only reach one step later."""
+    config = tiny_config(max_steps=10, optim={"lr": 1e-3, "warmup_steps": 4})
+    trainer = Trainer(config, shards_dir, run_dir)
+    applied: list[float] = []
+    trainer.optimizer.register_step_pre_hook(lambda opt, args, kwargs: applied.append(opt.param_groups[0]["lr"]))
+    trainer.fit()
+    logged = [row["lr"] for row in steps(run_dir)]
+    assert logged == applied
+    assert logged[0] == pytest.approx(1e-3 * lr_factor(0, warmup=4, total=10, floor=0.1))
+
+
+def test_a_non_finite_loss_before_any_checkpoint_does_not_claim_one(shards_dir: Path, run_dir: Path) -> None:
+    trainer = Trainer(tiny_config(max_steps=20), shards_dir, run_dir)
+
+    def poison(module, args, output):
+        logits, loss = output
+        return logits, loss * float("nan")
+
+    trainer.model.register_forward_hook(poison)
+    with pytest.raises(NonFiniteLossError, match="step 1: loss nan") as info:
+        trainer.fit()
+    assert "no checkpoint" in str(info.value) and "kept" not in str(info.value)
+    assert "\n" not in str(info.value)
