@@ -54,8 +54,10 @@ def from_mlflow(uri: str, prompt: str, workspace: Path, opts: dict[str, Any]) ->
     env.configure(workspace)  # the workspace's SQLite store unless MLFLOW_TRACKING_URI points at a server
     import pandas as pd
 
-    from lmforge.pipeline.registry.registry import load_pyfunc
+    from lmforge.pipeline.registry.registry import check_reachable, load_pyfunc
 
+    # A dead server is one line now, not minutes of MLflow's retries and then "check the model name".
+    check_reachable(os.environ.get("MLFLOW_TRACKING_URI") or "")
     try:
         model = load_pyfunc(uri, workspace)
     except Exception as exc:  # MlflowException, OSError, missing flavor…: one clear line for the user

@@ -28,7 +28,14 @@ import torch
 from lmforge.pipeline.configuring import from_dict
 from lmforge.pipeline.digest import sha256_file
 from lmforge.pipeline.errors import IntegrityError, NotFoundError
-from lmforge.pipeline.train.checkpoint import META, list_checkpoints, load_file, load_state, read_meta
+from lmforge.pipeline.train.checkpoint import (
+    META,
+    list_checkpoints,
+    load_file,
+    load_state,
+    read_meta,
+    recorded_sha256,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +83,7 @@ def stage_artifacts(checkpoint: Path, tokenizer_model: Path, dest: Path) -> dict
     if not Path(tokenizer_model).is_file():
         raise NotFoundError(f"{tokenizer_model}: tokenizer of {checkpoint} not found; it is packaged with the model")
     dest.mkdir(parents=True, exist_ok=True)
-    state = load_file(checkpoint / "model.pt")
+    state = load_file(checkpoint / "model.pt", sha256=recorded_sha256(meta, "model.pt"))  # no bit rot in the registry
     torch.save(state, dest / WEIGHTS)
     shutil.copyfile(tokenizer_model, dest / TOKENIZER)
     info = {

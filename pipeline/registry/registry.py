@@ -62,17 +62,18 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     except (urllib.error.URLError, OSError) as exc:
         raise TrackingUnreachableError(
             f"MLflow tracking server {uri} is unreachable ({getattr(exc, 'reason', exc)}); start it, or unset "
-            "MLFLOW_TRACKING_URI to use the workspace's SQLite store. Nothing was registered"
+            "MLFLOW_TRACKING_URI to use the workspace's SQLite store"
         ) from exc
 
 
 def use_tracking(workspace: str | Path) -> str:
     """Point MLflow at the workspace's store (or MLFLOW_TRACKING_URI), after checking it answers."""
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
+    from lmforge.pipeline.tracking.mlflow_run import follow_workspace, point_mlflow
 
     uri = tracking_uri(workspace)
     check_reachable(uri)
     point_mlflow(uri, os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    follow_workspace(workspace)  # a moved workspace's registrations log into it, not at its old place
     return uri
 
 
@@ -280,7 +281,10 @@ def register(
     workspace, run_dir = Path(workspace), Path(run_dir)
     if not run_dir.is_dir():
         raise NotFoundError(f"{run_dir}: no such run folder")
-    use_tracking(workspace)
+    try:
+        use_tracking(workspace)
+    except TrackingUnreachableError as exc:  # said here only: lineage and the gate read through it too
+        raise TrackingUnreachableError(f"{exc}. Nothing was registered") from exc
     checkpoint = checkpoint_of(run_dir)
     check_finished(run_dir)
     lineage = L.collect(run_dir, checkpoint, workspace)

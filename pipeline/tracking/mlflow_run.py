@@ -9,6 +9,7 @@ run and logs each metric step once: the steps it recomputes after its last check
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -64,6 +65,7 @@ def ensure_experiment(workspace: str | Path, name: str = EXPERIMENT) -> str:
     point_mlflow(uri)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
+        follow_workspace(workspace, name)
         return experiment.experiment_id
     # A local SQLite store keeps its artifacts in the workspace too; a server decides for itself.
     location = (Path(workspace).resolve() / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
@@ -71,6 +73,50 @@ def ensure_experiment(workspace: str | Path, name: str = EXPERIMENT) -> str:
         return mlflow.create_experiment(name, artifact_location=location)
     except mlflow.exceptions.MlflowException:  # created concurrently by another process
         return mlflow.get_experiment_by_name(name).experiment_id
+
+
+def follow_workspace(workspace: str | Path, name: str = EXPERIMENT) -> None:
+    """Point the artifact paths of the workspace's own SQLite store at `<ws>/mlartifacts` when the workspace was
+    moved or copied since: the store records them absolute, so new and resumed runs (and registrations) wrote their
+    artifacts at the old place, recreating it, or into the original of a copy. MLflow has no API to change an
+    experiment's artifact location, hence the SQL on lmforge's own file; a server's store is left alone."""
+    import sqlite3
+
+    db = Path(workspace).resolve() / "mlflow.db"
+    here = (db.parent / "mlartifacts").as_uri()
+    if tracking_uri(workspace) != f"sqlite:///{db}" or not db.is_file():
+        return
+    with contextlib.closing(sqlite3.connect(db, timeout=60)) as con:
+        try:
+            row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?", (name,)).fetchone()
+        except sqlite3.OperationalError:  # a store MLflow has not set up yet
+            return
+    location = row[0] if row else here
+    if location == here or not location.startswith("file:") or not location.endswith("/mlartifacts"):
+        return  # not lmforge's own layout: left as it is
+    old = location
+    columns = (
+        ("experiments", "artifact_location"),
+        ("runs", "artifact_uri"),
+        ("logged_models", "artifact_location"),
+        ("model_versions", "storage_location"),
+    )
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=60)) as con, con:
+            for table, column in columns:
+                con.execute(
+                    f"UPDATE {table} SET {column} = ? || substr({column}, ?) WHERE substr({column}, 1, ?) = ?",
+                    (here, len(old) + 1, len(old), old),
+                )
+    except sqlite3.OperationalError as exc:  # a read-only copy: reading (lineage, generate) still works from it
+        log.warning("workspace moved or copied from %s, but its MLflow store could not be updated (%s)", old, exc)
+        return
+    # MLflow caches each run's artifact folder per process: a run opened before the rewrite would log at the old place.
+    with contextlib.suppress(ImportError, AttributeError):
+        from mlflow.tracking._tracking_service import utils
+
+        utils._artifact_repos_cache.clear()
+    log.warning("workspace moved or copied from %s: its MLflow store now keeps artifacts under %s", old, here)
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:

@@ -187,3 +187,19 @@ def test_raw_inputs_inside_a_moved_workspace_are_found_there(tmp_path) -> None:
     assert raw_unit_now(unit, cwd, tags, None) is unit
     elsewhere = {**unit, "path": str(tmp_path / "elsewhere.jsonl")}  # outside the workspace: not moved with it
     assert raw_unit_now(elsewhere, cwd, tags, new) is elsewhere
+
+
+def test_registering_in_a_moved_workspace_writes_nothing_at_its_old_place(tmp_path) -> None:
+    """The reopened training run and the new model package landed under the old path, which `mv` had emptied."""
+    chain = build_chain(tmp_path / "a")
+    train_run(chain, "moved", 3)
+    old = chain.workspace
+    new = tmp_path / "b" / "ws"
+    new.parent.mkdir()
+    shutil.move(old, new)
+    with store(new):
+        registered = register(new, new / "runs" / "moved", RegistryConfig(smoke_tokens=0, eval_max_batches=1))
+        tags = dict(resolve_version(f"models:/{NAME}/{registered.version}").tags)
+        assert _problems(tags, new) == []
+    assert not old.exists()
+    assert (new / "mlartifacts" / registered.run_id / "artifacts" / "lineage.json").is_file()

@@ -142,15 +142,21 @@ def test_run_without_checkpoint_is_a_clear_error(chain, tmp_path) -> None:
         register(chain.workspace, empty)
 
 
-@pytest.mark.parametrize("name", ["model.pt", "meta.json"])
-def test_a_damaged_checkpoint_is_a_clear_error_and_registers_nothing(chain, trained, name: str) -> None:
-    """A truncated model.pt was a raw OSError from torch.load, a truncated meta.json a JSONDecodeError."""
+@pytest.mark.parametrize(("name", "damage"), [("model.pt", "cut"), ("meta.json", "cut"), ("model.pt", "flip")])
+def test_a_damaged_checkpoint_is_a_clear_error_and_registers_nothing(chain, trained, name: str, damage: str) -> None:
+    """A truncated model.pt was a raw OSError from torch.load, a truncated meta.json a JSONDecodeError, and weights
+    with flipped bytes (same size: torch.load does not check CRCs) were registered as they were."""
     from mlflow import MlflowClient
 
-    run = chain.workspace / "runs" / f"damaged-{name}"
+    run = chain.workspace / "runs" / f"damaged-{damage}-{name}"
     shutil.copytree(trained, run)
     path = list_checkpoints(run)[-1] / name
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a disk full or a bad copy
+    data = path.read_bytes()
+    if damage == "cut":
+        path.write_bytes(data[: len(data) // 2])  # a disk full or a bad copy
+    else:  # bit rot in the middle of the tensor data
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :])
     before = len(MlflowClient().search_model_versions(f"name = '{NAME}'"))
     try:
         with pytest.raises(IntegrityError, match=rf"{path}: damaged checkpoint file"):

@@ -137,3 +137,38 @@ def test_a_tracking_server_outage_does_not_stop_training_and_loses_no_metric(
         (4, 1.0),
     ]
     assert client.get_run(run_id).info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("how", ["moved", "copied"])
+def test_a_moved_or_copied_workspace_logs_its_artifacts_into_itself(tmp_path: Path, monkeypatch, how: str) -> None:
+    """The SQLite store records the experiment's artifact folder as an absolute path: after `mv ws elsewhere` new
+    and resumed runs wrote their artifacts back at the old path (recreating it), and a copy wrote into the original."""
+    import shutil
+
+    import mlflow
+
+    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    old, new = tmp_path / "ws", tmp_path / "elsewhere" / "ws"
+    try:
+        tracker = Tracker(old, system_metrics=False)
+        first = tracker.start(run_name="first", params={}, tags={})
+        tracker.end()
+        new.parent.mkdir()
+        (shutil.move if how == "moved" else shutil.copytree)(old, new)
+        logged = []
+        for run_id in (None, first):  # a new run, and the first one resumed
+            tracker = Tracker(new, system_metrics=False)
+            logged.append(tracker.start(run_name="second", params={}, tags={}, run_id=run_id))
+            tracker.log_samples(["The"], ["end"], step=1)
+            tracker.end()
+            assert _client(new).get_run(tracker.run_id).info.artifact_uri.startswith(new.resolve().as_uri() + "/")
+        assert how == "copied" or not old.exists()
+        assert sorted(p.parent.parent.name for p in new.rglob("samples.json")) == sorted(logged)
+        if how == "copied":
+            assert not list(old.rglob("samples.json"))
+    finally:
+        point_mlflow(*before)
