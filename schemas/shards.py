@@ -97,6 +97,8 @@ def read_header(path: str | Path, expect_tokenizer: str | None = None) -> ShardH
         raise IntegrityError(f"{path}: not an lmforge token shard (magic {magic!r})")
     if version > SHARD_VERSION:
         raise IntegrityError(f"{path}: shard format version {version} is newer than supported ({SHARD_VERSION})")
+    if version < 1:  # no lmforge ever wrote it: the magic matched by chance or the header is damaged
+        raise IntegrityError(f"{path}: shard format version {version} was never written; a damaged or foreign file")
     if itemsize not in (2, 4):
         raise IntegrityError(f"{path}: invalid token size {itemsize} in header")
     expected = HEADER_SIZE + count * itemsize

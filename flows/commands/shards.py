@@ -123,7 +123,8 @@ def inspect_(path, tokenizer, workspace) -> None:
         return
     head = np.asarray(tokens[: 1 << 20])  # a first document longer than 1 M tokens is shown cut
     ends = np.flatnonzero(head == EOS_ID)
-    first = [int(t) for t in head[: int(ends[0]) if len(ends) else len(head)] if t != BOS_ID]
+    span = head[: int(ends[0]) + 1 if len(ends) else len(head)]  # the first document with its BOS and EOS
+    first = [int(t) for t in span if t not in (BOS_ID, EOS_ID)]
     sp = load_tokenizer(tokenizer_dir)
     if first and max(first) >= sp.vocab_size():
         from lmforge.pipeline.errors import IntegrityError
@@ -132,6 +133,7 @@ def inspect_(path, tokenizer, workspace) -> None:
             f"{path}: token id {max(first)} is outside the vocabulary of tokenizer {tokenizer_dir.name} "
             f"({sp.vocab_size()} pieces); the shard is damaged: build the shards again"
         )
-    click.echo(f"  first document: {len(first) + 1} tokens (EOS included)")
+    marks = " and ".join(name for name, tid in (("BOS", BOS_ID), ("EOS", EOS_ID)) if tid in span.tolist())
+    click.echo(f"  first document: {len(span)} tokens" + (f" ({marks} included)" if marks else ""))
     click.echo("-" * 40)
     click.echo(sp.decode(first))

@@ -34,7 +34,8 @@ class TokenizerConfig:
     reserved token there ("x<EMAIL>y" goes to bytes), and an out-of-vocabulary word decodes with a literal "▁"."""
     character_coverage: float = 0.9995
     """Share of sample characters that must be covered by pieces; 0.9995 is sentencepiece's advice for CJK-rich text
-    (sentencepiece README, "character_coverage"); rarer characters go through byte fallback."""
+    (sentencepiece README, "character_coverage"), and 0.98 the least it accepts; rarer characters go through byte
+    fallback."""
     byte_fallback: bool = True
     """Encode characters outside the vocabulary as UTF-8 byte pieces instead of `<unk>` (as Llama does), so every
     text round-trips exactly."""
@@ -75,7 +76,11 @@ class TokenizerConfig:
             "user-defined symbols); use unigram, bpe or char",
         )
         check(self.vocab_size <= 1 << 31, "tokenizer.vocab_size", "must fit a uint32 token id")
-        check(0.9 <= self.character_coverage <= 1.0, "tokenizer.character_coverage", "must be in [0.9, 1.0]")
+        check(
+            0.98 <= self.character_coverage <= 1.0,
+            "tokenizer.character_coverage",
+            f"{self.character_coverage} is outside [0.98, 1.0], the range sentencepiece accepts",
+        )
         check(
             self.normalization in ("identity", "nfkc", "nmt_nfkc", "nfkc_cf", "nmt_nfkc_cf"),
             "tokenizer.normalization",
@@ -83,7 +88,12 @@ class TokenizerConfig:
         )
         check(self.sample_chars > 0, "tokenizer.sample_chars", "must be positive")
         check(self.min_sample_chars > 0, "tokenizer.min_sample_chars", "must be positive")
-        check(self.min_sample_chars <= self.sample_chars, "tokenizer.min_sample_chars", "must be ≤ sample_chars")
+        check(
+            self.min_sample_chars <= self.sample_chars,
+            "tokenizer.min_sample_chars",
+            f"{self.min_sample_chars} must be ≤ tokenizer.sample_chars ({self.sample_chars}): raise sample_chars or "
+            "lower min_sample_chars",
+        )
         check(0.0 <= self.heldout_fraction < 0.5, "tokenizer.heldout_fraction", "must be in [0, 0.5)")
         check(self.report_chars > 0, "tokenizer.report_chars", "must be positive")
         check(16 <= self.max_sentence_chars <= 65536, "tokenizer.max_sentence_chars", "must be in [16, 65536]")

@@ -25,7 +25,10 @@ _SCALE = float(1 << 64)
 
 
 def _person(salt: str) -> bytes:
-    return salt.encode("utf-8")[:16].ljust(16, b"\0")
+    """blake2b's 16-byte `person` for `salt`. A longer salt is hashed down, not cut: cut, "heldout" + any two
+    10-digit seeds that share their first 9 digits would choose the same documents."""
+    raw = salt.encode("utf-8")
+    return raw.ljust(16, b"\0") if len(raw) <= 16 else hashlib.blake2b(raw, digest_size=16).digest()
 
 
 def stable_unit(doc_id: str, salt: str) -> float:

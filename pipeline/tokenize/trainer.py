@@ -82,10 +82,11 @@ def _friendly(exc: RuntimeError, snapshot_dir: Path, config: TokenizerConfig) ->
             f"{snapshot_dir}: the tokenizer sample is too small for vocab_size {m[1]}; "
             f"use --vocab-size {m[2]} or less, or a bigger snapshot / tokenizer.sample_chars"
         )
-    if "Vocabulary size is smaller than required_chars" in text:
+    if m := re.search(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)", text):
         return LmforgeError(
-            f"{snapshot_dir}: vocab_size {config.vocab_size} is smaller than the characters the sample needs "
-            f"({text.rsplit(']', 1)[-1].strip()}); raise --vocab-size or lower tokenizer.character_coverage"
+            f"{snapshot_dir}: vocab_size {m[1]} has no room for the {m[2]} pieces that the sample's characters "
+            f"(at tokenizer.character_coverage={config.character_coverage}) and the reserved symbols take; "
+            f"use --vocab-size {m[2]} or more, or lower tokenizer.character_coverage (0.98 at least)"
         )
     return LmforgeError(f"{snapshot_dir}: sentencepiece training failed: {text.splitlines()[-1] if text else exc}")
 

@@ -117,6 +117,21 @@ def test_cli_train_build_inspect_without_prefect(snapshot, restore_environ, caps
     assert main(["shards", "inspect", str(first), *common]) == 0
     shown = capsys.readouterr().out
     assert "dtype uint16" in shown and "first document" in shown
+    import pyarrow.parquet as pq
+
+    from lmforge.schemas.shards import docs_path
+
+    n_first = pq.read_table(docs_path(first), columns=["n_tokens"]).column(0)[0].as_py()
+    assert f"first document: {n_first} tokens (EOS included)" in shown  # the count of the companion file
+    # with BOS too (it was one short, BOS left out)
+    bos = ws / "bos.toml"
+    bos.write_text("[shards]\nadd_bos = true\n", encoding="utf-8")
+    build = ["shards", "build", "--snapshot", snap.name, "--tokenizer", tokenizer_id, "--no-prefect", "--config"]
+    assert main([*build, str(bos), "--workers", "1", *common]) == 0
+    first = sorted(Path(capsys.readouterr().out.split()[2]).glob("train-*.bin"))[0]
+    assert main(["shards", "inspect", str(first), *common]) == 0
+    n_first = pq.read_table(docs_path(first), columns=["n_tokens"]).column(0)[0].as_py()
+    assert f"first document: {n_first} tokens (BOS and EOS included)" in capsys.readouterr().out
     texts = {d["text"] for d in stdlib_docs(max_chars=70_000) + multilingual_docs()}
     assert shown.split("-" * 40 + "\n", 1)[1].rstrip("\n") in texts
 

@@ -150,3 +150,18 @@ def test_another_stage_folder_given_as_the_snapshot_is_named_as_such(snapshot, t
     """`--snapshot workspace/tokenizers/<id>` (any finished folder resolves): say what it is, not "re-run curate"."""
     with pytest.raises(IntegrityError, match=r"manifest format 'lmforge\.tokenizer' is not 'lmforge\.snapshot'"):
         snapshot_files(tokenizer)
+
+
+def test_long_seeds_are_not_cut_off_into_the_same_salt():
+    # blake2b's `person` holds 16 bytes: "heldout" + a 10-digit seed, or "split" + 12 digits, used to be cut to the
+    # same 16 bytes, so seeds 1000000000 and 1000000001 chose the very same held-out set (and train/val split).
+    ids = [f"doc-{i}" for i in range(200)]
+    for prefix in ("heldout", "sample", "split"):
+        a, b = f"{prefix}100000000000000", f"{prefix}100000000000001"
+        assert stable_units(ids, a).tolist() != stable_units(ids, b).tolist()
+        assert stable_unit(ids[0], a) == stable_units(ids[:1], a)[0]
+    # salts of up to 16 bytes keep their hashes, so existing samples and splits stay as they were
+    assert (stable_unit("doc-0", "split0"), stable_unit("doc-0", "heldout123")) == (
+        0.8667853659404818,
+        0.39336958041838,
+    )

@@ -63,12 +63,13 @@ def test_wrong_magic(tmp_path):
         read_header(path)
 
 
-def test_newer_version(tmp_path):
+@pytest.mark.parametrize(("version", "says"), [(SHARD_VERSION + 1, "is newer"), (0, "was never written")])
+def test_version_outside_the_written_ones(tmp_path, version, says):
     path = write(tmp_path / "s.bin", [5, 3])
     data = bytearray(path.read_bytes())
-    struct.pack_into("<I", data, 8, SHARD_VERSION + 1)
+    struct.pack_into("<I", data, 8, version)
     path.write_bytes(bytes(data))
-    with pytest.raises(IntegrityError, match=f"version {SHARD_VERSION + 1} is newer"):
+    with pytest.raises(IntegrityError, match=f"version {version} {says}"):
         read_header(path)
     assert len(data) == HEADER_SIZE + 4
 

@@ -23,6 +23,7 @@ from lmforge.pipeline.tokenize.shards import (
     encode_unit,
     is_val,
     plan_shards,
+    val_flags,
 )
 from lmforge.pipeline.tokenize.trainer import load_tokenizer
 from lmforge.schemas.manifest import Manifest
@@ -236,3 +237,10 @@ def test_a_parts_folder_left_by_a_kill_after_the_rename_is_removed(tmp_path, sna
     other.mkdir()
     build_shards(snapshot, tokenizer, tmp_path, SMALL_SHARDS, workers=1)
     assert other.is_dir()
+
+
+def test_long_split_seeds_give_different_splits():
+    # "split" + a 12-digit seed was cut to the same 16-byte blake2b salt: two seeds, one and the same train/val split
+    ids = [f"doc-{i}" for i in range(200)]
+    a, b = (ShardsConfig(val_fraction=0.5, seed=s) for s in (10**12, 10**12 + 1))
+    assert val_flags(ids, a).tolist() != val_flags(ids, b).tolist()

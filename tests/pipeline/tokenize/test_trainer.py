@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
+from lmforge.pipeline.configuring import from_dict
 from lmforge.pipeline.digest import sha256_file
-from lmforge.pipeline.errors import InputError, LmforgeError, NotFoundError
+from lmforge.pipeline.errors import ConfigError, InputError, LmforgeError, NotFoundError
 from lmforge.pipeline.privacy.placeholders import PLACEHOLDERS
 from lmforge.pipeline.stage import find_stage
-from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID, TokenizerConfig
 from lmforge.pipeline.tokenize.trainer import load_tokenizer, train_tokenizer
 from lmforge.schemas.manifest import Manifest
 from tests.pipeline.tokenize.conftest import SMALL, corpus_docs
@@ -124,3 +126,26 @@ def test_damaged_model_file_is_detected(tmp_path, snapshot):
     model.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
     with pytest.raises(LmforgeError, match="sha256 differs"):
         load_tokenizer(out)
+
+
+def test_character_coverage_below_what_sentencepiece_accepts_is_a_config_error(tmp_path, snapshot):
+    # sentencepiece refuses character_coverage < 0.98 ("INTERNAL: src/trainer_interface.cc(94) [...]"): the config
+    # must say so up front, and the lowest value it lets through must train.
+    with pytest.raises(ConfigError, match=r"tokenizer\.character_coverage.*0\.98"):
+        from_dict(TokenizerConfig, {"character_coverage": 0.95}, "tokenizer")
+    config = dataclasses.replace(SMALL, sample_chars=40_000, vocab_size=500, character_coverage=0.98)
+    assert load_tokenizer(train_tokenizer(snapshot, tmp_path, config)).vocab_size() == 500
+
+
+def test_vocab_too_small_for_the_sample_characters_says_the_size_needed(tmp_path):
+    # 40 copies of the Chinese texts: a few hundred distinct characters, each of which must be a piece.
+    zh = [d for d in multilingual_docs() if d["lang"] == "zh"]
+    snap = make_snapshot(tmp_path, [dict(d, doc_id=f"{d['doc_id']}-{k}") for k in range(40) for d in zh])
+    config = dataclasses.replace(SMALL, vocab_size=300, min_sample_chars=2000)
+    with pytest.raises(LmforgeError) as err:
+        train_tokenizer(snap, tmp_path, config)
+    message = str(err.value)
+    assert "\n" not in message and "--character_coverage option" not in message  # sentencepiece's flag, not ours
+    needed = int(re.search(r"use --vocab-size (\d+) or more", message)[1])
+    assert "tokenizer.character_coverage" in message
+    assert load_tokenizer(train_tokenizer(snap, tmp_path, dataclasses.replace(config, vocab_size=needed)))
