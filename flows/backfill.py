@@ -5,8 +5,9 @@ run): faster, but partitions that run together cannot see each other's documents
 copy of a cross-day duplicate is kept may depend on timing. K = 1 is the deterministic mode: every partition is
 deduplicated against all earlier days, and the earliest copy always wins.
 
-A partition is done when its marker exists under `<ws>/backfill/` (written after success, ids and counts only);
-a re-run skips those and continues with the rest.
+A partition is done when its marker exists under `<ws>/backfill/` (written after success, ids and counts only)
+and still holds: the outputs it names exist, and its snapshot is the one the partition's files (and the config)
+make now. A re-run skips those and runs the rest, so files that landed or changed after a day was done are curated.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from typing import Any
 from lmforge.flows.progress import progress_bar
 from lmforge.pipeline.partitions import (
     Partition,
+    check_writable,
     covers,
+    describe_days,
+    missing_days,
     missing_outputs,
+    partition_snapshot,
     read_marker,
     select_partitions,
     write_marker,
@@ -52,6 +57,8 @@ class PartitionOutcome:
 @dataclass(slots=True)
 class BackfillReport:
     outcomes: list[PartitionOutcome] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    """Days in the range with no partition folder: nothing ran for them."""
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -65,6 +72,7 @@ class BackfillReport:
             "done": self.count("done"),
             "skipped": self.count("skipped"),
             "failed": self.count("failed"),
+            "missing": self.missing,
             "partitions": [asdict(o) for o in self.outcomes],
         }
 
@@ -156,8 +164,9 @@ def backfill(
     nproc: int | None = None,
     on_outcome: Callable[[PartitionOutcome], None] | None = None,
 ) -> BackfillReport:
-    """Run every partition in [start, end] that has no marker yet; see the module docstring for K > 1."""
+    """Run every partition in [start, end] that is not done yet (module docstring), K at a time."""
     from lmforge.flows.api import check_api
+    from lmforge.pipeline.config import load_config
     from lmforge.pipeline.errors import ConfigError
 
     if concurrency < 1:
@@ -166,10 +175,16 @@ def backfill(
     if "curate" not in stages:
         raise ConfigError("--stages: a backfill curates each partition, so the stages must include 'curate'")
     parts = select_partitions(input_root, start, end)
+    cfg = load_config(config_path)
+    missing = [d.isoformat() for d in missing_days(parts, start, end)]
+    if missing:
+        log.warning(
+            "backfill: no partition folder for %d day(s) in the range: %s", len(missing), describe_days(missing)
+        )
     if check_api() is None and concurrency > 1:
         _start_embedded_api()
     ws = str(Path(workspace))
-    report = BackfillReport()
+    report = BackfillReport(missing=missing)
     with progress_bar(len(parts), "backfill", "day") as bar:
 
         def finish(outcome: PartitionOutcome) -> None:
@@ -183,13 +198,27 @@ def backfill(
         todo = []
         for part in parts:
             marker = read_marker(ws, part.day)
-            gone = missing_outputs(ws, marker) if covers(marker, stages) else []
-            if covers(marker, stages) and not gone:
-                finish(_skipped(part, marker))
-                continue
-            if gone:
-                log.info("backfill %s: its marker names %s, gone from the workspace: running it again", part.day, gone)
+            if covers(marker, stages):
+                gone = missing_outputs(ws, marker)
+                now = None if gone else partition_snapshot(part, ws, cfg)
+                if now is not None and now == marker.get("snapshot"):
+                    finish(_skipped(part, marker))
+                    continue
+                if gone:
+                    log.info(
+                        "backfill %s: its marker names %s, gone from the workspace: running it again", part.day, gone
+                    )
+                else:
+                    log.warning(
+                        "backfill %s: its files or the curation config changed since it was done (snapshot %s, now "
+                        "%s): running it again",
+                        part.day,
+                        marker.get("snapshot"),
+                        now,
+                    )
             todo.append(part)
+        if todo:
+            check_writable(ws)
         if concurrency == 1:
             for part in todo:
                 finish(_guarded(part, ws, stages, config_path, index, nproc))

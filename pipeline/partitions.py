@@ -11,13 +11,16 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmforge.pipeline.errors import ConfigError, InputError
 
-PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+if TYPE_CHECKING:
+    from lmforge.pipeline.config import LmforgeConfig
+
+PARTITION_RE = re.compile(r"^date=(\d{4}-\d{1,2}-\d{1,2})$")
 MARKER_FORMAT = "lmforge.backfill-marker"
 MARKER_VERSION = 1
 
@@ -44,7 +47,7 @@ def parse_day(value: str, option: str) -> date:
 
 def list_partitions(root: str | Path) -> list[Partition]:
     """Every `date=YYYY-MM-DD` folder directly under `root`, in date order. Folders whose date is invalid
-    (`date=2026-02-30`) are an InputError rather than silently ignored."""
+    (`date=2026-02-30`) or not zero-padded (`date=2026-1-5`) are an InputError rather than silently ignored."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(root, "input root is not a folder; expected ROOT/date=YYYY-MM-DD/ folders of input files")
@@ -57,12 +60,18 @@ def list_partitions(root: str | Path) -> list[Partition]:
             day = datetime.strptime(m.group(1), "%Y-%m-%d").date()
         except ValueError:
             raise InputError(child, "partition folder name is not a valid date (expected date=YYYY-MM-DD)") from None
+        if m.group(1) != day.isoformat():
+            raise InputError(child, f"partition folder name is not date=YYYY-MM-DD; rename it date={day.isoformat()}")
         found.append(Partition(day, child))
     return sorted(found)
 
 
-def _describe(parts: list[Partition], limit: int = 6) -> str:
-    days = [p.day.isoformat() for p in parts]
+def _describe(parts: list[Partition]) -> str:
+    return describe_days([p.day.isoformat() for p in parts])
+
+
+def describe_days(days: list[str], limit: int = 6) -> str:
+    """`days` listed, or the first and last few of them when there are many."""
     if len(days) <= limit:
         return ", ".join(days)
     half = limit // 2
@@ -81,6 +90,12 @@ def select_partitions(root: str | Path, start: date, end: date) -> list[Partitio
             root, f"no date partitions between {start.isoformat()} and {end.isoformat()}; dates present: {have}"
         )
     return chosen
+
+
+def missing_days(parts: list[Partition], start: date, end: date) -> list[date]:
+    """The days in [start, end] with no partition folder (gaps the backfill cannot run)."""
+    have = {p.day for p in parts}
+    return [d for d in (start + timedelta(days=i) for i in range((end - start).days + 1)) if d not in have]
 
 
 def latest_partitions(root: str | Path, count: int = 1) -> list[Partition]:
@@ -102,9 +117,9 @@ def read_marker(workspace: str | Path, day: date) -> dict[str, Any] | None:
     path = marker_path(workspace, day)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (OSError, ValueError):  # missing or unreadable; ValueError: truncated, not JSON, or not UTF-8
         return None
-    return data if data.get("format") == MARKER_FORMAT else None
+    return data if isinstance(data, dict) and data.get("format") == MARKER_FORMAT else None
 
 
 def covers(marker: dict[str, Any] | None, stages: list[str]) -> bool:
@@ -129,6 +144,28 @@ def missing_outputs(workspace: str | Path, marker: dict[str, Any]) -> list[str]:
     if isinstance(marker.get("run"), str) and not (Path(workspace) / "runs" / marker["run"]).is_dir():
         gone.append(f"runs {marker['run']}")
     return gone
+
+
+def partition_snapshot(part: Partition, workspace: str | Path, config: LmforgeConfig) -> str:
+    """The id of the snapshot curating `part` would make now (digests of its files + the curation params): a marker
+    naming another snapshot is out of date (files added or changed after the day was done, or another config)."""
+    from lmforge.pipeline.curate.snapshot import make_plan
+
+    return make_plan([str(part.path)], workspace, config, warn=False).snapshot_id
+
+
+def check_writable(workspace: str | Path) -> None:
+    """Fail before any run when the markers (and so the workspace) cannot be written, rather than after curating."""
+    folder = marker_path(workspace, date.min).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".marker-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ConfigError(
+            f"--workspace {workspace}: cannot write to {folder} ({exc.strerror or exc}); give a writable folder"
+        ) from None
 
 
 def write_marker(workspace: str | Path, day: date, record: dict[str, Any]) -> Path:

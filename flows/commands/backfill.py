@@ -54,7 +54,7 @@ def command(start, end, input_root, workspace, stages, concurrency, config, inde
     from lmforge.flows.run import STAGES
     from lmforge.pipeline.config import load_config
     from lmforge.pipeline.errors import ConfigError, LmforgeError
-    from lmforge.pipeline.partitions import parse_day
+    from lmforge.pipeline.partitions import describe_days, parse_day
 
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     stage_list = [s.strip() for s in stages.split(",") if s.strip()]
@@ -80,6 +80,10 @@ def command(start, end, input_root, workspace, stages, concurrency, config, inde
         click.echo(f"{o.day:<12} {o.status:<8} {snap:<18} {o.docs_in:>8} {o.kept:>8} {o.duplicates_removed:>13}")
         if o.error:
             click.echo(f"{'':<12} error: {o.error}")
+    if report.missing:
+        click.echo(
+            f"no partition folder for {len(report.missing)} day(s) in the range: {describe_days(report.missing)}"
+        )
     kept = sum(o.kept for o in report.outcomes)
     dups = sum(o.duplicates_removed for o in report.outcomes)
     click.echo(
