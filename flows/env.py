@@ -31,15 +31,34 @@ def configure(workspace: str | Path, create: bool = False) -> None:
     # MLflow 3 sends usage telemetry from every process that tracks a run; corpora are often private and offline.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if create:
-        ws.mkdir(parents=True, exist_ok=True)
+        _writable_folder(ws, ws)
         if not os.environ.get("PREFECT_API_URL"):
-            Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+            _writable_folder(Path(os.environ["PREFECT_HOME"]), ws)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT_S)
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
     for name, value in (("MLFLOW_TRACKING_URI", f"sqlite:///{ws / 'mlflow.db'}"), ("LMFORGE_WORKSPACE", str(ws))):
         if name not in os.environ:
             os.environ[name] = value
             _WORKSPACE_DEFAULTS[name] = value
+
+
+def _writable_folder(folder: Path, ws: Path) -> None:
+    """Make `folder` and check a file can be created in it: a read-only workspace otherwise kept Prefect's embedded
+    server retrying its SQLite database until the startup timeout (minutes), then failed with a traceback."""
+    import tempfile
+
+    from lmforge.pipeline.errors import ConfigError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".lmforge-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(
+            f"--workspace {ws}: cannot write to {folder} ({exc.strerror or exc}); give a writable folder"
+            + (" (or set PREFECT_HOME)" if folder != ws else "")
+        ) from None
 
 
 #: Variables `configure` set from a workspace (not the user): their values belong to that workspace only.

@@ -195,3 +195,17 @@ def test_dedup_deduplicates_even_when_the_config_turns_dedup_off(tmp_path):
     proc = _lmforge("dedup", "in.jsonl", "--config", str(cfg), "--workspace", str(tmp_path / "ws"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "documents in 2, kept 1, rejected 1" in proc.stdout and "exact_duplicate: 1" in proc.stdout
+
+
+@pytest.mark.parametrize("blocked", ["ws/.prefect", "parent"])
+def test_a_workspace_that_cannot_be_written_is_one_line_not_minutes_of_retries(tmp_path, blocked):
+    """Prefect's embedded server kept retrying its SQLite database in a read-only workspace until its startup
+    timeout, then failed with a traceback. A file in the way stands for a read-only folder (tests run as root)."""
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "A short document of plain words."}\n', encoding="utf-8")
+    ws = tmp_path / "parent" / "ws" if blocked == "parent" else tmp_path / "ws"
+    (tmp_path / blocked).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / blocked).write_text("not a folder", encoding="utf-8")
+    done = _lmforge("curate", str(src), "--workspace", str(ws))
+    where = ws if blocked == "parent" else tmp_path / blocked
+    assert done.returncode == 2 and f"cannot write to {where}" in done.stderr and "Traceback" not in done.stderr
