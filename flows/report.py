@@ -6,6 +6,9 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+TOP_SOURCES = 50
+"""Sources listed one per row in the table artifact; a corpus of thousands of files stays one screen long."""
+
 
 def _md_table(title: str, header: tuple[str, str], rows: dict[str, Any]) -> str:
     lines = [f"### {title}", "", f"| {header[0]} | {header[1]} |", "| --- | ---: |"]
@@ -29,7 +32,8 @@ def curate_report_markdown(snapshot_id: str, stats: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def source_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
+def source_rows(stats: dict[str, Any], top: int = TOP_SOURCES) -> list[dict[str, Any]]:
+    """One row per source, largest first; past `top`, the rest are summed into one `(N other sources)` row."""
     rows = []
     for src, e in stats.get("by_source", {}).items():
         rows.append(
@@ -42,7 +46,13 @@ def source_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
                 "top_reason": max(e["rejected"], key=e["rejected"].get) if e["rejected"] else "",
             }
         )
-    return rows
+    rows.sort(key=lambda r: (-r["docs_in"], r["source"]))
+    if len(rows) <= top:
+        return rows
+    rest = rows[top:]
+    others = {"source": f"({len(rest)} other sources)"}
+    others |= {k: sum(r[k] for r in rest) for k in ("docs_in", "kept", "rejected", "pii")}
+    return rows[:top] + [others | {"top_reason": ""}]
 
 
 def publish_curate_report(snapshot_id: str, stats: dict[str, Any]) -> None:

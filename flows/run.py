@@ -27,14 +27,17 @@ STAGES = ("curate", "tokenizer", "shards", "train", "evaluate", "register")
 
 @task(name="default-corpus")
 def default_corpus_task(workspace: str, max_mb: float | None) -> list[str]:
-    """Materialise the built-in corpus once per workspace (it is deterministic for a given environment)."""
+    """Materialise the built-in corpus once per workspace and size cap (it is deterministic for a given environment);
+    another `--corpus-mb` builds it again (it was silently the old one)."""
     from lmforge.pipeline.corpus.default import DEFAULT_MAX_MB, build_default_corpus
 
     out = Path(workspace) / "corpus"
     marker = out / ".complete"
-    if not marker.is_file():
+    made = f"max_mb {max_mb or DEFAULT_MAX_MB:g}\n"
+    if not marker.is_file() or marker.read_text(encoding="utf-8", errors="replace") != made:
+        marker.unlink(missing_ok=True)
         build_default_corpus(out, max_mb=max_mb or DEFAULT_MAX_MB)
-        marker.write_text("ok\n")
+        marker.write_text(made, encoding="utf-8")
     return [str(out)]
 
 

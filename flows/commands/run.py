@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from lmforge.flows.commands.common import print_json_summary, workspace_option
+from lmforge.pipeline.corpus.default import MIN_MAX_MB
 
 
 @click.command("run")
@@ -31,7 +32,7 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
 )
 @click.option(
     "--corpus-mb",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=MIN_MAX_MB),
     default=None,
     help="Size cap of the built-in corpus (default 16 MB).",
 )

@@ -12,6 +12,7 @@ and each source fills its own share of the size cap, so the same environment giv
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_MB = 16.0
 """Total size cap (1 MB = 10^6 bytes of JSONL): big enough for every stage to meet duplicates and PII, small
 enough that the whole default pipeline runs in a few minutes on 2 cores."""
+MIN_MAX_MB = 0.01
+"""Smallest cap: below it even the sample's share is under `STOP_BELOW_BYTES` and the corpus would be empty."""
 MULTILINGUAL_MAX_SHARE = 0.25
 """The shipped sample is always included in full unless the cap is tiny; then it takes at most this share."""
 SHARES: tuple[tuple[str, float], ...] = (
@@ -104,10 +107,15 @@ def _prepare_out(out_dir: Path) -> None:
 def _write(path: Path, lines: list[tuple[str, bytes]]) -> None:
     """Sorted by id so a reader finds a module where expected; written to a temp name, then renamed."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        for _, line in sorted(lines):
-            f.write(line)
-    tmp.replace(path)
+    try:
+        with open(tmp, "wb") as f:
+            for _, line in sorted(lines):
+                f.write(line)
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise InputError(path, f"cannot write ({exc.strerror}); pass --out a writable folder") from exc
 
 
 def build_default_corpus(
@@ -124,6 +132,8 @@ def build_default_corpus(
     """
     if not (max_mb > 0 and math.isfinite(max_mb)):
         raise ConfigError(f"corpus.max_mb: must be a positive number of MB, got {max_mb}")
+    if max_mb < MIN_MAX_MB:
+        raise ConfigError(f"corpus.max_mb: {max_mb} MB holds no record; use at least {MIN_MAX_MB} MB")
     out_dir = Path(out_dir)
     _prepare_out(out_dir)
     default_stdlib, default_site = default_roots()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import email.parser
 import os
+import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,8 @@ METADATA_HEADERS = ("Name", "Version", "Summary", "Author", "Author-email", "Mai
 """Headers kept in a METADATA record: the description plus who wrote it — the author e-mails are real personal
 data on purpose, so every later stage meets it (the privacy filter must redact it)."""
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -57,18 +61,36 @@ class Candidate:
     rel: str
 
 
+def _utf8(name: str) -> bool:
+    """A name that is not UTF-8 on disk (read back with surrogate escapes) cannot go into an id or a JSON line."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_regular(path: str) -> bool:
+    """A plain file, not a symlink; a FIFO or socket named `README.md` would block or fail the read."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _walk(root: Path, skip_dirs: frozenset[str]) -> Iterator[tuple[str, str]]:
-    """Files below `root` in sorted order (dirs and names), without following symlinks, pruning `skip_dirs`.
+    """Regular files below `root` in sorted order (dirs and names), without following symlinks, pruning `skip_dirs`
+    and names that are not UTF-8.
 
     Plain string paths on purpose: site-packages holds tens of thousands of files and pathlib costs seconds here.
     """
     top = os.fspath(root)
     for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs and not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs and not d.startswith(".") and _utf8(d))
         prefix = os.path.relpath(dirpath, top).replace(os.sep, "/") + "/" if dirpath != top else ""
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            if not os.path.islink(full):
+            if _utf8(name) and _is_regular(full):
                 yield full, prefix + name
 
 
@@ -144,8 +166,10 @@ def _id_prefix(candidate: Candidate) -> tuple[str, str]:
 
 def _record(rid: str, text: str, source: str, url: str) -> dict[str, Any]:
     """`created_at` stays empty: a file's mtime is its install time, not when the text was written, and would make
-    two machines with the same package versions produce different corpora."""
-    return {"id": rid, "text": text.removeprefix("\ufeff"), "source": source, "url": url, "created_at": None}
+    two machines with the same package versions produce different corpora. A docstring may hold a lone surrogate
+    (`"\\ud800"` in a non-raw string), which no UTF-8 line can: it becomes U+FFFD."""
+    text = _SURROGATES.sub("\ufffd", text.removeprefix("\ufeff"))
+    return {"id": rid, "text": text, "source": source, "url": url, "created_at": None}
 
 
 def records(candidate: Candidate) -> list[dict[str, Any]]:

@@ -62,3 +62,18 @@ def test_a_stage_left_out_is_taken_from_the_workspace_never_run(curated):
     built = run_flow(inputs=[str(a)], stages=["tokenizer", "shards"], **kw)
     again = run_flow(inputs=[str(a)], stages=["shards", "shards", "tokenizer"], **kw)  # order and repeats: no matter
     assert again == built and built["snapshot"] == snap_a and set(built) >= {"tokenizer", "shards"}
+
+
+def test_another_corpus_size_builds_the_default_corpus_again(tmp_path):
+    from lmforge.flows.run import default_corpus_task
+
+    def size() -> int:
+        return sum(p.stat().st_size for p in (tmp_path / "corpus").glob("*.jsonl"))
+
+    default_corpus_task.fn(str(tmp_path), 0.05)
+    small = size()
+    default_corpus_task.fn(str(tmp_path), 0.2)  # was silently the 0.05 MB corpus again
+    assert size() > small
+    mtimes = [p.stat().st_mtime_ns for p in sorted((tmp_path / "corpus").glob("*.jsonl"))]
+    default_corpus_task.fn(str(tmp_path), 0.2)  # the same cap: built once
+    assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "corpus").glob("*.jsonl"))] == mtimes

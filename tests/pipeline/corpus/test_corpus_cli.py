@@ -24,3 +24,9 @@ def test_corpus_default_out_is_a_file(tmp_path, capsys):
     target.write_text("x")
     assert main(["corpus", "default", "--out", str(target)]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_corpus_default_cap_below_the_minimum_names_the_option(tmp_path, capsys):
+    assert main(["corpus", "default", "--out", str(tmp_path / "c"), "--max-mb", "0.001"]) == 2
+    assert "--max-mb" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from hypothesis import given
@@ -69,3 +71,35 @@ def test_prose_detector_examples():
 @given(st.text(max_size=400))
 def test_prose_detector_never_fails(text):
     assert looks_like_prose(text) in (True, False)
+
+
+def _prose(words: int = 60) -> str:
+    return " ".join(["plain documentation prose"] * words) + "\n"
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped(tmp_path):
+    """A latin-1 file name (read back with surrogate escapes) cannot become an id: it was a UnicodeEncodeError."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "README.md").write_text(_prose(), encoding="utf-8")
+    with open(os.path.join(os.fsencode(pkg), "caf\xe9.md".encode("latin-1")), "wb") as f:
+        f.write(_prose().encode())
+    assert [c.rel for c in site_candidates(tmp_path)] == ["pkg/README.md"]
+
+
+def test_a_fifo_is_not_a_candidate(tmp_path):
+    """Reading a FIFO named README.md blocks forever (st_size is 0, so no size guard catches it)."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "README.md").write_text(_prose(), encoding="utf-8")
+    os.mkfifo(pkg / "NOTES.md")
+    assert [c.rel for c in site_candidates(tmp_path)] == ["pkg/README.md"]
+
+
+def test_a_lone_surrogate_in_a_docstring_becomes_a_replacement_character(tmp_path):
+    """`"\\ud800"` in a non-raw docstring is a lone surrogate: the record must still encode as UTF-8."""
+    (tmp_path / "mod.py").write_text('"""Surrogates such as \\ud800 are explained here. ' + _prose() + '"""\n')
+    (cand,) = stdlib_candidates(tmp_path)
+    (rec,) = records(cand)
+    assert "\ufffd" in rec["text"]
+    json.dumps(rec, ensure_ascii=False).encode("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -97,3 +98,31 @@ def test_out_is_a_file(tmp_path):
 def test_bad_cap(tmp_path, cap):
     with pytest.raises(ConfigError, match="corpus.max_mb"):
         build_default_corpus(tmp_path, max_mb=cap)
+
+
+def test_a_cap_too_small_for_any_record_is_refused(tmp_path):
+    """0.001 MB used to write three empty files and exit 0, leaving curate an empty corpus."""
+    with pytest.raises(ConfigError, match=r"corpus.max_mb: 0.001 MB holds no record; use at least 0.01 MB"):
+        build_default_corpus(tmp_path, max_mb=0.001, stdlib=DATA / "stdlib", site_packages=DATA / "site-packages")
+    paths = build_default_corpus(tmp_path, max_mb=0.01, stdlib=DATA / "stdlib", site_packages=DATA / "site-packages")
+    assert sum(1 for p in paths for _ in p.open("rb")) >= 1
+
+
+def test_an_output_file_that_cannot_be_written_is_named(tmp_path):
+    """`stdlib.jsonl` being a folder (or a read-only --out) was an IsADirectoryError/OSError traceback."""
+    (tmp_path / "stdlib.jsonl").mkdir()
+    with pytest.raises(InputError, match=r"stdlib\.jsonl: cannot write \(Is a directory\); pass --out a writable"):
+        build_default_corpus(tmp_path, max_mb=0.04, stdlib=DATA / "stdlib", site_packages=DATA / "site-packages")
+    assert not (tmp_path / "stdlib.jsonl.tmp").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+def test_a_read_only_out_folder_is_named(tmp_path):
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        with pytest.raises(InputError, match=r"cannot write \(Permission denied\); pass --out a writable folder"):
+            build_default_corpus(out, max_mb=0.04, stdlib=DATA / "stdlib", site_packages=DATA / "site-packages")
+    finally:
+        out.chmod(0o755)
