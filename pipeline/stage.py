@@ -7,9 +7,11 @@ folder with a manifest is always complete, and a re-run with the same id is a no
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,13 +83,40 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _sweep_orphans(final: Path) -> None:
+    """Remove temporary folders of `final` left by killed processes of this host (`building` names them
+    `.tmp-<name>-<host>-<pid>-<random>`): a SIGKILL or a power cut runs no clean-up, and each such folder can hold
+    the size of a whole stage. A folder of another host, or of a process still alive, is left alone."""
+    prefix, host = f".tmp-{final.name}-", socket.gethostname()
+    for path in final.parent.glob(glob.escape(prefix) + "*"):
+        parts = path.name[len(prefix) :].rsplit("-", 2)
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit() or not path.is_dir():
+            continue
+        pid = int(parts[1])
+        if pid == os.getpid() or _alive(pid):
+            continue
+        log.info("removing %s, left by process %d that no longer runs", path, pid)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 @contextmanager
 def building(final: Path) -> Iterator[Path]:
     """Yield a temporary folder next to `final`; on success the caller has written the manifest into it and it is
     renamed to `final`. On error the temporary folder is removed. If another process finished `final` first, ours is
     discarded (same id means same content)."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    _sweep_orphans(final)
+    tmp = final.parent / f".tmp-{final.name}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         yield tmp
