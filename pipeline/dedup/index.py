@@ -178,9 +178,13 @@ class LocalIndex(DedupIndex):
         meta_path = self.root / "meta.json"
         if not meta_path.exists():
             tmp = self.root / f".meta.{uuid.uuid4().hex}.tmp"
-            tmp.write_text(json.dumps(index_meta(self.config), sort_keys=True, indent=2))
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps(index_meta(self.config), sort_keys=True, indent=2))
+                f.flush()
+                os.fsync(f.fileno())  # a crash must not leave an empty meta.json: the index would be refused
             try:
                 os.link(tmp, meta_path)  # fails if another writer created it first: then we compare with theirs
+                _fsync_dir(self.root)
             except FileExistsError:
                 pass
             finally:
