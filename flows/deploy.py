@@ -127,6 +127,14 @@ def ensure_pool(name: str) -> bool:
             return True
 
 
+def pool_names() -> list[str]:
+    """Names of the work pools on the configured Prefect server."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return sorted(pool.name for pool in client.read_work_pools())
+
+
 def deploy_all(
     workspace: str,
     input_root: str | None,

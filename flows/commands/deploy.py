@@ -58,14 +58,29 @@ def deploy_command(workspace, input_root, config, index, pool, no_schedule, only
 
 
 @click.command("worker")
-@click.option("--pool", default="lmforge", show_default=True, help="Process work pool to poll.")
+@click.option(
+    "--pool",
+    default="lmforge",
+    show_default=True,
+    help="Process work pool to poll: one `lmforge deploy` created (the default one is created if missing).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Most flow runs at a time.")
 @click.option("--run-once", is_flag=True, help="Run what is due now, then exit.")
 def worker_command(pool, limit, run_once) -> None:
     """Start a Prefect process worker for the pool (replaces this process; stop it with Ctrl-C)."""
     from lmforge.flows.api import check_api
+    from lmforge.flows.deploy import DEFAULT_POOL, pool_names
+    from lmforge.pipeline.errors import ConfigError
 
-    check_api(need_server=True)
+    url = check_api(need_server=True)
+    # Prefect would create a missing pool and poll it forever, so a typo ran nothing; the default pool may be
+    # missing (a worker started before the first `lmforge deploy`, as infra/compose.yaml does): Prefect creates it.
+    pools = pool_names() if pool != DEFAULT_POOL else [pool]
+    if pool not in pools:
+        raise ConfigError(
+            f"--pool: no work pool {pool!r} on {url} (pools there: {', '.join(pools) or 'none'}); "
+            f"`lmforge deploy --pool {pool}` creates it with the deployments"
+        )
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
     if limit is not None:
         argv += ["--limit", str(limit)]

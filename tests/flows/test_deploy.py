@@ -171,3 +171,22 @@ def test_prefect_yaml_without_absolute_paths_fails_the_run_not_the_repository(mo
         params = apply_values(d["parameters"], os.environ, warn_on_notset=False)
         with pytest.raises(ConfigError, match="workspace: .*absolute path"):
             flows[d["name"]].fn(**params)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_worker_refuses_a_pool_the_server_does_not_have(prefect_server, tmp_path):
+    """`lmforge worker --pool lmfrge` made Prefect create that pool and poll it forever: no deployment ever ran."""
+    proc = _lmforge("worker", "--pool", "lmfrge", "--run-once", cwd=tmp_path, env=prefect_server)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "--pool: no work pool 'lmfrge'" in proc.stderr and "Traceback" not in proc.stderr
+    assert "lmfrge" not in _pool_names(prefect_server)
+
+
+def _pool_names(server: dict[str, str]) -> list[str]:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from lmforge.flows.deploy import pool_names
+
+    with temporary_settings({PREFECT_API_URL: server["PREFECT_API_URL"]}):
+        return pool_names()
