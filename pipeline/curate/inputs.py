@@ -76,7 +76,11 @@ def path_of_shown(shown: str | Path) -> Path:
 
 
 def source_name(path: Path) -> str:
+    """The source a file or folder names: its name without the format's suffixes. `.` and `..` (and a path ending
+    in them) have no name of their own: the folder they stand for names it, as no source may be empty."""
     name = path.name
+    if name in ("", ".", ".."):
+        name = Path(os.path.abspath(path)).name or "input"  # abspath: `..` resolved as the shell would show it
     for suffix in JSONL_SUFFIXES + PARQUET_SUFFIXES + (".gz", ".zst", ".txt"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)] or name
@@ -106,7 +110,18 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
         src = name or source_name(Path(shown or path))
         text_files: list[str] = []
         found_any = False
-        for root, dirs, files in os.walk(path):
+        walked: set[str] = set()  # real paths of the folders walked: a link back up (a loop) is not walked again
+        unlisted: list[OSError] = []  # folders that cannot be listed (permission denied), which `os.walk` skips
+        # Links to folders are followed (`current -> 2024-05` holds documents as a real folder does), each real
+        # folder once.
+        for root, dirs, files in os.walk(path, onerror=unlisted.append, followlinks=True):
+            real = os.path.realpath(root)
+            if real in walked:
+                if warn:
+                    log.warning("%s: a link to a folder already read (%s); read once", root, real)
+                dirs[:] = []
+                continue
+            walked.add(real)
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for fname in sorted(files):
                 if fname.startswith("."):
@@ -121,6 +136,9 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
                     text_files.append(str(f))
                 else:
                     units.append(InputUnit(k, str(f), src))
+        for exc in unlisted:  # a member of the text folder, which the reader reports as unreadable with the reason
+            found_any = True
+            text_files.append(str(exc.filename or path))
         if text_files:
             units.append(InputUnit("textdir", str(path), src, tuple(text_files)))
         if not found_any:
@@ -134,8 +152,8 @@ def _read_once(units: list[InputUnit], warn: bool) -> list[InputUnit]:
     seen: set[str] = set()
     out = []
     for unit in units:
-        if unit.kind in ("jsonl", "parquet", "text"):
-            real = os.path.realpath(unit.path)
+        if unit.kind in ("jsonl", "parquet", "text", "textdir", "empty_dir"):  # a folder named twice too
+            real = os.path.realpath(unit.path) + ("/" if unit.kind in ("textdir", "empty_dir") else "")
             if real in seen:
                 if warn:
                     log.warning("%s: named more than once; read once", unit.path)
@@ -149,7 +167,7 @@ def unit_digest(unit: InputUnit) -> str:
     """Digest of a unit's bytes (file sha256, or the sorted list of member digests for a text folder)."""
     try:
         if unit.kind == "textdir":
-            members = [(os.path.relpath(f, unit.path), sha256_file(f)) for f in unit.files]
+            members = [(os.path.relpath(f, unit.path), _member_digest(f)) for f in unit.files]
             return digest({"kind": unit.kind, "source": unit.source, "members": members}, length=64)
         if unit.kind in ("empty_dir", "bad_name"):  # nothing read: the digest is of the path as given
             return digest({"kind": unit.kind, "path": unit.path, "source": unit.source}, length=64)
@@ -157,3 +175,12 @@ def unit_digest(unit: InputUnit) -> str:
     except OSError as exc:
         # Unreadable input: its digest is of the path, and reading it yields a reject with the OS error.
         return digest({"kind": unit.kind, "path": unit.path, "error": type(exc).__name__}, length=64)
+
+
+def _member_digest(path: str) -> str:
+    """A text folder member's sha256, or its OS error's name: one unreadable file (or subfolder) must not make the
+    folder's digest one of its path alone, which the other files' edits would then never change."""
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        return f"unreadable:{type(exc).__name__}"

@@ -179,11 +179,20 @@ def loads_after_mark(line: str, exc: ValueError | RecursionError) -> tuple[Any, 
         return None, again
 
 
-def json_error_detail(exc: ValueError | RecursionError) -> str:
+def json_error_detail(exc: ValueError | RecursionError, line: str | None = None) -> str:
     """Where and why a line is no JSON; a RecursionError is a value nested deeper than Python's parser goes, and a
-    plain ValueError an integer longer than Python converts (its advice to raise the limit is for programmers)."""
+    plain ValueError an integer longer than Python converts (its advice to raise the limit is for programmers).
+    Given the `line`, a carriage return inside it (no JSON string holds one unescaped) is named as the likely cause:
+    a file whose records end in CR alone (classic Mac OS, some exports) is one "line" of many records."""
     if isinstance(exc, RecursionError):
-        return "values nested deeper than the JSON parser allows"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at column {exc.colno}"
-    return f"a number too long to read: {str(exc).partition(';')[0]}"
+        detail = "values nested deeper than the JSON parser allows"
+    elif isinstance(exc, json.JSONDecodeError):
+        detail = f"{exc.msg} at column {exc.colno}"
+    else:
+        detail = f"a number too long to read: {str(exc).partition(';')[0]}"
+    if line is not None and "\r" in line.rstrip("\r\n"):
+        detail += (
+            "; the line holds carriage returns (CR): its records seem to be separated by CR only, not by newlines"
+            " (convert them, e.g. `tr '\\r' '\\n' < IN > OUT`)"
+        )
+    return detail

@@ -10,6 +10,9 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import math
+import os
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,14 +43,9 @@ class RawRecord:
 
 
 def _unreadable(source: str, path: str, exc: OSError) -> Reject:
-    return Reject(
-        source,
-        getattr(exc, "filename", None) or path,
-        None,
-        "read",
-        "unreadable",
-        f"cannot read file: {exc.strerror or exc}",
-    )
+    where = getattr(exc, "filename", None) or path
+    what = "folder" if os.path.isdir(where) else "file"
+    return Reject(source, where, None, "read", "unreadable", f"cannot read {what}: {exc.strerror or exc}")
 
 
 def decode(data: bytes, policy: str, encoding: str = "utf-8") -> tuple[str | None, str | None]:
@@ -90,7 +88,9 @@ def _parquet_column(name: str, schema: pa.Schema) -> str | None:
 
 
 def _field_str(value: Any) -> str | None:
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        # NaN is how pandas (and `json.dumps` of its rows) writes a missing id or URL: no id, not the id "nan"
+        # that every such record would share (each but the first then rejected as a duplicate id).
         return None
     if isinstance(value, bytes):  # a Parquet BINARY column (see `RecordReader._record`)
         return value.decode("utf-8", errors="replace")
@@ -133,7 +133,7 @@ class RecordReader:
             elif unit.kind == "textdir":
                 for f in unit.files:
                     try:
-                        yield from self._text_file(unit.source, f)
+                        yield from self._text_file(unit.source, f, unit.path)
                     except OSError as exc:  # one unreadable file: the folder's other files are still read
                         yield _unreadable(unit.source, f, exc)
             elif unit.kind == "text":
@@ -167,7 +167,8 @@ class RecordReader:
         rid = _field_str(_lookup(obj, f.id))
         src = _field_str(_lookup(obj, f.source)) or source
         if text is None:
-            return Reject(src, path, line, "read", "missing_text", f"no {f.text!r} field", doc_id=None)
+            missing = f"{f.text!r} is null" if f.text in obj else f"no {f.text!r} field"  # a Parquet null: no text
+            return Reject(src, path, line, "read", "missing_text", missing, doc_id=None)
         if isinstance(text, bytes):
             # Older Spark and Hive store strings as Parquet BINARY without the UTF8 annotation: bytes, decoded
             # under the configured policy as a JSONL line is.
@@ -226,8 +227,17 @@ class RecordReader:
                 except (ValueError, RecursionError) as exc:  # ValueError: a JSONDecodeError, or a 4300-digit number
                     obj, exc = loads_after_mark(line, exc)
                     if exc is not None:
+                        if line.startswith("\ufeff") and (len(line) == 1 or line[1:].isspace()):
+                            blank += 1  # the mark alone: `cat a.jsonl empty.jsonl b.jsonl` with Notepad's empty file
+                            continue
                         yield Reject(
-                            unit.source, unit.path, n, "read", "malformed_json", json_error_detail(exc), text=line
+                            unit.source,
+                            unit.path,
+                            n,
+                            "read",
+                            "malformed_json",
+                            json_error_detail(exc, line),
+                            text=line,
                         )
                         continue
                 if not isinstance(obj, dict):
@@ -314,9 +324,16 @@ class RecordReader:
         if row == 0:
             yield Reject(unit.source, unit.path, None, "read", "empty_file", "file holds no rows")
 
-    def _text_file(self, source: str, path: str) -> Iterator[RawRecord | Reject]:
+    def _text_file(self, source: str, path: str, folder: str | None = None) -> Iterator[RawRecord | Reject]:
+        """One text file as one record; its id is its path inside `folder` (the input folder it was found in), so
+        `2023/index.md` and `2024/index.md` are two documents, not one id seen twice."""
         p = Path(path)
-        size = p.stat().st_size
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):  # a subfolder that could not be listed when the inputs were planned
+            os.listdir(path)  # its OSError (permission denied) is the reject's reason
+            yield Reject(source, path, None, "read", "unreadable", "folder could not be listed when inputs were found")
+            return
+        size = st.st_size
         if size > self.clean.max_bytes:
             yield Reject(source, path, None, "read", "too_large", f"{size} bytes > clean.max_bytes")
             return
@@ -331,4 +348,9 @@ class RecordReader:
                 source, path, None, "read", "invalid_utf8", err, text=data.decode(wide or "utf-8", errors="replace")
             )
             return
-        yield RawRecord(source, path, None, p.name, text)
+        body = text[1:] if text.startswith("\ufeff") else text  # UTF-8's mark; a UTF-16/32 one is gone when decoded
+        if not body or body.isspace():  # the mark alone (Notepad's empty file) and maybe blank lines: as empty as b""
+            yield Reject(source, path, None, "read", "empty_file", "file is empty")
+            return
+        rid = Path(os.path.relpath(path, folder)).as_posix() if folder is not None else p.name
+        yield RawRecord(source, path, None, rid, text)
