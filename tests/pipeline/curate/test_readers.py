@@ -14,25 +14,10 @@ import zstandard
 
 from lmforge.pipeline.config import load_config
 from lmforge.pipeline.curate.snapshot import curate
-from lmforge.schemas.manifest import Manifest
-from tests.support.curate import read_docs, read_folder
-
-NO_DEDUP = {"dedup": {"enabled": False}}
-
-
-def _run(inputs, ws):
-    snap = curate([str(p) for p in inputs], ws, load_config(overrides=NO_DEDUP))
-    return snap, Manifest.read(snap), read_folder(snap, "rejects")
-
-
-def _lines(docs: list[dict]) -> list[bytes]:
-    return [json.dumps({"id": f"d{i}", "text": d["text"]}).encode() + b"\n" for i, d in enumerate(docs)]
-
-
-def _accounted(manifest: Manifest, source: str) -> dict:
-    src = manifest.stats["by_source"][source]
-    assert src["docs_in"] == src["kept"] + sum(src["rejected"].values())
-    return src
+from tests.support.curate import NO_DEDUP, read_docs, read_folder
+from tests.support.curate import accounted as _accounted
+from tests.support.curate import curate_without_dedup as _run
+from tests.support.curate import jsonl_lines as _lines
 
 
 def test_a_parquet_timestamp_past_the_year_9999_is_no_date_not_a_crash(tmp_path):
