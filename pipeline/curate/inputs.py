@@ -19,7 +19,8 @@ PARQUET_SUFFIXES = (".parquet",)
 
 @dataclass(frozen=True, slots=True)
 class InputUnit:
-    """One task's worth of input. `kind` is jsonl | parquet | textdir | text | unknown | empty_dir | bad_name."""
+    """One task's worth of input. `kind` is jsonl | parquet | textdir | text | unknown | empty_dir | bad_name |
+    special (a FIFO, socket or device: reading one could block forever, so it is a reject, never opened)."""
 
     kind: str
     path: str
@@ -107,6 +108,9 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
         if path.is_file() or dangling:  # a dangling link is read like a file and reported as unreadable
             units.append(InputUnit(kind_of(path, exts), str(path), name or source_name(path)))
             continue
+        if not path.is_dir():
+            units.append(InputUnit("special", str(path), name or source_name(path)))
+            continue
         src = name or source_name(Path(shown or path))
         text_files: list[str] = []
         found_any = False
@@ -131,7 +135,7 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
                 if (bad := shown_path(f)) is not None:
                     units.append(InputUnit("bad_name", bad, src))
                     continue
-                k = kind_of(f, exts)
+                k = kind_of(f, exts) if f.is_file() or not f.exists() else "special"
                 if k == "text":
                     text_files.append(str(f))
                 else:
@@ -169,7 +173,7 @@ def unit_digest(unit: InputUnit) -> str:
         if unit.kind == "textdir":
             members = [(os.path.relpath(f, unit.path), _member_digest(f)) for f in unit.files]
             return digest({"kind": unit.kind, "source": unit.source, "members": members}, length=64)
-        if unit.kind in ("empty_dir", "bad_name"):  # nothing read: the digest is of the path as given
+        if unit.kind in ("empty_dir", "bad_name", "special"):  # nothing read: the digest is of the path as given
             return digest({"kind": unit.kind, "path": unit.path, "source": unit.source}, length=64)
         return digest({"kind": unit.kind, "source": unit.source, "sha256": sha256_file(unit.path)}, length=64)
     except OSError as exc:

@@ -147,6 +147,15 @@ class RecordReader:
                     "unreadable",
                     "file name is not valid UTF-8; rename it, e.g. with `convmv -f latin1 -t utf8 -r --notest DIR`",
                 )
+            elif unit.kind == "special":
+                yield Reject(
+                    unit.source,
+                    unit.path,
+                    None,
+                    "read",
+                    "unreadable",
+                    "not a regular file (a FIFO, socket or device), so not read: it could block forever",
+                )
             elif unit.kind == "empty_dir":
                 yield Reject(unit.source, unit.path, None, "read", "no_matching_files", "folder holds no input files")
             else:

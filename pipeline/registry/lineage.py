@@ -357,8 +357,8 @@ def verify_raw(unit: dict[str, Any], text_extensions: list[str], cwd: str | None
         if not found:
             return f"{path}: raw text folder no longer holds any text file"
         current = InputUnit("textdir", str(path), str(unit.get("source")), found[0].files)
-    else:  # an empty folder's digest is of its path as given
-        where = recorded if unit.get("kind") == "empty_dir" else str(path)
+    else:  # an empty folder's (or a FIFO's) digest is of its path as given
+        where = recorded if unit.get("kind") in ("empty_dir", "special") else str(path)
         current = InputUnit(str(unit.get("kind")), where, str(unit.get("source")))
     if unit_digest(current) != unit.get("sha256"):
         return f"{path}: raw input digest differs from the snapshot manifest ({str(unit.get('sha256'))[:12]}…)"

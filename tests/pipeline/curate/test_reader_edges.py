@@ -192,3 +192,29 @@ def test_a_text_folder_with_an_unreadable_member_still_changes_digest_when_a_fil
     assert unit_digest(unit) != before
     (folder / "gone.txt").write_text("now readable", encoding="utf-8")
     assert len({before, unit_digest(unit)}) == 2
+
+
+def test_a_fifo_in_a_text_folder_or_given_alone_is_a_reject_not_a_hang(tmp_path):
+    """A named pipe among the files (a log tailer's, a shell's `mkfifo`) was hashed and read like a text file: both
+    block until something writes to it, so the run hung forever. It is an `unreadable` reject, never opened."""
+    import os
+
+    docs = read_docs()
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text(docs[0]["text"], encoding="utf-8")
+    os.mkfifo(folder / "pipe.txt")
+    os.mkfifo(tmp_path / "alone.jsonl")
+    units = plan_inputs([str(folder), str(tmp_path / "alone.jsonl")], [".txt"])
+    assert sorted((u.kind, os.path.basename(u.path)) for u in units) == [
+        ("special", "alone.jsonl"),
+        ("special", "pipe.txt"),
+        ("textdir", "notes"),
+    ]
+    snap, manifest, rejects = _run([folder, tmp_path / "alone.jsonl"], tmp_path / "ws")
+    assert sorted((r["reason"], os.path.basename(r["path"])) for r in rejects.to_pylist()) == [
+        ("unreadable", "alone.jsonl"),
+        ("unreadable", "pipe.txt"),
+    ]
+    assert "FIFO" in rejects.column("detail")[0].as_py()
+    assert read_folder(snap, "data").column("doc_id").to_pylist() == ["notes/a.txt"]
