@@ -117,6 +117,18 @@ def _pylist_leniently(batch: pa.RecordBatch) -> list[dict]:
     return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
+_UNREAD = {
+    "bad_name": (
+        "unreadable",
+        "file name is not valid UTF-8; rename it, e.g. with `convmv -f latin1 -t utf8 -r --notest DIR`",
+    ),
+    "special": ("unreadable", "not a regular file (a FIFO, socket or device), so not read: it could block forever"),
+    "empty_dir": ("no_matching_files", "folder holds no input files"),
+    "unknown": ("unknown_format", "unknown extension; expected .jsonl[.gz|.zst], .parquet or a text file"),
+}
+"""(reason, detail) of the reject of each kind of input unit that is not read (`inputs.InputUnit.kind`)."""
+
+
 class RecordReader:
     """Reads one InputUnit into RawRecords and Rejects."""
 
@@ -138,35 +150,9 @@ class RecordReader:
                         yield _unreadable(unit.source, f, exc)
             elif unit.kind == "text":
                 yield from self._text_file(unit.source, unit.path)
-            elif unit.kind == "bad_name":
-                yield Reject(
-                    unit.source,
-                    unit.path,
-                    None,
-                    "read",
-                    "unreadable",
-                    "file name is not valid UTF-8; rename it, e.g. with `convmv -f latin1 -t utf8 -r --notest DIR`",
-                )
-            elif unit.kind == "special":
-                yield Reject(
-                    unit.source,
-                    unit.path,
-                    None,
-                    "read",
-                    "unreadable",
-                    "not a regular file (a FIFO, socket or device), so not read: it could block forever",
-                )
-            elif unit.kind == "empty_dir":
-                yield Reject(unit.source, unit.path, None, "read", "no_matching_files", "folder holds no input files")
-            else:
-                yield Reject(
-                    unit.source,
-                    unit.path,
-                    None,
-                    "read",
-                    "unknown_format",
-                    "unknown extension; expected .jsonl[.gz|.zst], .parquet or a text file",
-                )
+            else:  # a unit nothing is read from: one reject saying why
+                reason, detail = _UNREAD.get(unit.kind, _UNREAD["unknown"])
+                yield Reject(unit.source, unit.path, None, "read", reason, detail)
         except OSError as exc:  # permission denied, dangling link, I/O error: the file, not a record, is bad
             yield _unreadable(unit.source, unit.path, exc)
 
