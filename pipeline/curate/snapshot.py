@@ -112,7 +112,8 @@ def finalize_snapshot(
     if plan.done:
         index_pending(plan, config, index_spec)
         return plan.snapshot_dir
-    originals = [Path(r.part) for r in results if r.part]
+    # results are in plan order; a unit's own path, not its result's: identical files of one source share a result
+    originals = [(Path(r.part), u.path) for u, r in zip(plan.units, results, strict=True) if r.part]
     parts, id_rejects = _unique_ids(originals, plan.work_dir / "unique")
     dups: dict[str, tuple[str, float, str]] = {}
     dedup_stats: dict[str, Any] = {}
@@ -199,15 +200,17 @@ def _published_ids(snapshot_dir: Path) -> set[str]:
     }
 
 
-def _unique_ids(parts: list[Path], out_dir: Path) -> tuple[list[Path], list[dict[str, Any]]]:
+def _unique_ids(parts: list[tuple[Path, str]], out_dir: Path) -> tuple[list[Path], list[dict[str, Any]]]:
     """The same record id in two files of one source: the first occurrence wins, later ones become rejects
-    (`duplicate_doc_id`), so every later step can rely on unique doc_ids. Rewrites only the affected parts."""
-    seen: set[str] = set()
+    (`duplicate_doc_id`) naming their input and the one that had the id first, so every later step can rely on
+    unique doc_ids. `parts`: (part, the input file or folder it was curated from). Rewrites only the affected parts."""
+    first_in: dict[str, str] = {}  # doc_id → input path (one shared string per input)
     out, rejects = [], []
-    for part in parts:
+    for part, where in parts:
         ids = pq.read_table(part, columns=["doc_id"]).column("doc_id").to_pylist()
-        clash = [d in seen for d in ids]
-        seen.update(ids)
+        clash = [d in first_in for d in ids]
+        for d in ids:
+            first_in.setdefault(d, where)
         if not any(clash):
             out.append(part)
             continue
@@ -218,11 +221,11 @@ def _unique_ids(parts: list[Path], out_dir: Path) -> tuple[list[Path], list[dict
                 {
                     "doc_id": rec["doc_id"],
                     "source": rec["source"],
-                    "path": "",
+                    "path": where,
                     "line": None,
                     "step": "read",
                     "reason": "duplicate_doc_id",
-                    "detail": "id already used by another file",
+                    "detail": f"id already used in {first_in[rec['doc_id']]}",
                     "text": rec["text"],
                     "duplicate_of": rec["doc_id"],
                     "similarity": None,

@@ -141,6 +141,9 @@ def test_the_same_ids_in_two_files_keep_the_first_copy(tmp_path, precomputed):
     stats = Manifest.read(snap).stats["by_source"]["web"]
     assert stats["docs_in"] == 2 * len(docs) and stats["kept"] == alone.num_rows
     assert stats["rejected"]["duplicate_doc_id"] == len(docs)
+    # each copy names its file and the file that had the id first (it named neither: path "", "another file")
+    dup = [r for r in read_folder(snap, "rejects").to_pylist() if r["reason"] == "duplicate_doc_id"]
+    assert {(r["path"], r["detail"]) for r in dup} == {(str(b), f"id already used in {a}")}
 
 
 def test_relative_raw_inputs_verify_from_any_folder(tmp_path, monkeypatch):
