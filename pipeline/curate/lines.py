@@ -146,6 +146,23 @@ def _compression(head: bytes, name: str) -> str | None:
     return "gzip" if lower.endswith(".gz") else "zstd" if lower.endswith(".zst") else None
 
 
+def misnamed(path: str) -> str | None:
+    """Why a file named `.gz`/`.zst` cannot be decompressed when its bytes are not that format at all (plain JSONL
+    named `.jsonl.gz`, say): a reader's error says so instead of calling the stream damaged. None otherwise."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return None
+    if not head or _compression(head, "") is not None:
+        return None
+    kind = _compression(head, path)
+    if kind is None:
+        return None
+    ext = ".gz" if kind == "gzip" else ".zst"
+    return f"not {kind} data, though the name ends in {ext} (it starts with {head!r}): rename or compress it"
+
+
 def open_lines(path: str, max_line: int | None = None) -> Iterator[bytes]:
     """The lines of a JSONL file as UTF-8 bytes: decompressed (gzip or zstd, told by content or else by name), and
     transcoded when it is in UTF-16 or UTF-32. With `max_line`, a longer line comes as a `CutLine` of its first

@@ -25,7 +25,14 @@ import pyarrow.parquet as pq
 from lmforge.pipeline.curate.config import CleanConfig, FieldsConfig
 from lmforge.pipeline.curate.document import Reject
 from lmforge.pipeline.curate.inputs import InputUnit
-from lmforge.pipeline.curate.lines import CutLine, json_error_detail, loads_after_mark, open_lines, wide_encoding
+from lmforge.pipeline.curate.lines import (
+    CutLine,
+    json_error_detail,
+    loads_after_mark,
+    misnamed,
+    open_lines,
+    wide_encoding,
+)
 
 PARQUET_BATCH_ROWS = 256
 """Rows of a Parquet file made into records at a time."""
@@ -255,15 +262,14 @@ class RecordReader:
                 n + 1,
                 "read",
                 "truncated_file",
-                f"compressed stream is damaged or cut short after line {n}: {exc}",
+                (n == 0 and misnamed(unit.path)) or f"compressed stream is damaged or cut short after line {n}: {exc}",
             )
         except Exception as exc:  # zstandard.ZstdError has no stable import path across versions
             if type(exc).__name__ != "ZstdError":
                 raise
             damaged = True
-            yield Reject(
-                unit.source, unit.path, n + 1, "read", "truncated_file", f"zstd stream is damaged after line {n}: {exc}"
-            )
+            detail = (n == 0 and misnamed(unit.path)) or f"zstd stream is damaged after line {n}: {exc}"
+            yield Reject(unit.source, unit.path, n + 1, "read", "truncated_file", detail)
         if n == blank and not damaged:  # a stream cut short before its first line is reported once, as truncated
             yield Reject(unit.source, unit.path, None, "read", "empty_file", "file holds no records")
 

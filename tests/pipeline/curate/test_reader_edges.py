@@ -218,3 +218,24 @@ def test_a_fifo_in_a_text_folder_or_given_alone_is_a_reject_not_a_hang(tmp_path)
     ]
     assert "FIFO" in rejects.column("detail")[0].as_py()
     assert read_folder(snap, "data").column("doc_id").to_pylist() == ["notes/a.txt"]
+
+
+def test_plain_jsonl_named_gz_or_zst_says_it_is_not_compressed(tmp_path):
+    """Plain JSONL saved as `.jsonl.gz` was 'compressed stream is damaged or cut short after line 0: Not a gzipped
+    file (b'{"')': it is not damaged, it is not gzip at all, and the reject says so and what to do."""
+    lines = b"".join(_lines(read_docs()[:2]))
+    (tmp_path / "a.jsonl.gz").write_bytes(lines)
+    (tmp_path / "b.jsonl.zst").write_bytes(lines)
+    _, manifest, rejects = _run([tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.zst"], tmp_path / "ws")
+    details = {r["path"].rsplit("/", 1)[1]: (r["reason"], r["detail"]) for r in rejects.to_pylist()}
+    assert details == {
+        "a.jsonl.gz": (
+            "truncated_file",
+            "not gzip data, though the name ends in .gz (it starts with b'{\"id'): rename or compress it",
+        ),
+        "b.jsonl.zst": (
+            "truncated_file",
+            "not zstd data, though the name ends in .zst (it starts with b'{\"id'): rename or compress it",
+        ),
+    }
+    assert manifest.stats["file_problems"] == {"truncated_file": 2}
