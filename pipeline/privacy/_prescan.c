@@ -208,6 +208,7 @@ typedef struct {
     int need_lower; /* the text holds a character whose lower case is not "itself or ASCII-folded" */
     int fullwidth;  /* the text holds a full-width digit or '@' (detectors.ASCII_TWINS) */
     int escaped;    /* the text holds "%40", "&#" or "&commat;" (detectors.find_escaped_emails' own test) */
+    int spelled;    /* detectors._SPELLED_AT matches somewhere: " at " or " AT " before a dotted name */
     Vec out[N_LISTS]; /* start, end (the endpos for pattern.match) */
 } Scan;
 
@@ -421,6 +422,31 @@ on_at_word(Scan *S, Py_ssize_t i)
     }
 }
 
+static inline int
+is_alnum_ascii(Py_UCS4 c) /* [A-Za-z0-9] */
+{
+    return is_digit(c) || is_alpha(c);
+}
+
+/* detectors._SPELLED_AT = " (?:at|AT) (?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])" at i - 1 (i: the 'a' or 'A';
+   the pair is "at" or "AT"): the '.' must end the run of [A-Za-z0-9\-] after the first character, within 63. */
+static void
+on_spelled_at(Scan *S, Py_ssize_t i)
+{
+    const Text *t = S->t;
+    if (at(t, i - 1) != ' ' || at(t, i + 2) != ' ' || !is_alnum_ascii(at(t, i + 3)))
+        return;
+    for (Py_ssize_t k = 1; k <= 63; k++) {
+        Py_UCS4 c = at(t, i + 3 + k);
+        if (c == '.') {
+            S->spelled = is_alpha(at(t, i + 4 + k));
+            return;
+        }
+        if (!is_alnum_ascii(c) && c != '-')
+            return;
+    }
+}
+
 /* secrets._PROVIDER_RULES by index: literal start of each pattern, and its lookbehind on the character before.
    Each is triggered by its rarest character pair (the caller's (c0, c1) at i), so `start` may lie before i. */
 static void
@@ -587,6 +613,7 @@ enum {
     P_KW_AUTH,
     P_KW_KENNWORT,
     P_ESCAPE, /* "%40", "&#", "&commat;" */
+    P_SPELLED_AT, /* " at " / " AT " before a dotted name */
     P_OPEN_BRACKET, /* obfuscation_pairs only */
     P_AT_WORD,      /* obfuscation_pairs only */
 };
@@ -703,6 +730,8 @@ init_tables(void)
     set_pair(m, '%', '4', P_ESCAPE);
     set_pair(m, '&', '#', P_ESCAPE);
     set_pair(m, '&', 'c', P_ESCAPE);
+    set_pair(m, 'a', 't', P_SPELLED_AT);
+    set_pair(m, 'A', 'T', P_SPELLED_AT);
     init_masks(main_pairs, 1, main_masks);
 
     uint8_t *o = obfuscation_pairs;
@@ -784,6 +813,10 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
         break;
     case P_JWT:
         provider(S, i - 1, 10);
+        break;
+    case P_SPELLED_AT:
+        if (!S->spelled)
+            on_spelled_at(S, i);
         break;
     case P_ESCAPE:
         if (c1 == '#' || (c1 == '4' && at(t, i + 2) == '0') || (c1 == 'c' && lit(t, i, "&commat;")))
@@ -1367,13 +1400,14 @@ text_of(PyObject *obj, Text *t)
 }
 
 PyDoc_STRVAR(scan_doc,
-             "scan(text) -> (found, keywords, need_lower, fullwidth, escaped) or None\n\n"
+             "scan(text) -> (found, keywords, need_lower, fullwidth, escaped, spelled) or None\n\n"
              "found: [(pattern index, [start, endpos, ...]), ...] for the patterns that have candidates, in the\n"
              "order of triggers._PATTERNS, or None. keywords: [(index in secrets._KEYWORDS, [position, ...]), ...]\n"
              "or None; None too when need_lower: then call keywords(text.lower() or text, text). fullwidth: the\n"
              "text holds a full-width digit or '@': scan its ASCII twin (detectors.ASCII_TWINS) instead.\n"
              "escaped: the text holds \"%40\", \"&#\" or \"&commat;\" (detectors.find_escaped_emails may find\n"
-             "something). None when all five are empty or false: most texts, and nearly all ids and URLs.");
+             "something). spelled: detectors._SPELLED_AT matches (detectors.find_spelled_emails may find\n"
+             "something). None when all six are empty or false: most texts, and nearly all ids and URLs.");
 
 /* Texts shorter than this are scanned holding the GIL. */
 #define RELEASE_GIL_FROM 4096
@@ -1407,13 +1441,14 @@ prescan_scan(PyObject *self, PyObject *arg)
     PyObject *found = NULL, *keywords = NULL, *result = NULL;
     if (S.oom)
         PyErr_NoMemory();
-    else if (!(S.need_lower || S.fullwidth || S.escaped || any_nonempty(S.out, N_LISTS) ||
+    else if (!(S.need_lower || S.fullwidth || S.escaped || S.spelled || any_nonempty(S.out, N_LISTS) ||
                any_nonempty(S.kw, N_KEYWORDS)))
         result = Py_NewRef(Py_None); /* nothing to look at: the caller returns at once */
     else if ((found = nonempty_lists(S.out, N_LISTS)) != NULL &&
              (keywords = S.need_lower ? Py_NewRef(Py_None) : nonempty_lists(S.kw, N_KEYWORDS)) != NULL)
-        result = PyTuple_Pack(5, found, keywords, S.need_lower ? Py_True : Py_False,
-                              S.fullwidth ? Py_True : Py_False, S.escaped ? Py_True : Py_False);
+        result = PyTuple_Pack(6, found, keywords, S.need_lower ? Py_True : Py_False,
+                              S.fullwidth ? Py_True : Py_False, S.escaped ? Py_True : Py_False,
+                              S.spelled ? Py_True : Py_False);
     Py_XDECREF(found);
     Py_XDECREF(keywords);
     scan_free(&S);

@@ -47,8 +47,9 @@ _ALTERNATIVE = r"(?P<alt>/\d{1,4})?"
 #: mark is not a `\w`. A local part runs through them.
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _EMAIL_LOCAL = rf"[\w+\-%{_MARKS}](?<![\w.+\-%{_MARKS}][\w+\-%{_MARKS}])[\w.+\-%{_MARKS}]{{0,63}}"
+#: A TLD may be followed by a lone '_' (Markdown's `_jane@example.org_`), not by `_name` (`a@b.weight_decay`).
 _EMAIL_DOMAIN = (
-    rf"(?:[\w\-{_MARKS}]{{1,63}}\.){{1,8}}(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9_\-])|[^\W\d_A-Za-z]{{2,12}}(?![\w\-]))"
+    rf"(?:[\w\-{_MARKS}]{{1,63}}\.){{1,8}}(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9\-]|_\w)|[^\W\d_A-Za-z]{{2,12}}(?![\w\-]))"
 )
 #: `first.last@203.0.113.9`: an address at a dotted quad (redacting only the quad would leave the name behind).
 _EMAIL_AT_IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\w)"
@@ -77,9 +78,10 @@ _IMAGE_NAME = re.compile(_IMAGE_EXTENSION)
 _URL_USER = re.compile(r"://[^\s:/@]{0,64}:$")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
+#: `+44 20 7946 0958`, `+49 (0)30 1234567`, and `(+44) 20 7946 0958`, whose country code sits in parentheses.
 _PHONE_INTL = re.compile(
-    r"\+(?<![0-9A-Za-z_+]\+)\d++(?:(?:[ \-./]{1,2}| / |(?<=\))|\s?(?=\())\(?\d++\)?){0,6}+"
-    + f"(?:{_EXTENSION}|{_AFTER_SIGNED})",
+    r"\+(?<![0-9A-Za-z_+]\+)\d++(?:(?<=\(\+\d)\)|(?<=\(\+\d\d)\)|(?<=\(\+\d\d\d)\))?"
+    r"(?:(?:[ \-./]{1,2}| / |(?<=\))|\s?(?=\())\(?\d++\)?){0,6}+" + f"(?:{_EXTENSION}|{_AFTER_SIGNED})",
     re.ASCII,
 )
 _NO_NUMBER_BEFORE = r"(?<![0-9A-Za-z_])" + _NOT_IN_NUMBER
@@ -217,6 +219,63 @@ def find_escaped_emails(text: str) -> Iterator[Hit]:
     # first character, which beats `"%40" in text` 2-4x on the long texts that hold a '%' or '&' (code, docs).
     if ("%" in text and _PERCENT_40.search(text)) or ("&" in text and _AMPERSAND_AT.search(text)):
         yield from _hits(email_hit, text, _in(_EMAIL_ESCAPED, text, _hint_windows(_ESCAPED_AT_HINT, text, 64, 256)))
+
+
+#: Mailman's pipermail archives (mail.python.org and most project lists) print every address as `jane.doe at
+#: example.org`: `From: jane.doe at example.org (Jane Doe)`, `Jane Doe <jane.doe at example.org> wrote:`. Prose has
+#: the same shape (`available at python.org`), so `spelled_email_hit` wants more than the shape (see there).
+#: `_SPELLED_AT` is " at " before something dotted; the C pre-scan says whether there is one (`spelled`).
+_SPELLED_AT = re.compile(r" (?:at|AT) (?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])")
+_SPELLED_LOCAL = re.compile(r"(?<![\w.+\-%])[\w+\-%][\w.+\-%]{0,63}$")
+_SPELLED_DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,6}([A-Za-z]{2,24})(?![\w\-@/]|\.\w)", re.ASCII
+)
+#: Two-letter endings that name files far more often than countries (`see setup.py at github.com`).
+_FILE_LIKE_TLDS = frozenset(
+    ["py", "md", "sh", "js", "ts", "rs", "pl", "cc", "cs", "go", "rb", "gz", "xz", "so", "ps", "hs", "ml", "kt", "db"]
+)
+_MAIL_TLDS = frozenset(
+    ["com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "name", "pro", "mobi", "museum", "aero", "coop",
+     "jobs", "travel", "email", "mail", "online", "site", "tech", "xyz", "app", "dev", "cloud", "systems",
+     "technology", "solutions", "company", "network", "science", "academy", "institute"]
+)  # fmt: skip
+#: A local part that is a file, a version or a package (`README.rst at github.com`, `v2.0 at pypi.org`, `Node.js`).
+_NOT_A_MAILBOX = re.compile(
+    r"(?i).*\.(?:py|pyi|pyx|ipynb|md|rst|txt|cfg|ini|toml|ya?ml|json|xml|html?|css|js|ts|c|h|cpp|hpp|java|go|rs"
+    r"|rb|pl|sh|zip|gz|tgz|whl|tar|exe|dll|so|png|jpe?g|gif|svg|pdf|csv|lock|log|net)|[v]?\d+(?:\.\d+)*\w{0,8}"
+)
+#: What precedes the address on its line: a mail header (`From: `, `> Cc: ` in a quote) or an mbox `From ` line.
+_MAIL_HEADER = re.compile(
+    r"(?:> ?)*(?:(?i:from|to|cc|bcc|reply-to|sender|author|maintainer|e-?mail|contact)\s?:[ \t]{0,3}|From )",
+    re.ASCII,
+)
+
+
+def find_spelled_emails(text: str) -> Iterator[Hit]:
+    """Addresses written `local at domain.tld` (pipermail): both scan paths run this, on the text as given."""
+    for at in _SPELLED_AT.finditer(text):
+        m = _SPELLED_DOMAIN.match(text, at.end())
+        if m is not None and (hit := spelled_email_hit(text, at.start(), m)) is not None:
+            yield hit
+
+
+def spelled_email_hit(text: str, at: int, domain: re.Match[str]) -> Hit | None:
+    """`local at domain.tld` is an address when the domain ends in a mail TLD and the local part is no file, version
+    or word alone: it holds one of `._+` or a digit (`jane.doe`, `j_doe`, `jdoe42`), or a mail header starts the
+    line, or `<…>` encloses it."""
+    tld = domain.group(1).lower()
+    if not ((len(tld) == 2 and tld not in _FILE_LIKE_TLDS) or tld in _MAIL_TLDS):
+        return None
+    local = _SPELLED_LOCAL.search(text, max(0, at - 65), at)
+    if local is None or local.group()[-1] in ".-+%" or _NOT_A_MAILBOX.fullmatch(local.group()):
+        return None
+    start, end = local.start(), domain.end()
+    if not any(ch in local.group() for ch in "._+0123456789"):
+        line = text.rfind("\n", 0, start) + 1
+        enclosed = start and text[start - 1] == "<" and text[end : end + 1] == ">"
+        if not enclosed and not _MAIL_HEADER.fullmatch(text, line, start):
+            return None
+    return start, end, "EMAIL"
 
 
 def email_hit(text: str, m: re.Match[str]) -> Hit | None:

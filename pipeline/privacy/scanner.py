@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -63,8 +64,16 @@ def find_spans(text: str, config: PrivacyConfig | None = None, *, uncleaned: boo
     `uncleaned` (`lmforge pii` on text as given) they see those spaces as ' ', so `+44\u00a020 7946 0958` is a phone
     there too; the offsets are the same, as each space stays one character.
     """
-    if uncleaned and isinstance(text, str) and not text.isascii():
-        text = UNICODE_SPACES.sub(" ", text)  # the spaces cleaning turns into ' ', one character for one
+    if isinstance(text, str) and not text.isascii():
+        if uncleaned:
+            text = UNICODE_SPACES.sub(" ", text)  # the spaces cleaning turns into ' ', one character for one
+        text = _ascii_dashes(text)
+        if _has_invisible(text):
+            return _around_invisibles(text, lambda t: _find_spans(t, config))
+    return _find_spans(text, config)
+
+
+def _find_spans(text: str, config: PrivacyConfig | None) -> list[Hit]:
     if triggers._prescan is None or not isinstance(text, str) or not text:
         return _spans(text, config, _reference_all)
     # `_spans` inlined: curation calls this three times per document, mostly on texts without any candidate
@@ -77,7 +86,51 @@ def find_spans(text: str, config: PrivacyConfig | None = None, *, uncleaned: boo
 
 def scan_reference(text: str, config: PrivacyConfig | None = None) -> list[Span]:
     """`scan` with every pattern run over the whole text or its windows: the fallback, and what tests compare with."""
-    return [Span(start, end, kind) for start, end, kind in _spans(text, config, _reference_all)]
+    return [Span(start, end, kind) for start, end, kind in _reference_spans(text, config)]
+
+
+def _reference_spans(text: str, config: PrivacyConfig | None) -> list[Hit]:
+    if isinstance(text, str) and not text.isascii():
+        text = _ascii_dashes(text)
+        if _has_invisible(text):
+            return _around_invisibles(text, lambda t: _spans(t, config, _reference_all))
+    return _spans(text, config, _reference_all)
+
+
+#: Hyphens and dashes that web text writes inside numbers: U+2011 (non-breaking hyphen, which keeps a phone number
+#: on one line), U+2012 (figure dash, made for phone numbers), U+2010, U+2013 (en dash) and U+2212 (minus). The
+#: detectors see them as '-', one character for one, so the offsets stay those of the text.
+_DASHES = "\u2010\u2011\u2012\u2013\u2212"
+#: Characters that render as nothing: soft hyphen (`&shy;`), zero-width space, non-joiner and joiner, word joiner,
+#: zero-width no-break space. Web pages put them inside addresses and numbers (hyphenation, anti-scraping), and
+#: later steps (a tokenizer's normalizer) may drop them, which would rebuild the raw value downstream.
+_INVISIBLES = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_INVISIBLE = re.compile(f"[{_INVISIBLES}]")
+
+
+def _ascii_dashes(text: str) -> str:
+    """`text` with its Unicode dashes as '-' (the same length); `text` itself when it has none (most texts)."""
+    for dash in _DASHES:  # str search and replace, per character, beat a regex pass several times
+        if dash in text:
+            text = text.replace(dash, "-")
+    return text
+
+
+def _has_invisible(text: str) -> bool:
+    return any(ch in text for ch in _INVISIBLES)
+
+
+def _around_invisibles(text: str, find: Callable[[str], list[Hit]]) -> list[Hit]:
+    """The spans in `text` and in `text` without its invisible characters (mapped back: a span keeps the invisible
+    characters inside it, not those around it), resolved together. Both: removing one can also glue a value to a
+    word before it, as in `abc\u200b+44 20 7946 0958`."""
+    removed = [m.start() for m in _INVISIBLE.finditer(text)]
+    # where each removed character sat in the stripped text; a stripped index s lies at s + (removed at or before s)
+    shifted = [p - k for k, p in enumerate(removed)]
+    hits = find(text)
+    for start, end, kind in find(_INVISIBLE.sub("", text)):
+        hits.append((start + bisect.bisect_right(shifted, start), end + bisect.bisect_right(shifted, end - 1), kind))
+    return _resolve(hits) if hits else []
 
 
 def _spans(
@@ -98,6 +151,7 @@ def _reference_all(text: str, config: PrivacyConfig) -> list[tuple[int, int, str
     """`reference_hits` and the addresses with an escaped '@' (searched in the text as given, not its ASCII twin)."""
     hits = reference_hits(text, config)
     hits.extend(detectors.find_escaped_emails(text))
+    hits.extend(detectors.find_spelled_emails(text))
     return hits
 
 

@@ -206,8 +206,8 @@ def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> b
         return False
     if value[-1] == "=" and not _BASE64_PADDED.match(value):  # `x=`, `a+=`; but `cGFzc3dvcmQ=` is base64 padding
         return False
-    if _DOTTED_NAME.match(value):  # `Statistic._sort_key`, `Kind.POSITIONAL_OR_KEYWORD`: code, not a credential
-        return False
+    if _DOTTED_NAME.match(value) and not any(map(_random_part, value.split("."))):
+        return False  # `Statistic._sort_key`, `Kind.POSITIONAL_OR_KEYWORD`: code; not `ya29.a0AfH6SMBx…` (OAuth)
     # The tests below are pure, so each runs only when the answer still depends on it (entropy last: it is dearest).
     if any(map(str.isdigit, value)):  # passwords and keys nearly always carry a digit; identifiers rarely do
         cased = _has_lower(value) or _has_upper(value) or not value.isalnum()
@@ -221,6 +221,17 @@ def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> b
         and len(value) >= 12
         and shannon_entropy(value) >= min_entropy
         and not _camel_case(value)
+    )
+
+
+def _random_part(part: str) -> bool:
+    """A part of a dotted value that no identifier looks like: long, digits and both cases, not camel case."""
+    return (
+        len(part) >= 16
+        and any(map(str.isdigit, part))
+        and _has_lower(part)
+        and _has_upper(part)
+        and not _camel_case(part)
     )
 
 

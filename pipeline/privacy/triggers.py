@@ -49,9 +49,11 @@ def find_all(text: str, config: PrivacyConfig) -> list[Hit]:
     scanned = _prescan.scan(text)
     if scanned is None:
         return []
-    found, keywords, need_lower, fullwidth, escaped = scanned
+    found, keywords, need_lower, fullwidth, escaped, spelled = scanned
     # the escaped forms are searched in the text as given (the pre-scan saw "%40", "&#" or "&commat;" in it)
     hits: list[Hit] = list(detectors.find_escaped_emails(text)) if escaped else []
+    if spelled:  # `jane.doe at example.org`, also in the text as given (the pre-scan saw " at " before a dotted name)
+        hits.extend(detectors.find_spelled_emails(text))
     if fullwidth:  # the ASCII twin has no full-width digit or '@' left, so its own scan says no more of them
         text = text.translate(detectors.ASCII_TWINS)
         if (scanned := _prescan.scan(text)) is None:
