@@ -210,7 +210,7 @@ def find_emails(text: str) -> Iterator[Hit]:
     if "@" in text:
         yield from _hits(email_hit, text, _in(_EMAIL, text, _hint_windows(_AT_HINT, text, 64, 256)))
     if any(hint in text for hint in _OBFUSCATION_HINTS):
-        yield from _hits(email_hit, text, _EMAIL_OBFUSCATED.finditer(text))
+        yield from _hits(obfuscated_email_hit, text, _EMAIL_OBFUSCATED.finditer(text))
 
 
 def find_escaped_emails(text: str) -> Iterator[Hit]:
@@ -276,6 +276,27 @@ def spelled_email_hit(text: str, at: int, domain: re.Match[str]) -> Hit | None:
         if not enclosed and not _MAIL_HEADER.fullmatch(text, line, start):
             return None
     return start, end, "EMAIL"
+
+
+#: `jane dot ` before an obfuscated address's local part: the local part spelled out too (read backwards).
+_SPELLED_LOCAL_DOT = re.compile(r"[\w+\-%]{1,63}" + _DOT + "$")
+
+
+def obfuscated_email_hit(text: str, m: re.Match[str]) -> Hit | None:
+    """`email_hit` of `doe at gmail dot com`, taking in the words of a local part spelled out before it (`jane dot
+    doe at gmail dot com`, up to three): they are the person's name, which the address alone would leave behind."""
+    hit = email_hit(text, m)
+    if hit is None:
+        return None
+    start = hit[0]
+    for _ in range(3):
+        before = _SPELLED_LOCAL_DOT.search(text, max(0, start - 80), start)
+        if before is None or (
+            before.start() and (text[before.start() - 1].isalnum() or text[before.start() - 1] == "_")
+        ):
+            break
+        start = before.start()
+    return start, hit[1], hit[2]
 
 
 def email_hit(text: str, m: re.Match[str]) -> Hit | None:

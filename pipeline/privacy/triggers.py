@@ -26,7 +26,7 @@ Hit = tuple[int, int, str]
 #: The pre-scan's candidate lists, by the index `_prescan.scan` gives them (the provider rules come last, in order).
 _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Hit | None]], ...] = (
     (detectors._EMAIL, detectors.email_hit),
-    (detectors._EMAIL_OBFUSCATED, detectors.email_hit),
+    (detectors._EMAIL_OBFUSCATED, detectors.obfuscated_email_hit),
     (detectors._PHONE_INTL, detectors.intl_phone_hit),
     (detectors._PHONE_US, detectors.us_phone_hit),
     (detectors._PHONE_NATIONAL, detectors.national_phone_hit),

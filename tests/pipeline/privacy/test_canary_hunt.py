@@ -44,6 +44,9 @@ FOUND = [
     ("write to j_doe at mail.example.co.uk.", "write to <EMAIL>."),
     ("or jdoe42 at gmail.com", "or <EMAIL>"),
     ("JANE.DOE AT EXAMPLE.ORG", "<EMAIL>"),
+    # a local part spelled out as its domain is: the name before the last ' dot ' went unredacted
+    ("write jane dot doe at gmail dot com now", "write <EMAIL> now"),
+    ("jane [dot] doe [at] example [dot] com", "<EMAIL>"),
     # Markdown's emphasis around an address
     ("Contact _jane.doe@example.org_ today", "Contact <EMAIL>_ today"),
 ]
@@ -107,6 +110,7 @@ HUNTED = [
     "From: jane at example.org (Jane Doe)\n> Cc: python-dev at python.org\nlook at python.org",
     "jane.doe AT example.org and x AT y.z at a.bc",
     "(+44) 20 7946 0958 _jane.doe@example.org_ access_token=ya29.a0AfH6SMBxYz12345abcdeFGHIJ",
+    "say jane dot doe at gmail dot com, x dot y dot z dot w dot v at a dot org, " + "q" * 70 + " dot r at s dot com",
     "\uff0b\uff14\uff14 20 7946 0958 jane.doe at example.org \u2013 536\u201122\u20111234",
     "at a.b at  x.y at 1.2 at -x.y at x-.y at " + "a" * 70 + ".com",
 ]
