@@ -4,7 +4,8 @@
    representative, the only one that takes part in the near-duplicate search.
 2. Candidates: every representative's band hashes, keyed by band, are sorted externally (bucket files on disk,
    each sorted in memory on its own; see `_band_candidates`); documents with one key become candidate pairs
-   (every pair in a group of up to GROUP_PAIRS, neighbours in doc order beyond). Empty documents and documents
+   (every pair in a group of up to GROUP_PAIRS; beyond, neighbours in doc order and every member with the group's
+   pivot, the member in most such groups). Empty documents and documents
    shorter than n take no part.
 3. Verification: a candidate whose MinHash estimate is at least SURE away from `threshold - margin` is decided
    by the estimate; a borderline in-batch pair by its true Jaccard on 64-bit shingle-hash sets, recomputed from
@@ -114,7 +115,8 @@ def _band_candidates(signatures: Sequence[Path], active: np.ndarray, nbands: int
     External sort: every (band key, document) record is appended to one of B bucket files on disk (by the key's top
     bits), B chosen so that a bucket holds about BUCKET_BYTES; then each bucket is loaded and sorted alone, and
     documents with equal keys in it are candidates (`_group_pairs`). Memory is one signatures file's band columns
-    plus one bucket, whatever the number of documents, plus the candidate pairs found.
+    plus one bucket, whatever the number of documents, plus the candidate pairs found and the members of groups
+    larger than GROUP_PAIRS (8 bytes each, for `_pivot_pairs`).
     """
     records = int(np.count_nonzero(active)) * nbands
     bits = max(0, int(np.ceil(np.log2(max(1, records * _RECORD.itemsize) / BUCKET_BYTES))))
@@ -143,11 +145,15 @@ def _band_candidates(signatures: Sequence[Path], active: np.ndarray, nbands: int
                 rec.tofile(files[0])
         for f in files:
             f.close()
-        found = []
+        found, large = [], []
         for f in files:
             rec = np.fromfile(f.name, dtype=_RECORD)
             order = np.argsort(rec["key"])
-            found.append(_group_pairs(rec["key"][order], rec["doc"][order]))
+            keys, docs = rec["key"][order], rec["doc"][order]
+            found.append(_group_pairs(keys, docs))
+            large.append(_large_groups(keys, docs))
+        if any(len(sizes) for _, sizes in large):
+            found.append(_pivot_pairs(np.concatenate([d for d, _ in large]), np.concatenate([s for _, s in large])))
     finally:
         for f in files:
             f.close()
@@ -163,7 +169,8 @@ def _group_pairs(keys: np.ndarray, docs: np.ndarray) -> np.ndarray:
     Every pair of a group of up to GROUP_PAIRS members: verification drops pairs, so pairing only neighbours would
     lose the edits of one original that meet it only through each other (each edit ~0.75 similar to the original,
     ~0.6 to another edit), and which were paired depended on the sort's order of ties. A larger group pairs
-    neighbours in doc order only, which bounds the work on templated pages.
+    neighbours in doc order only, which bounds the work on templated pages (`_pivot_pairs` adds one pair per
+    member of those).
     """
     if len(keys) < 2:
         return np.empty((0, 2), dtype=np.int64)
@@ -183,6 +190,38 @@ def _group_pairs(keys: np.ndarray, docs: np.ndarray) -> np.ndarray:
             break  # no group has more than d members (beyond the large ones, which only pair neighbours)
         found.append(np.stack([docs[:-d][same], docs[d:][same]], axis=1))
     return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+
+
+def _large_groups(keys: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(members, sizes) of the groups of equal keys (`keys` sorted) larger than GROUP_PAIRS: members of each group
+    sorted by doc, groups one after the other."""
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if len(keys) <= GROUP_PAIRS:
+        return empty
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    sizes = np.diff(np.append(starts, len(keys)))
+    big = sizes > GROUP_PAIRS
+    if not big.any():
+        return empty
+    mask = np.repeat(big, sizes)
+    keys, docs = keys[mask], docs[mask]
+    return docs[np.lexsort((docs, keys))], sizes[big]
+
+
+def _pivot_pairs(docs: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """(a, b) pairs, a < b, of every member of a large band group with the group's pivot: the member found in the
+    most large groups (then the smallest doc).
+
+    Neighbours alone miss the copies of one text that are each edited apart: each edit is ~0.75 similar to the
+    original but ~0.6 to another edit, so in a group of 300 edits and their original only the original's two
+    neighbours were verified, and 280 duplicates were kept. The original shares a band with every edit, so it is in
+    every large group of its cluster while an edit is in a few: the pivot finds it, at one pair per member."""
+    hub = np.bincount(docs)
+    gid = np.repeat(np.arange(len(sizes)), sizes)
+    order = np.lexsort((docs, -hub[docs], gid))
+    pivot = np.repeat(docs[order[np.cumsum(sizes) - sizes]], sizes)
+    keep = docs != pivot
+    return np.stack([np.minimum(pivot, docs)[keep], np.maximum(pivot, docs)[keep]], axis=1)
 
 
 def _shingle_sets(parts: Sequence[Path], batch: _Batch, docs: np.ndarray, config: DedupConfig) -> dict[int, np.ndarray]:
@@ -387,7 +426,8 @@ def find_duplicates(
         "verified": len(verified),
         "clusters": len(groups),
         "index_candidates": len(ipairs),
-        "index_matches": sum(1 for r in rows if r[1] in entries),
+        # keepers that are indexed documents: `entries` also holds the batch's own documents (a re-run finds them)
+        "index_matches": sum(1 for r in rows if r[1] in node_of),
     }
     log.info("dedup of %d documents: %s", n, stats)
     return DedupResult(table, stats)
