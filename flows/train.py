@@ -4,6 +4,7 @@ into the Prefect run log. Everything it passes or returns is a path, an id or a 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from lmforge.pipeline.train.launch import (
     check_topology,
     default_nproc,
     plan_run,
+    run_lock,
     run_torchrun,
     torchrun_command,
     write_config,
@@ -77,17 +79,21 @@ def train_flow(
     if is_done(plan.run_dir):
         logger.info("run %s already finished: %s", plan.run_id, plan.run_dir)
         return {**Trainer.read_run_json(plan.run_dir), "run_dir": str(plan.run_dir), "skipped": True}
-    write_config(plan.run_dir, config)
-    tags = {"lmforge.prefect_flow_run_id": str(flow_run.get_id())}
-    info = torchrun_task(
-        str(plan.shards_dir),
-        str(plan.run_dir),
-        plan.run_id,
-        nproc,
-        nnodes,
-        node_rank,
-        rdzv_endpoint,
-        resume,
-        tags,
-    )
+    # One launcher per run at a time (node 0 of a multi-node run holds it for all of them).
+    with run_lock(plan.run_dir) if node_rank == 0 else contextlib.nullcontext():
+        if is_done(plan.run_dir):  # finished by another launcher since the check above
+            return {**Trainer.read_run_json(plan.run_dir), "run_dir": str(plan.run_dir), "skipped": True}
+        write_config(plan.run_dir, config)
+        tags = {"lmforge.prefect_flow_run_id": str(flow_run.get_id())}
+        info = torchrun_task(
+            str(plan.shards_dir),
+            str(plan.run_dir),
+            plan.run_id,
+            nproc,
+            nnodes,
+            node_rank,
+            rdzv_endpoint,
+            resume,
+            tags,
+        )
     return {**info, "run_dir": str(plan.run_dir), "skipped": False}

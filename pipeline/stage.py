@@ -45,15 +45,28 @@ def is_done(folder: str | Path) -> bool:
 
 def find_stage(workspace: str | Path, kind: str, id_or_path: str) -> Path:
     """Resolve an id (or unique id prefix, or a path) to a finished stage folder, or raise a clear error."""
+    if not id_or_path.strip():  # an empty prefix matches every id: `--shards "$UNSET"` took the only one there
+        raise NotFoundError(f"empty {kind[:-1]} id; give the id (or a unique prefix of it, or its folder)")
     p = Path(id_or_path)
     if p.is_dir() and is_done(p):
         return p
     root = Path(workspace) / kind
-    candidates = sorted(d for d in root.glob(f"{id_or_path}*") if d.is_dir() and is_done(d)) if root.is_dir() else []
+    # By name, not glob: an absolute path is no glob pattern (a traceback), nor are `*` or `[` in an id a wildcard.
+    candidates = (
+        sorted(d for d in root.iterdir() if d.name.startswith(id_or_path) and d.is_dir() and is_done(d))
+        if root.is_dir()
+        else []
+    )
     if len(candidates) == 1:
         return candidates[0]
     if len(candidates) > 1:
-        raise NotFoundError(f"{kind} id prefix {id_or_path!r} is ambiguous under {root}: give more characters")
+        raise NotFoundError(
+            f"{kind} id prefix {id_or_path!r} is ambiguous under {root} (it matches "
+            f"{', '.join(d.name for d in candidates)}): give more characters"
+        )
+    if p.is_file():
+        where = f" (the folder {p.parent}?)" if is_done(p.parent) else ""
+        raise NotFoundError(f"{p} is a file; give the {kind[:-1]} id or its folder{where}")
     known = ", ".join(d.name for d in sorted(root.iterdir()) if is_done(d)) if root.is_dir() else ""
     raise NotFoundError(
         f"no finished {kind[:-1]} {id_or_path!r} under {root}" + (f" (known: {known})" if known else "")

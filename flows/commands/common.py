@@ -56,28 +56,67 @@ def _existing_workspace(remote_ok: bool):
     return callback
 
 
-workspace_option = click.option(
-    "--workspace",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("LMFORGE_WORKSPACE", DEFAULT_WORKSPACE),
-    show_default="workspace",
-    callback=_workspace_callback,
-    is_eager=True,
-    help="Folder that holds every stage output (and, without servers, Prefect's and MLflow's stores).",
-)
-
-
-def reading_workspace_option(remote_ok: bool = False):
-    """`--workspace` of a command that reads earlier stages' outputs: the folder must exist (see `_existing_workspace`)."""
+def _workspace_opt(callback, help: str):  # noqa: A002 - click's own name for it
+    """The `--workspace` option (LMFORGE_WORKSPACE, else ./workspace) with the callback that sets it up."""
     return click.option(
         "--workspace",
         type=click.Path(file_okay=False, path_type=Path),
         default=lambda: os.environ.get("LMFORGE_WORKSPACE", DEFAULT_WORKSPACE),
         show_default="workspace",
-        callback=_existing_workspace(remote_ok),
+        callback=callback,
         is_eager=True,
-        help="Folder that holds the stage outputs this command reads.",
+        help=help,
     )
+
+
+workspace_option = _workspace_opt(
+    _workspace_callback,
+    "Folder that holds every stage output (and, without servers, Prefect's and MLflow's stores).",
+)
+
+
+def reading_workspace_option(remote_ok: bool = False):
+    """`--workspace` of a command that reads earlier stages' outputs: the folder must exist (see `_existing_workspace`)."""
+    return _workspace_opt(_existing_workspace(remote_ok), "Folder that holds the stage outputs this command reads.")
+
+
+def _lazy_workspace(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """A workspace that is there is set up as usual; one that is not is neither made nor refused yet: the command
+    may read its inputs from folders elsewhere (`--snapshot other/snapshots/ID`). `find_stage_in` turns an id that
+    cannot be found in a missing workspace into "no such workspace folder", and `ensure_workspace` makes it once the
+    inputs are resolved, for a command that writes there."""
+    if value.exists():  # a file is refused there as "not a folder"
+        return _workspace_callback(ctx, param, value)
+    from lmforge.flows import env
+
+    env.configure(value)  # without create: nothing is made
+    return value
+
+
+def lazy_workspace_option(help: str):  # noqa: A002 - click's own name for it
+    """`--workspace` of a command that reads stages from it, which may also be given as folders (see
+    `_lazy_workspace`): a mistyped workspace is said as such, and no empty one is made on the way."""
+    return _workspace_opt(_lazy_workspace, help)
+
+
+def find_stage_in(workspace: Path, kind: str, id_or_path: str) -> Path:
+    """`find_stage`, where an id looked up in a workspace folder that does not exist is reported as that typo."""
+    from lmforge.pipeline.errors import NotFoundError
+    from lmforge.pipeline.stage import find_stage
+
+    try:
+        return find_stage(workspace, kind, id_or_path)
+    except NotFoundError:
+        if not Path(workspace).exists():
+            raise missing_workspace(Path(workspace)) from None
+        raise
+
+
+def ensure_workspace(workspace: Path) -> None:
+    """Make the workspace (and Prefect's home in it) before a command writes there; a read-only one is refused."""
+    from lmforge.flows import env
+
+    env.configure(workspace, create=True)
 
 
 def task_runner_options(f):

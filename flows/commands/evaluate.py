@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from lmforge.flows.commands.common import print_json_summary, workspace_option
+from lmforge.flows.commands.common import find_stage_in, lazy_workspace_option, print_json_summary
 from lmforge.pipeline.errors import NotFoundError
 
 
@@ -31,7 +31,9 @@ def report(model_m: dict[str, Any], unigram_m: dict[str, Any] | None) -> list[st
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--shards", required=True, help="Shards id (or unique prefix, or folder) under <workspace>/shards.")
 @click.option("--split", default="val", show_default=True, help="Which shards to score (val, train…).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Windows scored per forward pass."
+)
 @click.option(
     "--seq-len",
     type=click.IntRange(min=1),
@@ -41,20 +43,28 @@ def report(model_m: dict[str, Any], unigram_m: dict[str, Any] | None) -> list[st
 @click.option("--max-batches", type=click.IntRange(min=1), default=None, help="Stop after this many batches.")
 @click.option("--device", default="cpu", show_default=True, help="torch device (cpu, cuda, cuda:1).")
 @click.option("--baseline/--no-baseline", default=True, show_default=True, help="Also score a unigram model.")
-@workspace_option
+@lazy_workspace_option("Folder that holds the shards (an id given to --shards is looked up there).")
 def command(checkpoint, shards, split, batch_size, seq_len, max_batches, device, baseline, workspace) -> None:
     """Score CHECKPOINT (run folder, checkpoint folder or a file in one) on the --split shards: loss, perplexity
     and bits per byte, overall and per language, next to a unigram model fit on the train split."""
     from lmforge.pipeline.digest import sha256_file
-    from lmforge.pipeline.stage import find_stage
+    from lmforge.pipeline.errors import IntegrityError
     from lmforge.pipeline.train.checkpoint import load_for_inference
-    from lmforge.pipeline.train.evaluate import evaluate, unigram_baseline
+    from lmforge.pipeline.train.evaluate import evaluate, shard_paths, unigram_baseline
+    from lmforge.schemas.shards import read_header
 
     if not checkpoint.exists():
         raise NotFoundError(f"{checkpoint}: no such checkpoint file or folder")
-    shards_dir = find_stage(workspace, "shards", shards)
+    shards_dir = find_stage_in(workspace, "shards", shards)
     model, config, tokenizer = load_for_inference(checkpoint, device=device)
     expect = sha256_file(tokenizer) if Path(tokenizer).is_file() else None
+    first = shard_paths(shards_dir, split)[0]
+    if expect is not None and (cut_by := read_header(first).tokenizer_sha256) != expect:
+        raise IntegrityError(
+            f"shards {shards_dir.name} were cut by another tokenizer (sha256 {cut_by[:12]}…) than the one "
+            f"{checkpoint} was trained with ({tokenizer}, sha256 {expect[:12]}…); evaluate on shards built with "
+            "the model's tokenizer (lmforge shards build --tokenizer ID)"
+        )
     seq_len = seq_len or getattr(model, "block_size", None) or config.data.seq_len
     result = evaluate(
         model,

@@ -82,7 +82,7 @@ def from_mlflow(uri: str, prompt: str, workspace: Path, opts: dict[str, Any]) ->
 @click.command("generate")
 @click.argument("target", metavar="CHECKPOINT_OR_MODEL")
 @click.option("--prompt", default="", help="Text to continue (empty: start a new document).")
-@click.option("--max-new-tokens", type=click.IntRange(min=0), default=64, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(min=0), default=64, show_default=True, help="Most tokens to add.")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Softmax temperature; 0 is greedy.")
 @click.option("--top-k", type=click.IntRange(min=1), default=None, help="Sample among the K most likely tokens.")
 @click.option("--top-p", type=float, default=None, help="Nucleus sampling: the smallest set with mass P.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import print_json_summary, workspace_option
+from lmforge.flows.commands.common import ensure_workspace, lazy_workspace_option, missing_workspace, print_json_summary
 from lmforge.pipeline.errors import NotFoundError
 
 
@@ -21,6 +21,8 @@ def resolve_run(workspace: Path, run: str) -> Path:
     )
     if len(found) == 1:
         return found[0]
+    if not Path(workspace).exists():
+        raise missing_workspace(Path(workspace))
     known = ", ".join(d.name for d in sorted(root.iterdir()) if d.is_dir()) if root.is_dir() else ""
     what = "is ambiguous" if found else "matches no run"
     raise NotFoundError(f"--run {run!r} {what} under {root}" + (f" (runs: {known})" if known else ""))
@@ -33,14 +35,17 @@ def resolve_run(workspace: Path, run: str) -> Path:
     "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config with a [registry] section."
 )
 @click.option("--model-name", default=None, help="Registered model name (default: registry.model_name, 'lmforge').")
-@workspace_option
+@lazy_workspace_option(
+    "Folder that holds the run and its shards (and, without servers, Prefect's and MLflow's stores)."
+)
 def command(run, shards, config, model_name, workspace) -> None:
     """Register RUN's newest checkpoint as a new model version (alias @candidate), with its lineage, and promote it
     to @champion if it beats the champion's val bits per byte (the first version always becomes champion)."""
+    run_dir = resolve_run(workspace, run)
+    ensure_workspace(workspace)  # before Prefect is imported: it makes its home folder, if it can, on import
     from lmforge.flows.api import check_api
     from lmforge.flows.register import register_flow
 
-    run_dir = resolve_run(workspace, run)
     check_api()  # an unreachable Prefect API is one line here, not a traceback from inside the flow call
     overrides = {"registry": {"model_name": model_name}} if model_name else None
     result = register_flow(

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import print_json_summary, task_runner_options, workspace_option
+from lmforge.flows.commands.common import (
+    ensure_workspace,
+    find_stage_in,
+    lazy_workspace_option,
+    print_json_summary,
+    task_runner_options,
+)
+
+_WORKSPACE_HELP = "Folder that holds the snapshots, tokenizers and shards (and, without servers, Prefect's store)."
 
 
 @click.group("shards")
@@ -25,20 +33,19 @@ def command() -> None:
     help="Run as a Prefect flow (one task per row group) or as a plain call with a process pool.",
 )
 @task_runner_options
-@workspace_option
+@lazy_workspace_option(_WORKSPACE_HELP)
 def build(snapshot, tokenizer, config, prefect, task_runner, workers, workspace) -> None:
     """Encode SNAPSHOT with TOKENIZER into train/val shards; a re-run with the same inputs is a no-op."""
     from lmforge.pipeline.config import load_config
     from lmforge.schemas.manifest import Manifest
 
     cfg = load_config(config).shards
+    snapshot_dir = find_stage_in(workspace, "snapshots", snapshot)  # wrong ids fail now, not after Prefect started
+    tokenizer_dir = find_stage_in(workspace, "tokenizers", tokenizer)
+    ensure_workspace(workspace)
     if prefect:
         from lmforge.flows.commands.common import run_flow
         from lmforge.flows.tokenizer import shards_flow
-        from lmforge.pipeline.stage import find_stage
-
-        find_stage(workspace, "snapshots", snapshot)  # wrong ids fail now, not after Prefect has started
-        find_stage(workspace, "tokenizers", tokenizer)
 
         out = Path(
             run_flow(
@@ -52,12 +59,11 @@ def build(snapshot, tokenizer, config, prefect, task_runner, workers, workspace)
             )
         )
     else:
-        from lmforge.pipeline.stage import find_stage
         from lmforge.pipeline.tokenize.shards import build_shards
 
         out = build_shards(
-            find_stage(workspace, "snapshots", snapshot),
-            find_stage(workspace, "tokenizers", tokenizer),
+            snapshot_dir,
+            tokenizer_dir,
             workspace,
             cfg,
             workers=workers,
@@ -77,7 +83,7 @@ def _tokenizer_for(shard: Path, tokenizer: str | None, workspace: Path) -> Path:
     from lmforge.schemas.manifest import Manifest
 
     if tokenizer:
-        return find_stage(workspace, "tokenizers", tokenizer)
+        return find_stage_in(workspace, "tokenizers", tokenizer)
     try:
         wanted = Manifest.read(shard.parent).inputs["tokenizer"]
     except (NotFoundError, KeyError) as exc:
@@ -93,7 +99,7 @@ def _tokenizer_for(shard: Path, tokenizer: str | None, workspace: Path) -> Path:
 @command.command("inspect")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--tokenizer", default=None, help="Tokenizer id or folder (default: from the shards manifest).")
-@workspace_option
+@lazy_workspace_option("Where to find the tokenizer by id (default: also the workspace the shard lies in).")
 def inspect_(path, tokenizer, workspace) -> None:
     """Print the header of shard PATH (a .bin file, or a shards folder: its first shard), its token count and
     its first document, decoded."""

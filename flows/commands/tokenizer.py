@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import print_json_summary, workspace_option
+from lmforge.flows.commands.common import (
+    ensure_workspace,
+    find_stage_in,
+    lazy_workspace_option,
+    print_json_summary,
+)
+
+_WORKSPACE_HELP = (
+    "Folder that holds the snapshots and tokenizers (and, without servers, Prefect's and MLflow's stores)."
+)
 
 
 def tokenizer_config(config_path: Path | None, **overrides):
@@ -46,22 +55,20 @@ def command() -> None:
     show_default=True,
     help="Run as a Prefect flow (report published as an artifact) or as a plain function call.",
 )
-@workspace_option
+@lazy_workspace_option(_WORKSPACE_HELP)
 def train(snapshot, vocab_size, model_type, sample_chars, config, prefect, workspace) -> None:
     """Train a tokenizer on a deterministic sample of SNAPSHOT; a re-run with the same inputs is a no-op."""
     cfg = tokenizer_config(config, vocab_size=vocab_size, model_type=model_type, sample_chars=sample_chars)
+    snapshot_dir = find_stage_in(workspace, "snapshots", snapshot)  # a wrong id fails now, not after Prefect started
+    ensure_workspace(workspace)
     if prefect:
         from lmforge.flows.tokenizer import tokenizer_flow
-        from lmforge.pipeline.stage import find_stage
-
-        find_stage(workspace, "snapshots", snapshot)  # a wrong id fails now, not after Prefect has started
 
         out = Path(tokenizer_flow(snapshot=snapshot, workspace=str(workspace), config=cfg))
     else:
-        from lmforge.pipeline.stage import find_stage
         from lmforge.pipeline.tokenize.trainer import train_tokenizer
 
-        out = train_tokenizer(find_stage(workspace, "snapshots", snapshot), workspace, cfg)
+        out = train_tokenizer(snapshot_dir, workspace, cfg)
     from lmforge.schemas.manifest import Manifest
 
     manifest = Manifest.read(out)
@@ -76,13 +83,21 @@ def train(snapshot, vocab_size, model_type, sample_chars, config, prefect, works
 @command.command("report")
 @click.argument("tokenizer")
 @click.option("--snapshot", default=None, help="Snapshot to measure on (default: the one it was trained on).")
-@workspace_option
+@lazy_workspace_option(_WORKSPACE_HELP)
 def report(tokenizer, snapshot, workspace) -> None:
     """Print the Markdown report of TOKENIZER (id, prefix or folder) on held-out documents."""
+    from lmforge.pipeline.errors import NotFoundError
     from lmforge.pipeline.stage import find_stage
     from lmforge.pipeline.tokenize.report import report_markdown, tokenizer_report
     from lmforge.schemas.manifest import Manifest
 
-    tokenizer_dir = find_stage(workspace, "tokenizers", tokenizer)
-    snapshot = snapshot or Manifest.read(tokenizer_dir).inputs["snapshot"]
-    click.echo(report_markdown(tokenizer_report(tokenizer_dir, find_stage(workspace, "snapshots", snapshot))), nl=False)
+    tokenizer_dir = find_stage_in(workspace, "tokenizers", tokenizer)
+    if snapshot:
+        snapshot_dir = find_stage_in(workspace, "snapshots", snapshot)
+    else:  # the one it was trained on: under --workspace, else in the workspace the tokenizer folder lives in
+        snapshot = Manifest.read(tokenizer_dir).inputs["snapshot"]
+        try:
+            snapshot_dir = find_stage(tokenizer_dir.resolve().parent.parent, "snapshots", snapshot)
+        except NotFoundError:
+            snapshot_dir = find_stage_in(workspace, "snapshots", snapshot)
+    click.echo(report_markdown(tokenizer_report(tokenizer_dir, snapshot_dir)), nl=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import print_json_summary, workspace_option
+from lmforge.flows.commands.common import ensure_workspace, find_stage_in, lazy_workspace_option, print_json_summary
 
 
 def check_servers(config: Path | None) -> None:
@@ -44,14 +44,16 @@ def check_servers(config: Path | None) -> None:
 @click.option(
     "--resume", is_flag=True, help="Continue the run from its last checkpoint (else existing checkpoints are an error)."
 )
-@workspace_option
+@lazy_workspace_option(
+    "Folder that holds the shards and gets the run (and, without servers, Prefect's and MLflow's stores)."
+)
 def command(shards, config, nproc, nnodes, node_rank, rdzv_endpoint, resume, workspace) -> None:
     """Train the model of CONFIG on SHARDS with torchrun (DDP; gloo on CPU, NCCL on GPU), logging to MLflow."""
-    from lmforge.flows.train import train_flow
-    from lmforge.pipeline.stage import find_stage
-
-    find_stage(workspace, "shards", shards)  # a wrong id fails here, before Prefect starts
+    find_stage_in(workspace, "shards", shards)  # a wrong id fails here, before Prefect starts
     check_servers(config)
+    ensure_workspace(workspace)
+    from lmforge.flows.train import train_flow
+
     result = train_flow(
         shards=shards,
         workspace=str(workspace),

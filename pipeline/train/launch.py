@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,35 @@ def write_config(run_dir: Path, config: TrainConfig) -> Path:
     tmp.write_text(json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold `<ws>/runs/.<run id>.lock` while a run trains: a second `lmforge train` or `lmforge run` of the same run
+    at the same time (it would train into the same checkpoints, metrics.jsonl and MLflow run) is refused. The kernel
+    drops the lock with its process, so a killed run leaves none behind."""
+    import fcntl
+    import socket
+
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(run_dir.parent / f".{run_dir.name}.lock", "a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise LmforgeError(
+                f"{run_dir}: this run is being trained right now by {holder}; wait for it to finish (or stop it), "
+                "then run again"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def default_nproc(device: str = "auto") -> int:
