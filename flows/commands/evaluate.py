@@ -76,7 +76,9 @@ def command(checkpoint, shards, split, batch_size, seq_len, max_batches, device,
         max_batches=max_batches,
         expect_tokenizer=expect,
     )
-    uni = unigram_baseline(shards_dir, split, vocab_size=model.vocab_size) if baseline else None
+    # on the positions the model scored: all of them, or with --max-batches the same first part of the split
+    part = result.get("scored_to")
+    uni = unigram_baseline(shards_dir, split, vocab_size=model.vocab_size, scored_to=part) if baseline else None
     click.echo(
         f"{checkpoint} on shards {shards_dir.name} ({split}): {result['tokens']:,d} tokens, "
         f"{result['bytes']:,.0f} bytes, {result['batches']} batches of {batch_size}×{result['seq_len']}"

@@ -133,6 +133,7 @@ def evaluate(
     vocab = getattr(model, "vocab_size", None)
     shards = [_load(p, expect_tokenizer) for p in shard_paths(Path(shards_dir), split)]
     nll_parts, scored_parts = [], []
+    scored_to: list[int] = []  # per shard, the end of the scored positions (full windows go in order, from 1)
     batches = 0
     was_training = model.training
     model.eval()
@@ -140,6 +141,7 @@ def evaluate(
         for shard in shards:
             nll_doc = np.zeros(len(shard.offsets))
             scored_doc = np.zeros(len(shard.offsets), dtype=np.int64)
+            scored_to.append(1)
             windows = _windows(len(shard.tokens), seq_len)
             # Full windows batch together; the shorter last one goes alone.
             groups = [windows[i : i + batch_size] for i in range(0, len(windows), batch_size)]
@@ -158,6 +160,7 @@ def evaluate(
                 docs = _doc_of(shard, positions)
                 nll_doc += np.bincount(docs, weights=nll.double().cpu().numpy(), minlength=len(nll_doc))
                 scored_doc += np.bincount(docs, minlength=len(scored_doc))
+                scored_to[-1] = max(scored_to[-1], int(positions[-1]) + 1)
                 batches += 1
             nll_parts.append(nll_doc)
             scored_parts.append(scored_doc)
@@ -165,6 +168,8 @@ def evaluate(
         model.train(was_training)
     out = summarize(np.concatenate(nll_parts), np.concatenate(scored_parts), shards)
     out.update(batches=batches, split=split, seq_len=seq_len)
+    if max_batches is not None and any(end < len(s.tokens) for end, s in zip(scored_to, shards, strict=True)):
+        out["scored_to"] = scored_to  # a part of the split: `unigram_baseline(scored_to=…)` scores the same part
     log.info(
         "evaluated %s: %d tokens in %d batches, loss %.4f, bpb %.4f",
         split,
@@ -200,11 +205,15 @@ def _vocab_size(shards_dir: Path, seen_max: int) -> int:
     return seen_max + 1
 
 
-def unigram_baseline(shards_dir: Path, split: str = "val", *, vocab_size: int | None = None) -> dict[str, Any]:
+def unigram_baseline(
+    shards_dir: Path, split: str = "val", *, vocab_size: int | None = None, scored_to: list[int] | None = None
+) -> dict[str, Any]:
     """Fit token frequencies on the train split with add-one (Laplace) smoothing and score `split` with them.
 
-    Same keys as `evaluate`. Every token is scored (a unigram needs no context). The vocabulary size for the
-    smoothing comes from `vocab_size`, else the shards manifest, else the largest id seen.
+    Same keys as `evaluate`. Every token is scored (a unigram needs no context), or with `scored_to` (what `evaluate`
+    returns when `max_batches` stopped it early) the same positions as the model: 1 .. scored_to[i] - 1 of shard i,
+    so that the two are compared on the same tokens. The vocabulary size for the smoothing comes from `vocab_size`,
+    else the shards manifest, else the largest id seen.
     """
     shards_dir = Path(shards_dir)
     train = [open_tokens(p) for p in shard_paths(shards_dir, "train")]
@@ -216,10 +225,11 @@ def unigram_baseline(shards_dir: Path, split: str = "val", *, vocab_size: int | 
         counts += np.bincount(np.asarray(tokens, dtype=np.int64), minlength=v)[:v]
     neg_logp = np.log(counts.sum()) - np.log(counts)  # (V,)
     nll_parts, scored_parts = [], []
-    for shard in shards:
+    for i, shard in enumerate(shards):
         tokens = np.asarray(shard.tokens, dtype=np.int64)
-        docs = _doc_of(shard, np.arange(len(tokens)))
-        nll_parts.append(np.bincount(docs, weights=neg_logp[tokens], minlength=len(shard.offsets)))
+        positions = np.arange(len(tokens)) if scored_to is None else np.arange(1, scored_to[i])
+        docs = _doc_of(shard, positions)
+        nll_parts.append(np.bincount(docs, weights=neg_logp[tokens[positions]], minlength=len(shard.offsets)))
         scored_parts.append(np.bincount(docs, minlength=len(shard.offsets)))
     out = summarize(np.concatenate(nll_parts), np.concatenate(scored_parts), shards)
     out.update(split=split, vocab_size=v)

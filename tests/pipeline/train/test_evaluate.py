@@ -94,6 +94,16 @@ def test_max_batches_limits_the_pass(tiny: TinyShards) -> None:
     out = evaluate(ContextFree(torch.zeros(tiny.vocab_size)), tiny.shards_dir, batch_size=2, seq_len=16, max_batches=3)
     assert out["batches"] == 3 and out["tokens"] == 3 * 2 * 16
     assert out["loss"] == pytest.approx(math.log(tiny.vocab_size))
+    # the unigram baseline scores those same tokens, not the whole split ("model ppl X vs unigram ppl Y" compared a
+    # few batches with everything)
+    assert out["scored_to"][0] == 3 * 2 * 16 + 1
+    part = unigram_baseline(tiny.shards_dir, scored_to=out["scored_to"])
+    train = np.asarray(open_tokens(tiny.shards_dir / "train-00000.bin"), dtype=np.int64)
+    val = np.asarray(open_tokens(tiny.shards_dir / "val-00000.bin"), dtype=np.int64)
+    counts = np.bincount(train, minlength=max(train.max(), val.max()) + 1) + 1.0
+    assert part["tokens"] == out["tokens"]
+    assert part["loss"] == pytest.approx(-np.log(counts[val[1 : 3 * 2 * 16 + 1]] / counts.sum()).mean())
+    assert "scored_to" not in evaluate(ContextFree(torch.zeros(tiny.vocab_size)), tiny.shards_dir, max_batches=10**6)
 
 
 def test_missing_split_and_missing_docs_table_are_clear_errors(tiny: TinyShards, tmp_path) -> None:
