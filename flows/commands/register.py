@@ -12,12 +12,16 @@ from lmforge.pipeline.errors import NotFoundError
 
 def resolve_run(workspace: Path, run: str) -> Path:
     """A run folder from a path, a run id or a unique id prefix under `<ws>/runs`."""
+    if not run.strip():  # Path("") is the current folder, and an empty prefix matches every run
+        raise NotFoundError("--run is empty; give the run id (or a unique prefix of it, or its folder)")
     path = Path(run)
     if path.is_dir():
         return path
     root = workspace / "runs"
-    found = (
-        sorted(d for d in root.glob(f"{run}*") if d.is_dir() and not d.name.startswith(".")) if root.is_dir() else []
+    found = (  # by name, not glob: `*`, `[` or an absolute path in RUN are no pattern
+        sorted(d for d in root.iterdir() if d.name.startswith(run) and d.is_dir() and not d.name.startswith("."))
+        if root.is_dir()
+        else []
     )
     if len(found) == 1:
         return found[0]

@@ -64,12 +64,7 @@ def test_shards_inspect_with_no_workspace_reads_the_shards_own_and_makes_none(sh
     """`shards inspect PATH` with the default ./workspace absent made an empty ./workspace/.prefect in the cwd."""
     absent = tmp_path / "workspace"
     code, out, err = run(
-        ["shards", "inspect", str(shards_ws / "shards" / "shards0000000000")]
-        + [
-            "--workspace",
-            str(absent),
-        ],
-        capsys,
+        ["shards", "inspect", str(shards_ws / "shards" / "shards0000000000"), "--workspace", str(absent)], capsys
     )
     assert code == 0, err
     assert "first document" in out
@@ -92,10 +87,15 @@ def test_tokenizer_report_of_a_folder_finds_its_snapshot_in_the_tokenizers_works
 
 
 # -- stage ids -------------------------------------------------------------------------------------------------------
-def test_an_empty_id_is_refused_not_taken_as_a_prefix_of_everything(shards_ws: Path, capsys) -> None:
-    """`--tokenizer "$UNSET"` matched every id: with one tokenizer in the workspace, that one was taken."""
-    code, _, err = run(["tokenizer", "report", "", "--workspace", str(shards_ws)], capsys)
-    assert code == 2 and "empty tokenizer id" in err and "Traceback" not in err
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["tokenizer", "report", ""], "empty tokenizer id"), (["register", "--run", " "], "--run is empty")],
+)
+def test_an_empty_id_is_refused_not_taken_as_a_prefix_of_everything(shards_ws: Path, capsys, args, message) -> None:
+    """`--tokenizer "$UNSET"` matched every id: with one tokenizer in the workspace, that one was taken (and an
+    empty `--run` was the current folder)."""
+    code, _, err = run([*args, "--workspace", str(shards_ws)], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
 
 
 def test_an_absolute_path_that_is_no_stage_is_one_line(shards_ws: Path, capsys) -> None:

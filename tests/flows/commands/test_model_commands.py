@@ -98,8 +98,11 @@ def test_generate_unknown_model_uri_is_one_line_error(tmp_path: Path, capsys) ->
 
 
 @pytest.mark.parametrize("args", [["generate", "models:/lmforge@champion", "--prompt", "x"], ["lineage"]])
-def test_a_registry_command_on_a_missing_workspace_names_it_and_makes_nothing(tmp_path: Path, capsys, args) -> None:
+def test_a_registry_command_on_a_missing_workspace_names_it_and_makes_nothing(
+    tmp_path: Path, capsys, args, monkeypatch
+) -> None:
     """A mistyped --workspace made an empty folder with a fresh MLflow store, then said the model does not exist."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # a server the user set is read without a workspace
     typo = tmp_path / "wrokspace"
     code, out, err = run([*args, "--workspace", str(typo)], capsys)
     assert code == 2 and f"{typo}: no such workspace folder" in err and "Traceback" not in err
