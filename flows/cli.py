@@ -58,8 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     except LmforgeError as exc:
         click.echo(f"lmforge: error: {exc}", err=True)
         return 2
-    except click.exceptions.Abort:
-        click.echo("lmforge: aborted", err=True)
+    except click.exceptions.Abort:  # Ctrl-C: stage outputs are atomic, so nothing half-written is left as done
+        click.echo(
+            "lmforge: aborted; finished work is kept and the same command goes on from it "
+            "(`lmforge train` with --resume)",
+            err=True,
+        )
         return 130
     except click.ClickException as exc:
         exc.show()

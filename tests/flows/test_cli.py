@@ -209,3 +209,23 @@ def test_a_workspace_that_cannot_be_written_is_one_line_not_minutes_of_retries(t
     done = _lmforge("curate", str(src), "--workspace", str(ws))
     where = ws if blocked == "parent" else tmp_path / blocked
     assert done.returncode == 2 and f"cannot write to {where}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ctrl_c_exits_130_and_says_how_to_go_on(capsys, monkeypatch):
+    """Ctrl-C printed only 'aborted': it now says that finished work is kept and how training goes on."""
+    import click
+
+    from lmforge.flows import cli as cli_module
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt  # what Ctrl-C raises in the middle of any command
+
+    monkeypatch.setattr(os, "environ", os.environ.copy())
+    monkeypatch.setattr(cli_module.cli, "commands", dict(cli_module.cli.commands))  # the extra command goes after
+    cli_module.cli.add_command(click.Command("interrupted", callback=interrupted))
+    code = main(["interrupted"])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert err.strip() == (
+        "lmforge: aborted; finished work is kept and the same command goes on from it (`lmforge train` with --resume)"
+    )
