@@ -106,7 +106,7 @@ class ShardsConfig:
 
     val_fraction: float = 0.05
     """Share of documents (by stable hash of doc_id) that go to the validation split (at least one when there are
-    two or more documents)."""
+    two or more documents, and never all of them: the train split always gets one)."""
     shard_tokens: int = 100_000_000
     """Target tokens per shard file; a shard is closed at the first document boundary past it (100 M as in
     Karpathy's build-nanogpt FineWeb shards)."""

@@ -16,7 +16,7 @@ from lmforge.pipeline.configuring import from_dict
 from lmforge.pipeline.errors import IntegrityError
 from lmforge.pipeline.tokenize.config import UNK_ID, TokenizerConfig
 from lmforge.pipeline.tokenize.sampling import iter_texts, snapshot_files
-from lmforge.pipeline.tokenize.trainer import TOKENIZER_FORMAT, load_tokenizer, sample_for
+from lmforge.pipeline.tokenize.trainer import TOKENIZER_FORMAT, encode_exact, load_tokenizer, sample_for
 from lmforge.schemas.manifest import Manifest
 
 TOP_PIECES = 50
@@ -37,7 +37,7 @@ def tokenizer_report(tokenizer_dir: Path, snapshot_dir: Path) -> dict:
     per_lang: dict[str, Counter] = defaultdict(Counter)
 
     def flush(batch: list[tuple[str, str]]) -> None:
-        encoded = sp.encode([t for t, _ in batch])
+        encoded = encode_exact(sp, [t for t, _ in batch])  # the ids the shards hold
         for (text, lang), ids in zip(batch, encoded, strict=True):
             stats = per_lang[lang]
             stats["docs"] += 1

@@ -156,8 +156,9 @@ class Sample:
 def choose_sample(
     snapshot_dir: Path, *, sample_chars: int, heldout_fraction: float, report_chars: int, seed: int
 ) -> Sample:
-    """Held-out documents first (hash below `heldout_fraction`, at least one of ≥ 2); then the training sample is the
-    other documents in hash order up to `sample_chars`. Documents left over join the held-out pool for the report."""
+    """Held-out documents first (hash below `heldout_fraction`, at least one of ≥ 2, never all); then the training
+    sample is the other documents in hash order up to `sample_chars`. Documents left over join the held-out pool for
+    the report."""
     files = snapshot_files(snapshot_dir)
     rows = [
         (stable_unit(doc_id, f"heldout{seed}"), stable_unit(doc_id, f"sample{seed}"), doc_id, n)
@@ -168,6 +169,10 @@ def choose_sample(
     heldout = {d for h, _, d, _ in rows if h < heldout_fraction}
     if heldout_fraction > 0:
         heldout = set(force_one(sorted(heldout), [(h, d) for h, _, d, _ in rows]))
+    if len(heldout) == len(rows):
+        # Never hold out every document (a one-document snapshot whose hash fell below the fraction): the sample
+        # would be empty and the error would blame the snapshot's size. The highest-hash one trains.
+        heldout.discard(max((h, d) for h, _, d, _ in rows)[1])
     train: list[str] = []
     leftover: list[tuple[float, str, int]] = []
     total = 0

@@ -38,7 +38,13 @@ from lmforge.pipeline.errors import InputError, IntegrityError
 from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
 from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, ShardsConfig
 from lmforge.pipeline.tokenize.sampling import open_part, read_ids, snapshot_files, stable_unit, stable_units
-from lmforge.pipeline.tokenize.trainer import MODEL_NAME, TOKENIZER_FORMAT, load_tokenizer, tokenizer_sha256
+from lmforge.pipeline.tokenize.trainer import (
+    MODEL_NAME,
+    TOKENIZER_FORMAT,
+    encode_exact,
+    load_tokenizer,
+    tokenizer_sha256,
+)
 from lmforge.schemas.manifest import Manifest
 from lmforge.schemas.shards import DOCS_SCHEMA, SHARDS_FORMAT, ShardWriter, docs_path, dtype_for_vocab
 
@@ -71,22 +77,31 @@ class ShardsPlan:
     config: ShardsConfig
     units: tuple[Unit, ...] = ()
     forced_val: tuple[str, ...] = ()
+    forced_train: tuple[str, ...] = ()
 
     @property
     def done(self) -> bool:
         return is_done(self.out_dir)
 
 
-def is_val(doc_id: str, config: ShardsConfig, forced_val: tuple[str, ...] = ()) -> bool:
-    """The split rule: a stable hash of `doc_id` below `val_fraction` (or forced, see `plan_shards`)."""
+def is_val(
+    doc_id: str, config: ShardsConfig, forced_val: tuple[str, ...] = (), forced_train: tuple[str, ...] = ()
+) -> bool:
+    """The split rule: a stable hash of `doc_id` below `val_fraction` (or forced either way, see `plan_shards`)."""
+    if doc_id in forced_train:
+        return False
     return stable_unit(doc_id, f"split{config.seed}") < config.val_fraction or doc_id in forced_val
 
 
-def val_flags(doc_ids: list[str], config: ShardsConfig, forced_val: tuple[str, ...] = ()) -> np.ndarray:
+def val_flags(
+    doc_ids: list[str], config: ShardsConfig, forced_val: tuple[str, ...] = (), forced_train: tuple[str, ...] = ()
+) -> np.ndarray:
     """`is_val` of many documents at once (bool array)."""
     flags = stable_units(doc_ids, f"split{config.seed}") < config.val_fraction
     if forced_val:
         flags[[i for i, d in enumerate(doc_ids) if d in forced_val]] = True
+    if forced_train:
+        flags[[i for i, d in enumerate(doc_ids) if d in forced_train]] = False
     return flags
 
 
@@ -138,7 +153,13 @@ def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config
     if config.val_fraction > 0 and n_docs >= 2 and not any(is_val(d, config) for (d,) in read_ids(files, ("doc_id",))):
         ids = (d for (d,) in read_ids(files, ("doc_id",)))
         forced = (min(ids, key=lambda d: stable_unit(d, f"split{config.seed}")),)
-    return replace(plan, units=units, forced_val=forced)
+    # And never every document in val (one document whose hash fell below the fraction, or a few that all did): the
+    # train split would be empty. Reads ids until the first train document; the highest-hash one is forced to train.
+    forced_train: tuple[str, ...] = ()
+    if config.val_fraction > 0 and all(is_val(d, config, forced) for (d,) in read_ids(files, ("doc_id",))):
+        ids = (d for (d,) in read_ids(files, ("doc_id",)))
+        forced_train = (max(ids, key=lambda d: stable_unit(d, f"split{config.seed}")),)
+    return replace(plan, units=units, forced_val=forced, forced_train=forced_train)
 
 
 @lru_cache(maxsize=2)
@@ -178,9 +199,9 @@ def encode_unit(plan: ShardsPlan, unit: Unit, threads: int = 1) -> dict[str, int
         texts = table.column("text").to_pylist()
         dtype = dtype_for_vocab(plan.vocab_size)
         # out_type="numpy": ids come back as int32 buffers straight from C++, never as Python ints
-        ids = sp.encode(texts, out_type="numpy", num_threads=threads)
+        ids = encode_exact(sp, texts, num_threads=threads)
         tokens, n_tokens = _with_specials(ids, dtype, plan.config.add_bos)
-        val = val_flags(table.column("doc_id").to_pylist(), plan.config, plan.forced_val)
+        val = val_flags(table.column("doc_id").to_pylist(), plan.config, plan.forced_val, plan.forced_train)
         offsets = pa.array(np.concatenate([[0], np.cumsum(n_tokens)]), pa.int64())
         part = pa.table(
             {

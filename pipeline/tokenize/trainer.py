@@ -12,6 +12,7 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import sentencepiece as spm
 
 from lmforge.pipeline.configuring import to_dict
@@ -164,6 +165,33 @@ def write_vocab(sp: spm.SentencePieceProcessor, path: Path) -> None:
     """`piece<TAB>score` per line, in id order: the `.vocab` file sentencepiece itself writes (C++ `%g` scores)."""
     lines = (f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.vocab_size()))
     path.write_text("".join(lines), encoding="utf-8")
+
+
+#: sentencepiece's escaped space. Decoding turns every "▁" piece character into " ", so one spelled in the text itself
+#: came back as a space; `encode_exact` writes it as its UTF-8 byte pieces instead, which decode as "▁".
+SPACE_SYMBOL = "\u2581"
+
+
+def encode_exact(sp: spm.SentencePieceProcessor, texts: list[str], num_threads: int = 1) -> list[np.ndarray]:
+    """Ids (int32 arrays) of `texts` such that `sp.decode(ids) == text` also for text that spells "▁" (U+2581).
+
+    Plain `sp.encode` except for such texts: they are encoded between the "▁"s, each "▁" written as the byte pieces
+    <0xE2><0x96><0x81>. A model without byte fallback has no such pieces; its ids stay as `sp.encode` gives them."""
+    ids = sp.encode(texts, out_type="numpy", num_threads=num_threads)
+    if not any(SPACE_SYMBOL in t for t in texts):
+        return ids
+    raw = [sp.piece_to_id(f"<0x{b:02X}>") for b in SPACE_SYMBOL.encode("utf-8")]
+    if not all(sp.is_byte(i) for i in raw):
+        return ids
+    space = np.array(raw, dtype=np.int32)
+    for k, text in enumerate(texts):
+        if SPACE_SYMBOL in text:
+            segments = sp.encode(text.split(SPACE_SYMBOL), out_type="numpy")
+            pieces = [segments[0]]
+            for seg in segments[1:]:
+                pieces += [space, seg]
+            ids[k] = np.concatenate(pieces).astype(np.int32, copy=False)
+    return ids
 
 
 def load_tokenizer(tokenizer_dir: Path) -> spm.SentencePieceProcessor:
