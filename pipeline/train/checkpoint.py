@@ -273,6 +273,14 @@ class Checkpoint:
     def load_latest(self) -> Path | None:
         """Restore the newest checkpoint of the run, if any; returns its folder (None: nothing to resume)."""
         found = list_checkpoints(self.root.parent)
+        # A checkpoint folder is renamed into place with its meta.json: one without it was damaged since. Skipping it
+        # silently resumed from an older checkpoint, or trained from step 0 over the run's metrics and checkpoints.
+        folders = sorted(p for p in self.root.glob("step-*") if p.is_dir()) if self.root.is_dir() else []
+        if folders and (not found or folders[-1] != found[-1]):
+            before = f"fall back to {found[-1].name}" if found else "train the run from step 0"
+            raise IntegrityError(
+                f"{folders[-1] / META}: missing, so the checkpoint is damaged; delete {folders[-1]} to {before}"
+            )
         if not found:
             return None
         path = found[-1]

@@ -54,7 +54,7 @@ class OptimConfig:
         check(0 < self.lr < math.inf, "train.optim.lr", "must be positive and finite")
         check(0.0 <= self.min_lr_ratio <= 1.0, "train.optim.min_lr_ratio", "must be in [0, 1]")
         check(self.warmup_steps >= 0, "train.optim.warmup_steps", "must be ≥ 0")
-        check(self.weight_decay >= 0, "train.optim.weight_decay", "must be ≥ 0")
+        check(0 <= self.weight_decay < math.inf, "train.optim.weight_decay", "must be ≥ 0 and finite")
         check(0.0 <= self.beta1 < 1.0, "train.optim.beta1", "must be in [0, 1)")
         check(0.0 <= self.beta2 < 1.0, "train.optim.beta2", "must be in [0, 1)")
         check(self.eps > 0, "train.optim.eps", "must be positive")

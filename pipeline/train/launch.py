@@ -206,8 +206,26 @@ def read_config(path: Path) -> TrainConfig:
     return from_dict(TrainConfig, data, where=str(path))
 
 
+def die_with_parent() -> None:
+    """Under torchrun, have the kernel send this worker SIGTERM when its torchrun agent dies. torchrun starts each
+    worker in a session of its own, so a SIGKILL of torchrun's process group (the OOM killer, `kill -9`, a crashed
+    launcher) left the workers training on as orphans: the run lock was free again, and a resumed run trained into
+    the same checkpoints and metrics.jsonl beside them. Linux only (prctl); elsewhere a no-op."""
+    if not sys.platform.startswith("linux") or "TORCHELASTIC_RUN_ID" not in os.environ:
+        return
+    import ctypes
+
+    parent = os.getppid()  # not "== 1": in a container torchrun itself may be process 1
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the agent died before the call above took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    die_with_parent()
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(
         level=logging.INFO if rank == 0 else logging.WARNING,

@@ -264,6 +264,7 @@ class Trainer:
                     if w.is_main:
                         log.info("step %d val loss %.4f ppl %.2f", step, val, math.exp(min(val, 50.0)))
                 if step % cfg.checkpoint.every == 0 or step == cfg.max_steps:
+                    self.tracker.flush()  # a crash after the save must not cost MLflow the steps it keeps
                     self.checkpoint.save()
             status = "FINISHED" if self.state.step >= cfg.max_steps else "KILLED"
             if status == "FINISHED":
@@ -293,8 +294,8 @@ class Trainer:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         metrics = self.run_dir / METRICS
+        rows: list[dict[str, Any]] = []
         if metrics.is_file():  # steps after the checkpoint we resumed from are recomputed: drop their old lines
-            rows = []
             for line in metrics.read_text(encoding="utf-8").splitlines():
                 with contextlib.suppress(json.JSONDecodeError):  # a line cut by a kill or a full disk
                     rows.append(json.loads(line))
@@ -317,6 +318,11 @@ class Trainer:
         )
         # val losses are not in metrics.jsonl: those before the resume come from the continued MLflow run
         self.val_history = self.tracker.history("val_loss", self.state.step)
+        # steps a killed process had only buffered are in metrics.jsonl: send them (the tracker skips those MLflow
+        # holds already), else the continued MLflow run would lack them for good
+        for row in rows:
+            self.tracker.log_metrics({k: v for k, v in row.items() if k in ("loss", "lr", "grad_norm")}, row["step"])
+        self.tracker.flush()
         info.update(
             {
                 "run_id": self.run_dir.name,
