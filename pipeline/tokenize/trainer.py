@@ -176,7 +176,8 @@ def encode_exact(sp: spm.SentencePieceProcessor, texts: list[str], num_threads: 
     """Ids (int32 arrays) of `texts` such that `sp.decode(ids) == text` also for text that spells "▁" (U+2581).
 
     Plain `sp.encode` except for such texts: they are encoded between the "▁"s, each "▁" written as the byte pieces
-    <0xE2><0x96><0x81>. A model without byte fallback has no such pieces; its ids stay as `sp.encode` gives them."""
+    <0xE2><0x96><0x81>. A model without byte fallback has no such pieces, and one with a dummy prefix would put a
+    "▁" before each part: their ids stay as `sp.encode` gives them."""
     ids = sp.encode(texts, out_type="numpy", num_threads=num_threads)
     if not any(SPACE_SYMBOL in t for t in texts):
         return ids
@@ -190,7 +191,10 @@ def encode_exact(sp: spm.SentencePieceProcessor, texts: list[str], num_threads: 
             pieces = [segments[0]]
             for seg in segments[1:]:
                 pieces += [space, seg]
-            ids[k] = np.concatenate(pieces).astype(np.int32, copy=False)
+            exact = np.concatenate(pieces).astype(np.int32, copy=False)
+            # a model with a dummy prefix (not lmforge's) puts a "▁" before every segment: keep `encode` then
+            if sp.decode(exact.tolist()) == text:
+                ids[k] = exact
     return ids
 
 

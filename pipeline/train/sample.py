@@ -149,7 +149,10 @@ def generate_text(model: torch.nn.Module, sp: Any, prompt: str, **opts: Any) -> 
     `opts` are `generate`'s keywords; `eos_id` defaults to the tokenizer's EOS, so generation stops at a
     document boundary.
     """
-    prompt_ids = sp.encode(prompt, out_type=int) if prompt else []
+    from lmforge.pipeline.tokenize.trainer import encode_exact
+
+    # as the shards were written: a '▁' in the prompt stays one (plain `encode` makes it a space)
+    prompt_ids = encode_exact(sp, [prompt])[0].tolist() if prompt else []
     if "eos_id" not in opts:
         opts["eos_id"] = sp.eos_id() if sp.eos_id() >= 0 else None
     new_ids = generate(model, prompt_ids, **opts)

@@ -32,7 +32,9 @@ def read_corpus() -> list[dict]:
     return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def train_tokenizer(folder: Path, vocab_size: int = VOCAB_SIZE) -> Path:
+def train_tokenizer(folder: Path, vocab_size: int = VOCAB_SIZE, lmforge_like: bool = False) -> Path:
+    """A small unigram tokenizer of the test corpus; `lmforge_like`: with byte fallback and no dummy prefix, as
+    `pipeline.tokenize.trainer` makes them."""
     import sentencepiece as spm
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,6 +52,8 @@ def train_tokenizer(folder: Path, vocab_size: int = VOCAB_SIZE) -> Path:
         eos_id=1,
         unk_id=0,
         pad_id=-1,
+        byte_fallback=lmforge_like,
+        add_dummy_prefix=not lmforge_like,
         minloglevel=2,
     )
     return prefix.with_suffix(".model")

@@ -139,3 +139,17 @@ def test_generate_text_with_a_real_tokenizer(tmp_path) -> None:
     ids = generate(model, sp.encode("Return the"), max_new_tokens=8, seed=0, eos_id=sp.eos_id())
     assert sp.decode(sp.encode("Return the") + ids) == "Return the" + text
     assert isinstance(generate_text(model, sp, "", max_new_tokens=4, seed=0), str)  # starts from EOS
+
+
+def test_a_prompt_that_spells_the_space_symbol_is_encoded_as_the_shards_were(tmp_path, monkeypatch) -> None:
+    """The shards write a '▁' of the text as its byte pieces; the prompt was encoded with plain `encode`, which made
+    it a space, so the model saw another text than the user typed."""
+    from lmforge.pipeline.train import sample
+
+    from tests.support.tiny_shards import train_tokenizer
+
+    sp = spm.SentencePieceProcessor(model_file=str(train_tokenizer(tmp_path, vocab_size=400, lmforge_like=True)))
+    seen = []
+    monkeypatch.setattr(sample, "generate", lambda model, ids, **opts: seen.append(list(ids)) or [])
+    generate_text(None, sp, "a\u2581b", max_new_tokens=1)
+    assert sp.decode(seen[0]) == "a\u2581b"
