@@ -145,7 +145,6 @@ def test_a_prompt_that_spells_the_space_symbol_is_encoded_as_the_shards_were(tmp
     """The shards write a '▁' of the text as its byte pieces; the prompt was encoded with plain `encode`, which made
     it a space, so the model saw another text than the user typed."""
     from lmforge.pipeline.train import sample
-
     from tests.support.tiny_shards import train_tokenizer
 
     sp = spm.SentencePieceProcessor(model_file=str(train_tokenizer(tmp_path, vocab_size=400, lmforge_like=True)))
