@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lmforge.pipeline.configuring import from_dict
-from lmforge.pipeline.errors import NotFoundError
+from lmforge.pipeline.errors import LmforgeError, NotFoundError
 from lmforge.pipeline.registry.config import RegistryConfig
 from lmforge.pipeline.registry.registry import CHAMPION
 from lmforge.pipeline.stage import find_stage
@@ -85,6 +85,7 @@ def reencode_val(workspace: Path, champion_shards: Path, tokenizer_dir: Path) ->
 def judge(workspace: str | Path, name: str, candidate_version: str, config: RegistryConfig | None = None) -> GateResult:
     """Score candidate and champion on the champion's val documents and decide; changes nothing in MLflow."""
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     config = config or RegistryConfig()
     workspace = Path(workspace)
@@ -108,7 +109,22 @@ def judge(workspace: str | Path, name: str, candidate_version: str, config: Regi
             candidate_version,
             str(champion.version),
         )
-    champ_model, cand_model = _load(name, str(champion.version), workspace), _load(name, candidate_version, workspace)
+    loaded = {}
+    for role, version in (("champion", str(champion.version)), ("candidate", str(candidate_version))):
+        try:
+            loaded[role] = _load(name, version, workspace)
+        except (MlflowException, LmforgeError, OSError) as exc:
+            # A package deleted or damaged under the artifact store: no comparison is possible, and "No such
+            # artifact: ''" from deep inside MLflow said neither which model nor what to do.
+            return GateResult(
+                False,
+                f"{role} v{version}'s model package (models:/{name}/{version}) cannot be loaded "
+                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); cannot compare, not promoted. "
+                f"Check it with `lmforge lineage models:/{name}/{version} --verify`, or move @{CHAMPION} by hand",
+                candidate_version,
+                str(champion.version),
+            )
+    champ_model, cand_model = loaded["champion"], loaded["candidate"]
     reencoded = cand_model.info["tokenizer_sha256"] != champ_model.info["tokenizer_sha256"]
     cand_shards = champ_shards
     if reencoded:

@@ -10,7 +10,6 @@ folder finds a moved workspace's files there.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -103,6 +102,20 @@ def dedup_counts(snapshot: Stage) -> dict[str, int]:
     return {str(k): v for k, v in sorted(raw.items()) if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
+def safe_source(name: str) -> str:
+    """A raw input's source name as curation writes it into the snapshot (`<EMAIL>~1f0c6a2e` for a name holding
+    personal data, e.g. `--input jane@example.org=data.jsonl`): the snapshot manifest keeps the name as given, and
+    lineage.json is an MLflow artifact."""
+    import hashlib
+
+    from lmforge.pipeline.privacy import Redactor
+
+    redacted = Redactor().redact(name)
+    if not redacted.counts:
+        return name
+    return f"{redacted.text}~{hashlib.blake2b(name.encode('utf-8', 'surrogatepass'), digest_size=4).hexdigest()}"
+
+
 def _stage(workspace: Path, kind: str, id_: str | None) -> Stage:
     if not id_:
         return Stage(kind, "unknown", None)
@@ -133,7 +146,7 @@ def collect(run_dir: Path, checkpoint: Path, workspace: Path | None = None) -> L
     if snapshot.manifest is not None:
         raw = [
             {
-                "source": str(u.get("source")),
+                "source": safe_source(str(u.get("source"))),
                 "kind": str(u.get("kind")),
                 "path": str(u.get("path")),
                 "sha256": str(u.get("sha256")),
@@ -237,7 +250,7 @@ def raw_unit_now(unit: dict[str, Any], cwd: str | None, tags: dict[str, str], wo
         return unit
     path = _raw_path(unit, cwd)
     moved = relocate(Path(os.path.normpath(path)), tags, workspace)
-    return unit if moved == path or not moved.exists() else {**unit, "path": str(moved)}
+    return unit if moved == path else {**unit, "path": str(moved)}  # one gone is missing where it is now
 
 
 def recorded_workspace(tags: dict[str, str]) -> Path | None:
@@ -263,8 +276,10 @@ def _stage_folder(tags: dict[str, str], key: str, kind: str, workspace: str | Pa
     recorded = tags.get(f"lmforge.{key}_dir")
     folder = Path(recorded) if recorded and recorded != "None" else None
     if (folder is None or not (folder / MANIFEST_NAME).is_file()) and workspace is not None:
-        with contextlib.suppress(NotFoundError):
+        try:
             folder = find_stage(workspace, kind, tags.get(f"lmforge.{key}") or "unknown")
+        except NotFoundError:  # gone: named where it would be now, not where a moved workspace had it
+            folder = relocate(folder, tags, workspace) if folder is not None else None
     return folder
 
 

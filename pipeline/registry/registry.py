@@ -185,11 +185,23 @@ def check_finished(run_dir: Path) -> None:
     """Refuse a run whose training stopped before its last step: its newest checkpoint is a half-trained model,
     which would become @candidate and could be promoted."""
     from lmforge.pipeline.stage import is_done
+    from lmforge.pipeline.train.checkpoint import read_meta
     from lmforge.pipeline.train.trainer import Trainer
 
     info = Trainer.read_run_json(run_dir)
     if info.get("status") == "finished" and is_done(run_dir):
-        return
+        checkpoint = checkpoint_of(run_dir)
+        step = read_meta(checkpoint).get("step")
+        final = info.get("step")
+        if not isinstance(final, int) or not isinstance(step, int) or step >= final:
+            return
+        # The final checkpoint was deleted (as a damaged one's error advises) or lost: the newest left is an earlier
+        # step of a finished run, a half-trained model that would be registered as the run's.
+        raise RunNotFinishedError(
+            f"{run_dir}: the run finished at step {final}, but its newest checkpoint is {checkpoint.name} (step "
+            f"{step}): the final checkpoint is gone; resume the run to step {final} (`lmforge train … --resume`) "
+            "and register then. Nothing was registered"
+        )
     raise RunNotFinishedError(
         f"{run_dir}: the run has not finished (status {info.get('status', 'unknown')!r}, newest checkpoint "
         f"{checkpoint_of(run_dir).name}); resume it to its last step (`lmforge train … --resume`) and register then. "
@@ -227,7 +239,35 @@ def _versions_of(name: str, sha: str) -> tuple[list[Any], int]:
     return sorted((v for v in versions if v.tags.get(L.CHECKPOINT_TAG) == sha), key=lambda v: int(v.version)), newest
 
 
-def _registered_before(name: str, lineage: L.Lineage, sha: str) -> Registered | None:
+def _metrics_of(name: str, v: Any, lineage: L.Lineage, config: RegistryConfig) -> dict[str, float]:
+    """The eval metrics of an existing version: its `lmforge.eval.*` tags, else (tags deleted or never written) its
+    run's `registry.*` metrics, else the checkpoint evaluated again; missing tags are written back."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    keys = ("val_bpb", "val_loss", "val_ppl", "val_tokens")
+    metrics = {k.removeprefix("lmforge.eval."): float(x) for k, x in v.tags.items() if k.startswith("lmforge.eval.")}
+    if all(k in metrics for k in keys):
+        return metrics
+    client = MlflowClient()
+    try:
+        logged = client.get_run(v.run_id).data.metrics if v.run_id else {}
+    except MlflowException:
+        logged = {}
+    metrics = {k: float(logged[f"registry.{k}"]) for k in keys if f"registry.{k}" in logged}
+    if not all(k in metrics for k in keys):
+        with tempfile.TemporaryDirectory(prefix="lmforge-package-") as tmp:
+            artifacts = stage_artifacts(lineage.checkpoint, lineage.tokenizer_model, Path(tmp))
+            metrics = candidate_metrics(artifacts, lineage.shards.path, config)
+    for key, value in metrics.items():
+        client.set_model_version_tag(name, str(v.version), f"lmforge.eval.{key}", f"{value:.6g}")
+    log.info("%s version %s had no eval tags: restored (val bpb %.4f)", name, v.version, metrics["val_bpb"])
+    return metrics
+
+
+def _registered_before(
+    name: str, lineage: L.Lineage, sha: str, config: RegistryConfig | None = None
+) -> Registered | None:
     """The version already registered from this exact checkpoint (weights sha256 `sha`), so re-running a finished
     chain registers nothing new. When that version is the newest but lacks @candidate (the run that created it
     died before the alias moved), the alias is set now."""
@@ -244,7 +284,7 @@ def _registered_before(name: str, lineage: L.Lineage, sha: str) -> Registered | 
     if int(v.version) == newest and CANDIDATE not in aliases_of(name, str(v.version)):
         MlflowClient().set_registered_model_alias(name, CANDIDATE, str(v.version))
         log.info("%s version %s had no @%s (an earlier registration stopped early): set", name, newest, CANDIDATE)
-    metrics = {k.removeprefix("lmforge.eval."): float(x) for k, x in v.tags.items() if k.startswith("lmforge.eval.")}
+    metrics = _metrics_of(name, v, lineage, config or RegistryConfig())
     log.info("checkpoint %s is already registered as %s version %s: skipped", lineage.checkpoint, name, v.version)
     return Registered(name, str(v.version), v.run_id, f"models:/{name}/{v.version}", metrics, lineage)
 
@@ -289,7 +329,7 @@ def register(
     check_finished(run_dir)
     lineage = L.collect(run_dir, checkpoint, workspace)
     sha = sha256_file(lineage.checkpoint / "model.pt")
-    existing = _registered_before(config.model_name, lineage, sha)
+    existing = _registered_before(config.model_name, lineage, sha, config)
     if existing is not None:
         return existing
     with tempfile.TemporaryDirectory(prefix="lmforge-package-") as tmp:
@@ -319,7 +359,7 @@ def register(
     version_tags["lmforge.package_model_id"] = info.model_id  # where `lineage --verify` finds the package
     version = mlflow.register_model(info.model_uri, config.model_name, tags=version_tags)
     if not _first_of_its_checkpoint(config.model_name, str(version.version), sha):
-        earlier = _registered_before(config.model_name, lineage, sha)
+        earlier = _registered_before(config.model_name, lineage, sha, config)
         if earlier is not None:
             return earlier
     MlflowClient().set_registered_model_alias(config.model_name, CANDIDATE, version.version)
