@@ -45,13 +45,17 @@ def resolve_run(workspace: Path, run: str) -> Path:
 def command(run, shards, config, model_name, workspace) -> None:
     """Register RUN's newest checkpoint as a new model version (alias @candidate), with its lineage, and promote it
     to @champion if it beats the champion's val bits per byte (the first version always becomes champion)."""
+    from lmforge.pipeline.config import load_config
+
+    # `--model-name ""` (an unset variable) is refused as a name, not taken for the default
+    overrides = {"registry": {"model_name": model_name}} if model_name is not None else None
+    load_config(config, overrides=overrides)  # a bad config or name is one line here, not an error inside the flow
     run_dir = resolve_run(workspace, run)
     ensure_workspace(workspace)  # before Prefect is imported: it makes its home folder, if it can, on import
     from lmforge.flows.api import check_api
     from lmforge.flows.register import register_flow
 
     check_api()  # an unreachable Prefect API is one line here, not a traceback from inside the flow call
-    overrides = {"registry": {"model_name": model_name}} if model_name else None
     result = register_flow(
         workspace=str(workspace),
         run_dir=str(run_dir),

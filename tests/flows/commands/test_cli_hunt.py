@@ -89,7 +89,11 @@ def test_tokenizer_report_of_a_folder_finds_its_snapshot_in_the_tokenizers_works
 # -- stage ids -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["tokenizer", "report", ""], "empty tokenizer id"), (["register", "--run", " "], "--run is empty")],
+    [
+        (["tokenizer", "report", ""], "empty tokenizer id"),
+        (["register", "--run", " "], "--run is empty"),
+        (["register", "--run", "r1", "--model-name", ""], "registry.model_name: '' must start with"),
+    ],
 )
 def test_an_empty_id_is_refused_not_taken_as_a_prefix_of_everything(shards_ws: Path, capsys, args, message) -> None:
     """`--tokenizer "$UNSET"` matched every id: with one tokenizer in the workspace, that one was taken (and an
