@@ -98,7 +98,10 @@ def summarize(nll: np.ndarray, scored: np.ndarray, shards: list[_Shard]) -> dict
 
     out: dict[str, Any] = metrics(np.ones(len(nll), dtype=bool))
     lang_arr = np.array(langs, dtype=object)
-    out["per_lang"] = {lang: metrics(lang_arr == lang) for lang in sorted(set(langs))}
+    # languages with a scored token: a partial pass (max_batches) may reach none of a language's documents, whose row
+    # would be all NaN
+    per_lang = {lang: metrics(lang_arr == lang) for lang in sorted(set(langs))}
+    out["per_lang"] = {lang: m for lang, m in per_lang.items() if m["tokens"]}
     return out
 
 
