@@ -120,9 +120,9 @@ def curate_flow(
         index_pending(plan, cfg, index or cfg.dedup.index)  # a run stopped before the index held it
     else:
         if cfg.dedup.enabled:  # an index built with other parameters is refused now, not after every file
-            from lmforge.pipeline.dedup.index import open_index
+            from lmforge.pipeline.dedup.index import check_index
 
-            open_index(index or cfg.dedup.index, plan.snapshot_dir.parent.parent, cfg.dedup).close()
+            check_index(index or cfg.dedup.index, plan.snapshot_dir.parent.parent, cfg.dedup)  # writes nothing
         logger.info("curating %d input unit(s) into snapshot %s", len(plan.units), plan.snapshot_id)
         futures = [
             curate_unit_task.submit(u.to_dict(), d, plan.snapshot_id, str(plan.work_dir), cfg_dict)

@@ -366,6 +366,10 @@ def curate(
         log.info("snapshot %s exists; nothing to do", plan.snapshot_id)
         index_pending(plan, config, index_spec)
         return plan.snapshot_dir
+    if config.dedup.enabled:  # an index the snapshot step would refuse is refused now, before the first file
+        from lmforge.pipeline.dedup.index import check_index
+
+        check_index(index_spec, plan.snapshot_dir.parent.parent, config.dedup)
     curator = UnitCurator(config)
     results = []
     for unit, d in zip(plan.units, plan.digests, strict=True):

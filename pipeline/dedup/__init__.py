@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lmforge.pipeline.dedup.config import DedupConfig
     from lmforge.pipeline.dedup.find import DedupResult, find_duplicates
-    from lmforge.pipeline.dedup.index import DedupIndex, LocalIndex, open_index
+    from lmforge.pipeline.dedup.index import DedupIndex, LocalIndex, check_index, open_index
     from lmforge.pipeline.dedup.signatures import compute_signatures
 
 _HOME = {
@@ -20,6 +20,7 @@ _HOME = {
     "DedupIndex": "index",
     "DedupResult": "find",
     "LocalIndex": "index",
+    "check_index": "index",
     "compute_signatures": "signatures",
     "find_duplicates": "find",
     "open_index": "index",
@@ -29,6 +30,7 @@ __all__ = [
     "DedupIndex",
     "DedupResult",
     "LocalIndex",
+    "check_index",
     "compute_signatures",
     "find_duplicates",
     "open_index",

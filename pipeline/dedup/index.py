@@ -56,7 +56,7 @@ class Matches:
 
 
 def index_meta(config: DedupConfig) -> dict:
-    """What an index must agree on with the run that uses it (threshold included: it sets the bands)."""
+    """What an index must agree on with the run that uses it (threshold included: it sets tuned bands)."""
     return {
         "format": INDEX_FORMAT,
         "format_version": INDEX_VERSION,
@@ -66,10 +66,22 @@ def index_meta(config: DedupConfig) -> dict:
     }
 
 
+#: Keys of `index_meta` that nothing stored depends on once bands and rows are given explicitly: they only steer the
+#: verification of candidates, which reads the stored signatures as they are.
+_TUNING = ("threshold", "margin")
+
+
+def _compared(meta: dict, config: DedupConfig) -> dict:
+    """The part of an index's metadata this run must agree with: all of it when the bands are tuned (the threshold
+    and margin chose them), and without `_TUNING` when bands and rows are explicit (`signatures` holds them, and the
+    stored band hashes depend on nothing else)."""
+    return {k: v for k, v in meta.items() if k not in _TUNING} if config.bands else meta
+
+
 def check_meta(found: dict, config: DedupConfig, where: str) -> None:
-    expected = index_meta(config)
+    expected = _compared(index_meta(config), config)
+    found = _compared(found, config) if isinstance(found, dict) else {}
     if found != expected:
-        found = found if isinstance(found, dict) else {}
         sub = found.get("signatures") if isinstance(found.get("signatures"), dict) else {}
         diff = [(k, found.get(k), expected.get(k)) for k in sorted(set(expected) | set(found)) if k != "signatures"]
         want = expected["signatures"]
@@ -166,17 +178,30 @@ class LocalIndex(DedupIndex):
     one segment at a time (bounded memory); only matching rows' signatures are materialised.
     """
 
-    def __init__(self, root: Path, config: DedupConfig) -> None:
+    def __init__(self, root: Path, config: DedupConfig, *, create: bool = True) -> None:
+        """Open the index at `root`, creating it unless `create` is False (a check before any work writes nothing:
+        the run may still stop before it has anything to add)."""
         self.root = Path(root)
         self.where = str(self.root)
         self.config = config
         self.segments = self.root / "segments"
-        self.segments.mkdir(parents=True, exist_ok=True)
-        self._init_meta()
+        if create:
+            self.segments.mkdir(parents=True, exist_ok=True)
+        self._init_meta(create)
 
-    def _init_meta(self) -> None:
+    def _init_meta(self, create: bool) -> None:
         meta_path = self.root / "meta.json"
         if not meta_path.exists():
+            held = self.segment_paths()
+            if held:  # meta.json was deleted (or lost): its segments' parameters are unknown, never guess them
+                raise ConfigError(
+                    f"dedup index {self.where} holds {len(held)} segment(s) but no meta.json, so the parameters its "
+                    f"signatures were made with are unknown and this run's are not mixed in: put meta.json back, or "
+                    f"move the folder away to start a new index (its documents are then no longer found as "
+                    f"duplicates)"
+                )
+            if not create:
+                return
             tmp = self.root / f".meta.{uuid.uuid4().hex}.tmp"
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(json.dumps(index_meta(self.config), sort_keys=True, indent=2))
@@ -191,7 +216,7 @@ class LocalIndex(DedupIndex):
                 tmp.unlink(missing_ok=True)
         try:
             found = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"dedup index {self.where}: unreadable meta.json ({exc}); move the folder away") from exc
         check_meta(found, self.config, self.where)
 
@@ -275,12 +300,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def open_index(spec: str | None, workspace: Path, config: DedupConfig) -> DedupIndex:
-    """None → the local folder index `<workspace>/dedup-index/`; `redis://host:port/db[?prefix=name]` → Redis."""
+def open_index(spec: str | None, workspace: Path, config: DedupConfig, *, create: bool = True) -> DedupIndex:
+    """None → the local folder index `<workspace>/dedup-index/`; `redis://host:port/db[?prefix=name]` → Redis.
+
+    With `create` False nothing is written: an index that does not exist yet is opened empty."""
     if spec is None or spec == "":
-        return LocalIndex(Path(workspace) / "dedup-index", config)
+        return LocalIndex(Path(workspace) / "dedup-index", config, create=create)
     if spec.startswith(("redis://", "rediss://")):
         from lmforge.pipeline.dedup.redis_index import RedisIndex
 
-        return RedisIndex(spec, config)
+        return RedisIndex(spec, config, create=create)
     raise ConfigError(f"dedup.index: {spec!r} is neither empty (local index) nor a redis:// URL")
+
+
+def check_index(spec: str | None, workspace: Path, config: DedupConfig) -> None:
+    """Refuse, before any curation work, an index that `open_index` would refuse at the snapshot step (other
+    parameters, entries without metadata, an unsafe Redis), with the same message; writes nothing."""
+    open_index(spec, workspace, config, create=False).close()

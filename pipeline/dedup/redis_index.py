@@ -7,6 +7,12 @@ LSH bucket). Each document's keys are written in one MULTI/EXEC transaction, so 
 the writer dies midway; sets make adding the same document twice harmless. Connection failures and commands the
 server refuses become an `LmforgeError` that says the batch can be re-run; a server that may evict keys without a TTL
 (every index key has none) is refused when the index is opened.
+
+A prefix whose `:`-separated parts (after the first) include a kind tag (`e`, `x`, `b`) is refused: the keys of
+prefix `team:e` are `team:e:...`, which is where the index with prefix `team` keeps its entries, so the two would
+count, drop and even overwrite each other's keys (`team:e:e:a` is both `team:e`'s entry `a` and `team`'s entry
+`e:a`). Without such parts two prefixes never share a key: where one is a prefix of the other, the next character
+of the longer one's keys differs from the tag that follows in the shorter one's keys.
 """
 
 from __future__ import annotations
@@ -49,23 +55,66 @@ def client(url: str, **options):
     return redis.Redis.from_url(url, **options)
 
 
+#: The kinds of keys under a prefix (see the module docstring); a prefix must not have one as a part.
+KINDS = ("e", "x", "b")
+
+
 def split_url(spec: str) -> tuple[str, str]:
-    """(redis URL without our `prefix` parameter, prefix)."""
+    """(redis URL without our `prefix` parameter, prefix); a prefix that could share keys with another is refused."""
     parts = urlsplit(spec)
     query = parse_qs(parts.query)
     prefix = query.pop("prefix", ["lmforge:dedup"])[0]
     url = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    check_prefix(prefix)
     return url, prefix
 
 
+def check_prefix(prefix: str) -> None:
+    """Refuse a prefix with a kind tag as a part after the first: its keys lie in another index's key space."""
+    parts = prefix.split(":")
+    for i, part in enumerate(parts[1:], start=1):
+        if part in KINDS:
+            head = ":".join(parts[:i])
+            raise ConfigError(
+                f"dedup.index: Redis prefix {prefix!r} has a ':{part}' part, and {head}:{part}:* is where the index "
+                f"with prefix {head!r} keeps its keys, so the two indexes would count, drop and overwrite each "
+                f"other's: choose a prefix without ':e', ':x' or ':b' parts (e.g. {prefix.replace(':', '-')!r})"
+            )
+
+
+def drop_index(spec: str) -> int:
+    """Delete every key of the index at `spec` (tests and explicit resets), whatever its metadata says or whether it
+    has any: the way out of an index that `RedisIndex` refuses to open. Returns the keys deleted."""
+    url, prefix = split_url(spec)
+    with client(url) as redis_client:
+        return _drop(redis_client, prefix)
+
+
+def _drop(redis_client, prefix: str) -> int:
+    """Delete `<prefix>:meta` and the `e`/`x`/`b` keys of `prefix`, and nothing else: `<prefix>:*` would also reach
+    other indexes whose prefix starts with `<prefix>:` (`lmforge` would drop `lmforge:dedup`)."""
+    keys = [f"{prefix}:meta".encode()]
+    for kind in KINDS:
+        keys += redis_client.scan_iter(match=f"{_glob_literal(prefix)}:{kind}:*", count=1000)
+    deleted = 0
+    for start in range(0, len(keys), READ_BATCH):
+        deleted += redis_client.delete(*keys[start : start + READ_BATCH])
+    return deleted
+
+
 class RedisIndex(DedupIndex):
-    def __init__(self, spec: str, config: DedupConfig, socket_timeout: float = 10.0, retries: int = 2) -> None:
+    def __init__(
+        self, spec: str, config: DedupConfig, socket_timeout: float = 10.0, retries: int = 2, *, create: bool = True
+    ) -> None:
+        """Open the index at `spec`, storing this run's metadata if it has none yet, unless `create` is False (a
+        check before any work writes nothing)."""
         import redis
         from redis.backoff import ExponentialBackoff
         from redis.retry import Retry
 
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self._refused = redis.exceptions.ResponseError
+        self._changed = redis.exceptions.WatchError
         url, self.prefix = split_url(spec)
         self.where = f"{shown_url(url)} (prefix {self.prefix!r})"
         self.config = config
@@ -75,12 +124,40 @@ class RedisIndex(DedupIndex):
             socket_connect_timeout=socket_timeout,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), retries),
         )
+        self._meta_key = f"{self.prefix}:meta"
+        self._meta: bytes | None = None
+        """The metadata as read when opened: every addition checks it is still there (see `_add_table`)."""
         with self._guard("open"):
             self._check_eviction()
-            meta = json.dumps(index_meta(config), sort_keys=True)
-            self.client.set(f"{self.prefix}:meta", meta, nx=True)
-            found = json.loads(self.client.get(f"{self.prefix}:meta"))
-        check_meta(found, config, self.where)
+            raw = self.client.get(self._meta_key)
+            if raw is None:
+                self._refuse_entries_without_meta()
+                if create:
+                    self.client.set(self._meta_key, json.dumps(index_meta(config), sort_keys=True), nx=True)
+                    raw = self.client.get(self._meta_key)  # another writer's, if it came first
+        if raw is not None:
+            try:
+                found = json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ConfigError(
+                    f"dedup index {self.where}: unreadable {self._meta_key} ({exc}); set it back to the JSON it held, "
+                    f"or drop the index (redis_index.drop_index) or use another prefix"
+                ) from exc
+            check_meta(found, config, self.where)
+            self._meta = raw
+
+    def _refuse_entries_without_meta(self) -> None:
+        """Entries under a prefix without a meta key were made with parameters nobody knows any more (the key was
+        deleted, by hand or by a FLUSH of a pattern): storing this run's metadata would mix its signatures in."""
+        for kind in KINDS:
+            for _ in self.client.scan_iter(match=f"{_glob_literal(self.prefix)}:{kind}:*", count=1000):
+                raise ConfigError(
+                    f"dedup index {self.where} holds entries but no {self._meta_key} key (deleted?), so the "
+                    f"parameters its signatures were made with are unknown and this run's are not mixed in: drop "
+                    f"the index (lmforge.pipeline.dedup.redis_index.drop_index(URL) deletes its keys; the documents "
+                    f"it held are then no longer found as duplicates) or set {self._meta_key} back to the JSON it "
+                    f"held, or use another prefix"
+                )
 
     def _check_eviction(self) -> None:
         """Refuse a server whose allkeys-* policy evicts index keys when full: entries would vanish without an error
@@ -177,14 +254,33 @@ class RedisIndex(DedupIndex):
         band_vals = np.stack([table.column(c).to_numpy() for c in bands], axis=1) if bands else None
         with self._guard("add"):
             for start in range(0, len(ids), TXN_DOCS):
-                pipe = self.client.pipeline(transaction=True)
-                for i in range(start, min(start + TXN_DOCS, len(ids))):
-                    self._queue_entry(pipe, ids[i], digests[i], created[i], n_chars[i], sigs[i])
-                    if n_sh[i] > 0 and band_vals is not None:
-                        for k in range(len(bands)):
-                            pipe.sadd(self._band_key(k, int(band_vals[i, k])), ids[i])
-                pipe.execute()
+                while True:
+                    with self.client.pipeline(transaction=True) as pipe:
+                        # the meta key must still be the one checked at open: entries written after it was deleted
+                        # (or replaced by another run's) would be of unknown parameters to every later run
+                        pipe.watch(self._meta_key)
+                        self._check_meta_unchanged(pipe.get(self._meta_key))
+                        pipe.multi()
+                        for i in range(start, min(start + TXN_DOCS, len(ids))):
+                            self._queue_entry(pipe, ids[i], digests[i], created[i], n_chars[i], sigs[i])
+                            if n_sh[i] > 0 and band_vals is not None:
+                                for k in range(len(bands)):
+                                    pipe.sadd(self._band_key(k, int(band_vals[i, k])), ids[i])
+                        try:
+                            pipe.execute()
+                            break
+                        except self._changed:
+                            continue  # the meta key changed meanwhile: check it again
         return len(ids)
+
+    def _check_meta_unchanged(self, raw: bytes | None) -> None:
+        if raw is None or raw != self._meta:  # None both ways: an index opened with create=False adds nothing
+            raise ConfigError(
+                f"dedup index {self.where}: {self._meta_key} was "
+                f"{'deleted' if raw is None else 'replaced'} while this run added its documents, so its entries' "
+                f"parameters can no longer be checked: set it back to the JSON it held, or drop the index "
+                f"(redis_index.drop_index) and re-curate; the snapshot is published, its index entries are incomplete"
+            )
 
     def _queue_entry(self, pipe, doc_id: str, dig: bytes, created: int | None, n_chars: int, sig: np.ndarray) -> None:
         mapping = {"digest": dig, "created_at": "" if created is None else str(created), "n_chars": n_chars}
@@ -197,11 +293,9 @@ class RedisIndex(DedupIndex):
             return sum(1 for _ in self.client.scan_iter(match=f"{_glob_literal(self.prefix)}:e:*", count=1000))
 
     def drop(self) -> None:
-        """Delete every key under the prefix (tests and explicit resets only)."""
+        """Delete every key of this index (tests and explicit resets only)."""
         with self._guard("drop"):
-            keys = list(self.client.scan_iter(match=f"{_glob_literal(self.prefix)}:*", count=1000))
-            for start in range(0, len(keys), READ_BATCH):
-                self.client.delete(*keys[start : start + READ_BATCH])
+            _drop(self.client, self.prefix)
 
     def close(self) -> None:
         self.client.close()

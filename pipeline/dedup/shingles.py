@@ -13,7 +13,9 @@ table lookup, and every unit's hash is a difference of prefix sums times an inve
 invertible mod 2**64). Shingle hashes combine consecutive unit hashes polynomially, are finalised with the same
 mixer, and MinHash permutes their top 32 bits. `shingle_hash32` computes the same value for one shingle in plain
 Python, so `datasketch.MinHash(hashfunc=shingle_hash32)` reproduces our signatures exactly (tested). The exact
-digest of a document is blake2b-128 of its word hashes, so it ignores case, punctuation, spacing and digits.
+digest of a document is blake2b-128 of its word hashes, so it ignores case, punctuation, spacing and digits; a
+document without words (only punctuation, symbols, emoji) is digested by its other characters instead (see
+`wordless_digest`).
 """
 
 from __future__ import annotations
@@ -90,10 +92,27 @@ def exact_digest(tokens: Sequence[str | bytes]) -> bytes:
     return hashlib.blake2b(hashes.astype("<u8").tobytes(), digest_size=16).digest()
 
 
+def wordless_digest(text: str) -> bytes:
+    """Exact digest of a document without words: of its NFKC, case-folded characters, whitespace and invisible
+    characters dropped, in a blake2b domain of its own.
+
+    The word digest of every such document is the digest of nothing, so "!!!", "???" and an emoji were all exact
+    duplicates of each other (and of every such document in the index): with the quality filters off
+    (`lmforge dedup`) all but one were removed. An empty or whitespace-only document keeps the digest of nothing
+    (`exact_digest([])`), so it still matches the index entries of such documents made before this digest existed;
+    those entries match nothing else, which is why the recipe name did not change (that would refuse every index).
+    """
+    kept = "".join(unicodedata.normalize("NFKC", _IGNORABLE.sub("", text)).casefold().split())
+    if not kept:
+        return exact_digest([])
+    return hashlib.blake2b(kept.encode("utf-8", "surrogatepass"), digest_size=16, person=b"lmforge-nowords").digest()
+
+
 def document_units(text: str, by_char: bool) -> tuple[bytes, list[bytes]]:
     """(exact digest, UTF-8 shingle units) of one document (the scalar path: tests and references)."""
     words = normalize(text)
-    return exact_digest(words), [u.encode("utf-8") for u in units(words, by_char)]
+    digest = exact_digest(words) if words else wordless_digest(text)
+    return digest, [u.encode("utf-8") for u in units(words, by_char)]
 
 
 def units(tokens: list[str], by_char: bool) -> list[str]:
@@ -268,7 +287,10 @@ def batch_shingles(texts: Sequence[str], by_char: Sequence[bool], word_n: int, c
     np.cumsum(word_counts, out=word_off[1:])
     le = word_h.astype("<u8", copy=False)
     digests = [
-        hashlib.blake2b(le[word_off[i] : word_off[i + 1]].tobytes(), digest_size=16).digest() for i in range(ndocs)
+        hashlib.blake2b(le[word_off[i] : word_off[i + 1]].tobytes(), digest_size=16).digest()
+        if word_counts[i]
+        else wordless_digest(texts[i])
+        for i in range(ndocs)
     ]
     hashes, offsets = _ngrams(word_h, word_counts, word_n)
     if chars:

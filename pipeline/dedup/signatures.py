@@ -175,8 +175,13 @@ def _readable(path: Path) -> bool:
 
 
 def check_signatures(path: Path, config: DedupConfig) -> pq.ParquetFile:
-    """Open a signatures file, refusing one made with other parameters (never mix signatures)."""
-    pf = pq.ParquetFile(path)
+    """Open a signatures file, refusing one made with other parameters (never mix signatures) or cut short."""
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:  # a disk that filled up, a crash of the machine before it was synced
+        raise IntegrityError(
+            f"{path}: signatures file is unreadable ({exc}); delete it so that the next run computes it again"
+        ) from exc
     raw = (pf.schema_arrow.metadata or {}).get(b"lmforge.dedup")
     found = json.loads(raw) if raw else None
     expected = signature_params(config)

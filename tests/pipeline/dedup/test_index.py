@@ -15,7 +15,7 @@ import pytest
 from lmforge.pipeline.dedup import index as index_module
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.dedup.find import find_duplicates
-from lmforge.pipeline.dedup.index import LocalIndex, open_index
+from lmforge.pipeline.dedup.index import LocalIndex, check_index, open_index
 from lmforge.pipeline.dedup.signatures import compute_signatures
 from lmforge.pipeline.errors import ConfigError, IntegrityError
 from tests.support.dedup import doc, edit_words, paragraphs, write_part
@@ -53,9 +53,9 @@ def spec(request, tmp_path):
     url = request.getfixturevalue("redis_url")
     prefix = f"lmforge-test:{uuid.uuid4().hex[:12]}"
     yield f"{url}?prefix={prefix}"
-    from lmforge.pipeline.dedup.redis_index import RedisIndex
+    from lmforge.pipeline.dedup.redis_index import drop_index
 
-    RedisIndex(f"{url}?prefix={prefix}", DedupConfig()).drop()
+    drop_index(f"{url}?prefix={prefix}")  # whatever parameters the test built it with
 
 
 def test_new_batch_is_deduplicated_against_earlier_ones(tmp_path, spec):
@@ -200,3 +200,82 @@ def test_a_refused_index_says_what_it_was_built_with(tmp_path, spec):
     assert "\n" not in message
     assert "threshold: index 0.8, this run 0.9" in message
     assert "margin: index 0.1, this run 0.2" in message
+
+
+def test_with_explicit_bands_the_threshold_may_change(tmp_path, spec):
+    """With bands and rows given, the threshold and margin only steer verification, which reads the stored
+    signatures as they are: an index built at 0.8 serves a run at 0.9 with the same bands (it was refused as built
+    with other parameters). Bands that differ are still refused, naming them."""
+    built = DedupConfig(bands=16, rows=8)
+    _, s1 = _sigs(tmp_path, "day1", DAY1, built)
+    with open_index(spec, tmp_path / "ws", built) as index:
+        index.add([s1], None)
+    stricter = DedupConfig(threshold=0.9, margin=0.05, bands=16, rows=8)
+    p2, s2 = _sigs(tmp_path, "day2", DAY2, stricter)
+    with open_index(spec, tmp_path / "ws", stricter) as index:
+        rows = find_duplicates([p2], [s2], stricter, tmp_path, index).duplicates.to_pylist()
+    assert {r["doc_id"]: r["duplicate_of"] for r in rows if r["reason"] == "exact_duplicate"} == {
+        "d2-copy": "d1-0",
+        "d2-new-copy": "d2-new",
+    }
+    with pytest.raises(ConfigError, match=r"signatures\.bands: index 16, this run 32") as refused:
+        open_index(spec, tmp_path / "ws", DedupConfig(threshold=0.9, bands=32, rows=4))
+    assert "threshold" not in str(refused.value)  # not what is wrong
+
+
+def test_an_index_with_other_parameters_is_refused_before_any_work(tmp_path, spec):
+    """`open_index` refused it only at the snapshot step, after every file was curated: `check_index` refuses it up
+    front with the same message, and writes nothing (a new index is created only when there is something to add)."""
+    with open_index(spec, tmp_path / "ws", DedupConfig()):
+        pass
+    other = DedupConfig(num_perm=64)
+    with pytest.raises(ConfigError) as at_snapshot:
+        open_index(spec, tmp_path / "ws", other)
+    with pytest.raises(ConfigError) as up_front:
+        check_index(spec, tmp_path / "ws", other)
+    assert str(up_front.value) == str(at_snapshot.value)
+    check_index(spec, tmp_path / "ws", DedupConfig())
+    if spec is None:
+        check_index(None, tmp_path / "fresh", other)
+        assert not (tmp_path / "fresh").exists()
+
+
+def test_local_segments_without_meta_json_are_refused(tmp_path):
+    """A deleted meta.json made the next run write its own with other parameters beside segments of unknown ones:
+    refused, saying how to recover."""
+    _, s1 = _sigs(tmp_path, "day1", DAY1, DedupConfig(num_perm=64))
+    LocalIndex(tmp_path / "idx", DedupConfig(num_perm=64)).add([s1], None)
+    (tmp_path / "idx" / "meta.json").unlink()
+    for create in (True, False):
+        with pytest.raises(ConfigError, match=r"holds 1 segment\(s\) but no meta\.json.*move the folder away"):
+            LocalIndex(tmp_path / "idx", DedupConfig(), create=create)
+    assert not (tmp_path / "idx" / "meta.json").exists()
+
+
+def test_serial_curation_refuses_an_incompatible_index_before_the_first_file(tmp_path):
+    """An index made with other parameters was refused only at the snapshot step, after every file was curated."""
+    from lmforge.pipeline.config import load_config
+    from lmforge.pipeline.curate.snapshot import curate
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):  # three paragraphs a file: long enough for the quality filters
+        (folder / f"{i}.txt").write_text(" ".join(EN[3 * i : 3 * i + 3]), encoding="utf-8")
+    LocalIndex(tmp_path / "ws" / "dedup-index", DedupConfig(num_perm=64))
+    curated = []
+    with pytest.raises(ConfigError, match=r"dedup index .*num_perm"):
+        curate([str(folder)], tmp_path / "ws", load_config(), on_unit=curated.append)
+    assert curated == []
+
+
+def test_a_cut_signatures_file_is_a_clear_error(tmp_path, spec):
+    """A signatures file cut short (a full disk; a crash before its bytes reached the disk, and a re-run that only
+    adds a published snapshot to the index reads it again) stopped the run with a bare pyarrow traceback."""
+    config = DedupConfig()
+    p1, s1 = _sigs(tmp_path, "day1", DAY1, config)
+    s1.write_bytes(s1.read_bytes()[:200])
+    with open_index(spec, tmp_path / "ws", config) as index:
+        with pytest.raises(IntegrityError, match=rf"{s1.name}: signatures file is unreadable.*delete it"):
+            index.add([s1], None)
+        with pytest.raises(IntegrityError, match=rf"{s1.name}: signatures file is unreadable"):
+            find_duplicates([p1], [s1], config, tmp_path, index)

@@ -17,7 +17,7 @@ import pytest
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.dedup.find import find_duplicates
 from lmforge.pipeline.dedup.index import open_index
-from lmforge.pipeline.dedup.redis_index import RedisIndex
+from lmforge.pipeline.dedup.redis_index import RedisIndex, drop_index
 from lmforge.pipeline.dedup.signatures import compute_signatures
 from lmforge.pipeline.errors import ConfigError, LmforgeError
 from tests.support.dedup import doc, paragraphs, write_part
@@ -43,7 +43,7 @@ index.add([Path(sys.argv[2])], None)
 def spec(redis_url):
     spec = f"{redis_url}?prefix=lmforge-test:{uuid.uuid4().hex[:12]}"
     yield spec
-    RedisIndex(spec, DedupConfig()).drop()
+    drop_index(spec)  # whatever parameters (or metadata) the test left it with
 
 
 def _random_docs(prefix: str, n: int, seed: int) -> list[dict]:
@@ -250,3 +250,54 @@ def test_redis_gone_while_adding_a_published_snapshot_says_so(tmp_path):
     assert "unreachable during add" in message and "\n" not in message
     assert "nothing was published" not in message
     assert "snapshot is published" in message and "re-run" in message
+
+
+def test_a_prefix_in_another_index_key_space_is_refused(tmp_path, redis_url):
+    """Prefix `P:e` keys lie where the index with prefix `P` keeps its entries: `P`'s count took `P:e`'s meta and
+    entries for its own (and `P:e:e:a` is both `P:e`'s entry `a` and `P`'s entry `e:a`), and `P`'s drop (`P:*`) also
+    deleted every index nested under `P:`. Such a prefix is refused; a nested one without a kind tag part shares no
+    key with `P`, in count and in drop."""
+    tag = uuid.uuid4().hex[:8]
+    outer = RedisIndex(f"{redis_url}?prefix=t{tag}", DedupConfig())
+    nested = RedisIndex(f"{redis_url}?prefix=t{tag}:nested", DedupConfig())
+    try:
+        for prefix in (f"t{tag}:e", f"t{tag}:x:1", f"t{tag}:nested:b", f"t{tag}:e:a"):
+            with pytest.raises(ConfigError, match=r"Redis prefix .* has a ':[exb]' part.*choose a prefix without"):
+                RedisIndex(f"{redis_url}?prefix={prefix}", DedupConfig())
+        outer.add([_signatures(tmp_path, "outer", _random_docs("o", 5, seed=1))], None)
+        nested.add([_signatures(tmp_path, "nested", _random_docs("n", 3, seed=2))], None)
+        assert (outer.count(), nested.count()) == (5, 3)
+        outer.drop()
+        assert (outer.count(), nested.count()) == (0, 3)
+        assert nested.client.exists(f"t{tag}:nested:meta")
+    finally:
+        drop_index(f"{redis_url}?prefix=t{tag}:nested")
+        drop_index(f"{redis_url}?prefix=t{tag}")
+    assert list(outer.client.scan_iter(match=f"t{tag}*")) == []
+
+
+def test_entries_without_meta_are_refused_until_the_index_is_dropped(tmp_path, spec):
+    """With its meta key deleted, the next run took the index for a new one and stored its own parameters beside
+    entries made with others (num_perm 64 here): refused, saying how to recover, and nothing is written."""
+    small = DedupConfig(num_perm=64)
+    part = write_part(tmp_path / "m" / "part-00000.parquet", _random_docs("m", 10, 7))
+    index = RedisIndex(spec, small)
+    index.add([compute_signatures(part, small, tmp_path / "m" / "sigs")], None)
+    index.client.delete(f"{index.prefix}:meta")
+    for create in (True, False):
+        with pytest.raises(ConfigError, match=r"holds entries but no .*:meta key.*drop the index"):
+            RedisIndex(spec, DedupConfig(), create=create)
+    assert not index.client.exists(f"{index.prefix}:meta") and index.count() == 10
+    assert drop_index(spec) > 10
+    assert RedisIndex(spec, DedupConfig()).count() == 0  # a fresh index from here
+
+
+def test_meta_deleted_while_adding_stops_the_addition(tmp_path, spec):
+    """The meta key deleted between opening and adding: entries written then would have no parameters to check a
+    later run against, so the addition stops before writing any."""
+    index = RedisIndex(spec, DedupConfig())
+    sig = _signatures(tmp_path, "d", _random_docs("d", 10, 8))
+    index.client.delete(f"{index.prefix}:meta")
+    with pytest.raises(ConfigError, match=r":meta was deleted while this run added its documents"):
+        index.add([sig], None)
+    assert index.count() == 0
