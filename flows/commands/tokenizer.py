@@ -74,8 +74,11 @@ def train(snapshot, vocab_size, model_type, sample_chars, config, prefect, works
     manifest = Manifest.read(out)
     s = manifest.stats
     click.echo(f"tokenizer {manifest.id}: {out}")
+    asked = (
+        f" (asked for {cfg.vocab_size}: the sample has no more characters)" if s["vocab_size"] < cfg.vocab_size else ""
+    )
     click.echo(
-        f"  vocab {s['vocab_size']}, {cfg.model_type}; sample {s['sample_docs']} docs / {s['sample_chars']} chars"
+        f"  vocab {s['vocab_size']}{asked}, {cfg.model_type}; sample {s['sample_docs']} docs / {s['sample_chars']} chars"
     )
     print_json_summary({"tokenizer_id": manifest.id, "path": str(out), "params": dataclasses.asdict(cfg), **s})
 

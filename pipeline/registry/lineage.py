@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 TAG_LIMIT = 5000
 CHECKPOINT_TAG = "lmforge.checkpoint_sha256"
 """The model version tag with the sha256 of the checkpoint's weights: what makes two versions the same model."""
+CURATED_TAG = "lmforge.curated_workspace"
+"""The model version tag with the folder the workspace was in when its snapshot was curated, when it had been moved
+since (with raw inputs inside it) by the time of registration: the snapshot manifest's raw paths are under it."""
+#: Raw unit kinds whose files are read (and so move along with a moved workspace); the others' digest is of the path.
+_READ_KINDS = ("jsonl", "parquet", "text", "textdir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class Lineage:
     snapshot: Stage
     raw_inputs: list[dict[str, str]] = field(default_factory=list)
     workspace: Path | None = None
+    curated_workspace: Path | None = None
 
     @property
     def tokenizer_model(self) -> Path:
@@ -83,6 +89,7 @@ class Lineage:
             "snapshot": self.snapshot.summary()
             | {"pii": pii_counts(self.snapshot), "dedup": dedup_counts(self.snapshot)},
             "raw_inputs": self.raw_inputs,
+            "curated_workspace": str(self.curated_workspace) if self.curated_workspace else None,
             "code_version": code_version(),
         }
 
@@ -142,16 +149,19 @@ def collect(run_dir: Path, checkpoint: Path, workspace: Path | None = None) -> L
         )
     tokenizer = _stage(workspace, "tokenizers", shards.manifest.inputs.get("tokenizer"))
     snapshot = _stage(workspace, "snapshots", shards.manifest.inputs.get("snapshot"))
-    raw = []
+    raw, curated_in = [], None
     if snapshot.manifest is not None:
+        units, cwd = snapshot.manifest.inputs.get("units", []), snapshot.manifest.inputs.get("cwd")
+        curated_in = curated_workspace(units, cwd, workspace)
+        tags_now = {"lmforge.workspace": str(workspace), CURATED_TAG: str(curated_in)} if curated_in else {}
         raw = [
             {
                 "source": safe_source(str(u.get("source"))),
                 "kind": str(u.get("kind")),
-                "path": str(u.get("path")),
+                "path": str(raw_unit_now(u, cwd, tags_now, None)["path"]) if curated_in else str(u.get("path")),
                 "sha256": str(u.get("sha256")),
             }
-            for u in snapshot.manifest.inputs.get("units", [])
+            for u in units
         ]
     return Lineage(
         run_dir=run_dir,
@@ -163,7 +173,27 @@ def collect(run_dir: Path, checkpoint: Path, workspace: Path | None = None) -> L
         snapshot=snapshot,
         raw_inputs=raw,
         workspace=workspace,
+        curated_workspace=curated_in,
     )
+
+
+def curated_workspace(units: list[dict[str, Any]], cwd: str | None, workspace: Path) -> Path | None:
+    """Where `workspace` was when the snapshot was curated, when it has been moved since and raw inputs lay inside
+    it (`make run` writes the default corpus to `<ws>/corpus`); None when every raw input is where it was recorded.
+
+    The snapshot manifest records no workspace, so it is read off a raw path that is gone: the folder above it whose
+    place under `workspace` holds the rest of the path (the longest such rest, the least likely by chance). Whether
+    the file found there is the same is for `verify` to say, by its digest."""
+    for unit in units:
+        if unit.get("kind") not in _READ_KINDS:
+            continue
+        path = Path(os.path.normpath(_raw_path(unit, cwd)))
+        if not path.is_absolute() or path.exists():
+            continue
+        for old in reversed(path.parents[:-1]):  # shallowest first; `/` itself is no workspace
+            if old != workspace and (workspace / path.relative_to(old)).exists():
+                return old
+    return None
 
 
 def tags(lineage: Lineage, metrics: dict[str, float], flow_run: dict[str, str | None] | None = None) -> dict[str, str]:
@@ -186,6 +216,8 @@ def tags(lineage: Lineage, metrics: dict[str, float], flow_run: dict[str, str | 
     }
     if lineage.workspace is not None:
         out["lmforge.workspace"] = str(lineage.workspace)
+    if lineage.curated_workspace is not None:
+        out[CURATED_TAG] = str(lineage.curated_workspace)
     for key, folder in (
         ("run", lineage.run_dir),
         ("shards", lineage.shards.path),
@@ -245,11 +277,18 @@ def verify(version_tags: dict[str, str], workspace: str | Path | None = None) ->
 
 def raw_unit_now(unit: dict[str, Any], cwd: str | None, tags: dict[str, str], workspace: str | Path | None) -> dict:
     """`unit` with its path moved along with a moved workspace when the raw input lay inside it (`make run`
-    materialises the default corpus under the workspace). Units whose digest is of the path itself are left."""
-    if workspace is None or unit.get("kind") not in ("jsonl", "parquet", "text", "textdir"):
+    materialises the default corpus under the workspace): a move before registration (the curation's workspace,
+    tag CURATED_TAG, to the registration's) and one after it (to `workspace`). Units whose digest is of the path
+    itself are left."""
+    if unit.get("kind") not in _READ_KINDS:
         return unit
     path = _raw_path(unit, cwd)
-    moved = relocate(Path(os.path.normpath(path)), tags, workspace)
+    moved = Path(os.path.normpath(path))
+    then, registered = tags.get(CURATED_TAG), recorded_workspace(tags)
+    if then and registered is not None and not moved.exists() and moved.is_relative_to(then):
+        moved = registered / moved.relative_to(then)
+    if workspace is not None:
+        moved = relocate(moved, tags, workspace)
     return unit if moved == path else {**unit, "path": str(moved)}  # one gone is missing where it is now
 
 

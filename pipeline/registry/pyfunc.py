@@ -27,7 +27,7 @@ import torch
 
 from lmforge.pipeline.configuring import from_dict
 from lmforge.pipeline.digest import sha256_file
-from lmforge.pipeline.errors import IntegrityError, NotFoundError
+from lmforge.pipeline.errors import InputError, IntegrityError, NotFoundError
 from lmforge.pipeline.train.checkpoint import (
     META,
     list_checkpoints,
@@ -123,15 +123,33 @@ def load_packaged(artifacts: dict[str, str], device: str = "cpu") -> Loaded:
 
 
 def prompts_of(model_input: Any) -> list[str]:
-    """A DataFrame (its `prompt` column, else its first), a list/array/Series of strings, a dict or one string."""
+    """A DataFrame (its `prompt` column, else its first), a list/array/Series of strings, a dict or one string.
+
+    An empty batch (`[]`, a frame without rows or without columns) is no prompts, not an error. A missing value
+    (None, NaN: a frame's empty cell) is the empty prompt; anything else that is not text (a number, bytes, a nested
+    list) is an InputError naming its position: turned into text with `str` it generated from "b'…'" or "['…']"."""
     if isinstance(model_input, str):
         return [model_input]
-    if isinstance(model_input, dict):
-        model_input = pd.DataFrame(model_input)
+    if isinstance(model_input, dict):  # {"prompt": "one"} is one row; {"prompt": ["a", "b"]} is a column
+        scalars = all(isinstance(v, str) or not hasattr(v, "__len__") for v in model_input.values())
+        model_input = pd.DataFrame([model_input] if scalars else model_input)
     if isinstance(model_input, pd.DataFrame):
+        if model_input.shape[1] == 0:
+            return []
         column = "prompt" if "prompt" in model_input.columns else model_input.columns[0]
         model_input = model_input[column]
-    return ["" if p is None else str(p) for p in list(model_input)]
+    return [_prompt(value, k) for k, value in enumerate(list(model_input))]
+
+
+def _prompt(value: Any, position: int) -> str:
+    if isinstance(value, str):
+        return str(value)  # np.str_ too, as a plain str
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return ""
+    raise InputError(
+        "model input",
+        f"prompt {position} is {type(value).__name__} {str(value)[:40]!r}, not text; give each prompt as a string",
+    )
 
 
 def sampling_options(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -160,20 +178,24 @@ class LmforgeLanguageModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.loaded = load_packaged(dict(context.artifacts))
 
-    # `pd.DataFrame` is what MLflow hands over after enforcing the logged signature (a list of prompts becomes a
-    # one-column frame); it is also a hint MLflow derives no second signature from, and it keeps MLflow from warning
-    # at every load that `predict` has no type hints. `prompts_of` still takes the other shapes when called directly.
+    # The signature declares no input schema (see `signature`), so MLflow hands `model_input` over as given: a list,
+    # a frame, a dict or one string, which `prompts_of` takes apart and checks. The `pd.DataFrame` hint is one MLflow
+    # derives no second signature from, and it keeps MLflow from warning at every load that `predict` has no hints.
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> list[str]:
         return generate_all(self.loaded, prompts_of(model_input), sampling_options(params))
 
 
 def signature() -> Any:
-    """Input: one string column (a list of prompts, or a DataFrame whose `prompt` column is used); output: one string per prompt; params: the sampling options."""
+    """No input schema; output: one string per prompt; params: the sampling options.
+
+    The input is not declared as a string column because MLflow's column check runs before `predict` and refuses an
+    empty batch: `[]` has no column ("missing inputs") and an empty frame's column is float64 ("Can not safely
+    convert float64"). `prompts_of` checks the prompts instead, and an empty batch gives an empty list."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
     return ModelSignature(
-        inputs=Schema([ColSpec("string")]),
+        inputs=None,
         outputs=Schema([ColSpec("string")]),
         params=ParamSchema([ParamSpec(name, dtype, default) for name, (dtype, default) in PARAMS.items()]),
     )

@@ -209,6 +209,29 @@ def check_finished(run_dir: Path) -> None:
     )
 
 
+def check_not_foreign(name: str) -> None:
+    """Refuse a registered model name whose versions another project registered (no `lmforge.*` tag): on a shared
+    MLflow server lmforge would add its version among theirs, move their @candidate to it, and judge it against
+    their @champion, which has no lmforge lineage to score on."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from lmforge.pipeline.errors import ConfigError
+
+    try:
+        versions = MlflowClient().search_model_versions(f"name = '{name}'")
+    except MlflowException:  # no such model yet (or an older server's answer): register creates it
+        return
+    foreign = sorted(int(v.version) for v in versions if not any(k.startswith("lmforge.") for k in (v.tags or {})))
+    if foreign:
+        shown = ", ".join(f"v{v}" for v in foreign[:5]) + (" …" if len(foreign) > 5 else "")
+        raise ConfigError(
+            f"registry.model_name: {name!r} is a registered model of another project (versions {shown} were not "
+            "registered by lmforge); register under a name of your own (`lmforge register --model-name NAME`, or "
+            "[registry] model_name). Nothing was registered"
+        )
+
+
 def _open_run(workspace: Path, lineage: L.Lineage) -> tuple[Any, str | None]:
     """Reopen the training run (so the model sits next to its metrics), or start one when training did not track;
     also returns the reopened run's status (None for a new run)."""
@@ -327,6 +350,7 @@ def register(
         raise TrackingUnreachableError(f"{exc}. Nothing was registered") from exc
     checkpoint = checkpoint_of(run_dir)
     check_finished(run_dir)
+    check_not_foreign(config.model_name)
     lineage = L.collect(run_dir, checkpoint, workspace)
     sha = sha256_file(lineage.checkpoint / "model.pt")
     existing = _registered_before(config.model_name, lineage, sha, config)

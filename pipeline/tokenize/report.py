@@ -16,7 +16,13 @@ from lmforge.pipeline.configuring import from_dict
 from lmforge.pipeline.errors import IntegrityError
 from lmforge.pipeline.tokenize.config import UNK_ID, TokenizerConfig
 from lmforge.pipeline.tokenize.sampling import iter_texts, snapshot_files
-from lmforge.pipeline.tokenize.trainer import TOKENIZER_FORMAT, encode_exact, load_tokenizer, sample_for
+from lmforge.pipeline.tokenize.trainer import (
+    TOKENIZER_FORMAT,
+    encode_exact,
+    load_tokenizer,
+    sample_for,
+    vocab_shortfall,
+)
 from lmforge.schemas.manifest import Manifest
 
 TOP_PIECES = 50
@@ -73,7 +79,9 @@ def tokenizer_report(tokenizer_dir: Path, snapshot_dir: Path) -> dict:
         "tokenizer": manifest.id,
         "snapshot": manifest.inputs.get("snapshot"),
         "vocab_size": sp.vocab_size(),
+        "requested_vocab_size": config.vocab_size,
         "model_type": config.model_type,
+        "warnings": [note] if (note := vocab_shortfall(config, sp.vocab_size())) else [],
         "heldout_docs": sum(s["docs"] for s in per_lang.values()),
         "heldout_tokens": total,
         "unk_rate": round(int(counts[UNK_ID]) / total, 6) if total else None,
@@ -93,6 +101,7 @@ def report_markdown(report: dict) -> str:
         f"- snapshot: `{report['snapshot']}`, model type: {report['model_type']}, vocab size: {report['vocab_size']}",
         f"- held-out documents: {report['heldout_docs']}, tokens: {report['heldout_tokens']}",
         f"- unknown rate: {report['unk_rate']}, byte-fallback rate: {report['byte_fallback_rate']}",
+        *(f"- **warning**: {w}" for w in report.get("warnings", [])),
         "",
         "| language | docs | chars/token | bytes/token | tokens |",
         "| --- | ---: | ---: | ---: | ---: |",

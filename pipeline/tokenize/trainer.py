@@ -20,7 +20,7 @@ from lmforge.pipeline.digest import sha256_file
 from lmforge.pipeline.errors import InputError, LmforgeError
 from lmforge.pipeline.privacy.placeholders import PLACEHOLDERS
 from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
-from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID, TokenizerConfig
+from lmforge.pipeline.tokenize.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID, TokenizerConfig, reserved_pieces
 from lmforge.pipeline.tokenize.sampling import Sample, choose_sample, iter_texts, sentences, snapshot_files
 from lmforge.schemas.manifest import Manifest
 
@@ -99,6 +99,8 @@ def train_tokenizer(snapshot_dir: Path, workspace: Path, config: TokenizerConfig
     out = stage_dir(workspace, "tokenizers", tokenizer_id(snapshot.id, config))
     if is_done(out):
         log.info("tokenizer %s already trained; nothing to do", out.name)
+        if note := vocab_shortfall(config, int(Manifest.read(out).stats.get("vocab_size", config.vocab_size))):
+            log.warning("tokenizer %s: %s", out.name, note)  # said again: the re-run's user asked for that size too
         return out
     sample = sample_for(snapshot_dir, config)
     if sample.train_chars < config.min_sample_chars:
@@ -158,7 +160,28 @@ def train_tokenizer(snapshot_dir: Path, workspace: Path, config: TokenizerConfig
             },
         )
     log.info("tokenizer %s written", out)
+    if note := vocab_shortfall(config, int(Manifest.read(out).stats["vocab_size"])):
+        log.warning("tokenizer %s: %s", out.name, note)
     return out
+
+
+def vocab_shortfall(config: TokenizerConfig, vocab_size: int) -> str | None:
+    """What to tell the user when the model has fewer pieces than `tokenizer.vocab_size`, else None.
+
+    Only a char model comes out smaller: sentencepiece's char trainer takes vocab_size as a cap (one piece per
+    distinct sample character, at most vocab_size; its `hard_vocab_limit`, which makes unigram and BPE fail with
+    "Vocabulary size too high", does not apply to char). That is what sentencepiece users expect, so it is no error,
+    and the size is fixed by the sample; but the model, the shards and every trained embedding have this size, not
+    the one asked for, so the log and the tokenizer report say so."""
+    if vocab_size >= config.vocab_size:
+        return None
+    return (
+        f"{config.model_type} model has {vocab_size} pieces, fewer than tokenizer.vocab_size {config.vocab_size}: "
+        f"the sample has only {vocab_size - reserved_pieces(config.byte_fallback)} distinct characters (at "
+        f"character_coverage {config.character_coverage:g}) beside the {reserved_pieces(config.byte_fallback)} "
+        f"reserved pieces; the model, the shards and training use {vocab_size} (use --vocab-size {vocab_size} to "
+        "ask for what you get, or a larger snapshot for more characters)"
+    )
 
 
 def write_vocab(sp: spm.SentencePieceProcessor, path: Path) -> None:

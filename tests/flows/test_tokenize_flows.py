@@ -194,3 +194,15 @@ def test_shards_inspect_of_a_shard_with_ids_past_the_vocabulary_is_one_line(
     assert main(["shards", "inspect", str(damaged), "--tokenizer", str(tokenizer), "--workspace", str(ws)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"{damaged}: token id 65535 is outside the vocabulary of tokenizer" in err
+
+
+def test_cli_says_when_a_char_model_is_smaller_than_asked(snapshot, restore_environ, capsys):
+    """A char model has one piece per distinct character: the line said `vocab 351` as if that had been asked for."""
+    from lmforge.flows.cli import main
+
+    ws, snap = snapshot
+    args = ["tokenizer", "train", "--snapshot", snap.name, "--model-type", "char", "--vocab-size", "5000"]
+    assert main([*args, "--no-prefect", "--workspace", str(ws)]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert "(asked for 5000: the sample has no more characters)" in line and "char" in line
+    assert int(line.split()[1]) < 5000

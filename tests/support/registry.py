@@ -59,9 +59,11 @@ def write_raw(folder: Path) -> Path:
     return path
 
 
-def build_chain(root: Path, tokenizer: TokenizerConfig = TOKENIZER) -> Chain:
+def build_chain(root: Path, tokenizer: TokenizerConfig = TOKENIZER, raw_in_workspace: bool = False) -> Chain:
+    """The chain under `root/ws`; its raw input in `root/raw`, or in `root/ws/corpus` where `make run` puts the
+    default corpus (`raw_in_workspace`)."""
     ws = root / "ws"
-    raw = write_raw(root / "raw")
+    raw = write_raw(ws / "corpus" if raw_in_workspace else root / "raw")
     config = load_config(overrides={"dedup": {"enabled": False}})
     snapshot = curate([str(raw)], ws, config)
     tok = train_tokenizer(snapshot, ws, tokenizer)

@@ -203,3 +203,32 @@ def test_registering_in_a_moved_workspace_writes_nothing_at_its_old_place(tmp_pa
         assert _problems(tags, new) == []
     assert not old.exists()
     assert (new / "mlartifacts" / registered.run_id / "artifacts" / "lineage.json").is_file()
+
+
+def test_registering_after_a_move_records_and_verifies_the_raw_inputs_that_moved_with_it(tmp_path) -> None:
+    """`make run` keeps the raw corpus in `<ws>/corpus`. Registered after `mv ws elsewhere`, lineage.json and the
+    raw-input tag named the corpus at the old place, and `--verify` called it missing: the registration's workspace
+    (what a move is measured from) is the new place, and the snapshot manifest holds the curation's paths."""
+    chain = build_chain(tmp_path / "a", raw_in_workspace=True)
+    train_run(chain, "moved", 3)
+    new = tmp_path / "b" / "ws"
+    new.parent.mkdir()
+    shutil.move(chain.workspace, new)
+    corpus = new.resolve() / "corpus" / "corpus.jsonl"
+    with store(new):
+        registered = register(new, new / "runs" / "moved", RegistryConfig(smoke_tokens=0, eval_max_batches=1))
+        tags = dict(resolve_version(f"models:/{NAME}/{registered.version}").tags)
+        assert _problems(tags, new) == [] and _problems(tags) == []
+        assert [u["path"] for u in json.loads(tags["lmforge.raw_inputs"])] == [str(corpus)]
+        artifact = new / "mlartifacts" / registered.run_id / "artifacts" / "lineage.json"
+        assert [u["path"] for u in json.loads(artifact.read_text(encoding="utf-8"))["raw_inputs"]] == [str(corpus)]
+        with tampered(corpus):
+            assert [p for p in _problems(tags, new) if "raw input" in p] == [
+                f"{corpus}: raw input digest differs from the snapshot manifest "
+                f"({json.loads(tags['lmforge.raw_inputs'])[0]['sha256'][:12]}…)"
+            ]
+        moved_again = tmp_path / "c" / "ws"  # and moved once more after registration: found there too
+        moved_again.parent.mkdir()
+        shutil.move(new, moved_again)
+    with store(moved_again):
+        assert _problems(tags, moved_again) == []

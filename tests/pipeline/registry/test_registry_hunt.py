@@ -128,3 +128,30 @@ def test_verify_after_a_move_names_what_is_missing_where_it_is_now(tmp_path) -> 
     unit = {"kind": "jsonl", "path": str(old / "corpus" / "stdlib.jsonl"), "source": "stdlib", "sha256": "0" * 64}
     moved = L.raw_unit_now(unit, None, tags, new)
     assert L.verify_raw(moved, [".txt"]) == f"{new.resolve() / 'corpus' / 'stdlib.jsonl'}: raw input missing"
+
+
+def test_a_model_name_another_project_registered_is_refused_and_left_as_it_was(chain, trained, tmp_path) -> None:
+    """On a shared MLflow server `lmforge` (or registry.model_name) may be another project's model: lmforge added
+    its version next to theirs and moved their @candidate to it, and the gate judged it against their champion (it
+    said the champion's "val shards are gone"). Nothing is registered; the message says whose versions are there."""
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow import MlflowClient
+
+    from lmforge.pipeline.errors import ConfigError
+
+    class Other(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input: list[str], params=None) -> list[str]:
+            return model_input
+
+    name = "lmforge-hunt-foreign"
+    with mlflow.start_run(run_name="another-project"):
+        info = mlflow.pyfunc.log_model(name="other", python_model=Other())
+    theirs = mlflow.register_model(info.model_uri, name, tags={"team": "search"})
+    client = MlflowClient()
+    client.set_registered_model_alias(name, "candidate", theirs.version)
+    client.set_registered_model_alias(name, "champion", theirs.version)
+    with pytest.raises(ConfigError, match=rf"registry.model_name: {name!r} .*another project.*v{theirs.version}"):
+        register(chain.workspace, trained, RegistryConfig(model_name=name, smoke_tokens=0))
+    assert _versions(name) == [str(theirs.version)]
+    assert aliases_of(name, theirs.version) == ["candidate", "champion"]

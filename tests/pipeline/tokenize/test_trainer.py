@@ -149,3 +149,33 @@ def test_vocab_too_small_for_the_sample_characters_says_the_size_needed(tmp_path
     needed = int(re.search(r"use --vocab-size (\d+) or more", message)[1])
     assert "tokenizer.character_coverage" in message
     assert load_tokenizer(train_tokenizer(snap, tmp_path, dataclasses.replace(config, vocab_size=needed)))
+
+
+def test_a_char_model_smaller_than_the_vocab_asked_for_says_so(tmp_path, snapshot, caplog):
+    """sentencepiece's char trainer takes vocab_size as a cap: the model came out with a few hundred pieces where
+    2000 were asked for, and only the manifest knew. The log and the tokenizer report now say so (no error: that is
+    how sentencepiece treats a char vocabulary, and the size is fixed by the sample's characters)."""
+    from lmforge.pipeline.tokenize.report import report_markdown, tokenizer_report
+
+    config = dataclasses.replace(SMALL, model_type="char", sample_chars=40_000, vocab_size=2000)
+    with caplog.at_level("WARNING", logger="lmforge.pipeline.tokenize.trainer"):
+        out = train_tokenizer(snapshot, tmp_path, config)
+    got = Manifest.read(out).stats["vocab_size"]
+    assert got < 2000 and load_tokenizer(out).vocab_size() == got
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and f"has {got} pieces, fewer than tokenizer.vocab_size 2000" in warned[0]
+    assert f"use --vocab-size {got}" in warned[0]
+    report = tokenizer_report(out, snapshot)
+    assert report["vocab_size"] == got and report["requested_vocab_size"] == 2000
+    assert len(report["warnings"]) == 1 and "fewer than tokenizer.vocab_size 2000" in report_markdown(report)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="lmforge.pipeline.tokenize.trainer"):
+        assert train_tokenizer(snapshot, tmp_path, config) == out  # found again: said again
+    assert any("fewer than tokenizer.vocab_size 2000" in r.getMessage() for r in caplog.records)
+
+
+def test_a_model_of_the_size_asked_for_has_no_warning(tokenizer, snapshot):
+    from lmforge.pipeline.tokenize.report import report_markdown, tokenizer_report
+
+    report = tokenizer_report(tokenizer, snapshot)
+    assert report["warnings"] == [] and "warning" not in report_markdown(report)
