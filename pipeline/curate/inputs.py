@@ -76,42 +76,53 @@ def path_of_shown(shown: str | Path) -> Path:
     return Path(os.fsdecode(raw))
 
 
-def source_name(path: Path) -> str:
+def source_name(path: Path, *, file: bool = False) -> str:
     """The source a file or folder names: its name without the format's suffixes. `.` and `..` (and a path ending
-    in them) have no name of their own: the folder they stand for names it, as no source may be empty."""
+    in them) have no name of their own: the folder they stand for names it, as no source may be empty. A `file`
+    also loses any other last extension (`README.md` is source `README`, as `README.jsonl` is); a folder keeps its
+    whole name, whose dots are seldom an extension (`v1.2`, `example.org`)."""
     name = path.name
     if name in ("", ".", ".."):
         name = Path(os.path.abspath(path)).name or "input"  # abspath: `..` resolved as the shell would show it
     for suffix in JSONL_SUFFIXES + PARQUET_SUFFIXES + (".gz", ".zst", ".txt"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)] or name
+    if file and (stem := Path(name).stem) and stem != name:
+        return stem
     return name
 
 
 def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = True) -> list[InputUnit]:
     """Expand INPUT arguments into units, sorted for determinism. A missing path is an InputError (nothing to do);
     files with unknown formats and folders with no matching files become units that only produce rejects. `warn`:
-    log a file named more than once (off where a run plans its inputs again, so it is said once per run)."""
+    log a file named more than once (off where a run plans its inputs again, so it is said once per run). A file or
+    folder named on its own and inside a named folder too is read once, as the more specific input."""
     exts = tuple(e.lower() for e in text_extensions)
     units: list[InputUnit] = []
     if not args:
         raise InputError("<inputs>", "no input paths given")
-    for arg in args:
-        name, path = _split_named(arg)
-        dangling = path.is_symlink() and not path.exists()
-        if not path.exists() and not dangling:
+    named = [_split_named(arg) for arg in args]
+    for _, path in named:
+        if not path.exists() and not path.is_symlink():
             raise InputError(path, "input path does not exist")
+    # `lmforge curate docs docs/api`: docs/api (or a file in docs) is an input of its own, and a walk of docs leaves
+    # it to that naming, so its files are read once, under the source the user gave them specifically; the other
+    # way round each would be read twice, under two sources (ids that dedup cannot tell are the same document).
+    claimed = {os.path.realpath(path): str(path) for _, path in named}
+    for name, path in named:
+        dangling = path.is_symlink() and not path.exists()
         shown = shown_path(path)
         if shown is not None and (path.is_file() or dangling):
-            units.append(InputUnit("bad_name", shown, name or source_name(Path(shown))))
+            units.append(InputUnit("bad_name", shown, name or source_name(Path(shown), file=True)))
             continue
         if path.is_file() or dangling:  # a dangling link is read like a file and reported as unreadable
-            units.append(InputUnit(kind_of(path, exts), str(path), name or source_name(path)))
+            units.append(InputUnit(kind_of(path, exts), str(path), name or source_name(path, file=True)))
             continue
         if not path.is_dir():
-            units.append(InputUnit("special", str(path), name or source_name(path)))
+            units.append(InputUnit("special", str(path), name or source_name(path, file=True)))
             continue
         src = name or source_name(Path(shown or path))
+        others = {real: arg for real, arg in claimed.items() if real != os.path.realpath(path)}  # not itself
         text_files: list[str] = []
         found_any = False
         walked: set[str] = set()  # real paths of the folders walked: a link back up (a loop) is not walked again
@@ -127,11 +138,21 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
                 continue
             walked.add(real)
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for d in list(dirs):
+                if (owner := _named_elsewhere(real, root, d, others)) is not None:
+                    found_any = True  # not an empty folder: what it holds is read, under the other input
+                    dirs.remove(d)
+                    if warn:
+                        log.warning("%s: also named as an input of its own (%s); read there", Path(root) / d, owner)
             for fname in sorted(files):
                 if fname.startswith("."):
                     continue
                 f = Path(root) / fname
                 found_any = True
+                if (owner := _named_elsewhere(real, root, fname, others)) is not None:
+                    if warn:
+                        log.warning("%s: also named as an input of its own (%s); read there", f, owner)
+                    continue
                 if (bad := shown_path(f)) is not None:
                     units.append(InputUnit("bad_name", bad, src))
                     continue
@@ -150,9 +171,20 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
     return sorted(_read_once(units, warn), key=lambda u: (u.path, u.kind))
 
 
+def _named_elsewhere(real_root: str, root: str, name: str, others: dict[str, str]) -> str | None:
+    """The other input argument that names entry `name` of folder `root` (whose real path is `real_root`), or None.
+    The entry's real path is that of its folder joined to its name unless it is a link: one `lstat`, not a
+    `realpath` of every file of a large folder, and none at all where no other input is named."""
+    if not others:
+        return None
+    full = os.path.join(root, name)
+    return others.get(os.path.realpath(full) if os.path.islink(full) else os.path.join(real_root, name))
+
+
 def _read_once(units: list[InputUnit], warn: bool) -> list[InputUnit]:
-    """Drop a record file named again (`a.jsonl ./a.jsonl`, a folder holding it, a link to it): one file is one
-    input, not copies of its records that dedup would then report as duplicate ids. The first naming keeps it."""
+    """Drop a record file named again (`a.jsonl ./a.jsonl`, a link to it): one file is one input, not copies of its
+    records that dedup would then report as duplicate ids. The first naming keeps it. (A folder holding a file named
+    on its own leaves it out when walked: `plan_inputs`.)"""
     seen: set[str] = set()
     out = []
     for unit in units:

@@ -116,6 +116,37 @@ def wide_encoding(head: bytes, *, json_text: bool = False) -> str | None:
     }.get(zeros)
 
 
+_SNIFF_BYTES = 4096
+"""Bytes at the start of a text file `unmarked_wide_encoding` looks at."""
+
+
+def unmarked_wide_encoding(data: bytes) -> str | None:
+    """The UTF-16/32 encoding a text without a byte-order mark seems to be in, by where its NUL bytes fall, or None.
+    UTF-8 text holds no NUL bytes (or a stray few); UTF-16 text (`iconv -t UTF-16LE` and some exporters write no
+    mark) has one in each character's high byte for every ASCII letter, digit, space or newline, and at those high
+    bytes next to nothing but NUL and its script's block (0x04 for Cyrillic, 0x03 Greek): Cyrillic text, whose
+    spaces and punctuation are ASCII, is told as surely as English, and bytes that merely repeat a NUL at one
+    parity (`b"hello\\x00world "` over and over) are not. UTF-32 has two or three NULs in every four bytes. Text in
+    scripts without ASCII spaces (CJK) may go unseen: it is then read as UTF-8, which it is not, and rejected."""
+    sample = data[:_SNIFF_BYTES]
+    sample = sample[: len(sample) // 4 * 4]
+    if len(sample) < 4 or sample.count(0) * 20 < len(sample):  # under 5 % NUL bytes: not wide text
+        return None
+    share = [sample[i::4].count(0) * 4 / len(sample) for i in range(4)]  # NUL share at each position mod 4
+    if share[2] > 0.9 and share[3] > 0.9 and share[0] < 0.05:
+        return "utf-32-le"
+    if share[0] > 0.9 and share[1] > 0.9 and share[3] < 0.05:
+        return "utf-32-be"
+    for high, encoding in ((1, "utf-16-le"), (0, "utf-16-be")):
+        highs, lows = sample[high::2], sample[1 - high :: 2]
+        if lows.count(0) * 100 > len(lows) or highs.count(0) * 10 < len(highs):  # NUL lows over 1 %, highs under 10 %
+            continue
+        block = max(set(highs) - {0}, key=highs.count, default=0)  # the script's block, beside ASCII's 0x00
+        if (highs.count(0) + (highs.count(block) if block else 0)) * 10 >= len(highs) * 9:
+            return encoding
+    return None
+
+
 def _utf8_chunks(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
     """A UTF-16/32 stream's chunks as UTF-8, without its byte-order mark; a lone surrogate passes through (and the
     UTF-8 check rejects its line). A stream that ends inside a character is an EOFError, as a cut-short compressed
@@ -134,13 +165,19 @@ def _utf8_chunks(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
 _GZIP_MAGIC, _ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 
 
+def _skippable_frame(head: bytes) -> bool:
+    """Whether `head` starts a zstd skippable frame (magic 0x184D2A50-5F, little-endian): `pzstd` writes one before
+    each frame, so its output starts with one, not with a frame's magic."""
+    return len(head) >= 4 and head[0] & 0xF0 == 0x50 and head[1:4] == b"\x2a\x4d\x18"
+
+
 def _compression(head: bytes, name: str) -> str | None:
     """The compression (gzip, zstd or None) of a file whose first bytes are `head`: by its magic number where it has
     one (no JSON text in UTF-8 or UTF-16/32 starts with either, and a download tool that does not decompress leaves
     gzip in a `.jsonl`), else by its name, so a `.gz` that is not gzip is reported as damaged."""
     if head.startswith(_GZIP_MAGIC):
         return "gzip"
-    if head.startswith(_ZSTD_MAGIC):
+    if head.startswith(_ZSTD_MAGIC) or _skippable_frame(head):
         return "zstd"
     lower = name.lower()
     return "gzip" if lower.endswith(".gz") else "zstd" if lower.endswith(".zst") else None

@@ -8,6 +8,7 @@ must be decoded before it can be parsed.
 from __future__ import annotations
 
 import codecs
+import datetime
 import gzip
 import json
 import math
@@ -31,6 +32,7 @@ from lmforge.pipeline.curate.lines import (
     loads_after_mark,
     misnamed,
     open_lines,
+    unmarked_wide_encoding,
     wide_encoding,
 )
 
@@ -94,14 +96,34 @@ def _parquet_column(name: str, schema: pa.Schema) -> str | None:
     return head
 
 
+_INTEGRAL_FLOAT_MAX = 2.0**53
+"""Past this a float holds no exact integer: an id such as 1e300 keeps its float spelling."""
+
+
 def _field_str(value: Any) -> str | None:
+    """An id, URL or source field as a string. Values that are no string are spelled as JSON writes them, not as
+    Python's `str` does (`True`, `{'a': 1}`): `true`, and a float with an integral value as an integer, as JSON
+    means it and JavaScript's `JSON.stringify` writes it, so `{"id": 7.0}` and a pandas float64 id column (an
+    integer column with a missing value) give the id `7` that `{"id": 7}` gives."""
+    if isinstance(value, str):
+        return value
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         # NaN is how pandas (and `json.dumps` of its rows) writes a missing id or URL: no id, not the id "nan"
         # that every such record would share (each but the first then rejected as a duplicate id).
         return None
     if isinstance(value, bytes):  # a Parquet BINARY column (see `RecordReader._record`)
         return value.decode("utf-8", errors="replace")
-    return value if isinstance(value, str) else str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) <= _INTEGRAL_FLOAT_MAX else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict | list | tuple):  # a JSON object or array, or a Parquet struct or list column
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):  # Parquet temporal columns
+        return value.isoformat()
+    return str(value)  # a Parquet decimal (`1.50`) and the like
 
 
 def _as_py(value: pa.Scalar) -> Any:
@@ -124,6 +146,37 @@ def _pylist_leniently(batch: pa.RecordBatch) -> list[dict]:
     return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
+_TAR_DETAIL = "a tar archive, not JSONL: extract it (`tar xf FILE`) and curate the files it holds"
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "true/false"}
+
+
+def _not_an_object(obj: Any) -> str:
+    """Why a JSON value is no record. A line that is an array of objects is a JSON file's records on one line (a
+    `.json` renamed `.jsonl`, or `json.dump` of a list): say how to make it one record per line."""
+    kind = "null" if obj is None else _JSON_TYPES.get(type(obj), type(obj).__name__)
+    detail = f"JSON {kind}, expected an object"
+    if isinstance(obj, list) and obj and all(isinstance(v, dict) for v in obj):
+        detail += f" (an array of {len(obj)} objects: write one object per line, e.g. `jq -c '.[]' IN > OUT`)"
+    return detail
+
+
+def _parquet_failure(path: str, exc: Exception) -> str:
+    """Why a file cannot be opened as Parquet. Its footer (the schema and where each row group lies) is at the end:
+    a file that starts as Parquet and ends otherwise was cut short (an interrupted copy or download), which pyarrow
+    reports only as missing "magic bytes"."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 4))
+            tail = f.read(4)
+    except OSError:
+        head = tail = b""
+    if head == b"PAR1" and tail != b"PAR1":
+        return "Parquet file cut short: it starts as Parquet but its footer (at the end) is missing; copy it again"
+    return f"not a readable Parquet file: {exc}"
+
+
 _UNREAD = {
     "bad_name": (
         "unreadable",
@@ -142,6 +195,20 @@ class RecordReader:
     def __init__(self, fields: FieldsConfig, clean: CleanConfig) -> None:
         self.fields = fields
         self.clean = clean
+        # The text field's top-level key as a JSON line spells it: a line naming it twice is parsed again to see
+        # whether the record holds it twice (`_duplicate_text_key`).
+        self._text_token = json.dumps(fields.text.split(".")[0], ensure_ascii=False)
+
+    def _duplicate_text_key(self, line: str) -> bool:
+        """Whether `line`'s object holds the text field's key twice. Python keeps the last of the two values (as jq
+        and JavaScript do), so a document's text was dropped without a word; which one the writer meant is unknown,
+        so the line is a reject holding both. Only a line that spells the key twice (it may be a nested key or a
+        string value too) is parsed again: the others cost one substring count (~2 µs in a 5 kB line, ~1 % of its
+        curation). A duplicate id is left to Python's rule: the record keeps its text, under the last id."""
+        if line.count(self._text_token) < 2:
+            return False
+        keys = [k for k, _ in json.loads(line.lstrip("\ufeff"), object_pairs_hook=list)]
+        return keys.count(json.loads(self._text_token)) > 1
 
     def read(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:
         try:
@@ -158,6 +225,8 @@ class RecordReader:
             elif unit.kind == "text":
                 yield from self._text_file(unit.source, unit.path)
             else:  # a unit nothing is read from: one reject saying why
+                if unit.kind == "unknown":
+                    os.stat(unit.path)  # a dangling link or a link loop: its OSError is the reason, not the name
                 reason, detail = _UNREAD.get(unit.kind, _UNREAD["unknown"])
                 yield Reject(unit.source, unit.path, None, "read", reason, detail)
         except OSError as exc:  # permission denied, dangling link, I/O error: the file, not a record, is bad
@@ -191,6 +260,9 @@ class RecordReader:
             # A line past max_bytes is read only that far (a CutLine): its rest is skipped, never held.
             for n, raw in enumerate(open_lines(unit.path, self.clean.max_bytes), start=1):
                 size = raw.size if isinstance(raw, CutLine) else len(raw)
+                if n == 1 and raw[257:262] == b"ustar":  # a tar header's magic: `data.jsonl.gz` made by `tar czf`
+                    yield Reject(unit.source, unit.path, None, "read", "unknown_format", _TAR_DETAIL)
+                    return
                 if n == 1 and raw.startswith(codecs.BOM_UTF8):  # an encoding mark (Windows tools write it)
                     raw, size = raw[len(codecs.BOM_UTF8) :], size - len(codecs.BOM_UTF8)
                     if not raw:  # the file is the mark alone: Notepad's empty UTF-8 file
@@ -243,15 +315,11 @@ class RecordReader:
                         )
                         continue
                 if not isinstance(obj, dict):
-                    yield Reject(
-                        unit.source,
-                        unit.path,
-                        n,
-                        "read",
-                        "not_an_object",
-                        f"JSON {type(obj).__name__}, expected an object",
-                        text=line,
-                    )
+                    yield Reject(unit.source, unit.path, n, "read", "not_an_object", _not_an_object(obj), text=line)
+                    continue
+                if self._duplicate_text_key(line):
+                    detail = f"the object holds the key {self._text_token} twice: which text is meant is unclear"
+                    yield Reject(unit.source, unit.path, n, "read", "malformed_json", detail, text=line)
                     continue
                 yield self._record(unit.source, unit.path, n, obj)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -278,7 +346,9 @@ class RecordReader:
         try:
             pf = pq.ParquetFile(unit.path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid/OSError for non-Parquet bytes
-            yield Reject(unit.source, unit.path, None, "read", "unreadable", f"not a readable Parquet file: {exc}")
+            if isinstance(exc, OSError) and exc.errno is not None:  # gone, or permission denied: the OS's reason
+                raise
+            yield Reject(unit.source, unit.path, None, "read", "unreadable", _parquet_failure(unit.path, exc))
             return
         schema = pf.schema_arrow
         if _parquet_column(f.text, schema) is None:
@@ -343,11 +413,15 @@ class RecordReader:
             yield Reject(source, path, None, "read", "empty_file", "file is empty")
             return
         wide = wide_encoding(data[:4])  # a byte-order mark: Notepad's "Unicode" is UTF-16
-        text, err = decode(data, self.clean.invalid_utf8, wide or "utf-8")
+        guessed = None if wide else unmarked_wide_encoding(data)  # as UTF-8, its letters would be NUL-separated
+        encoding = wide or guessed or "utf-8"
+        text, err = decode(data, self.clean.invalid_utf8, encoding)
+        if guessed and (text is None or "\x00" in text):  # the NUL pattern of UTF-16 (or 32), but not its text
+            why = err or "it holds NUL characters"
+            err = f"looks like {guessed.upper()} without a byte order mark, but is not that either ({why})"
+            text = None
         if text is None:
-            yield Reject(
-                source, path, None, "read", "invalid_utf8", err, text=data.decode(wide or "utf-8", errors="replace")
-            )
+            yield Reject(source, path, None, "read", "invalid_utf8", err, text=data.decode(encoding, errors="replace"))
             return
         body = text[1:] if text.startswith("\ufeff") else text  # UTF-8's mark; a UTF-16/32 one is gone when decoded
         if not body or body.isspace():  # the mark alone (Notepad's empty file) and maybe blank lines: as empty as b""

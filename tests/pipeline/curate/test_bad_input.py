@@ -285,7 +285,10 @@ def _pack(raw: bytes, suffix: str) -> bytes:
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".jsonl.zst"])
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be-bom", "utf-32", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(
+    "encoding",
+    ["utf-16", "utf-16-be-bom", "utf-32", "utf-32-be-bom", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"],
+)
 def test_utf16_and_utf32_jsonl_are_read_as_the_same_documents(tmp_path, suffix, encoding):
     """PowerShell's `>` writes UTF-16 with a byte-order mark; JSON may also come in UTF-16/32 without one (RFC 4627
     tells them apart by where the zero bytes of the first, ASCII, characters fall). Both read as the UTF-8 file."""
@@ -293,8 +296,9 @@ def test_utf16_and_utf32_jsonl_are_read_as_the_same_documents(tmp_path, suffix, 
     lines = "".join(
         json.dumps({"id": f"d{i}", "text": d["text"]}, ensure_ascii=False) + "\n" for i, d in enumerate(docs)
     )
-    # "utf-16"/"utf-32" write a BOM, "utf-16-le"/"-be" do not
-    raw = codecs.BOM_UTF16_BE + lines.encode("utf-16-be") if encoding == "utf-16-be-bom" else lines.encode(encoding)
+    # "utf-16"/"utf-32" write a (little-endian) BOM, "utf-16-le"/"-be" do not
+    bom = {"utf-16-be-bom": codecs.BOM_UTF16_BE, "utf-32-be-bom": codecs.BOM_UTF32_BE}.get(encoding)
+    raw = bom + lines.encode(encoding.removesuffix("-bom")) if bom else lines.encode(encoding)
     wide = tmp_path / "wide" / f"docs{suffix}"
     wide.parent.mkdir()
     wide.write_bytes(_pack(raw, suffix))
