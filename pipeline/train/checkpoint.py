@@ -7,7 +7,9 @@ Layout: `<run>/checkpoints/step-00000050/` holding
   rank-00001.pt   this rank's loader position and RNG states (python, numpy, torch, cuda)   every rank
   meta.json       step, config + digest, shards id, world size, vocab, tokenizer, sha256 of each file; written last
 Each checkpoint is written into `.tmp-step-…` and renamed into place once every rank has written its part, so a
-kill at any moment leaves either the old set of checkpoints or the old set plus one complete new one. Only the
+kill at any moment leaves either the old set of checkpoints or the old set plus one complete new one (and, at most,
+a `.tmp-step-…` folder, removed when the run starts again: rank 0 holds `checkpoints/.saving.lock` while it saves,
+so a folder whose lock is free has no writer left). Only the
 newest `keep` are kept. Resuming with a different config, other shards or another world size is a clear error, and
 so is a file whose bytes changed since it was written (torch.load does not check the zip's CRCs).
 Multi-node runs need the run folder on a filesystem every node sees.
@@ -15,12 +17,15 @@ Multi-node runs need the run folder on a filesystem every node sees.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import pickle
 import random
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +44,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 META = "meta.json"
+SAVING_LOCK = ".saving.lock"
+"""Held (flock) by rank 0 from before it makes a `.tmp-step-…` folder until that folder is renamed into place."""
 
 
 @dataclass(slots=True)
@@ -168,6 +175,65 @@ def load_state(
         ) from exc
 
 
+@contextlib.contextmanager
+def saving_lock(root: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold `<root>/.saving.lock`; yields whether it was had (with `wait=False`, False: another writer holds it).
+
+    The kernel drops an flock with its process, so a writer killed mid-save (SIGTERM from torchrun, SIGKILL, the OOM
+    killer) frees it: unlike a pid written to a file, nothing stale is left and no reused pid is mistaken for it.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / SAVING_LOCK, "a+b") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def discard(folder: Path) -> None:
+    """Delete a checkpoint folder by renaming it to `.tmp-…` first: deleted in place, a kill midway (rmtree takes
+    files in no set order) left a `step-…` folder without its meta.json or model.pt, kept for good."""
+    gone = folder.with_name(f".tmp-discard-{folder.name}")
+    shutil.rmtree(gone, ignore_errors=True)
+    os.replace(folder, gone)
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def _stale(root: Path) -> list[Path]:
+    complete = list_checkpoints(root.parent)
+    stale = [p for p in root.glob(".tmp-*") if p.is_dir()]
+    stale += [p for p in root.glob("step-*") if p.is_dir() and complete and p < complete[-1] and p not in complete]
+    return sorted(stale)
+
+
+def remove_stale_tmp(run_dir: str | Path) -> list[Path]:
+    """Delete what a save or a pruning killed midway left: `.tmp-…` folders (they stayed until that step was saved
+    again), and `step-…` folders without a meta.json older than the newest complete checkpoint (a deletion cut
+    short before `discard` renamed first; the newest one is a damaged checkpoint for `load_latest` to report). A save
+    in progress, by this or another process, holds the saving lock and keeps its folder. Returns those deleted."""
+    root = Path(run_dir) / CHECKPOINTS
+    if not root.is_dir() or not _stale(root):
+        return []
+    try:
+        with saving_lock(root, wait=False) as had:
+            if not had:
+                log.info("%s: a checkpoint is being saved by another process; its .tmp-* folder stays", root)
+                return []
+            stale = _stale(root)  # again: a writer may have come and gone before the lock was had
+            for folder in stale:
+                shutil.rmtree(folder, ignore_errors=True)
+                log.warning("removed %s, left by a checkpoint save or deletion killed before it finished", folder)
+            return stale
+    except OSError as exc:  # a read-only run folder: resuming reads it, the folders stay until it is writable
+        log.warning("%s: could not take %s (%s); stale checkpoint folders stay", root, SAVING_LOCK, exc)
+        return []
+
+
 class Checkpoint:
     """Saves and restores model, optimizer, scheduler, loader, counters and RNG together, on every rank."""
 
@@ -211,6 +277,16 @@ class Checkpoint:
         return unwrap(self.model).state_dict(), self.optimizer.state_dict()
 
     def save(self) -> Path:
+        # rank 0 creates, and renames, the folder every rank writes into: it alone holds the lock, across the barriers
+        with contextlib.ExitStack() as held:
+            if self.world.is_main:
+                try:
+                    held.enter_context(saving_lock(self.root))
+                except OSError as exc:
+                    raise _unwritable(self.root / SAVING_LOCK, exc) from exc
+            return self._save()
+
+    def _save(self) -> Path:
         step = self.state.step
         final = self.root / f"step-{step:08d}"
         tmp = self.root / f".tmp-step-{step:08d}"
@@ -242,10 +318,10 @@ class Checkpoint:
             raise
         if self.world.is_main:
             if final.exists():
-                shutil.rmtree(final)
+                discard(final)
             os.replace(tmp, final)
             for old in list_checkpoints(self.root.parent)[: -self.config.checkpoint.keep]:
-                shutil.rmtree(old, ignore_errors=True)
+                discard(old)
             log.info("checkpoint step %d saved to %s", step, final)
         D.barrier()
         return final

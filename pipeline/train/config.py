@@ -3,13 +3,16 @@ style, plus the run-level knobs (steps, precision, parallelism). Every field def
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from lmforge.pipeline.configuring import check, from_dict, read_config_file
-from lmforge.pipeline.train.models import ModelConfig
+from lmforge.pipeline.train.models import ModelConfig, real, whole
+
+SAMPLE_TOKENS_MAX = 4096
+"""The most new tokens per logged sample: samples are a glance at the model at the end of a run, decoded one token at a
+time on rank 0 while the other ranks wait; 4096 is 16 contexts of the default GPT, far past what a reader looks at."""
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -24,8 +27,8 @@ class DataConfig:
     """Drop the last incomplete global batch of an epoch (False: fill it from the start of the epoch's order)."""
 
     def __post_init__(self) -> None:
-        check(self.batch_size >= 1, "train.data.batch_size", "must be at least 1")
-        check(self.seq_len >= 1, "train.data.seq_len", "must be at least 1")
+        check(whole(self.batch_size, 1), "train.data.batch_size", f"must be an integer ≥ 1, got {self.batch_size!r}")
+        check(whole(self.seq_len, 1), "train.data.seq_len", f"must be an integer ≥ 1, got {self.seq_len!r}")
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -38,7 +41,8 @@ class OptimConfig:
     min_lr_ratio: float = 0.1
     """Floor of the cosine decay, as a fraction of `lr` (GPT-3: 10 %)."""
     warmup_steps: int = 20
-    """Linear warmup steps from ~0 to `lr`."""
+    """Linear warmup steps from ~0 to `lr`; one ≥ max_steps never reaches `lr` (accepted, with a warning: nanoGPT
+    neither clamps nor warns, litgpt warns and clamps; lmforge keeps the schedule the config asks for)."""
     weight_decay: float = 0.1
     """Decoupled weight decay on matrices (2-D+ params); norms, biases and 1-D params get none (nanoGPT)."""
     beta1: float = 0.9
@@ -51,14 +55,36 @@ class OptimConfig:
     """Clip the global gradient norm to this; 0 disables clipping (the norm is still logged)."""
 
     def __post_init__(self) -> None:
-        check(0 < self.lr < math.inf, "train.optim.lr", "must be positive and finite")
-        check(0.0 <= self.min_lr_ratio <= 1.0, "train.optim.min_lr_ratio", "must be in [0, 1]")
-        check(self.warmup_steps >= 0, "train.optim.warmup_steps", "must be ≥ 0")
-        check(0 <= self.weight_decay < math.inf, "train.optim.weight_decay", "must be ≥ 0 and finite")
-        check(0.0 <= self.beta1 < 1.0, "train.optim.beta1", "must be in [0, 1)")
-        check(0.0 <= self.beta2 < 1.0, "train.optim.beta2", "must be in [0, 1)")
-        check(self.eps > 0, "train.optim.eps", "must be positive")
-        check(self.grad_clip >= 0, "train.optim.grad_clip", "must be ≥ 0 (0 disables clipping)")
+        # Every float check starts with real(): NaN fails each comparison below, but +inf passes a bare `> 0`.
+        check(real(self.lr) and self.lr > 0, "train.optim.lr", f"must be positive and finite, got {self.lr!r}")
+        check(
+            real(self.min_lr_ratio) and 0.0 <= self.min_lr_ratio <= 1.0,
+            "train.optim.min_lr_ratio",
+            f"must be in [0, 1], got {self.min_lr_ratio!r}",
+        )
+        check(
+            whole(self.warmup_steps, 0),
+            "train.optim.warmup_steps",
+            f"must be an integer ≥ 0, got {self.warmup_steps!r}",
+        )
+        check(
+            real(self.weight_decay) and self.weight_decay >= 0,
+            "train.optim.weight_decay",
+            f"must be ≥ 0 and finite, got {self.weight_decay!r}",
+        )
+        check(
+            real(self.beta1) and 0.0 <= self.beta1 < 1.0, "train.optim.beta1", f"must be in [0, 1), got {self.beta1!r}"
+        )
+        check(
+            real(self.beta2) and 0.0 <= self.beta2 < 1.0, "train.optim.beta2", f"must be in [0, 1), got {self.beta2!r}"
+        )
+        # An infinite ε makes every AdamW update 0 (nothing trains, silently); 0 divides by zero on a zero gradient.
+        check(real(self.eps) and self.eps > 0, "train.optim.eps", f"must be positive and finite, got {self.eps!r}")
+        check(
+            real(self.grad_clip) and self.grad_clip >= 0,
+            "train.optim.grad_clip",
+            f"must be ≥ 0 and finite (0 disables clipping), got {self.grad_clip!r}",
+        )
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -71,8 +97,8 @@ class CheckpointConfig:
     """Keep the newest this many checkpoints; older ones are deleted after a new one is in place."""
 
     def __post_init__(self) -> None:
-        check(self.every >= 1, "train.checkpoint.every", "must be at least 1")
-        check(self.keep >= 1, "train.checkpoint.keep", "must be at least 1")
+        check(whole(self.every, 1), "train.checkpoint.every", f"must be an integer ≥ 1, got {self.every!r}")
+        check(whole(self.keep, 1), "train.checkpoint.keep", f"must be an integer ≥ 1, got {self.keep!r}")
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -88,19 +114,31 @@ class TrackingConfig:
     eval_every: int = 50
     """Validation loss and perplexity every this many steps (and at the end); 0 disables."""
     eval_batches: int = 8
-    """Micro-batches per rank in each validation pass."""
+    """Micro-batches per rank in each validation pass; a val split holding fewer is scored whole, each window once."""
     system_metrics: bool = True
     """Let MLflow sample CPU/GPU/memory use (needs psutil; silently off without it)."""
     sample_prompts: tuple[str, ...] = ("The", "In the beginning", "Once upon a time")
     """Fixed prompts whose continuations are logged as an MLflow table at the end of training."""
     sample_tokens: int = 32
-    """New tokens per sample."""
+    """New tokens per sample (0 logs no samples; at most SAMPLE_TOKENS_MAX)."""
 
     def __post_init__(self) -> None:
-        check(self.log_every >= 1, "train.tracking.log_every", "must be at least 1")
-        check(self.eval_every >= 0, "train.tracking.eval_every", "must be ≥ 0 (0 disables)")
-        check(self.eval_batches >= 1, "train.tracking.eval_batches", "must be at least 1")
-        check(self.sample_tokens >= 0, "train.tracking.sample_tokens", "must be ≥ 0")
+        check(whole(self.log_every, 1), "train.tracking.log_every", f"must be an integer ≥ 1, got {self.log_every!r}")
+        check(
+            whole(self.eval_every, 0),
+            "train.tracking.eval_every",
+            f"must be an integer ≥ 0 (0 disables), got {self.eval_every!r}",
+        )
+        check(
+            whole(self.eval_batches, 1),
+            "train.tracking.eval_batches",
+            f"must be an integer ≥ 1, got {self.eval_batches!r}",
+        )
+        check(
+            whole(self.sample_tokens, 0, SAMPLE_TOKENS_MAX),
+            "train.tracking.sample_tokens",
+            f"must be an integer in [0, {SAMPLE_TOKENS_MAX}] (0 logs no samples), got {self.sample_tokens!r}",
+        )
         check(bool(self.experiment), "train.tracking.experiment", "must not be empty")
 
 
@@ -135,16 +173,29 @@ class TrainConfig:
     """Where to train: `auto` = CUDA (NCCL) when present, else CPU (gloo)."""
 
     def __post_init__(self) -> None:
-        check(self.max_steps >= 1, "train.max_steps", "must be at least 1")
-        check(self.grad_accum >= 1, "train.grad_accum", "must be at least 1")
+        check(whole(self.max_steps, 1), "train.max_steps", f"must be an integer ≥ 1, got {self.max_steps!r}")
+        check(whole(self.grad_accum, 1), "train.grad_accum", f"must be an integer ≥ 1, got {self.grad_accum!r}")
         # numpy's generators take no negative seed, and torch.manual_seed none past 2^64 (ranks add their index)
-        check(0 <= self.seed < 1 << 63, "train.seed", "must be in [0, 2^63)")
+        check(whole(self.seed, 0, (1 << 63) - 1), "train.seed", f"must be an integer in [0, 2^63), got {self.seed!r}")
         ctx = self.model.context_length
         check(
             ctx is None or self.data.seq_len <= ctx,
             "train.data.seq_len",
             f"{self.data.seq_len} exceeds the model's context (model.gpt.block_size = {ctx})",
         )
+
+    def warnings(self) -> list[str]:
+        """Settings that are valid but likely not what was meant; the trainer logs them when a run starts."""
+        out = []
+        if self.optim.warmup_steps >= self.max_steps:
+            # lr_factor reaches 1 at step index `warmup_steps`; the last step a run applies has index max_steps - 1
+            out.append(
+                f"train.optim.warmup_steps ({self.optim.warmup_steps}) ≥ train.max_steps ({self.max_steps}): the "
+                f"learning rate never reaches its peak train.optim.lr ({self.optim.lr}); it ends at "
+                f"{self.optim.lr * self.max_steps / (self.optim.warmup_steps + 1):.3g}. Lower warmup_steps (GPT-3 warms "
+                "up over a small fraction of the run) unless a run shorter than its warmup is meant"
+            )
+        return out
 
     @property
     def tokens_per_step(self) -> int:

@@ -172,6 +172,13 @@ class ShardLoader:
         self.batch += 1
         return torch.from_numpy(x), torch.from_numpy(y)
 
+    def fresh_rows(self, batch: int) -> int:
+        """How many rows of this rank's part of global batch `batch` (of an epoch) are windows the epoch has not
+        visited before: all of them, but for the last global batch, which `drop_last=False` fills up from the start
+        of the epoch's order. The fresh rows come first, so they are the batch's first `fresh_rows` rows."""
+        first = (batch * self.world_size + self.rank) * self.batch_size
+        return min(self.batch_size, max(0, self.num_windows - first))
+
     def _check_ids(self, x: np.ndarray, y: np.ndarray, windows: np.ndarray) -> None:
         """A token id past the vocabulary (a damaged payload under an intact header) would crash the embedding with
         an index error on the CPU, and a device-side assert on a GPU: name the split and the offset instead."""

@@ -3,13 +3,25 @@ place that builds a model from it."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lmforge.pipeline.configuring import check
 
 if TYPE_CHECKING:
     import torch
+
+
+def whole(value: Any, low: int, high: float = math.inf) -> bool:
+    """`value` is an int in [low, high]. A bool is refused: `from_dict` refuses one from a TOML file, and a config
+    built in Python must not pass `True` as a count of 1 either."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def real(value: Any) -> bool:
+    """`value` is a finite number, not a bool: a bare `x > 0` lets +inf through (and `not x <= 0` lets NaN through)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -37,18 +49,24 @@ class GPTConfig:
     """Biases in Linear and LayerNorm layers (GPT-2 has them; nanoGPT shows they are not needed)."""
 
     def __post_init__(self) -> None:
-        check(self.n_layer >= 1, "model.gpt.n_layer", "must be at least 1")
-        check(self.n_head >= 1, "model.gpt.n_head", "must be at least 1")
-        check(self.n_embd >= 1, "model.gpt.n_embd", "must be at least 1")
+        check(whole(self.n_layer, 1), "model.gpt.n_layer", f"must be an integer ≥ 1, got {self.n_layer!r}")
+        check(whole(self.n_head, 1), "model.gpt.n_head", f"must be an integer ≥ 1, got {self.n_head!r}")
+        check(whole(self.n_embd, 1), "model.gpt.n_embd", f"must be an integer ≥ 1, got {self.n_embd!r}")
         check(self.n_embd % self.n_head == 0, "model.gpt.n_embd", f"{self.n_embd} is not divisible by n_head")
         check(
             self.pos != "rope" or (self.n_embd // self.n_head) % 2 == 0,
             "model.gpt.n_head",
             "RoPE needs an even head width (n_embd // n_head)",
         )
-        check(self.block_size >= 1, "model.gpt.block_size", "must be at least 1")
-        check(self.rope_base > 0, "model.gpt.rope_base", "must be positive")
-        check(0.0 <= self.dropout < 1.0, "model.gpt.dropout", "must be in [0, 1)")
+        check(whole(self.block_size, 1), "model.gpt.block_size", f"must be an integer ≥ 1, got {self.block_size!r}")
+        # θ ≤ 1 makes every pair of dimensions rotate at the same or a rising rate (no long wavelengths), and an
+        # infinite or NaN θ turns the rotation tables into NaN: every loss of the run is then NaN.
+        check(
+            real(self.rope_base) and self.rope_base > 1,
+            "model.gpt.rope_base",
+            f"must be a finite number > 1 (RoFormer uses 10000), got {self.rope_base!r}",
+        )
+        check(0.0 <= self.dropout < 1.0, "model.gpt.dropout", f"must be in [0, 1), got {self.dropout!r}")
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -69,10 +87,10 @@ class LSTMConfig:
     """Dropout on embeddings, between layers and before the output; 0 for small data trained few steps."""
 
     def __post_init__(self) -> None:
-        check(self.n_layer >= 1, "model.lstm.n_layer", "must be at least 1")
-        check(self.n_embd >= 1, "model.lstm.n_embd", "must be at least 1")
-        check(self.hidden_size >= 1, "model.lstm.hidden_size", "must be at least 1")
-        check(0.0 <= self.dropout < 1.0, "model.lstm.dropout", "must be in [0, 1)")
+        check(whole(self.n_layer, 1), "model.lstm.n_layer", f"must be an integer ≥ 1, got {self.n_layer!r}")
+        check(whole(self.n_embd, 1), "model.lstm.n_embd", f"must be an integer ≥ 1, got {self.n_embd!r}")
+        check(whole(self.hidden_size, 1), "model.lstm.hidden_size", f"must be an integer ≥ 1, got {self.hidden_size!r}")
+        check(0.0 <= self.dropout < 1.0, "model.lstm.dropout", f"must be in [0, 1), got {self.dropout!r}")
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)

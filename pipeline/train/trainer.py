@@ -17,18 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from lmforge.pipeline.configuring import to_dict
 from lmforge.pipeline.digest import code_version
 from lmforge.pipeline.errors import LmforgeError
 from lmforge.pipeline.stage import is_done, write_manifest
-from lmforge.pipeline.tracking.mlflow_run import Tracker
+from lmforge.pipeline.tracking.mlflow_run import Tracker, tracking_uri
 from lmforge.pipeline.train import distributed as D
-from lmforge.pipeline.train.checkpoint import Checkpoint, TrainState, list_checkpoints, unwrap
+from lmforge.pipeline.train.checkpoint import Checkpoint, TrainState, list_checkpoints, remove_stale_tmp, unwrap
 from lmforge.pipeline.train.config import TrainConfig
 from lmforge.pipeline.train.loader import ShardLoader, shards_info
 from lmforge.pipeline.train.models import build_model
 from lmforge.pipeline.train.optim import build_optimizer, lr_factor, seed_everything
+from lmforge.pipeline.urls import shown_url
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,15 @@ METRICS = "metrics.jsonl"
 
 class NonFiniteLossError(LmforgeError):
     """The loss or gradient norm became NaN/inf; the run stops before the bad update, last checkpoint kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """One validation pass: mean loss per token (nats) over `tokens` target tokens in `windows` val windows."""
+
+    loss: float
+    windows: int
+    tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +117,10 @@ class Trainer:
         )
         seed_everything(config.seed + w.rank)  # dropout differs per rank; restored from the checkpoint on resume
         self.resumed_from: int | None = None
+        if w.is_main:
+            remove_stale_tmp(self.run_dir)  # before any save of this run can make one
+            for warning in config.warnings():
+                log.warning("%s", warning)
         if resume:
             found = self.checkpoint.load_latest()
             self.resumed_from = self.state.step if found else None
@@ -124,6 +139,8 @@ class Trainer:
         )
         self.history: list[tuple[int, float]] = []
         self.val_history: list[tuple[int, float]] = []
+        self.last_val: Validation | None = None
+        self._told_val_size = False
 
     def _parallelize(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.config.parallel == "fsdp" and self.world.distributed:
@@ -202,18 +219,57 @@ class Trainer:
         )
 
     @torch.no_grad()
-    def evaluate(self) -> float:
-        """Mean validation loss over `eval_batches` micro-batches per rank (disjoint across ranks), averaged."""
-        cfg = self.config
+    def evaluate(self) -> Validation:
+        """Mean validation loss per token over the first `eval_batches` micro-batches per rank (disjoint across ranks),
+        each val window scored once: a split with fewer batches is scored whole, and the rows the last batch repeats
+        from the split's start to fill itself are left out (both used to be averaged in again)."""
         loader = self._val_loader()
+        batches = min(self.config.tracking.eval_batches, loader.batches_per_epoch)
+        if batches < self.config.tracking.eval_batches and not self._told_val_size:
+            self._told_val_size = True
+            log.info(
+                "the val split holds %d window(s) of %d tokens, %d batch(es) per rank: each is scored once per "
+                "evaluation (train.tracking.eval_batches = %d asks for more)",
+                loader.num_windows,
+                loader.seq_len,
+                batches,
+                self.config.tracking.eval_batches,
+            )
         self.model.eval()
-        total = torch.zeros((), device=self.device)
-        for _ in range(cfg.tracking.eval_batches):
+        # (nll sum in nats, windows, tokens): sums, so that ranks scoring fewer rows weigh less in the mean
+        totals = torch.zeros(3, dtype=torch.float64, device=self.device)
+        for b in range(batches):
+            fresh = loader.fresh_rows(b)
             x, y = (t.to(self.device) for t in loader.next_batch())
             with self._autocast():
-                total += self.model(x, y)[1].float()
+                logits, _ = self.model(x)  # (B, T, V); every rank runs the whole batch: FSDP gathers in forward
+            nll = F.cross_entropy(logits[:fresh].float().flatten(0, 1), y[:fresh].flatten(), reduction="sum")
+            totals[0] += nll.double()
+            totals[1] += fresh
+            totals[2] += fresh * loader.seq_len
         self.model.train()
-        return D.all_reduce_mean(total / cfg.tracking.eval_batches).item()
+        D.all_reduce_sum(totals)
+        nll_sum, windows, tokens = totals.tolist()
+        return Validation(loss=nll_sum / tokens, windows=int(windows), tokens=int(tokens))
+
+    def _validate(self, step: int | None) -> float:
+        """Evaluate, and record it (history, MLflow, log) at `step`; None: the final loss of a run trained already,
+        whose MLflow run holds it."""
+        result = self.last_val = self.evaluate()
+        if step is not None:
+            self.val_history.append((step, result.loss))
+            ppl = math.exp(min(result.loss, 50.0))
+            self.tracker.log_metrics({"val_loss": result.loss, "val_ppl": ppl, "val_tokens": result.tokens}, step)
+            if self.world.is_main:
+                log.info(
+                    "step %d val loss %.4f ppl %.2f (%d windows, %d tokens)",
+                    step,
+                    result.loss,
+                    ppl,
+                    result.windows,
+                    result.tokens,
+                )
+        return result.loss
 
     # -- the loop ---------------------------------------------------------------------------------------------------
     def fit(self, until: int | None = None) -> TrainResult:
@@ -258,11 +314,7 @@ class Trainer:
                         )
                     t0, tokens0 = time.perf_counter(), self.state.tokens_seen
                 if tcfg.eval_every and (step % tcfg.eval_every == 0 or step == cfg.max_steps):
-                    val = self.evaluate()
-                    self.val_history.append((step, val))
-                    self.tracker.log_metrics({"val_loss": val, "val_ppl": math.exp(min(val, 50.0))}, step)
-                    if w.is_main:
-                        log.info("step %d val loss %.4f ppl %.2f", step, val, math.exp(min(val, 50.0)))
+                    val = self._validate(step)
                 if step % cfg.checkpoint.every == 0 or step == cfg.max_steps:
                     self.tracker.flush()  # a crash after the save must not cost MLflow the steps it keeps
                     self.checkpoint.save()
@@ -271,7 +323,7 @@ class Trainer:
                 if loss is None and self.history and self.history[-1][0] == self.state.step:
                     loss = self.history[-1][1]  # resumed from the final checkpoint (killed before the manifest)
                 if val is None and tcfg.eval_every:
-                    val = self.evaluate()  # likewise: nothing left to train, the final val loss is still due
+                    val = self._validate(None)  # likewise: nothing left to train, the final val loss is still due
                 self._finish(loss, val)
         except KeyboardInterrupt:
             status = "KILLED"  # Ctrl-C: the last checkpoint stays; `--resume` continues from it
@@ -300,11 +352,18 @@ class Trainer:
                 with contextlib.suppress(json.JSONDecodeError):  # a line cut by a kill or a full disk
                     rows.append(json.loads(line))
             rows = [r for r in rows if r["step"] <= self.state.step]
-            metrics.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+            # into a new file, then renamed over: rewritten in place, a kill or a full disk midway lost the rows of
+            # every step before the resume, which no checkpoint keeps
+            tmp = metrics.with_name(METRICS + ".tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+            tmp.replace(metrics)
             # the loss curve logged at the end covers the steps before the resume too
             self.history = [(r["step"], r["loss"]) for r in rows]
         info = self.read_run_json(self.run_dir)
+        store = shown_url(tracking_uri(self.run_dir.parent.parent))
+        continued, copied_from = self._mlflow_run_to_continue(info, store)
         tags = {
+            **copied_from,
             "lmforge.shards": self.shards_id,
             "lmforge.tokenizer": str(self.tokenizer["id"]),
             "lmforge.run_dir": str(self.run_dir.resolve()),
@@ -314,7 +373,7 @@ class Trainer:
             **self.tags,
         }
         mlflow_id = self.tracker.start(
-            run_name=self.run_dir.name, params=to_dict(self.config), tags=tags, run_id=info.get("mlflow_run_id")
+            run_name=self.run_dir.name, params=to_dict(self.config), tags=tags, run_id=continued
         )
         # val losses are not in metrics.jsonl: those before the resume come from the continued MLflow run
         self.val_history = self.tracker.history("val_loss", self.state.step)
@@ -326,15 +385,51 @@ class Trainer:
         info.update(
             {
                 "run_id": self.run_dir.name,
+                "run_dir": str(self.run_dir.resolve()),
                 "shards_id": self.shards_id,
                 "tokenizer_id": self.tokenizer["id"],
-                "mlflow_run_id": mlflow_id or info.get("mlflow_run_id"),
+                "mlflow_run_id": mlflow_id or continued,
+                "mlflow_store": store if mlflow_id else info.get("mlflow_store"),
                 "status": "running",
                 "world_size": self.world.world_size,
                 "step": self.state.step,
             }
         )
         self._write_run_json(info)
+
+    def _mlflow_run_to_continue(self, info: dict[str, Any], store: str) -> tuple[str | None, dict[str, str]]:
+        """(MLflow run id from run.json to continue, or None for a new run; tags naming what a new run forks from).
+
+        A run folder copied whole (`cp -r runs/A runs/B`, then training B) holds A's run.json: continuing its MLflow
+        run logged B's steps into A's run, over A's own. When the folder run.json was written in still holds a run
+        naming the same MLflow run, in the same store, this folder is a copy: it gets an MLflow run of its own (tagged
+        with the one it was copied from), and A's stays as A left it. Refusing instead would leave the copy no way to
+        train but editing run.json; a copy is a fork a user makes on purpose (to train on from a checkpoint). A folder
+        moved (the original is gone), or a workspace copied with its own SQLite store, continues its MLflow run.
+        """
+        run_id = info.get("mlflow_run_id")
+        if not run_id:
+            return None, {}
+        here = self.run_dir.resolve()
+        # run.json written before it recorded its folder: the run folder's name, in the same runs folder
+        recorded = Path(info.get("run_dir") or self.run_dir.parent.resolve() / str(info.get("run_id", here.name)))
+        if recorded == here or info.get("mlflow_store", store) != store:
+            return run_id, {}
+        try:
+            original = self.read_run_json(recorded).get("mlflow_run_id")
+        except (OSError, ValueError):  # a torn run.json at the original: it still claims the run
+            original = run_id
+        if original != run_id:
+            log.info("run folder moved from %s: continuing MLflow run %s", recorded, run_id)
+            return run_id, {}
+        log.warning(
+            "%s is a copy of %s: it trains on in a new MLflow run, tagged lmforge.copied_from_mlflow_run, and MLflow "
+            "run %s stays the original's (the val losses before the copy are only there)",
+            here,
+            recorded,
+            run_id,
+        )
+        return None, {"lmforge.copied_from": str(recorded), "lmforge.copied_from_mlflow_run": str(run_id)}
 
     def _finish(self, loss: float | None, val: float | None) -> None:
         if not self.world.is_main:
@@ -350,6 +445,7 @@ class Trainer:
                 "tokens_seen": self.state.tokens_seen,
                 "train_loss": loss,
                 "val_loss": val,
+                **self._val_size(),
                 "checkpoint": str(list_checkpoints(self.run_dir)[-1]),
             }
         )
@@ -365,10 +461,17 @@ class Trainer:
                 "tokens_seen": self.state.tokens_seen,
                 "train_loss": loss,
                 "val_loss": val,
+                **self._val_size(),
                 "mlflow_run_id": info.get("mlflow_run_id"),
                 "world_size": self.world.world_size,
             },
         )
+
+    def _val_size(self) -> dict[str, int]:
+        """What the final val loss averages over: a small val split scores fewer tokens than eval_batches asks."""
+        if self.last_val is None:
+            return {}
+        return {"val_windows": self.last_val.windows, "val_tokens": self.last_val.tokens}
 
     def _log_samples(self) -> None:
         tcfg = self.config.tracking

@@ -7,15 +7,17 @@ import re
 import resource
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from lmforge.pipeline.errors import ConfigError, IntegrityError, LmforgeError, NotFoundError
-from lmforge.pipeline.train.checkpoint import list_checkpoints, load_for_inference
+from lmforge.pipeline.train.checkpoint import list_checkpoints, load_for_inference, saving_lock
 from lmforge.pipeline.train.trainer import Trainer
-from tests.support.training import tiny_config
+from tests.support.training import tiny_config, worker_env
 
 
 def test_checkpoint_holds_all_state_and_keeps_the_last_k(shards_dir: Path, run_dir: Path) -> None:
@@ -160,5 +162,72 @@ def test_a_checkpoint_that_cannot_be_written_is_a_clear_error(shards_dir: Path, 
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
         signal.signal(signal.SIGXFSZ, old_handler)
-    assert not list((run_dir / "checkpoints").iterdir())
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == [".saving.lock"]  # an empty file
     assert Trainer(config, shards_dir, run_dir).fit().step == 5
+
+
+KILLED_MID_SAVE = """
+import resource, signal, sys
+from pathlib import Path
+from lmforge.pipeline.train.trainer import Trainer
+from tests.support.training import tiny_config
+
+trainer = Trainer(tiny_config(max_steps=5), Path(sys.argv[1]), Path(sys.argv[2]))
+# model.pt (~0.5 MB) outgrows the limit: the kernel kills the process by SIGXFSZ inside the write, as torchrun's
+# SIGTERM or the OOM killer would, so no Python clean-up runs
+signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+trainer.fit()
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (POSIX)")
+def test_a_save_killed_midway_leaves_no_tmp_folder_once_the_run_starts_again(shards_dir: Path, run_dir: Path):
+    """A kill inside a save left `.tmp-step-00000005` (half a model.pt) until step 5 was saved again, and for good
+    when the run resumed past it from an older checkpoint or was never resumed."""
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_SAVE, str(shards_dir), str(run_dir)],
+        cwd=root,
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGXFSZ, done.stderr[-2000:]
+    left = run_dir / "checkpoints" / ".tmp-step-00000005"
+    assert (left / "rank-00000.pt").is_file() and not list_checkpoints(run_dir)
+    trainer = Trainer(tiny_config(max_steps=5), shards_dir, run_dir)
+    assert not left.exists() and trainer.resumed_from is None
+    assert trainer.fit().step == 5
+
+
+def test_a_save_in_progress_keeps_its_tmp_folder(shards_dir: Path, run_dir: Path) -> None:
+    """A run starting while another process saves into the same run folder must not pull its folder away."""
+    checkpoints = run_dir / "checkpoints"
+    with saving_lock(checkpoints) as had:  # held as a live writer holds it (flock: per open file, so in-process too)
+        assert had
+        writing = checkpoints / ".tmp-step-00000005"
+        writing.mkdir()
+        (writing / "rank-00000.pt").write_bytes(b"being written")
+        Trainer(tiny_config(max_steps=5), shards_dir, run_dir)
+        assert (writing / "rank-00000.pt").read_bytes() == b"being written"
+
+
+def test_a_checkpoint_deletion_cut_short_leaves_nothing_behind(shards_dir: Path, run_dir: Path) -> None:
+    """Pruning deleted old checkpoints in place; a kill inside that rmtree left `step-…` folders without their
+    meta.json, which nothing listed, pruned or reported again: disk lost for good."""
+    config = tiny_config(max_steps=12, checkpoint={"every": 5, "keep": 2})
+    Trainer(config, shards_dir, run_dir).fit(until=11)  # checkpoints at 5 and 10
+    cut = run_dir / "checkpoints" / "step-00000003"  # what a kill mid-rmtree of an old checkpoint left
+    cut.mkdir()
+    (cut / "optim.pt").write_bytes(b"the rest of an old checkpoint")
+    discarding = run_dir / "checkpoints" / ".tmp-discard-step-00000001"  # the same kill, with discard()
+    discarding.mkdir()
+    trainer = Trainer(config, shards_dir, run_dir)
+    assert trainer.resumed_from == 10 and not cut.exists() and not discarding.exists()
+    trainer.fit()
+    names = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert names == [".saving.lock", "step-00000010", "step-00000012"]

@@ -187,3 +187,28 @@ def test_a_token_id_past_the_vocabulary_is_an_integrity_error(counting: Path) ->
     # the last target of a row counts too: window 0 ends with target 32
     with pytest.raises(IntegrityError, match=r"within tokens 0–32 "):
         loader(counting, shuffle=False, vocab_size=32, batch_size=1).next_batch()
+
+
+@pytest.mark.parametrize(("world_size", "batch_size", "seq_len"), [(1, 5, T), (2, 5, T), (3, 4, T), (2, 8, 1000)])
+def test_fresh_rows_of_an_epoch_are_every_window_once(counting: Path, world_size: int, batch_size: int, seq_len: int):
+    """Evaluation scores only a batch's fresh rows: across ranks they must be each window exactly once, although the
+    last global batch is filled up from the epoch's start (with 12 windows of 1000, one global batch of 2 × 8 holds
+    every window and 4 again)."""
+    ranks = [
+        loader(
+            counting,
+            drop_last=False,
+            shuffle=False,
+            batch_size=batch_size,
+            seq_len=seq_len,
+            rank=r,
+            world_size=world_size,
+        )
+        for r in range(world_size)
+    ]
+    seen = []
+    for b in range(ranks[0].batches_per_epoch):
+        for ld in ranks:
+            fresh = ld.fresh_rows(b)
+            seen += [int(row[0]) // seq_len for row in ld.next_batch()[0][:fresh]]
+    assert sorted(seen) == list(range(ranks[0].num_windows))

@@ -4,6 +4,8 @@ with a SIGKILL of the whole process group mid-run, for world sizes 1 and 2."""
 from __future__ import annotations
 
 import json
+import resource
+import signal
 from pathlib import Path
 
 import pytest
@@ -100,5 +102,63 @@ def test_a_metrics_line_cut_by_a_kill_does_not_block_the_resume(shards_dir: Path
     Trainer(config, shards_dir, run).fit(until=7)  # checkpoint at 5
     with open(run / "metrics.jsonl", "a", encoding="utf-8") as f:
         f.write('{"step": 8, "loss": 6.9')  # what a kill -9 (or a full disk) leaves mid-line
+    assert Trainer(config, shards_dir, run).fit().step == 10
+    assert [row["step"] for row in steps(run)] == list(range(1, 11))
+
+
+def _mlflow_loss_steps(run_id: str) -> list[int]:
+    from mlflow import MlflowClient
+
+    return sorted(m.step for m in MlflowClient().get_metric_history(run_id, "loss"))
+
+
+def test_a_copied_run_folder_trains_into_an_mlflow_run_of_its_own(shards_dir: Path, tmp_path: Path, monkeypatch):
+    """`cp -r runs/A runs/B` and training B reopened A's MLflow run from the copied run.json and logged B's steps
+    into it. The copy now gets an MLflow run of its own; the original, and a folder moved rather than copied, go on
+    in theirs."""
+    import shutil
+
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracking = {"mlflow": True, "eval_every": 5, "sample_tokens": 0, "system_metrics": False}
+    config = tiny_config(max_steps=10, tracking=tracking)
+    runs = shards_dir.parent.parent / "runs"
+    a, b, moved = (runs / f"{tmp_path.name}-{x}" for x in ("a", "b", "moved"))
+    Trainer(config, shards_dir, a).fit(until=7)  # checkpoint at 5
+    a_id = json.loads((a / "run.json").read_text())["mlflow_run_id"]
+    assert _mlflow_loss_steps(a_id) == list(range(1, 8))
+
+    shutil.copytree(a, b)
+    copy = Trainer(config, shards_dir, b).fit()
+    assert copy.mlflow_run_id and copy.mlflow_run_id != a_id
+    assert _mlflow_loss_steps(a_id) == list(range(1, 8))  # A's run untouched
+    assert _mlflow_loss_steps(copy.mlflow_run_id) == list(range(1, 11))  # steps 1-5 sent from B's metrics.jsonl
+    tags = MlflowClient().get_run(copy.mlflow_run_id).data.tags
+    assert tags["lmforge.copied_from_mlflow_run"] == a_id and tags["lmforge.run_dir"] == str(b.resolve())
+
+    a.rename(moved)  # moved, not copied: nothing else claims A's MLflow run
+    assert Trainer(config, shards_dir, moved).fit().mlflow_run_id == a_id
+    assert _mlflow_loss_steps(a_id) == list(range(1, 11))
+    assert MlflowClient().get_run(a_id).data.tags["lmforge.run_dir"] == str(moved.resolve())
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (POSIX)")
+def test_a_full_disk_while_trimming_metrics_on_resume_keeps_the_earlier_rows(shards_dir: Path, tmp_path: Path):
+    """The resume rewrote metrics.jsonl in place: a full disk (here a file size limit, which fails writes the same
+    way) or a kill midway truncated it, and the rows of the steps before the resume were gone for good."""
+    config = tiny_config(max_steps=10)
+    run = shards_dir.parent.parent / "runs" / tmp_path.name
+    Trainer(config, shards_dir, run).fit(until=7)  # checkpoint at 5; ~150 bytes a row
+    before = (run / "metrics.jsonl").read_bytes()
+    old_limit, old_handler = resource.getrlimit(resource.RLIMIT_FSIZE), signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300, old_limit[1]))
+    try:
+        with pytest.raises(OSError, match="File too large"):
+            Trainer(config, shards_dir, run).fit()
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert (run / "metrics.jsonl").read_bytes() == before
     assert Trainer(config, shards_dir, run).fit().step == 10
     assert [row["step"] for row in steps(run)] == list(range(1, 11))

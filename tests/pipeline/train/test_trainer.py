@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -169,3 +170,42 @@ def test_a_non_finite_loss_before_any_checkpoint_does_not_claim_one(shards_dir: 
         trainer.fit()
     assert "no checkpoint" in str(info.value) and "kept" not in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def _each_val_window_once(trainer: Trainer, shards_dir: Path) -> tuple[float, int]:
+    """(mean loss per token, windows) of the model over every seq_len window of the val stream, each once."""
+    tokens = np.asarray(open_tokens(shards_dir / "val-00000.bin"), dtype=np.int64)
+    t = trainer.config.data.seq_len
+    n = (len(tokens) - 1) // t
+    chunk = torch.from_numpy(np.stack([tokens[i * t : i * t + t + 1] for i in range(n)]))
+    trainer.model.eval()
+    with torch.no_grad():
+        logits, _ = trainer.model(chunk[:, :-1])
+    nll = torch.nn.functional.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten(), reduction="sum")
+    return nll.item() / (n * t), n
+
+
+@pytest.mark.parametrize("eval_batches", [2, 1000])
+def test_validation_scores_each_val_window_once(shards_dir: Path, run_dir: Path, eval_batches: int) -> None:
+    """eval_batches past what the val split holds (117 windows, 30 batches of 4 here) cycled through the split
+    again, and the last batch was filled up with windows from its start: the val loss averaged repeated windows."""
+    config = tiny_config(max_steps=3, tracking={"eval_every": 3, "eval_batches": eval_batches})
+    trainer = Trainer(config, shards_dir, run_dir)
+    trainer.fit()
+    expected, windows = _each_val_window_once(trainer, shards_dir)
+    info = json.loads((run_dir / "run.json").read_text())
+    if eval_batches >= 30:
+        assert trainer.val_history[-1][1] == pytest.approx(expected, rel=1e-5)
+        assert (info["val_windows"], info["val_tokens"]) == (windows, windows * 64)
+    else:  # a part of the split: 2 batches of 4 windows
+        assert (info["val_windows"], info["val_tokens"]) == (8, 8 * 64)
+
+
+def test_a_warmup_longer_than_the_run_trains_with_a_warning(shards_dir: Path, run_dir: Path, caplog) -> None:
+    """It was accepted silently: the lr climbed for the whole run and never reached train.optim.lr."""
+    with caplog.at_level(logging.WARNING, logger="lmforge.pipeline.train.trainer"):
+        result = Trainer(tiny_config(max_steps=3), shards_dir, run_dir).fit()  # warmup_steps = 5
+    assert result.step == 3
+    warned = [r.getMessage() for r in caplog.records if "warmup_steps" in r.getMessage()]
+    assert len(warned) == 1 and "train.optim.warmup_steps (5) ≥ train.max_steps (3)" in warned[0]
+    assert steps(run_dir)[-1]["lr"] == pytest.approx(3e-3 * 3 / 6)  # still climbing at the last step
