@@ -165,7 +165,7 @@ vec_free(Vec *a)
    Scan state
    ------------------------------------------------------------------------------------------------------------ */
 
-enum { N_KEYWORDS = 12, N_PROVIDERS = 12 };
+enum { N_KEYWORDS = 12, N_PROVIDERS = 16 };
 
 /* secrets._KEYWORDS, in order; the last four are CJK and handled by code point. */
 static const char *const KEYWORDS[8] = {"pass", "pwd", "secret", "token", "key", "auth", "credential", "kennwort"};
@@ -184,6 +184,7 @@ enum { /* the candidate lists, in the order scan() returns them (triggers._PATTE
        L_IPV4,
        L_IPV6,
        L_URL_PASSWORD,
+       L_EMAIL_QUOTED,
        L_PROVIDER, /* one list per secrets._PROVIDER_RULES entry */
        N_LISTS = L_PROVIDER + N_PROVIDERS };
 
@@ -207,7 +208,7 @@ typedef struct {
     int kw_fold;    /* keywords are searched here, folding ASCII case (otherwise by keywords()) */
     int need_lower; /* the text holds a character whose lower case is not "itself or ASCII-folded" */
     int fullwidth;  /* the text holds a full-width digit or '@' (detectors.ASCII_TWINS) */
-    int escaped;    /* the text holds "%40", "&#" or "&commat;" (detectors.find_escaped_emails' own test) */
+    int escaped;    /* the text holds "%40", "%2E", "%2B" (any case), "&#" or "&commat;" (find_escaped_values) */
     int spelled;    /* detectors._SPELLED_AT matches somewhere: " at " or " AT " before a dotted name */
     Vec out[N_LISTS]; /* start, end (the endpos for pattern.match) */
 } Scan;
@@ -347,15 +348,32 @@ on_colon(Scan *S, Py_ssize_t i, Py_UCS4 c1)
     }
 }
 
+/* detectors._EMAIL_QUOTED = "[^"…]{1,64}"@… : its content holds no '"', so a match ending in the '"' at q - 1 before
+   an '@' starts at the previous '"', at most 65 characters before it. That one start is the candidate. */
+static void
+quoted_candidate(Scan *S, Py_ssize_t close)
+{
+    const Text *t = S->t;
+    for (Py_ssize_t q = close - 1; q >= 0 && close - q <= 65; q--) {
+        if (at(t, q) == '"') {
+            if (q < close - 1)
+                push2(S, &S->out[L_EMAIL_QUOTED], q, t->n);
+            return;
+        }
+    }
+}
+
 /* _AT_HINT = @(?<=[\w.+\-%<marks>]@)(?=[\w\-]) ; every '@' is kept for the e-mail candidates */
 static void
 on_at(Scan *S, Py_ssize_t i)
 {
     const Text *t = S->t;
     push(S, &S->ats, i);
-    Py_UCS4 next = at(t, i + 1);
-    if (is_email_local(at(t, i - 1)) && (is_word(next) || next == '-'))
+    Py_UCS4 prev = at(t, i - 1), next = at(t, i + 1);
+    if (is_email_local(prev) && (is_word(next) || next == '-'))
         push(S, &S->at_hints, i);
+    else if (prev == '"')
+        quoted_candidate(S, i - 1);
 }
 
 /* _PHONE_INTL = \+(?<![0-9A-Za-z_+]\+)\d++ ... (the caller saw a digit after the '+') */
@@ -428,23 +446,40 @@ is_alnum_ascii(Py_UCS4 c) /* [A-Za-z0-9] */
     return is_digit(c) || is_alpha(c);
 }
 
-/* detectors._SPELLED_AT = " (?:at|AT) (?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])" at i - 1 (i: the 'a' or 'A';
-   the pair is "at" or "AT"): the '.' must end the run of [A-Za-z0-9\-] after the first character, within 63. */
-static void
-on_spelled_at(Scan *S, Py_ssize_t i)
+/* detectors._SPELLED_AT = "(?: (?:at|AT) | -(?:at|AT)- |_(?:at|AT)_)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])"
+   around i (i: the 'a' or 'A'; the pair is "at" or "AT"; `before` is the character before it): the '.' must end the
+   run of [A-Za-z0-9\-] after the first character of the name, within 63. */
+NOINLINE static void /* out of line: on_spelled_at, which runs at every "at" of the text, stays small */
+spelled_name(Scan *S, Py_ssize_t i, Py_UCS4 before)
 {
     const Text *t = S->t;
-    if (at(t, i - 1) != ' ' || at(t, i + 2) != ' ' || !is_alnum_ascii(at(t, i + 3)))
+    Py_UCS4 after = at(t, i + 2);
+    Py_ssize_t j; /* the first character of the dotted name */
+    if (before != '-' && after == before)
+        j = i + 3;
+    else if (before == '-' && after == '-' && at(t, i - 2) == ' ' && at(t, i + 3) == ' ')
+        j = i + 4;
+    else
+        return;
+    if (!is_alnum_ascii(at(t, j)))
         return;
     for (Py_ssize_t k = 1; k <= 63; k++) {
-        Py_UCS4 c = at(t, i + 3 + k);
+        Py_UCS4 c = at(t, j + k);
         if (c == '.') {
-            S->spelled = is_alpha(at(t, i + 4 + k));
+            S->spelled = is_alpha(at(t, j + 1 + k));
             return;
         }
         if (!is_alnum_ascii(c) && c != '-')
             return;
     }
+}
+
+static inline void
+on_spelled_at(Scan *S, Py_ssize_t i)
+{
+    Py_UCS4 before = at(S->t, i - 1); /* in words ("that", "data") a letter: most "at"s end here */
+    if (before == ' ' || before == '_' || before == '-')
+        spelled_name(S, i, before);
 }
 
 /* secrets._PROVIDER_RULES by index: literal start of each pattern, and its lookbehind on the character before.
@@ -501,6 +536,18 @@ provider(Scan *S, Py_ssize_t start, int rule)
         break;
     case 11:
         ok = lit(t, start, "-----BEGIN ");
+        break;
+    case 12: /* hf_(?<![0-9A-Za-z_]...) */
+        ok = lit(t, start, "hf_") && free_an;
+        break;
+    case 13: /* npm_(?<![0-9A-Za-z_]....) */
+        ok = lit(t, start, "npm_") && free_an;
+        break;
+    case 14: /* pypi-(?<![0-9A-Za-z_\-].....)AgE */
+        ok = lit(t, start, "pypi-AgE") && free_an_dash;
+        break;
+    case 15: /* SG\.(?<![0-9A-Za-z_\-]...) */
+        ok = lit(t, start, "SG.") && free_an_dash;
         break;
     default:
         break;
@@ -605,6 +652,10 @@ enum {
     P_K_UNDERSCORE, /* [sr]k_live_, [sr]k_test_ */
     P_K_DASH,       /* sk- */
     P_JWT,
+    P_HF,       /* hf_ */
+    P_NPM,      /* npm_ */
+    P_PYPI,     /* pypi-AgE */
+    P_SENDGRID, /* SG. */
     P_KW_PASS,
     P_KW_PWD,
     P_KW_CR, /* secret, credential */
@@ -612,7 +663,7 @@ enum {
     P_KW_KEY,
     P_KW_AUTH,
     P_KW_KENNWORT,
-    P_ESCAPE, /* "%40", "&#", "&commat;" */
+    P_ESCAPE, /* "%40", "%2E", "%2B" (either case), "&#", "&commat;" */
     P_SPELLED_AT, /* " at " / " AT " before a dotted name */
     P_OPEN_BRACKET, /* obfuscation_pairs only */
     P_AT_WORD,      /* obfuscation_pairs only */
@@ -720,6 +771,10 @@ init_tables(void)
     set_pair(m, 'k', '_', P_K_UNDERSCORE);
     set_pair(m, 'k', '-', P_K_DASH);
     set_pair(m, 'y', 'J', P_JWT);
+    set_pair(m, 'f', '_', P_HF);
+    set_pair(m, 'm', '_', P_NPM);
+    set_pair(m, '-', 'A', P_PYPI);
+    set_pair(m, 'G', '.', P_SENDGRID);
     set_pair_cases(m, "pa", P_KW_PASS);
     set_pair_cases(m, "pw", P_KW_PWD);
     set_pair_cases(m, "cr", P_KW_CR);
@@ -728,6 +783,7 @@ init_tables(void)
     set_pair_cases(m, "au", P_KW_AUTH);
     set_pair_cases(m, "nw", P_KW_KENNWORT);
     set_pair(m, '%', '4', P_ESCAPE);
+    set_pair(m, '%', '2', P_ESCAPE);
     set_pair(m, '&', '#', P_ESCAPE);
     set_pair(m, '&', 'c', P_ESCAPE);
     set_pair(m, 'a', 't', P_SPELLED_AT);
@@ -814,12 +870,26 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
     case P_JWT:
         provider(S, i - 1, 10);
         break;
+    case P_HF:
+        provider(S, i - 1, 12);
+        break;
+    case P_NPM:
+        provider(S, i - 2, 13);
+        break;
+    case P_PYPI:
+        provider(S, i - 4, 14);
+        break;
+    case P_SENDGRID:
+        provider(S, i - 1, 15);
+        break;
     case P_SPELLED_AT:
         if (!S->spelled)
             on_spelled_at(S, i);
         break;
     case P_ESCAPE:
-        if (c1 == '#' || (c1 == '4' && at(t, i + 2) == '0') || (c1 == 'c' && lit(t, i, "&commat;")))
+        if (c1 == '#' || (c1 == '4' && at(t, i + 2) == '0') ||
+            (c1 == '2' && ((at(t, i + 2) | 32) == 'e' || (at(t, i + 2) | 32) == 'b')) ||
+            (c1 == 'c' && lit(t, i, "&commat;")))
             S->escaped = 1;
         break;
     default:
@@ -1162,9 +1232,11 @@ number_candidates(Scan *S, Py_ssize_t p, Py_ssize_t end)
                 push2(S, &S->out[L_US], p, end);
         }
     }
-    /* _PHONE_NATIONAL: 0(?<![0-9A-Za-z_/]0)(?<!…)\d or \((?<![0-9A-Za-z_]\()0\d */
+    /* _PHONE_NATIONAL: 0(?<![0-9A-Za-z_/]0)(?<!…)\d or \((?<![0-9A-Za-z_]\()0\d or 8(?<!…)[ \-]?\( */
     if ((c == '0' && nb && at(t, p - 1) != '/' && is_digit(at(t, p + 1))) ||
-        (c == '(' && at(t, p + 1) == '0' && is_digit(at(t, p + 2))))
+        (c == '(' && at(t, p + 1) == '0' && is_digit(at(t, p + 2))) ||
+        (c == '8' && nb && at(t, p - 1) != '/' &&
+         (at(t, p + 1) == '(' || (in3(at(t, p + 1), ' ', '-', ' ') && at(t, p + 2) == '('))))
         push2(S, &S->out[L_NATIONAL], p, end);
     if (c == '(')
         return;
@@ -1405,8 +1477,8 @@ PyDoc_STRVAR(scan_doc,
              "order of triggers._PATTERNS, or None. keywords: [(index in secrets._KEYWORDS, [position, ...]), ...]\n"
              "or None; None too when need_lower: then call keywords(text.lower() or text, text). fullwidth: the\n"
              "text holds a full-width digit or '@': scan its ASCII twin (detectors.ASCII_TWINS) instead.\n"
-             "escaped: the text holds \"%40\", \"&#\" or \"&commat;\" (detectors.find_escaped_emails may find\n"
-             "something). spelled: detectors._SPELLED_AT matches (detectors.find_spelled_emails may find\n"
+             "escaped: the text holds \"%40\", \"%2E\", \"%2B\", \"&#\" or \"&commat;\" (detectors.\n"
+             "find_escaped_values may find something). spelled: detectors._SPELLED_AT matches (detectors.find_spelled_emails may find\n"
              "something). None when all six are empty or false: most texts, and nearly all ids and URLs.");
 
 /* Texts shorter than this are scanned holding the GIL. */

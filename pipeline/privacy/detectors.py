@@ -53,7 +53,23 @@ _EMAIL_DOMAIN = (
 )
 #: `first.last@203.0.113.9`: an address at a dotted quad (redacting only the quad would leave the name behind).
 _EMAIL_AT_IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\w)"
-_EMAIL = re.compile(_EMAIL_LOCAL + "@(?:" + _EMAIL_DOMAIN + "|" + _EMAIL_AT_IPV4 + ")")
+#: `jane@localhost`: a user of the machine (`_GENERIC_ACCOUNTS` says which names are service accounts, not people).
+_EMAIL_AT_LOCALHOST = r"localhost(?![\w\-]|\.\w)"
+_EMAIL = re.compile(_EMAIL_LOCAL + "@(?:" + _EMAIL_DOMAIN + "|" + _EMAIL_AT_IPV4 + "|" + _EMAIL_AT_LOCALHOST + ")")
+#: `"john doe"@example.com`: RFC 5321's quoted local part, which may hold spaces and runs of dots. Its content is
+#: everything up to the next quote (so the quote before it is the opening one), with no line break, '@' or brackets.
+_EMAIL_QUOTED = re.compile(r'"[^"\r\n\t@<>()\[\]:;]{1,64}"@(?:' + _EMAIL_DOMAIN + "|" + _EMAIL_AT_IPV4 + ")")
+#: Names at localhost that are the service or example accounts of docs and configs (`postgres://postgres@localhost`,
+#: `root@localhost`), not people.
+_GENERIC_ACCOUNTS = frozenset(
+    ["root", "admin", "administrator", "user", "username", "usr", "postgres", "postgresql", "mysql", "mongo",
+     "mongodb", "redis", "rabbitmq", "guest", "test", "tester", "testuser", "demo", "nobody", "www-data", "www",
+     "git", "ubuntu", "ec2-user", "centos", "debian", "fedora", "pi", "vagrant", "docker", "jenkins", "deploy",
+     "deployer", "oracle", "sa", "dbuser", "db", "app", "appuser", "me", "you", "name", "myuser", "myname",
+     "yourname", "your-name", "your_name", "someone", "somebody", "example", "foo", "bar", "postmaster",
+     "webmaster", "hostmaster", "mail", "mailer", "daemon", "service", "system", "sys", "local", "localuser",
+     "default", "anonymous", "ftp", "apache", "nginx", "hadoop", "spark", "airflow", "superset", "grafana"]
+)  # fmt: skip
 _AT = r"\s?(?:[\[\(\{<]\s?(?:at|AT|At|@)\s?[\]\)\}>]|\s(?:at|AT)\s)\s?"
 _DOT = r"\s?(?:[\[\(\{<]\s?(?:dot|DOT|Dot|\.)\s?[\]\)\}>]|\s(?:dot|DOT)\s)\s?"
 _EMAIL_OBFUSCATED = re.compile(
@@ -65,9 +81,17 @@ _EMAIL_OBFUSCATED = re.compile(
 )
 #: An address whose '@' is escaped: `?email=jane%40example.org` in a URL, `jane&#64;example.org` in HTML.
 _ESCAPED_AT = r"(?:%40|&#0{0,3}64;|&#[xX]0{0,3}40;|&commat;)"
-_ESCAPED_AT_HINT = re.compile(_ESCAPED_AT)
-_PERCENT_40, _AMPERSAND_AT = re.compile("%40"), re.compile("&(?:#|commat;)")
-_EMAIL_ESCAPED = re.compile(r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}?" + _ESCAPED_AT + _EMAIL_DOMAIN)
+#: An escaped '.': `jane%2Edoe%40example%2Ecom`, `jane&#46;doe&#64;example&#46;com`.
+_ESCAPED_DOT = r"(?:%2[Ee]|&#0{0,3}46;|&#[xX]0{0,3}2[Ee];)"
+_ESCAPE = re.compile(_ESCAPED_AT + "|" + _ESCAPED_DOT)
+_PERCENT_40, _AMPERSAND_AT = re.compile("%(?:40|2[EeBb])"), re.compile("&(?:#|commat;)")
+#: The local part and the domain may hold escaped dots, and the '@' may then be a plain one (`escaped_email_hit`
+#: wants some escape in the match: the rest are `_EMAIL`'s).
+_EMAIL_ESCAPED = re.compile(
+    rf"[\w+\-%](?<![\w.+\-%][\w+\-%])(?:[\w.+\-%]|{_ESCAPED_DOT}){{0,63}}?(?:{_ESCAPED_AT}|@)"
+    rf"(?:[\w\-]{{1,63}}(?:\.|{_ESCAPED_DOT})){{1,8}}"
+    r"(?:[A-Za-z]{2,24}(?![A-Za-z0-9\-]|_\w)|[^\W\d_A-Za-z]{2,12}(?![\w\-]))"
+)
 _OBFUSCATION_HINTS = ("at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ")
 _LOCAL_WORD = re.compile(rf"[\w.+\-%{_MARKS}]+")
 #: `icon@2x.png`, `logo%401.5x.webp`: a retina image's scale suffix, not an address (image extensions are no TLDs).
@@ -92,11 +116,15 @@ _PHONE_US = re.compile(
 )
 #: A trunk or area code, then groups: `030 1234567`, `089 / 12 34 56 78`, `(030) 1234567`, after a `00`
 #: international prefix a one-digit area code, as in France: `0033 1 42 68 53 00`, and France's dotted pairs,
-#: `01.42.68.53.00` (exactly five pairs: other dotted numbers are versions, dates and addresses).
+#: `01.42.68.53.00` (exactly five pairs: other dotted numbers are versions, dates and addresses). After `00` and a
+#: country code, the trunk `(0)` that Germans keep: `0049 (0)30 12345678`. Russia's trunk prefix 8 before a
+#: three-digit area code in parentheses and the 3-2-2 local number: `8 (495) 123-45-67` (that whole shape only: a
+#: volume, its year and pages, `8 (2001) 123-130`, is a citation).
 _PHONE_NATIONAL = re.compile(
     r"(?:0(?<![0-9A-Za-z_/]0)(?<![0-9][\-.,/:]0)"
-    r"(?:[1-9](?:\.\d\d){3}\.(?=\d\d(?![0-9]))|0\d{1,3}[ \-]\d[ \-]|\d{1,4}(?: / |[ /\-]|(?=\d)))"
-    r"|\((?<![0-9A-Za-z_]\()0\d{1,4}\)\s?)"
+    r"(?:[1-9](?:\.\d\d){3}\.(?=\d\d(?![0-9]))|0\d{1,3}[ \-](?:\d[ \-]|\(0\) ?)|\d{1,4}(?: / |[ /\-]|(?=\d)))"
+    r"|\((?<![0-9A-Za-z_]\()0\d{1,4}\)\s?"
+    r"|8(?<![0-9A-Za-z_/]8)(?<![0-9][\-.,/:]8)[ \-]?\([3-9]\d\d\) ?(?=\d{3}[ \-]?\d\d[ \-]?\d\d(?![0-9])))"
     r"\d{2,8}(?:[ \-]\d{2,8}){0,3}" + _ALTERNATIVE + f"(?:{_EXTENSION}|{_AFTER})",
     re.ASCII,
 )
@@ -209,26 +237,55 @@ def _everywhere(text: str) -> list[Window]:
 def find_emails(text: str) -> Iterator[Hit]:
     if "@" in text:
         yield from _hits(email_hit, text, _in(_EMAIL, text, _hint_windows(_AT_HINT, text, 64, 256)))
+        if '"@' in text:
+            yield from _hits(quoted_email_hit, text, _EMAIL_QUOTED.finditer(text))
     if any(hint in text for hint in _OBFUSCATION_HINTS):
         yield from _hits(obfuscated_email_hit, text, _EMAIL_OBFUSCATED.finditer(text))
 
 
-def find_escaped_emails(text: str) -> Iterator[Hit]:
-    """Addresses with a percent-encoded or HTML-escaped '@'; both scan paths run this (`scanner._spans`)."""
+#: `?phone=%2B14155550173`, `%2B44%2020%207946%200958`, `%2B44+20+7946+0958`: a phone in a URL's query string, its
+#: '+' percent-encoded and its spaces as `%20` or (form encoding) '+'.
+_PHONE_ESCAPED = re.compile(r"%2[Bb](?<![0-9]%2[Bb])[0-9]++(?:(?:%20|[+\-.])[0-9]++){0,6}+(?![0-9A-Za-z_])", re.ASCII)
+
+
+def find_escaped_values(text: str) -> Iterator[Hit]:
+    """Addresses with a percent-encoded or HTML-escaped '@' or '.', and phones with a percent-encoded '+'; both scan
+    paths run this (`scanner._spans`)."""
     # A one-character test first (str's search for one character is the fastest), then a regex with a literal
     # first character, which beats `"%40" in text` 2-4x on the long texts that hold a '%' or '&' (code, docs).
     if ("%" in text and _PERCENT_40.search(text)) or ("&" in text and _AMPERSAND_AT.search(text)):
-        yield from _hits(email_hit, text, _in(_EMAIL_ESCAPED, text, _hint_windows(_ESCAPED_AT_HINT, text, 64, 256)))
+        yield from _hits(escaped_email_hit, text, _in(_EMAIL_ESCAPED, text, _hint_windows(_ESCAPE, text, 64, 256)))
+        if "%2B" in text or "%2b" in text:
+            yield from _hits(escaped_phone_hit, text, _PHONE_ESCAPED.finditer(text))
+
+
+def escaped_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
+    """`intl_phone_hit`'s digit checks, on the digits after `%2B` (the `%20` between them are no digits)."""
+    digits = digits_of(m.group()[3:].replace("%20", " "))
+    if 8 <= len(digits) <= 15 and country_code_ok(digits) and not trivial_digits(digits):
+        return m.start(), m.end(), "PHONE"
+    return None
+
+
+def escaped_email_hit(text: str, m: re.Match[str]) -> Hit | None:
+    """`email_hit` of a match with an escaped '@' or '.' (one without any is a plain address, `_EMAIL`'s)."""
+    return email_hit(text, m) if _ESCAPE.search(m.group()) else None
+
+
+def quoted_email_hit(text: str, m: re.Match[str]) -> Hit | None:
+    """`"john doe"@example.com`; the quotes must hold a letter or digit (`" "@x.org` is no mailbox)."""
+    return email_hit(text, m) if any(map(str.isalnum, m.group().partition("@")[0])) else None
 
 
 #: Mailman's pipermail archives (mail.python.org and most project lists) print every address as `jane.doe at
 #: example.org`: `From: jane.doe at example.org (Jane Doe)`, `Jane Doe <jane.doe at example.org> wrote:`. Prose has
 #: the same shape (`available at python.org`), so `spelled_email_hit` wants more than the shape (see there).
-#: `_SPELLED_AT` is " at " before something dotted; the C pre-scan says whether there is one (`spelled`).
-_SPELLED_AT = re.compile(r" (?:at|AT) (?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])")
+#: `_SPELLED_AT` is " at " before something dotted, or the forms that hide an address on purpose, " -at- " and
+#: "_at_" (`jane_at_example.org`); the C pre-scan says whether there is one (`spelled`).
+_SPELLED_AT = re.compile(r"(?: (?:at|AT) | -(?:at|AT)- |_(?:at|AT)_)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])")
 _SPELLED_LOCAL = re.compile(r"(?<![\w.+\-%])[\w+\-%][\w.+\-%]{0,63}$")
 _SPELLED_DOMAIN = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,6}([A-Za-z]{2,24})(?![\w\-@/]|\.\w)", re.ASCII
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,6}([A-Za-z]{2,24})(?![\w\-@/(\[]|\.\w)", re.ASCII
 )
 #: Two-letter endings that name files far more often than countries (`see setup.py at github.com`).
 _FILE_LIKE_TLDS = frozenset(
@@ -239,6 +296,15 @@ _MAIL_TLDS = frozenset(
      "jobs", "travel", "email", "mail", "online", "site", "tech", "xyz", "app", "dev", "cloud", "systems",
      "technology", "solutions", "company", "network", "science", "academy", "institute"]
 )  # fmt: skip
+#: The endings `name_at_host.tld` may have: in code `_at_` joins names (`created_at_utc.date`,
+#: `row.updated_at_field.id`), so only mail domains' endings count there, not attribute names (`.name`, `.id`, `.to`).
+_UNDERSCORE_TLDS = frozenset(
+    ["com", "org", "net", "edu", "gov", "io", "co", "uk", "de", "fr", "nl", "ru", "cn", "jp", "ca", "au", "ch", "es",
+     "se", "pl", "br", "kr", "dk", "fi", "cz", "hu", "gr", "pt", "ie", "nz", "za", "mx", "ar", "tw", "hk", "sg", "ua",
+     "ro", "eu", "info"]
+)  # fmt: skip
+#: `the numpy.ndarray at numpy.org`: an article before the name says it is a thing, not a mailbox.
+_ARTICLE_BEFORE = re.compile(r"(?<![\w\-])(?i:the|an?) $")
 #: A local part that is a file, a version or a package (`README.rst at github.com`, `v2.0 at pypi.org`, `Node.js`).
 _NOT_A_MAILBOX = re.compile(
     r"(?i).*\.(?:py|pyi|pyx|ipynb|md|rst|txt|cfg|ini|toml|ya?ml|json|xml|html?|css|js|ts|c|h|cpp|hpp|java|go|rs"
@@ -262,15 +328,26 @@ def find_spelled_emails(text: str) -> Iterator[Hit]:
 def spelled_email_hit(text: str, at: int, domain: re.Match[str]) -> Hit | None:
     """`local at domain.tld` is an address when the domain ends in a mail TLD and the local part is no file, version
     or word alone: it holds one of `._+` or a digit (`jane.doe`, `j_doe`, `jdoe42`), or a mail header starts the
-    line, or `<…>` encloses it."""
+    line, or `<…>` encloses it. `jane -at- example.org` and `jane_at_example.org` hide an address on purpose and need
+    no more than their shape (with `_at_`, a mail domain's ending)."""
     tld = domain.group(1).lower()
-    if not ((len(tld) == 2 and tld not in _FILE_LIKE_TLDS) or tld in _MAIL_TLDS):
+    hidden = text[at] == "_" or text[at + 1] == "-"  # `_at_`, ` -at- `: written so on purpose
+    if text[at] == "_":
+        if tld not in _UNDERSCORE_TLDS:
+            return None
+    elif not ((len(tld) == 2 and tld not in _FILE_LIKE_TLDS) or tld in _MAIL_TLDS):
         return None
     local = _SPELLED_LOCAL.search(text, max(0, at - 65), at)
     if local is None or local.group()[-1] in ".-+%" or _NOT_A_MAILBOX.fullmatch(local.group()):
         return None
     start, end = local.start(), domain.end()
-    if not any(ch in local.group() for ch in "._+0123456789"):
+    name = local.group()
+    # `numpy.ndarray at numpy.org`, `pandas.DataFrame at pandas.pydata.org`: a project's object at the project's site
+    if "." in name and name.partition(".")[0].lower() == domain.group().partition(".")[0].lower():
+        return None
+    if not hidden and _ARTICLE_BEFORE.search(text, max(0, start - 5), start):
+        return None
+    if not hidden and not any(ch in name for ch in "._+0123456789"):
         line = text.rfind("\n", 0, start) + 1
         enclosed = start and text[start - 1] == "<" and text[end : end + 1] == ">"
         if not enclosed and not _MAIL_HEADER.fullmatch(text, line, start):
@@ -280,6 +357,11 @@ def spelled_email_hit(text: str, at: int, domain: re.Match[str]) -> Hit | None:
 
 #: `jane dot ` before an obfuscated address's local part: the local part spelled out too (read backwards).
 _SPELLED_LOCAL_DOT = re.compile(r"[\w+\-%]{1,63}" + _DOT + "$")
+
+
+def _generic_account(local: str) -> bool:
+    """A service or example account (`root`, `postgres`), or a one-letter name (`a@localhost` in a test)."""
+    return len(local) < 2 or local.lower() in _GENERIC_ACCOUNTS
 
 
 def obfuscated_email_hit(text: str, m: re.Match[str]) -> Hit | None:
@@ -310,6 +392,8 @@ def email_hit(text: str, m: re.Match[str]) -> Hit | None:
         if "." not in m.group()[at : image.start()]:
             return None
         end = start + image.start()
+    if text.endswith("@localhost", start, end) and _generic_account(text[start : end - 10]):
+        return None
     if text.startswith("git@", start) and text[end : end + 1] in (":", "/"):
         return None  # `git@github.com:org/repo.git`, `ssh://git@host/repo`: a git remote's service account
     if start and text[start - 1] == ":" and _URL_USER.search(text, max(0, start - 72), start):

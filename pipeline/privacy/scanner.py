@@ -148,9 +148,9 @@ def _spans(
 
 
 def _reference_all(text: str, config: PrivacyConfig) -> list[tuple[int, int, str]]:
-    """`reference_hits` and the addresses with an escaped '@' (searched in the text as given, not its ASCII twin)."""
+    """`reference_hits` and the escaped and spelled forms (searched in the text as given, not its ASCII twin)."""
     hits = reference_hits(text, config)
-    hits.extend(detectors.find_escaped_emails(text))
+    hits.extend(detectors.find_escaped_values(text))
     hits.extend(detectors.find_spelled_emails(text))
     return hits
 

@@ -45,6 +45,17 @@ _PROVIDER_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
             r"-----BEGIN [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)?-----(?:[0-9A-Za-z+/=:,.\s\\]|-(?!----)){0,20000}+"
             r"(?:-----END [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)?-----)?",
         ),
+        # HuggingFace user access tokens (`hf_` + 34 letters; older ones hold digits too) and npm access tokens.
+        ("hf_", r"hf_(?<![0-9A-Za-z_]...)[0-9A-Za-z]{34}(?![0-9A-Za-z_])"),
+        ("npm_", r"npm_(?<![0-9A-Za-z_]....)[0-9A-Za-z]{36}(?![0-9A-Za-z_])"),
+        # PyPI API tokens: a macaroon whose base64 starts with its location, pypi.org or test.pypi.org (PyPI docs).
+        (
+            "pypi-AgE",
+            r"pypi-(?<![0-9A-Za-z_\-].....)AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[0-9A-Za-z_\-]{16,2000}"
+            r"(?![0-9A-Za-z_\-])",
+        ),
+        # SendGrid API keys: `SG.` + 22-character key id + '.' + 43-character secret.
+        ("SG.", r"SG\.(?<![0-9A-Za-z_\-]...)[0-9A-Za-z_\-]{22}\.[0-9A-Za-z_\-]{43}(?![0-9A-Za-z_\-])"),
     )
 )
 
@@ -97,7 +108,8 @@ def find_secrets(text: str, min_entropy: float = 3.0, min_length: int = 8) -> It
     for literals, pattern in _PROVIDER_RULES:
         if any(literal in text for literal in literals):
             for m in pattern.finditer(text):
-                yield provider_hit(text, m)
+                if (hit := provider_hit(text, m)) is not None:
+                    yield hit
     if "://" in text and "@" in text:
         for m in _URL_PASSWORD.finditer(text):
             hit = url_password_hit(text, m)
@@ -106,7 +118,17 @@ def find_secrets(text: str, min_entropy: float = 3.0, min_length: int = 8) -> It
     yield from _assignments(text, min_entropy, min_length)
 
 
-def provider_hit(text: str, m: re.Match[str]) -> Hit:
+#: `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`: camel-case words (and a number) after `hf_`/`npm_` name something in
+#: code. A random token almost never splits into such words: some capital is followed by another, or by one
+#: lower-case letter alone.
+_IDENTIFIER = re.compile(r"(?:[A-Z]?[a-z]{2,}|[A-Z]{2,}(?![a-z]))+[0-9]*")
+
+
+def provider_hit(text: str, m: re.Match[str]) -> Hit | None:
+    if text.startswith(("hf_", "npm_"), m.start()) and _IDENTIFIER.fullmatch(
+        text, text.index("_", m.start()) + 1, m.end()
+    ):
+        return None
     return m.start(), m.end(), "SECRET"
 
 

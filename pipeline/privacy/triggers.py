@@ -38,20 +38,21 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Hit | Non
     (detectors._IPV4, detectors.ipv4_hit),
     (detectors._IPV6, detectors.ipv6_hit),
     (secrets._URL_PASSWORD, secrets.url_password_hit),
+    (detectors._EMAIL_QUOTED, detectors.quoted_email_hit),
     *((pattern, secrets.provider_hit) for _, pattern in secrets._PROVIDER_RULES),
 )
 _MATCHERS = tuple((pattern.match, check) for pattern, check in _PATTERNS)
 
 
 def find_all(text: str, config: PrivacyConfig) -> list[Hit]:
-    """Every detector's hits (unresolved), as `scanner.reference_hits` and `detectors.find_escaped_emails` find
+    """Every detector's hits (unresolved), as `scanner.reference_hits` and `detectors.find_escaped_values` find
     them; needs the C module. A text without any candidate (most documents, nearly every id and URL) costs one call."""
     scanned = _prescan.scan(text)
     if scanned is None:
         return []
     found, keywords, need_lower, fullwidth, escaped, spelled = scanned
-    # the escaped forms are searched in the text as given (the pre-scan saw "%40", "&#" or "&commat;" in it)
-    hits: list[Hit] = list(detectors.find_escaped_emails(text)) if escaped else []
+    # the escaped forms are searched in the text as given (the pre-scan saw "%40", "%2E", "&#" or "&commat;" in it)
+    hits: list[Hit] = list(detectors.find_escaped_values(text)) if escaped else []
     if spelled:  # `jane.doe at example.org`, also in the text as given (the pre-scan saw " at " before a dotted name)
         hits.extend(detectors.find_spelled_emails(text))
     if fullwidth:  # the ASCII twin has no full-width digit or '@' left, so its own scan says no more of them

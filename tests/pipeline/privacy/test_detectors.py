@@ -112,6 +112,10 @@ PROVIDER_TOKENS = [
     "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc",
     "rk_test_" + "a1" * 12,
     "sk-proj-" + "Ab3" * 12,
+    "hf_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH",
+    "npm_" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0UvWxYz",
+    "pypi-AgEIcHlwaS5vcmc" + "CJDAwMDAwMDAwLTAwMDAtMDAwMC0wMDAw",
+    "SG." + "ngeVfQFYQlKU0ufo8x5d1A" + "." + "TwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr",
 ]
 
 

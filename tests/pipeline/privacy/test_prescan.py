@@ -84,6 +84,13 @@ FRAGMENTS = (
     "--API_KEY ", "--secret=Qw3rTy9uIo0p", "<password>Xk9pLw2rTz7</password>", "<secret>", "</", "<apiKey>",
     "<API-KEY>Ab12Cd34Ef56Gh</API-KEY>", "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0In0.", "icon@2x.png", "a%401.5x.webp",
     'AssemblyVersion("1.2.3.4")', "upgrade to 5.4.2.1", "Server 81.169.207.33",
+    # quoted local parts, `-at-`/`_at_`, escaped dots, `@localhost`, keyword-less tokens, trunk-prefixed phones
+    '"john doe"@example.com', '"a"@b.cc', '""@x.org', '"x"@', '\\"j d\\"@example.com', '" "@y.org',
+    "jane -at- example.org", "jane_at_example.org", "x_AT_y.com", " -at- ", "_at_", "jane%2Edoe%40example%2Ecom",
+    "%2e", "j&#46;d@e&#46;com", "jane&#x2E;doe&#x40;example&#x2e;com", "jane@localhost", "root@localhost",
+    "@localhost", "a@localhost.", "hf_" + "aBcD" * 8 + "eF", "npm_" + "a1B2" * 9, "pypi-AgEIcHlwaS5vcmc" + "Ab1-" * 6,
+    "pypi-", "SG." + "a" * 22 + "." + "b" * 43, "SG.", "0049 (0)30 12345678", "8 (495) 123-45-67", "8(916)1234567", "8 (", "8-(812)123 45 67",
+    "?p=%2B14155550173", "%2B44%2020%207946%200958", "%2b44+20+7946+0958", "%2B", "5%2B3",
     # context words that turn numbers into negatives
     "order no. ", "Invoice #", "ISBN ", "ver: ", "Social Security ", "订单号", "Rechnungsnummer: ",
 )  # fmt: skip
