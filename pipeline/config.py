@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmforge.pipeline.configuring import from_dict, read_config_file, to_dict
+from lmforge.pipeline.configuring import from_dict, merge, read_config_file, to_dict
 from lmforge.pipeline.curate.config import CurateConfig
+from lmforge.pipeline.curate.filters.config import FiltersConfig
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.registry.config import RegistryConfig
@@ -33,9 +34,23 @@ class LmforgeConfig:
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> LmforgeConfig:
     """Defaults, then the TOML or YAML file at `path` (if any), then `overrides`; unknown fields are errors."""
-    from lmforge.pipeline.configuring import merge
-
     data: dict[str, Any] = read_config_file(path) if path else {}
     if overrides:
         data = merge(data, overrides)
-    return from_dict(LmforgeConfig, data, where=str(path) if path else "config")
+    where = str(path) if path else "config"
+    config = from_dict(LmforgeConfig, data, where=where)
+    _check_source_filters(config, where)
+    return config
+
+
+def _check_source_filters(config: LmforgeConfig, where: str) -> None:
+    """Check each `[curate.sources.NAME.filters]` the way curation will read it (merged over `[curate.filters]`).
+
+    Those tables are kept as plain dicts (a partial override), so nothing checked them when the file was read: a
+    misspelt filter or a NaN threshold there stopped curation only at the first document of that source, after the
+    run had started (and never when no document came from it).
+    """
+    for name, source in config.curate.sources.items():
+        if source.filters:
+            merged = merge(to_dict(config.curate.filters), source.filters)
+            from_dict(FiltersConfig, merged, where=f"{where}.curate.sources.{name}.filters")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import re
 import tomllib
 import types
@@ -16,6 +18,46 @@ from lmforge.pipeline.errors import ConfigError
 
 T = TypeVar("T")
 
+INT64_MAX = (1 << 63) - 1
+"""The largest int a config field takes: TOML's integers are 64-bit (toml.io, "Integer"), and numpy, pyarrow,
+sentencepiece and torch take no wider ones; a YAML (or tomllib) reader keeps any size, which failed far into a run."""
+
+
+def whole(value: Any, low: int, high: float = math.inf) -> bool:
+    """`value` is an int in [low, high]. A bool is refused: `from_dict` refuses one from a config file, and a config
+    built in Python must not pass `True` as a count of 1 either."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def real(value: Any) -> bool:
+    """`value` is a finite number, not a bool: a bare `x > 0` lets +inf through (and `not x <= 0` lets NaN through)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_whole(value: Any, where: str, low: int, high: float = math.inf) -> None:
+    """`__post_init__` helper: a ConfigError naming the field and its range unless `value` is an int in [low, high]."""
+    span = f"≥ {low}" if high == math.inf else f"in [{low}, {high}]"
+    check(whole(value, low, high), where, f"must be an integer {span}, got {value!r}")
+
+
+def check_real(value: Any, where: str, low: float = -math.inf, high: float = math.inf) -> None:
+    """`__post_init__` helper: a ConfigError naming the field and its range unless `value` is a finite number in
+    [low, high] (NaN fails every comparison, so a bare `low <= x <= high` written the other way round lets it in)."""
+    span = "" if low == -math.inf and high == math.inf else f" in [{low:g}, {high:g}]"
+    check(real(value) and low <= value <= high, where, f"must be a finite number{span}, got {value!r}")
+
+
+def _key(key: Any, where: str) -> str:
+    """A table key as a string. YAML keys can be anything: `no:` is the bool False under YAML 1.1 (PyYAML's rules),
+    which `str()` silently turned into a stop-word list for the language "False"; an int key (`2: 0.2` for an n-gram
+    size) is what a YAML user writes where TOML has "2", so it is taken as its digits."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, int) and not isinstance(key, bool):
+        return str(key)
+    hint = " (YAML 1.1 reads yes/no/on/off as booleans: quote the key)" if isinstance(key, bool) else ""
+    raise ConfigError(f"{where}: key {key!r} is not a string{hint}")
+
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
@@ -23,6 +65,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
+        if value is None:  # a YAML section whose lines are all commented out (`shards:`): no settings, as `[shards]`
+            value = {}
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")
         return from_dict(tp, value, where)
@@ -50,30 +94,82 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")
         vt = args[1] if len(args) == 2 else Any
-        return {str(k): _coerce(v, vt, f"{where}.{k}") for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            key = _key(k, where)
+            if key in out:  # YAML's `2:` and `"2":` in one table
+                raise ConfigError(f"{where}: key {key!r} is given twice")
+            out[key] = _coerce(v, vt, f"{where}.{key}")
+        return out
     if tp is Any:
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        if abs(value) > INT64_MAX:  # float(10**400) raises OverflowError
+            raise ConfigError(f"{where}: {value} does not fit a 64-bit integer (TOML's range)")
+        value = float(value)
+    if tp is int and isinstance(value, float) and value.is_integer():
+        raise ConfigError(f"{where}: expected int, got {value!r} (write {int(value)}, without the decimal point)")
     if tp in (int, float, str, bool) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
         raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
     return value
+
+
+def _out_of_range(value: Any, where: str) -> str | None:
+    """The first number in a field's value no config takes, as an error message: NaN, ±inf, an int past 64 bits.
+
+    Checked for every field once its section's own `__post_init__` has passed it (a section that checks a field says
+    its range itself, which is the better message): those compared numbers with `<`/`>=`, which NaN fails both ways
+    (`not x < 0` lets it in) and +inf passes (`x >= 0`). No config number means "unset" by NaN or "no limit" by inf
+    (sections have `enabled` flags and None for that).
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where}: expected a finite number, got {value!r}"
+    if isinstance(value, int) and not isinstance(value, bool) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+        return f"{where}: {value} does not fit a 64-bit integer (TOML's range)"
+    if isinstance(value, dict):
+        return next(filter(None, (_out_of_range(v, f"{where}.{k}") for k, v in value.items())), None)
+    if isinstance(value, list | tuple):
+        return next(filter(None, (_out_of_range(v, f"{where}[{i}]") for i, v in enumerate(value))), None)
+    return None  # a nested section was checked when it was built
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
     """Instantiate dataclass `cls` from `data`; an unknown key or a wrong type is a ConfigError naming the field."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - names)
+    # sorted by str: YAML keys need not be strings (`1:`, `no:`), and sorting an int with a str raised TypeError
+    unknown = sorted(set(data) - names, key=str)
     if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(names)}")
+        close = [m for k in unknown for m in difflib.get_close_matches(str(k), names, n=1)]
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise ConfigError(f"{where}: unknown field(s) {unknown}{hint}; known: {sorted(names)}")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
     try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
+        obj = cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(_qualified(str(exc), where)) from exc
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+    problem = next(filter(None, (_out_of_range(v, f"{where}.{k}") for k, v in kwargs.items())), None)
+    if problem:
+        raise ConfigError(problem)
+    return obj
+
+
+def _qualified(message: str, where: str) -> str:
+    """A `__post_init__` message ("clean.max_bytes: must be positive") with the file and full path of its field in
+    front ("runs.toml.curate.clean.max_bytes: ..."): the dataclasses name their fields from their own section down,
+    and knew neither the file nor where the section sits in it."""
+    key, sep, rest = message.partition(": ")
+    if sep and " " not in key:
+        if key == where or key.startswith(f"{where}."):
+            return message  # qualified already
+        parts = key.split(".")
+        for n in range(len(parts), 0, -1):  # the longest head of the key that `where` ends with
+            head = ".".join(parts[:n])
+            if where == head or where.endswith(f".{head}"):
+                return ".".join([where, *parts[n:]]) + f": {rest}"
+    return f"{where}: {message}"
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -99,12 +195,53 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 
 class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2's floats: `lr: 3e-4` is a number (PyYAML's YAML 1.1 rules read a float
-    without a dot as the string "3e-4", which a float field would then refuse)."""
+    """PyYAML's safe loader with YAML 1.2's numbers, and refusing a key given twice in one mapping.
+
+    Floats: `lr: 3e-4` is a number (PyYAML's YAML 1.1 rules read a float without a dot as the string "3e-4", which a
+    float field would then refuse). Integers: YAML 1.1 reads `seed: 010` as 8 (octal) and `1:20` as 80 (base 60);
+    YAML 1.2 reads 10 and the string "1:20", and TOML refuses both. A leading zero is left a string here, so an int
+    field says so rather than take either number; `0o10`, `0x10`, `0b10` and `1_000` read as in TOML. A duplicate
+    key is an error in TOML; PyYAML kept the last one silently, so a second `shards:` section dropped the first.
+    yes/no/on/off stay booleans (YAML 1.1): a bool field reads them as meant, and a string field refuses them.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Called on every mapping before its keys are built and before its `<<` merges are spliced in (which rewrites
+        # node.value), hence the check here, once per node: a key a merge brings in may be overridden, as YAML allows.
+        if id(node) not in self._checked:
+            self._checked.add(id(node))
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: the constructor itself refuses it next
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
+        super().flatten_mapping(node)
+
+
+def _yaml12_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    return int(loader.construct_scalar(node), 0)  # the resolver let through only what Python's int(x, 0) reads
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    first: [
+        (tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:float", "tag:yaml.org,2002:int")
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.add_implicit_resolver(
@@ -115,6 +252,14 @@ _Yaml12Loader.add_implicit_resolver(
     ),
     list("-+0123456789."),
 )
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(
+        r"^[-+]?(?:0|[1-9](?:_?[0-9])*)$|^0o[0-7](?:_?[0-7])*$|^0x[0-9a-fA-F](?:_?[0-9a-fA-F])*$|^0b[01](?:_?[01])*$"
+    ),
+    list("-+0123456789"),
+)
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -124,12 +269,18 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     empty one is no settings, as an empty TOML file is.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; --config takes a TOML or YAML file")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: Windows editors (Notepad) start a UTF-8 file with a byte-order mark, which tomllib refused as
+        # "Invalid statement" at line 1 (YAML allows one; TOML files should not have it, but it is no content)
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc})") from exc
+    except OSError as exc:  # unreadable (permissions), or gone since is_file()
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     if path.suffix.lower() not in YAML_SUFFIXES:
         try:
             return tomllib.loads(text)

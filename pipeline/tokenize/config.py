@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from lmforge.pipeline.configuring import check
+from lmforge.pipeline.configuring import INT64_MAX, check, check_whole
 from lmforge.pipeline.privacy.placeholders import PLACEHOLDERS
 
 #: Fixed ids of the special symbols; the shard format and the trainer rely on them.
@@ -60,6 +60,7 @@ class TokenizerConfig:
     """Salt of the stable document hashes that choose the sample and the held-out set."""
 
     def __post_init__(self) -> None:
+        check_whole(self.seed, "tokenizer.seed", 0, INT64_MAX)  # as dedup.seed and train.seed
         reserved = reserved_pieces(self.byte_fallback)
         check(
             self.vocab_size > reserved,
@@ -118,3 +119,4 @@ class ShardsConfig:
     def __post_init__(self) -> None:
         check(0.0 <= self.val_fraction <= 0.5, "shards.val_fraction", "must be in [0, 0.5]")
         check(self.shard_tokens >= 1, "shards.shard_tokens", "must be positive")
+        check_whole(self.seed, "shards.seed", 0, INT64_MAX)  # as dedup.seed and train.seed

@@ -64,6 +64,17 @@ def ensure_experiment(workspace: str | Path, name: str = EXPERIMENT) -> str:
     uri = tracking_uri(workspace)
     point_mlflow(uri)
     experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None and experiment.lifecycle_stage == "deleted":
+        # Deleted in the UI: its name stays taken until `mlflow gc`, and MLflow refuses runs in it with "must be in
+        # the 'active' state". Restoring it would bring back the runs the user deleted, so the choice is theirs.
+        from lmforge.pipeline.errors import LmforgeError
+
+        raise LmforgeError(
+            f"MLflow experiment {name!r} (id {experiment.experiment_id}) at {mlflow_uri()} is deleted: restore it "
+            f"(`mlflow experiments restore --experiment-id {experiment.experiment_id}`), remove it for good "
+            f"(`mlflow gc --experiment-ids {experiment.experiment_id}`), or set train.tracking.experiment to another "
+            "name"
+        )
     if experiment is not None:
         follow_workspace(workspace, name)
         return experiment.experiment_id
@@ -149,6 +160,36 @@ def _continuable(run_id: str) -> bool:
     return False
 
 
+COPIED_FROM_TAG = "lmforge.copied_from_mlflow_run"
+"""Tag of an MLflow run started for a copied run folder: the MLflow run it forked from (the trainer sets it)."""
+
+LINEAGE_MAX = 32
+"""Most forks followed back by `Tracker.history` (a copy of a copy …); also what stops a cycle of tags."""
+
+
+def _lineage(run_id: str | None) -> list[str]:
+    """`run_id` and the runs it forked from by COPIED_FROM_TAG, oldest first; a run the store no longer holds (or
+    holds deleted) ends the chain there, so a fork whose original was deleted still resumes."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    chain: list[str] = []
+    while run_id and run_id not in chain and len(chain) < LINEAGE_MAX:
+        try:
+            run = MlflowClient().get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            log.warning("MLflow run %s, forked from, is not in this store: its history is not used", run_id)
+            break
+        if run.info.lifecycle_stage == "deleted":
+            log.warning("MLflow run %s, forked from, is deleted: its history is not used", run_id)
+            break
+        chain.append(run_id)
+        run_id = run.data.tags.get(COPIED_FROM_TAG)
+    return chain[::-1]
+
+
 def last_steps(run_id: str) -> dict[str, int]:
     """The last step logged for each metric of a run. System metrics are left out: MLflow continues their steps
     itself when a run is resumed."""
@@ -174,12 +215,25 @@ class Tracker:
         self._outage = False
         self._logged_to: dict[str, int] = {}
         """Per metric, the last step the continued MLflow run already holds (empty for a new run)."""
+        self._history_runs: list[str] = []
+        """The runs `history` reads, oldest first: the forks this run comes from, then the run itself."""
 
     def start(
-        self, *, run_name: str, params: dict[str, Any], tags: dict[str, str], run_id: str | None = None
+        self,
+        *,
+        run_name: str,
+        params: dict[str, Any],
+        tags: dict[str, str],
+        run_id: str | None = None,
+        history_from: str | None = None,
     ) -> str | None:
         """Start (or, given `run_id`, continue) the run; returns its id. A run the store does not hold is replaced
-        by a new one: losing the link to old metrics is better than a resume that cannot start."""
+        by a new one: losing the link to old metrics is better than a resume that cannot start.
+
+        `history_from` names the MLflow run a new one forks from (a copied run folder): `history` then also returns
+        that run's points before the fork, which the new run does not hold. Left out, it is read from the
+        COPIED_FROM_TAG of `tags`, or of the continued run, so a fork resumed later keeps its history too.
+        """
         if not self.enabled:
             return None
         import mlflow
@@ -194,22 +248,45 @@ class Tracker:
             log_system_metrics=self.system_metrics,
         )
         self.run_id = run.info.run_id
-        mlflow.set_tags(tags)
-        if run_id is None:
-            mlflow.log_params(flatten(params))
-        else:
-            self._logged_to = last_steps(run_id)
+        try:
+            if run_id is not None:
+                history_from = history_from or run.data.tags.get(COPIED_FROM_TAG)
+            history_from = history_from or tags.get(COPIED_FROM_TAG)
+            mlflow.set_tags(tags if not history_from else {COPIED_FROM_TAG: history_from, **tags})
+            if run_id is None:
+                mlflow.log_params(flatten(params))
+            else:
+                self._logged_to = last_steps(run_id)
+            self._history_runs = [*(_lineage(history_from) if history_from != self.run_id else []), self.run_id]
+        except BaseException:
+            # left active, the run made every later start_run of this process fail ("already active")
+            mlflow.end_run(status="FAILED")
+            self.run_id = None
+            raise
         return self.run_id
 
     def history(self, key: str, up_to: int) -> list[tuple[int, float]]:
         """(step, value) of metric `key` the run already holds, up to step `up_to`, one per step in step order (a step
-        logged twice keeps its last value): what a continued run logged before it was resumed."""
-        if not self.enabled or self.run_id is None or key not in self._logged_to:
+        logged twice keeps its last value): what a continued run logged before it was resumed.
+
+        A forked run (see `start`) gets its original's points too, before the first step it holds itself: from there
+        on the fork's own points are the truth, and the original may have trained on past the fork differently.
+        """
+        if not self.enabled or self.run_id is None:
             return []
         from mlflow import MlflowClient
 
-        points = sorted(MlflowClient().get_metric_history(self.run_id, key), key=lambda m: (m.step, m.timestamp))
-        return sorted({m.step: m.value for m in points if m.step <= up_to}.items())
+        client = MlflowClient()
+        merged: dict[int, float] = {}
+        for run_id in self._history_runs:
+            if run_id == self.run_id and key not in self._logged_to:
+                continue  # a new run holds nothing yet
+            points = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+            own = {m.step: m.value for m in points if m.step <= up_to}
+            if own:  # a later run of the lineage replaces its forebears from its first step on
+                merged = {step: value for step, value in merged.items() if step < min(own)}
+                merged.update(own)
+        return sorted(merged.items())
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Buffer one step's metrics; a step the continued run already holds is skipped, so steps never repeat."""

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lmforge.pipeline.configuring import check, from_dict, read_config_file
-from lmforge.pipeline.train.models import ModelConfig, real, whole
+from lmforge.pipeline.configuring import check, from_dict, read_config_file, real, whole
+from lmforge.pipeline.train.models import ModelConfig
 
 SAMPLE_TOKENS_MAX = 4096
 """The most new tokens per logged sample: samples are a glance at the model at the end of a run, decoded one token at a

@@ -3,25 +3,13 @@ place that builds a model from it."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from lmforge.pipeline.configuring import check
+from lmforge.pipeline.configuring import check, real, whole
 
 if TYPE_CHECKING:
     import torch
-
-
-def whole(value: Any, low: int, high: float = math.inf) -> bool:
-    """`value` is an int in [low, high]. A bool is refused: `from_dict` refuses one from a TOML file, and a config
-    built in Python must not pass `True` as a count of 1 either."""
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def real(value: Any) -> bool:
-    """`value` is a finite number, not a bool: a bare `x > 0` lets +inf through (and `not x <= 0` lets NaN through)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)

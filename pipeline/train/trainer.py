@@ -373,7 +373,11 @@ class Trainer:
             **self.tags,
         }
         mlflow_id = self.tracker.start(
-            run_name=self.run_dir.name, params=to_dict(self.config), tags=tags, run_id=continued
+            run_name=self.run_dir.name,
+            params=to_dict(self.config),
+            tags=tags,
+            run_id=continued,
+            history_from=copied_from.get("lmforge.copied_from_mlflow_run"),  # its val losses before the fork
         )
         # val losses are not in metrics.jsonl: those before the resume come from the continued MLflow run
         self.val_history = self.tracker.history("val_loss", self.state.step)
@@ -424,7 +428,7 @@ class Trainer:
             return run_id, {}
         log.warning(
             "%s is a copy of %s: it trains on in a new MLflow run, tagged lmforge.copied_from_mlflow_run, and MLflow "
-            "run %s stays the original's (the val losses before the copy are only there)",
+            "run %s stays the original's (the copy's val history before the fork is read from it)",
             here,
             recorded,
             run_id,

@@ -172,3 +172,93 @@ def test_a_moved_or_copied_workspace_logs_its_artifacts_into_itself(tmp_path: Pa
             assert not list(old.rglob("samples.json"))
     finally:
         point_mlflow(*before)
+
+
+def _run_with_val(workspace: Path, points: dict[int, float], **start) -> str:
+    tracker = Tracker(workspace, system_metrics=False)
+    run_id = tracker.start(run_name="r", params={"lr": 0.1}, tags=start.pop("tags", {}), **start)
+    for step, value in points.items():
+        tracker.log_metrics({"val_loss": value}, step)
+    tracker.end("KILLED")
+    return run_id
+
+
+def test_a_copied_run_folder_reads_the_val_history_before_the_fork(workspace: Path) -> None:
+    """`cp -r runs/A runs/B` and training B starts a new MLflow run tagged with A's: B's loss curve (and the best val
+    loss it keeps) lacked every val loss before the fork, which only A's run holds. A trained on past the fork (150),
+    and B's own points replace A's from its first one."""
+    from lmforge.pipeline.tracking.mlflow_run import COPIED_FROM_TAG
+
+    original = _run_with_val(workspace, {50: 5.0, 100: 4.0, 150: 3.0})
+    fork = Tracker(workspace, system_metrics=False)
+    fork_id = fork.start(run_name="r", params={"lr": 0.1}, tags={COPIED_FROM_TAG: original})
+    assert fork_id != original
+    assert fork.history("val_loss", 100) == [(50, 5.0), (100, 4.0)]  # forked at the checkpoint of step 100
+    fork.log_metrics({"val_loss": 3.5}, 150)
+    fork.end("KILLED")
+
+    resumed = Tracker(workspace, system_metrics=False)  # B resumed later: its run.json names its own MLflow run
+    assert resumed.start(run_name="r", params={}, tags={}, run_id=fork_id) == fork_id
+    assert resumed.history("val_loss", 150) == [(50, 5.0), (100, 4.0), (150, 3.5)]
+    resumed.end()
+
+    again = Tracker(workspace, system_metrics=False)  # a copy of the copy, named explicitly
+    copy_id = again.start(run_name="r", params={}, tags={}, history_from=fork_id)
+    assert again.history("val_loss", 150) == [(50, 5.0), (100, 4.0), (150, 3.5)]
+    assert again.history("val_loss", 60) == [(50, 5.0)] and again.history("loss", 150) == []
+    again.end()
+    assert _client(workspace).get_run(copy_id).data.tags[COPIED_FROM_TAG] == fork_id  # kept for its resumes
+
+
+def test_a_fork_whose_original_was_deleted_keeps_its_own_history(workspace: Path, caplog) -> None:
+    from lmforge.pipeline.tracking.mlflow_run import COPIED_FROM_TAG
+
+    original = _run_with_val(workspace, {50: 5.0})
+    fork_id = _run_with_val(workspace, {100: 4.0}, tags={COPIED_FROM_TAG: original})
+    _client(workspace).delete_run(original)
+    resumed = Tracker(workspace, system_metrics=False)
+    with caplog.at_level(logging.WARNING, logger="lmforge.pipeline.tracking.mlflow_run"):
+        resumed.start(run_name="r", params={}, tags={}, run_id=fork_id)
+    assert resumed.history("val_loss", 200) == [(100, 4.0)]
+    assert f"{original}, forked from, is deleted" in caplog.text
+    resumed.end()
+
+
+def test_a_deleted_experiment_is_a_clear_error(workspace: Path) -> None:
+    """Deleted in the UI, the experiment keeps its name until `mlflow gc` and MLflow refused every run in it with
+    "must be in the 'active' state"; restoring it silently would bring back the runs the user deleted."""
+    from lmforge.pipeline.errors import LmforgeError
+
+    run_id = _run_with_val(workspace, {1: 1.0})
+    client = _client(workspace)
+    client.delete_experiment(client.get_run(run_id).info.experiment_id)
+    for resume in (None, run_id):
+        with pytest.raises(LmforgeError, match=r"MLflow experiment 'lmforge' .* is deleted: restore it"):
+            Tracker(workspace, system_metrics=False).start(run_name="r", params={}, tags={}, run_id=resume)
+
+
+def test_a_start_that_fails_leaves_no_active_run(workspace: Path) -> None:
+    """A start that failed after MLflow opened the run (here a param name MLflow refuses) left it active: every
+    later start of the process then failed with "Run … is already active"."""
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException):
+        Tracker(workspace, system_metrics=False).start(run_name="r", params={"bad name!": 1}, tags={})
+    tracker = Tracker(workspace, system_metrics=False)
+    assert tracker.start(run_name="r", params={"lr": 0.1}, tags={})
+    tracker.end()
+
+
+def test_long_params_many_params_and_non_finite_metrics_reach_the_store(workspace: Path) -> None:
+    """MLflow's limits (6000 characters a param value, 100 params a request) and a NaN/inf loss must not stop
+    training: a long sample_prompts list and a diverged step are real configs and real runs."""
+    import math
+
+    params = {"prompts": "x" * 7000, **{f"p{i}": i for i in range(250)}}
+    tracker = Tracker(workspace, system_metrics=False)
+    run_id = tracker.start(run_name="r", params=params, tags={})
+    tracker.log_metrics({"loss": math.nan, "grad_norm": math.inf}, 1)
+    tracker.end()
+    run = _client(workspace).get_run(run_id)
+    assert len(run.data.params) == 251 and run.data.params["prompts"].startswith("x")
+    assert math.isnan(run.data.metrics["loss"]) and run.data.metrics["grad_norm"] > 1e300
