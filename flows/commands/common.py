@@ -157,3 +157,15 @@ def print_json_summary(result: dict[str, Any]) -> None:
     """With LMFORGE_JSON=1, also print the result as one JSON line (for scripts)."""
     if os.environ.get("LMFORGE_JSON") == "1":
         click.echo(json.dumps(result, sort_keys=True, default=str))
+
+
+def warn(message: str) -> None:
+    """A warning for the user, on stderr, in the form `lmforge: error: …` has."""
+    click.echo(f"lmforge: warning: {message}", err=True)
+
+
+def warn_train_config(train_config: Any) -> None:
+    """Print `TrainConfig.warnings()` before torchrun is launched: the trainer logs them too, but only on rank 0 and
+    inside the workers' stream, after the launch; a run shorter than its warmup should be seen before it starts."""
+    for message in train_config.warnings():
+        warn(message)

@@ -83,10 +83,28 @@ def from_mlflow(uri: str, prompt: str, workspace: Path, opts: dict[str, Any]) ->
 @click.argument("target", metavar="CHECKPOINT_OR_MODEL")
 @click.option("--prompt", default="", help="Text to continue (empty: start a new document).")
 @click.option("--max-new-tokens", type=click.IntRange(min=0), default=64, show_default=True, help="Most tokens to add.")
-@click.option("--temperature", type=float, default=1.0, show_default=True, help="Softmax temperature; 0 is greedy.")
+# The ranges are sampling's own (`sample._check_options`), checked here too so a typo fails before a model loads.
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Softmax temperature; 0 is greedy.",
+)
 @click.option("--top-k", type=click.IntRange(min=1), default=None, help="Sample among the K most likely tokens.")
-@click.option("--top-p", type=float, default=None, help="Nucleus sampling: the smallest set with mass P.")
-@click.option("--repetition-penalty", type=float, default=1.0, show_default=True, help="CTRL penalty; 1 is off.")
+@click.option(
+    "--top-p",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=None,
+    help="Nucleus sampling: the smallest set with mass P.",
+)
+@click.option(
+    "--repetition-penalty",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="CTRL penalty; 1 is off.",
+)
 @click.option("--greedy", is_flag=True, help="Always take the most likely token.")
 @click.option("--seed", type=int, default=None, help="Seed for reproducible sampling.")
 @click.option("--device", default="cpu", show_default=True, help="torch device for checkpoints (cpu, cuda, cuda:1).")
@@ -111,6 +129,20 @@ def command(
         "greedy": greedy,
         "seed": seed,
     }
+    ignored = [
+        name
+        for name, value, default in (
+            ("--temperature", temperature, 1.0),
+            ("--top-k", top_k, None),
+            ("--top-p", top_p, None),
+            ("--seed", seed, None),
+        )
+        if value != default
+    ]
+    if greedy and ignored:  # greedy decoding draws nothing: these would change nothing, and the user meant something
+        from lmforge.flows.commands.common import warn
+
+        warn(f"--greedy takes the most likely token: {', '.join(ignored)} ignored")
     if is_model_uri(target):
         text = from_mlflow(target, prompt, workspace, opts)
     else:

@@ -11,6 +11,8 @@ def chain_lines(name: str, version, aliases: list[str]) -> list[str]:
     """The printed chain: ids, paths, digests and counts from the version's tags and the manifests."""
     import json
 
+    from lmforge.pipeline.registry.lineage import CURATED_TAG
+
     t = dict(version.tags)
     lines = [
         f"model     models:/{name}/{version.version}  aliases: {', '.join('@' + a for a in aliases) or 'none'}",
@@ -50,6 +52,12 @@ def chain_lines(name: str, version, aliases: list[str]) -> list[str]:
         ),
         f"raw       {t.get('lmforge.raw_inputs.count', '?')} input(s)",
     ]
+    if t.get(CURATED_TAG):  # raw inputs inside a workspace moved after curation: where the snapshot names them
+        moved_to = t.get("lmforge.workspace")
+        lines.append(
+            f"  curated in workspace {t[CURATED_TAG]}"
+            + (f", moved to {moved_to} before registration" if moved_to else ", moved before registration")
+        )
     try:
         raw = json.loads(t.get("lmforge.raw_inputs", "[]"))
     except json.JSONDecodeError:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import print_json_summary, workspace_option
+from lmforge.flows.commands.common import print_json_summary, warn_train_config, workspace_option
 from lmforge.pipeline.corpus.default import MIN_MAX_MB
 
 
@@ -46,16 +46,19 @@ def command(workspace, inputs, config, index, nproc, stages, corpus_mb) -> None:
     from lmforge.pipeline.errors import ConfigError
     from lmforge.pipeline.registry.registry import check_reachable
 
-    # a bad config, an unreachable Prefect API, dedup index or MLflow server fail here, before any work
-    check_index(index, load_config(config).dedup.index)
-    check_api()
-    check_reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))
     stage_list = [s.strip() for s in stages.split(",") if s.strip()] if stages is not None else None
     if stage_list == []:
         raise ConfigError(f"--stages: no stage given; choose from {list(STAGES)}")
     unknown = sorted(set(stage_list or ()) - set(STAGES))
     if unknown:
         raise ConfigError(f"--stages: unknown stage(s) {unknown}; choose from {list(STAGES)}")
+    # a bad config, an unreachable Prefect API, dedup index or MLflow server fail here, before any work
+    cfg = load_config(config)
+    if stage_list is None or "train" in stage_list:  # the train flow launches torchrun as `lmforge train` does
+        warn_train_config(cfg.train)
+    check_index(index, cfg.dedup.index)
+    check_api()
+    check_reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))
     result = run_flow(
         workspace=str(workspace),
         inputs=list(inputs) or None,

@@ -6,21 +6,29 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import ensure_workspace, find_stage_in, lazy_workspace_option, print_json_summary
+from lmforge.flows.commands.common import (
+    ensure_workspace,
+    find_stage_in,
+    lazy_workspace_option,
+    print_json_summary,
+    warn_train_config,
+)
 
 
 def check_servers(config: Path | None) -> None:
     """Fail before any work when the Prefect API, or the MLflow server the run would log to, does not answer (else:
-    minutes of client retries inside the worker, then a torchrun traceback that does not name the server)."""
+    minutes of client retries inside the worker, then a torchrun traceback that does not name the server); first say
+    what in the config is valid but likely a mistake (`TrainConfig.warnings`), before the launch."""
     import os
 
     from lmforge.flows.api import check_api
     from lmforge.pipeline.config import load_config
     from lmforge.pipeline.registry.registry import check_reachable
 
-    tracked = load_config(config).train.tracking.mlflow  # a bad config is named here too
+    train_config = load_config(config).train  # a bad config is named here too
+    warn_train_config(train_config)
     check_api()
-    if tracked:
+    if train_config.tracking.mlflow:
         check_reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))
 
 

@@ -2,6 +2,9 @@
 
 A bad line (not JSON, not an object, `text` missing or not a string, not UTF-8) becomes an InputError naming the
 file and line; it is reported through `on_error` and the run goes on, unless `strict`.
+
+The input may be any readable non-folder path, so `/dev/stdin` and a shell's `<(zcat …)` (a pipe) work; an output
+may be an open text stream (stdout) instead of a path, which is then written to and left open.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 from lmforge.pipeline.curate.lines import json_error_detail, loads_after_mark, open_lines
 from lmforge.pipeline.errors import InputError
@@ -30,6 +33,8 @@ class JsonlReport:
     records: int = 0
     errors: int = 0
     dropped: int = 0
+    unkept: int = 0
+    """Dropped or bad records written nowhere (an output stream and no rejects file): counted, for a warning."""
     counts: Counter[str] = field(default_factory=Counter)
     by_source: dict[str, Counter[str]] = field(default_factory=dict)
 
@@ -53,9 +58,17 @@ ErrorHook = Callable[[InputError], None]
 
 def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
     """(line number, record or the InputError for that line); blank lines are skipped. The file is read as
-    curation reads it (`curate.lines.open_lines`: gzip, zstd, UTF-8 with or without a mark, UTF-16/32)."""
-    if not path.is_file():
+    curation reads it (`curate.lines.open_lines`: gzip, zstd, UTF-8 with or without a mark, UTF-16/32).
+
+    A missing input is refused on the call, not at the first record, so no output file has been opened yet."""
+    if path.is_dir():
+        raise InputError(path, "is a folder; give a JSONL file")
+    if not path.exists():  # not `is_file()`: stdin and `<(zcat a.jsonl.gz)` are pipes, and are read as files are
         raise InputError(path, "input file not found")
+    return _records(path)
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
     lineno = 0
     try:
         for lineno, line in enumerate(open_lines(str(path)), 1):
@@ -102,9 +115,16 @@ def dumps(obj: Any) -> str:
     return line + "\n"
 
 
+def _open_out(stack: ExitStack, out: Path | TextIO) -> TextIO:
+    """A path is opened (and closed with the stack); a stream given instead (stdout) is written to and left open."""
+    if isinstance(out, Path):
+        return stack.enter_context(out.open("w", encoding="utf-8"))
+    return out
+
+
 def scan_jsonl(
     src: Path,
-    out: Path,
+    out: Path | TextIO,
     config: PrivacyConfig | None = None,
     *,
     strict: bool = False,
@@ -113,9 +133,10 @@ def scan_jsonl(
     """Write `{"id", "spans": [{"start", "end", "type"}]}` per record (or `{"id", "line", "error"}` for a bad one)."""
     config = config or PrivacyConfig()
     report = JsonlReport()
+    records = read_records(src)
     with ExitStack() as stack:
-        sink = stack.enter_context(out.open("w", encoding="utf-8"))
-        for lineno, item in read_records(src):
+        sink = _open_out(stack, out)
+        for lineno, item in records:
             if isinstance(item, InputError):
                 _fail(item, report, strict, on_error)
                 sink.write(dumps({"id": None, "line": lineno, "error": item.reason}))
@@ -133,21 +154,26 @@ def scan_jsonl(
 
 def redact_jsonl(
     src: Path,
-    out: Path,
+    out: Path | TextIO,
     config: PrivacyConfig | None = None,
     *,
     rejects: Path | None = None,
     strict: bool = False,
     on_error: ErrorHook | None = None,
 ) -> JsonlReport:
-    """Write each record with `text` redacted; records an action drops go (redacted) to `rejects` with a `reason`."""
+    """Write each record with `text` redacted; records an action drops go (redacted) to `rejects` with a `reason`.
+
+    `rejects` defaults to OUT.rejects.jsonl next to a path `out`; a stream `out` has no name to derive one from, so
+    without `rejects` the dropped and bad records are only counted (`report.unkept`), for the caller to say so."""
     redactor = Redactor(config)
     report = JsonlReport()
-    rejects = rejects or out.with_name(out.name.removesuffix(".jsonl") + ".rejects.jsonl")
+    if rejects is None and isinstance(out, Path):
+        rejects = out.with_name(out.name.removesuffix(".jsonl") + ".rejects.jsonl")
+    records = read_records(src)
     with ExitStack() as stack:
-        sink = stack.enter_context(out.open("w", encoding="utf-8"))
+        sink = _open_out(stack, out)
         reject_sink: IO[str] | None = None
-        for lineno, item in read_records(src):
+        for lineno, item in records:
             if isinstance(item, InputError):
                 _fail(item, report, strict, on_error)
                 reason = {"line": lineno, "reason": "bad_record", "error": item.reason}
@@ -162,6 +188,9 @@ def redact_jsonl(
                     continue
                 report.dropped += 1
                 reason = {**record, "line": lineno, "reason": result.drop}
+            if rejects is None:
+                report.unkept += 1
+                continue
             if reject_sink is None:
                 reject_sink = stack.enter_context(rejects.open("w", encoding="utf-8"))
             reject_sink.write(dumps(reason))

@@ -1,0 +1,36 @@
+"""`lmforge lineage` of a model whose workspace was moved between curation and registration names the folder it was
+curated in (the version tag `lmforge.curated_workspace`): the chain printed only the registration's paths."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from lmforge.pipeline.registry.config import RegistryConfig
+from lmforge.pipeline.registry.lineage import CURATED_TAG
+from lmforge.pipeline.registry.registry import register, resolve_version, use_tracking
+from tests.flows.commands.test_train_command import lmforge
+from tests.support.registry import build_chain, tracking, train_run
+
+
+def test_lineage_names_the_workspace_the_snapshot_was_curated_in(tmp_path: Path) -> None:
+    import mlflow
+
+    chain = build_chain(tmp_path / "a", raw_in_workspace=True)  # the raw corpus inside the workspace, as `make run`
+    train_run(chain, "moved", 3)
+    curated_in, new = chain.workspace.resolve(), tmp_path / "b" / "ws"
+    new.parent.mkdir()
+    shutil.move(chain.workspace, new)
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    try:
+        with tracking(new):
+            use_tracking(new)
+            registered = register(new, new / "runs" / "moved", RegistryConfig(smoke_tokens=0, eval_max_batches=1))
+            assert resolve_version(f"models:/lmforge/{registered.version}").tags[CURATED_TAG] == str(curated_in)
+    finally:
+        from lmforge.pipeline.tracking.mlflow_run import point_mlflow
+
+        point_mlflow(*before)
+    proc = lmforge("lineage", f"models:/lmforge/{registered.version}", "--workspace", str(new), env={})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"  curated in workspace {curated_in}, moved to {new.resolve()} before registration" in proc.stdout
