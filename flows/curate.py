@@ -14,7 +14,7 @@ from prefect.futures import as_completed
 from lmforge.flows.progress import progress_bar
 from lmforge.pipeline.config import LmforgeConfig, load_config
 from lmforge.pipeline.curate.inputs import InputUnit
-from lmforge.pipeline.curate.process import UnitCurator, UnitResult, unit_result_path
+from lmforge.pipeline.curate.process import UnitCurator, UnitResult, finished_result, unit_result_path
 from lmforge.pipeline.curate.snapshot import check_strict, finalize_snapshot, index_pending, make_plan
 from lmforge.pipeline.digest import digest
 from lmforge.pipeline.stage import find_stage
@@ -39,9 +39,10 @@ def _unit_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     records outlive it (in ws/.prefect, or on a server). Once the snapshot is deleted, a cached result would name
     parts that are gone; with no result file there is no key (Prefect neither looks up nor records one) and the
     unit runs again. Its outputs are deterministic, so a result cached under the key stays right whenever it holds.
+    A result whose part or rejects file is gone (or that does not parse) is no result either (`finished_result`).
     """
     work_dir, unit_digest = parameters["work_dir"], parameters["unit_digest"]
-    if not unit_result_path(Path(work_dir), unit_digest).is_file():
+    if finished_result(unit_result_path(Path(work_dir), unit_digest), unit_digest) is None:
         return None
     return f"curate-{digest([work_dir, unit_digest])}"
 

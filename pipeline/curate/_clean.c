@@ -2,13 +2,14 @@
  *
  *   clean(text, normalize_whitespace, strip_control, nfc) -> str
  *
- * Steps, in `clean_text`'s order (the order matters: NFC runs before control characters are removed, so a
- * control character between a letter and a combining mark keeps them apart exactly as the Python code does):
+ * Steps, in `clean_text`'s order:
  *   A. lone surrogates → U+FFFD; "\r\n", "\r", U+2028, U+2029, U+0085 → "\n" (normalize_whitespace);
  *   N. NFC through `unicodedata.normalize` when the text is not ASCII (nfc);
  *   B. remove C0/C1 controls except \t \n \r, and U+FEFF (strip_control); Unicode space separators → " ",
  *      spaces and tabs before a newline or the end removed, 3+ newlines → 2, then strip " " and "\n" from
- *      both ends (normalize_whitespace).
+ *      both ends (normalize_whitespace);
+ *   N'. NFC again when B removed a control character from a text that is not ASCII (nfc): a letter and a combining
+ *      mark the control character kept apart meet only now (whitespace changes never join such a pair).
  * The input is returned itself when nothing changes. Memory: a buffer of the text's own size for each pass.
  *
  * Fast paths, each giving what the full steps give: an ASCII text that is already clean is recognised 16 bytes at a
@@ -67,7 +68,8 @@ static inline Py_ssize_t pass_a(int kind, const void *data, Py_ssize_t n, int ws
  * returns the new length. */
 #define PUT(c) (PyUnicode_WRITE(kind, out, j, (c)), j++)
 #define GET(i) PyUnicode_READ(kind, out, (i))
-static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, void *out, int *changed) {
+static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, void *out, int *changed,
+                                int *removed_ctrl) {
     Py_ssize_t j = 0;
     Py_ssize_t pending_start = -1; /* index in `out` where a run of spaces/tabs began (ws mode) */
     Py_ssize_t newlines = 0;       /* newlines just written in a row */
@@ -81,6 +83,7 @@ static inline Py_ssize_t pass_b(int kind, const void *data, Py_ssize_t n, int ws
         }
         if (ctrl && is_control(c)) {
             *changed = 1;
+            *removed_ctrl = 1;
             continue;
         }
         if (!ws) {
@@ -149,14 +152,15 @@ static Py_ssize_t pass_a_any(int kind, const void *data, Py_ssize_t n, int ws, v
     }
 }
 
-static Py_ssize_t pass_b_any(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, void *out, int *changed) {
+static Py_ssize_t pass_b_any(int kind, const void *data, Py_ssize_t n, int ws, int ctrl, void *out, int *changed,
+                             int *removed_ctrl) {
     switch (kind) {
     case PyUnicode_1BYTE_KIND:
-        return pass_b(PyUnicode_1BYTE_KIND, data, n, ws, ctrl, out, changed);
+        return pass_b(PyUnicode_1BYTE_KIND, data, n, ws, ctrl, out, changed, removed_ctrl);
     case PyUnicode_2BYTE_KIND:
-        return pass_b(PyUnicode_2BYTE_KIND, data, n, ws, ctrl, out, changed);
+        return pass_b(PyUnicode_2BYTE_KIND, data, n, ws, ctrl, out, changed, removed_ctrl);
     default:
-        return pass_b(PyUnicode_4BYTE_KIND, data, n, ws, ctrl, out, changed);
+        return pass_b(PyUnicode_4BYTE_KIND, data, n, ws, ctrl, out, changed, removed_ctrl);
     }
 }
 
@@ -279,11 +283,15 @@ static PyObject *clean(PyObject *Py_UNUSED(self), PyObject *args) {
         Py_DECREF(mid);
         return PyErr_NoMemory();
     }
-    int changed = 0;
-    Py_ssize_t m = pass_b_any(kind, PyUnicode_DATA(mid), n, ws, ctrl, buf, &changed);
+    int changed = 0, removed_ctrl = 0;
+    Py_ssize_t m = pass_b_any(kind, PyUnicode_DATA(mid), n, ws, ctrl, buf, &changed, &removed_ctrl);
     PyObject *result = changed ? PyUnicode_FromKindAndData(kind, buf, m) : Py_NewRef(mid);
     PyMem_Free(buf);
     Py_DECREF(mid);
+    if (result && nfc && removed_ctrl && !PyUnicode_IS_ASCII(result) && !nfc_stable(result)) { /* step N' */
+        PyObject *normal = PyObject_CallFunctionObjArgs(normalize_func, nfc_name, result, NULL);
+        Py_SETREF(result, normal);
+    }
     return result;
 }
 

@@ -61,7 +61,12 @@ def clean_text_python(text: str, config: CleanConfig) -> str:
     if config.nfc and not text.isascii():
         text = unicodedata.normalize("NFC", text)
     if config.strip_control:
-        text = _CONTROL.sub("", text)
+        stripped = _CONTROL.sub("", text)
+        if config.nfc and len(stripped) != len(text) and not stripped.isascii():
+            # A removed control character may have stood between a letter and its combining mark ("e\x00\u0301"):
+            # they meet only now, and the result must be NFC too, or cleaning it again would change it.
+            stripped = unicodedata.normalize("NFC", stripped)
+        text = stripped
     if config.normalize_whitespace:
         if not text.isascii():
             text = UNICODE_SPACES.sub(" ", text)

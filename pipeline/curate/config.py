@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lmforge.pipeline.configuring import check
 from lmforge.pipeline.curate.filters.config import FiltersConfig
+
+_LANG_CODE = re.compile(r"[a-z]{2,3}")
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -22,6 +25,10 @@ class FieldsConfig:
     created_at: str = "created_at"
     source: str = "source"
     """A per-record source name; when absent the input's source name is used."""
+
+    def __post_init__(self) -> None:
+        for name in ("id", "text", "url", "created_at", "source"):
+            check(bool(getattr(self, name)), f"curate.fields.{name}", "must name a key or column, got ''")
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -50,6 +57,18 @@ class LangIdConfig:
     min_score: float = 0.0
     """Documents whose language probability is below this are rejected (`lang_low_score`)."""
 
+    def __post_init__(self) -> None:
+        check(self.max_chars > 0, "curate.langid.max_chars", f"must be positive, got {self.max_chars}")
+        # NaN compares false both ways: it would keep every document; above 1 it would reject every one.
+        check(0.0 <= self.min_score <= 1.0, "curate.langid.min_score", f"must be between 0 and 1, got {self.min_score}")
+        for code in self.languages:
+            # Detected languages are lower-case codes ("en", "zh"): "EN" would match no document and reject them all.
+            check(
+                _LANG_CODE.fullmatch(code) is not None,
+                "curate.langid.languages",
+                f"{code!r} is not a lower-case ISO 639-1 code such as 'en' (or 'und' for no language)",
+            )
+
 
 @dataclass(kw_only=True, slots=True, frozen=True)
 class SourceConfig:
@@ -71,3 +90,13 @@ class CurateConfig:
     """In folder inputs, files with these extensions are documents (one per file)."""
     row_group_rows: int = 20_000
     """Rows per Parquet row group in snapshot files (row groups are the unit later stages fan out over)."""
+
+    def __post_init__(self) -> None:
+        check(self.row_group_rows > 0, "curate.row_group_rows", f"must be positive, got {self.row_group_rows}")
+        for ext in self.text_extensions:
+            # Matched against `Path.suffix` (".txt"): "txt" would match no file and the folder would read as empty.
+            check(
+                ext.startswith(".") and len(ext) > 1,
+                "curate.text_extensions",
+                f"{ext!r} is not a file extension; write it with its dot, as '.txt'",
+            )

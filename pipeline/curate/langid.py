@@ -26,6 +26,7 @@ import numpy as np
 
 from lmforge.pipeline.curate.config import LangIdConfig
 from lmforge.pipeline.curate.unicode_tables import nfc_stable_bitmap
+from lmforge.pipeline.errors import ConfigError
 
 try:  # the C twin (`_langid.c`), built at install time; the Python path below is the fallback and reference
     from lmforge.pipeline.curate import _langid
@@ -229,6 +230,13 @@ class LanguageId:
     def __init__(self, config: LangIdConfig, *, native: bool = True) -> None:
         self.config = config
         self._ident = _identifier()
+        # A code the model cannot answer ("xx", "eng") would reject every document as `lang_not_allowed`.
+        unknown = sorted(set(config.languages) - set(self._ident.nb_classes) - {"und"})
+        if unknown:
+            raise ConfigError(
+                f"curate.langid.languages: {unknown} not among the languages py3langid detects "
+                f"({', '.join(sorted(self._ident.nb_classes))})"
+            )
         self._native = _native_model() if native else None
 
     @property

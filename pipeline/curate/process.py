@@ -14,7 +14,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +132,10 @@ def content_hash(text: str) -> str:
 
 
 def parse_created_at(value: Any) -> datetime | None:
-    """ISO-8601 strings, epoch seconds or milliseconds, datetimes or dates → aware UTC datetime (naive ones are
-    taken as UTC); anything else → None. A number past `_EPOCH_MS_FROM` is milliseconds: as seconds it would be
-    after the year 5000, and JavaScript and most crawlers write milliseconds."""
+    """ISO-8601 strings, epoch seconds or milliseconds (numbers or strings of digits), RFC 2822 dates (HTTP and
+    e-mail headers), datetimes or dates → aware UTC datetime (naive ones are taken as UTC); anything else → None.
+    A number past `_EPOCH_MS_FROM` (either side of 1970) is milliseconds: as seconds it would be after the year
+    5000, and JavaScript and most crawlers write milliseconds."""
     if value is None:
         return None
     try:
@@ -142,16 +144,42 @@ def parse_created_at(value: Any) -> datetime | None:
         elif isinstance(value, date):
             dt = datetime(value.year, value.month, value.day)
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = value / 1000 if value >= _EPOCH_MS_FROM else value
-            dt = datetime.fromtimestamp(float(seconds), tz=UTC)
+            dt = _from_epoch(value)
         elif isinstance(value, str):
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            dt = _parse_date_string(value)
         else:
             return None
         # In UTC inside the try: `0001-01-01T00:00:00+01:00` (.NET's DateTimeOffset.MinValue) is before year 1 there.
         return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, OverflowError, OSError):
+    except (ValueError, TypeError, OverflowError, OSError):
         return None
+
+
+def _from_epoch(value: float) -> datetime:
+    seconds = value / 1000 if abs(value) >= _EPOCH_MS_FROM else value
+    return datetime.fromtimestamp(float(seconds), tz=UTC)
+
+
+def _parse_date_string(value: str) -> datetime:
+    """`parse_created_at` for a string; raises ValueError (or TypeError, OverflowError) when it is no date."""
+    text = _UTC_SUFFIX.sub("+00:00", value.strip())
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    if _EPOCH_STRING.fullmatch(text):  # a Parquet string column or a JSON string holding epoch seconds/ms
+        return _from_epoch(int(text) if text.lstrip("+-").isdigit() else float(text))
+    if leap := _LEAP_SECOND.fullmatch(text):
+        # datetime has no second 60: a leap second is the instant after :59, where POSIX time puts it as well.
+        return datetime.fromisoformat(f"{leap[1]}:59{leap[2]}") + timedelta(seconds=1)
+    return parsedate_to_datetime(text)
+
+
+_UTC_SUFFIX = re.compile(r"(?:\s*(?:UTC|GMT)|[zZ])$")
+"""`…Z` (and `z`, which fromisoformat refuses), `… UTC`, `… GMT`: UTC written as a suffix."""
+_EPOCH_STRING = re.compile(r"[+-]?\d{9,}(?:\.\d*)?")
+"""Digits only, at least 9 (1973 on as seconds): fewer are ISO basic dates (`20240101`) or no date at all."""
+_LEAP_SECOND = re.compile(r"(.*\d\d:\d\d):60((?:[.,]\d+)?(?:[+-]\d\d(?::?\d\d)?)?)")
 
 
 class _TableWriter:
@@ -252,8 +280,9 @@ class UnitCurator:
     def curate_unit(self, unit: InputUnit, unit_digest: str, out_dir: Path) -> UnitResult:
         """Process one unit into `out_dir/parts/<digest>.parquet` + `out_dir/rejects/<digest>.parquet`."""
         result_path = unit_result_path(out_dir, unit_digest)
-        if result_path.is_file():
-            return UnitResult(**json.loads(result_path.read_text()))
+        done = finished_result(result_path, unit_digest)
+        if done is not None:
+            return done
         for sub in ("parts", "rejects", "results"):
             (out_dir / sub).mkdir(parents=True, exist_ok=True)
         cur = self.config.curate
@@ -423,6 +452,24 @@ class UnitCurator:
         if not doc.text:
             return "filters", "empty_after_filters", None
         return None
+
+
+def finished_result(path: Path, unit_digest: str) -> UnitResult | None:
+    """The result a finished run of the unit left, or None when the unit must be curated (again): no result, one
+    that does not parse (a disk that filled up, a hand edit), or one whose part or rejects file is gone since (a
+    cleaned-up work folder) — the snapshot step would fail on it, and re-curating the unit is cheap and exact."""
+    if not path.is_file():
+        return None
+    try:
+        result = UnitResult(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        log.warning("unit %s: its result file %s is unreadable (%s); curating the unit again", unit_digest, path, exc)
+        return None
+    missing = [f for f in (result.part, result.rejects) if f is not None and not Path(f).is_file()]
+    if result.digest != unit_digest or missing:
+        log.warning("unit %s: files of its earlier run are missing (%s); curating the unit again", unit_digest, missing)
+        return None
+    return result
 
 
 def _batches(items: Iterator[RawRecord | Reject]) -> Iterator[list[RawRecord | Reject]]:

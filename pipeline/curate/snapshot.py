@@ -24,7 +24,7 @@ from lmforge.pipeline.config import LmforgeConfig
 from lmforge.pipeline.configuring import to_dict
 from lmforge.pipeline.curate.inputs import InputUnit, plan_inputs, unit_digest
 from lmforge.pipeline.curate.process import UnitCurator, UnitResult
-from lmforge.pipeline.errors import InputError
+from lmforge.pipeline.errors import InputError, IntegrityError
 from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
 from lmforge.schemas.snapshot import (
     DUPLICATES_SCHEMA,
@@ -78,6 +78,17 @@ def check_strict(results: Sequence[UnitResult]) -> None:
             raise InputError(where, f"bad input (strict mode): {r.first_input_error}")
 
 
+def _check_unit_files(plan: CurationPlan, results: Sequence[UnitResult]) -> None:
+    """Every part and rejects file the results name is there: one removed since its unit was curated (a cleaned-up
+    work folder, a result cached elsewhere) would lose its documents from the accounting half-way through writing."""
+    for unit, r in zip(plan.units, results, strict=True):
+        for kind, f in (("part", r.part), ("rejects", r.rejects)):
+            if f is not None and not Path(f).is_file():
+                raise IntegrityError(
+                    f"{unit.path}: the curated {kind} file {f} is gone; run curate again to curate this input anew"
+                )
+
+
 def _removed_rows(table: pa.Table, dups: dict[str, tuple[str, float, str]]) -> list[dict[str, Any]]:
     rows = []
     for rec in table.to_pylist():
@@ -112,6 +123,7 @@ def finalize_snapshot(
     if plan.done:
         index_pending(plan, config, index_spec)
         return plan.snapshot_dir
+    _check_unit_files(plan, results)
     # results are in plan order; a unit's own path, not its result's: identical files of one source share a result
     originals = [(Path(r.part), u.path) for u, r in zip(plan.units, results, strict=True) if r.part]
     parts, id_rejects = _unique_ids(originals, plan.work_dir / "unique")
@@ -333,8 +345,6 @@ def _stats(
         rejected = dict(sorted(e["rejected"].items()))
         out_sources[src] = {"docs_in": e["docs_in"], "kept": e["kept"], "rejected": rejected}
         if e["docs_in"] != e["kept"] + sum(rejected.values()):
-            from lmforge.pipeline.errors import IntegrityError
-
             raise IntegrityError(f"accounting mismatch for source {src!r}: {out_sources[src]}")
     return {
         "docs_in": sum(e["docs_in"] for e in out_sources.values()),

@@ -125,6 +125,8 @@ def duplicates(items: list[str]) -> tuple[int, int]:
 
 
 def ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
+    if n > len(words):  # no n-gram; and `range(n)` below would build n iterators (a config may say n = 10**9)
+        return []
     return list(zip(*(islice(words, i, None) for i in range(n)), strict=False))
 
 

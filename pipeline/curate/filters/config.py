@@ -91,6 +91,8 @@ class GopherQualityConfig:
             _fraction(getattr(self, name), f"{w}.{name}")
         check(self.min_stop_words >= 0, f"{w}.min_stop_words", "must be >= 0")
         for lang, stops in self.stop_words.items():
+            # Looked up by the detected language, a lower-case code: an "EN" list would silently never be used.
+            check(lang.islower() and lang.isalpha(), f"{w}.stop_words.{lang}", "keys are lower-case codes such as 'en'")
             check(all(s and not s.isspace() for s in stops), f"{w}.stop_words.{lang}", "holds an empty word")
 
 

@@ -43,9 +43,24 @@ def test_nfc_composes_accents(clean_text):
 
 
 @pytest.mark.parametrize("clean_text", IMPLEMENTATIONS)
-def test_a_control_character_between_letter_and_accent_keeps_them_apart(clean_text):
-    # NFC runs before control characters go, so the accent is not composed onto the "e".
-    assert clean_text("e\x00\u0301", CFG) == "e\u0301"
+@pytest.mark.parametrize(
+    "raw",
+    ["e\x00\u0301", "e\ufeff\u0301 x", "\x1fe\x9f\u0308\u0301\r1", "\u1100\x7f\u1161 \u4e2d", "Z\x7f\u0301\n\u3000"],
+)
+def test_a_control_character_between_letter_and_accent_leaves_nfc_text_that_cleans_to_itself(clean_text, raw):
+    # The letter and its mark meet once the control character is gone: the result is still NFC, so it is clean.
+    once = clean_text(raw, CFG)
+    assert once == unicodedata.normalize("NFC", once)
+    assert clean_text(once, CFG) == once
+    assert clean_text_python(raw, CFG) == once
+
+
+@pytest.mark.parametrize("clean_text", IMPLEMENTATIONS)
+@settings(max_examples=400)
+@given(text=_TEXTS)
+def test_cleaning_text_full_of_special_characters_is_idempotent(clean_text, text):
+    once = clean_text(text, CFG)
+    assert clean_text(once, CFG) == once
 
 
 @pytest.mark.parametrize("clean_text", IMPLEMENTATIONS)

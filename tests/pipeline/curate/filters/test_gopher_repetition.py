@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lmforge.pipeline.curate.document import Document
 from lmforge.pipeline.curate.filters.config import GopherRepetitionConfig
 from lmforge.pipeline.curate.filters.gopher_repetition import GopherRepetitionFilter
 from lmforge.pipeline.curate.text_stats import duplicates, repeated_ngram_chars, top_ngram_chars
@@ -115,3 +116,12 @@ def test_thresholds_are_configurable(doc) -> None:
 
 def test_empty_text_is_left_to_other_filters(doc) -> None:
     assert DEFAULT.filter(doc("")) == (True, None)
+
+
+def test_an_ngram_size_longer_than_any_document_costs_nothing() -> None:
+    """A size past the word count has no n-grams; the Python statistics built one iterator per position of the
+    n-gram first (`range(n)`), so `{"1000000000000" = 0.1}` in a config ran out of memory on the first document."""
+    huge = 10**12
+    flt = GopherRepetitionFilter(GopherRepetitionConfig(top_ngrams={str(huge): 0.2}, dup_ngrams={str(huge): 0.1}))
+    assert flt.filter(Document(doc_id="d", text=FILLER, source="s", path="p", lang="en")) == (True, None)
+    assert top_ngram_chars(FILLER.split(), huge) == repeated_ngram_chars(FILLER.split(), huge) == 0

@@ -1,0 +1,89 @@
+"""Resuming a curation whose work folder was damaged between runs, and a re-run with one more input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from lmforge.pipeline.config import load_config
+from lmforge.pipeline.curate.process import UnitCurator, unit_result_path
+from lmforge.pipeline.curate.snapshot import CurationPlan, curate, finalize_snapshot, make_plan
+from lmforge.pipeline.errors import IntegrityError
+from lmforge.schemas.manifest import Manifest
+from tests.support.curate import NO_DEDUP, read_docs, read_folder, write_jsonl
+
+
+@pytest.fixture()
+def inputs(tmp_path) -> list[str]:
+    docs = read_docs()
+    b = [*docs[5:9], {"id": "short", "text": "Too short to keep."}]  # a reject: b's unit has a rejects file
+    return [str(write_jsonl(tmp_path / "in" / "a.jsonl", docs[:5])), str(write_jsonl(tmp_path / "in" / "b.jsonl", b))]
+
+
+def _curate_units(inputs: list[str], ws: Path) -> tuple[CurationPlan, list]:
+    """Curate every unit of a plan but stop before the snapshot (a run that was interrupted there)."""
+    cfg = load_config(overrides=NO_DEDUP)
+    plan = make_plan(inputs, ws, cfg)
+    curator = UnitCurator(cfg)
+    return plan, [curator.curate_unit(u, d, plan.work_dir) for u, d in zip(plan.units, plan.digests, strict=True)]
+
+
+def _check_snapshot(snap: Path) -> Manifest:
+    m = Manifest.read(snap)
+    rows = sum(pq.ParquetFile(p).metadata.num_rows for p in (snap / "data").glob("*.parquet"))
+    assert m.stats["kept"] == rows == read_folder(snap, "data").num_rows
+    for src in m.stats["by_source"].values():
+        assert src["docs_in"] == src["kept"] + sum(src["rejected"].values())
+    return m
+
+
+def test_a_damaged_unit_result_is_curated_again(tmp_path, inputs) -> None:
+    reference = _check_snapshot(curate(inputs, tmp_path / "ref", load_config(overrides=NO_DEDUP)))
+    plan, _ = _curate_units(inputs, tmp_path / "ws")
+    damaged = unit_result_path(plan.work_dir, plan.digests[0])
+    damaged.write_text(damaged.read_text()[:40])  # a disk that filled up mid-write, or a hand edit
+    m = _check_snapshot(curate(inputs, tmp_path / "ws", load_config(overrides=NO_DEDUP)))
+    assert m.stats == reference.stats
+
+
+@pytest.mark.parametrize("lost", ["part", "rejects"])
+def test_a_unit_whose_files_are_gone_is_curated_again(tmp_path, inputs, lost) -> None:
+    reference = _check_snapshot(curate(inputs, tmp_path / "ref", load_config(overrides=NO_DEDUP)))
+    _, results = _curate_units(inputs, tmp_path / "ws")
+    Path(next(getattr(r, lost) for r in results if getattr(r, lost))).unlink()
+    m = _check_snapshot(curate(inputs, tmp_path / "ws", load_config(overrides=NO_DEDUP)))
+    assert m.stats == reference.stats
+
+
+def test_finalizing_results_whose_part_is_gone_names_the_input(tmp_path, inputs) -> None:
+    plan, results = _curate_units(inputs, tmp_path / "ws")
+    Path(results[1].part).unlink()
+    with pytest.raises(IntegrityError, match=r"b\.jsonl: the curated part file .* is gone"):
+        finalize_snapshot(plan, results, load_config(overrides=NO_DEDUP))
+    assert not plan.done
+
+
+def test_one_more_input_makes_a_new_snapshot_and_leaves_the_old_one(tmp_path, inputs) -> None:
+    cfg = load_config(overrides=NO_DEDUP)
+    first = curate(inputs[:1], tmp_path / "ws", cfg)
+    before = {p.name: p.read_bytes() for p in sorted(first.rglob("*")) if p.is_file()}
+    second = curate(inputs, tmp_path / "ws", cfg)
+    assert second != first and second.parent == first.parent
+    assert {p.name: p.read_bytes() for p in sorted(first.rglob("*")) if p.is_file()} == before
+    m1, m2 = _check_snapshot(first), _check_snapshot(second)
+    assert m2.stats["docs_in"] == m1.stats["docs_in"] + 5 and m2.stats["rejected"] == m1.stats["rejected"] + 1
+
+
+def test_the_flow_reuses_no_cached_unit_whose_files_are_gone(tmp_path, inputs) -> None:
+    """The curate flow's cache key named a unit's Prefect result while its result json existed, even with its part
+    file gone: the flow then finalised from a result without its rows (now: no key, the unit runs again)."""
+    from lmforge.flows.curate import _unit_cache_key
+
+    plan, results = _curate_units(inputs, tmp_path / "ws")
+    keys = [_unit_cache_key(None, {"work_dir": str(plan.work_dir), "unit_digest": d}) for d in plan.digests]
+    assert all(keys)
+    Path(results[1].part).unlink()
+    assert _unit_cache_key(None, {"work_dir": str(plan.work_dir), "unit_digest": plan.digests[1]}) is None
+    assert _unit_cache_key(None, {"work_dir": str(plan.work_dir), "unit_digest": plan.digests[0]}) == keys[0]
