@@ -6,8 +6,9 @@ copy of a cross-day duplicate is kept may depend on timing. K = 1 is the determi
 deduplicated against all earlier days, and the earliest copy always wins.
 
 A partition is done when its marker exists under `<ws>/backfill/` (written after success, ids and counts only)
-and still holds: the outputs it names exist, and its snapshot is the one the partition's files (and the config)
-make now. A re-run skips those and runs the rest, so files that landed or changed after a day was done are curated.
+and still holds: the outputs it names exist, and they are the ones the partition's files and the config make now
+(its snapshot, and its tokenizer, shards and run when the stages reach them). A re-run skips those and runs the
+rest, so files that landed or changed after a day was done are curated, and a day trained with another config again.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from typing import Any
 from lmforge.flows.progress import progress_bar
 from lmforge.pipeline.partitions import (
     Partition,
+    changed_output,
     check_writable,
     covers,
     describe_days,
     missing_days,
     missing_outputs,
-    partition_snapshot,
     read_marker,
     select_partitions,
     write_marker,
@@ -102,8 +103,9 @@ def record_partition(
     if result.get("run_dir"):
         record["run"] = Path(result["run_dir"]).name
     model = result.get("model")
-    if isinstance(model, dict):
-        record["model"] = {k: model[k] for k in ("name", "version", "uri") if k in model}
+    if isinstance(model, dict):  # `register_flow`'s result: its keys, renamed to the marker's
+        names = {"model_name": "name", "version": "version", "model_uri": "uri"}
+        record["model"] = {short: model[key] for key, short in names.items() if key in model}
     if record.get("snapshot"):
         record.update(snapshot_counts(workspace, record["snapshot"]))
     write_marker(workspace, day, record)
@@ -200,8 +202,8 @@ def backfill(
             marker = read_marker(ws, part.day)
             if covers(marker, stages):
                 gone = missing_outputs(ws, marker)
-                now = None if gone else partition_snapshot(part, ws, cfg)
-                if now is not None and now == marker.get("snapshot"):
+                changed = None if gone else changed_output(part, ws, cfg, marker, stages)
+                if not gone and changed is None:
                     finish(_skipped(part, marker))
                     continue
                 if gone:
@@ -210,11 +212,9 @@ def backfill(
                     )
                 else:
                     log.warning(
-                        "backfill %s: its files or the curation config changed since it was done (snapshot %s, now "
-                        "%s): running it again",
+                        "backfill %s: its files or the config changed since it was done (%s): running it again",
                         part.day,
-                        marker.get("snapshot"),
-                        now,
+                        changed,
                     )
             todo.append(part)
         if todo:

@@ -110,14 +110,23 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
 
 
 def ensure_pool(name: str) -> bool:
-    """Create the process work pool if it is missing; True when it was created."""
+    """Create the process work pool if it is missing; True when it was created. A pool of that name of another type
+    is a ConfigError: `lmforge worker` (a process worker) would never run what is deployed there, and a docker or
+    kubernetes worker would run it without the checkout and the installed package the entrypoints need."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectNotFound
 
+    from lmforge.pipeline.errors import ConfigError
+
     with get_client(sync_client=True) as client:
         try:
-            client.read_work_pool(name)
+            pool = client.read_work_pool(name)
+            if pool.type != "process":
+                raise ConfigError(
+                    f"--pool: work pool {name!r} is a {pool.type!r} pool, not a process one; lmforge's deployments "
+                    "run on a process pool: give another name (`lmforge deploy` creates it)"
+                )
             return False
         except ObjectNotFound:
             from prefect.workers.process import ProcessWorker
@@ -129,10 +138,15 @@ def ensure_pool(name: str) -> bool:
 
 def pool_names() -> list[str]:
     """Names of the work pools on the configured Prefect server."""
+    return sorted(pool_types())
+
+
+def pool_types() -> dict[str, str]:
+    """Work pool name → type (`process`, `docker`, …) on the configured Prefect server."""
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        return sorted(pool.name for pool in client.read_work_pools())
+        return {pool.name: pool.type for pool in client.read_work_pools()}
 
 
 def deploy_all(

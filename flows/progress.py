@@ -17,7 +17,13 @@ from typing import Any
 @contextmanager
 def progress_bar(total: int, desc: str, unit: str) -> Iterator[Any | None]:
     """A tqdm bar when stderr is a terminal, else None; see the module docstring."""
-    if not sys.stderr.isatty():
+    # No stderr at all (None: the process started with descriptor 2 closed, `… 2>&-`, as some daemons do) or a
+    # closed one (isatty raises ValueError) is no terminal either; the work must not fail on its progress bar.
+    try:
+        terminal = sys.stderr is not None and sys.stderr.isatty()
+    except ValueError:
+        terminal = False
+    if not terminal:
         yield None
         return
     from tqdm import tqdm

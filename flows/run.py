@@ -83,6 +83,13 @@ def run_flow(
     """Raw corpora (default: the built-in corpus) → a registered MLflow model. Returns ids, paths and metrics."""
     if not workspace or (not Path(workspace).is_absolute() and _deployed()):
         require_absolute("workspace", workspace)
+    # The CLI checks the names too, but a deployment's run (`run`, parameters given at trigger time) does not pass
+    # through it: `["curate", "trian"]` curated and reported success, with no model and no word of why.
+    unknown = sorted(set(stages or ()) - set(STAGES))
+    if unknown:
+        from lmforge.pipeline.errors import ConfigError
+
+        raise ConfigError(f"stages: unknown stage(s) {unknown}; choose from {list(STAGES)}")
     logger = get_run_logger()
     cfg = load_config(config_path, overrides)
     wanted = set(stages or STAGES)

@@ -128,7 +128,7 @@ def covers(marker: dict[str, Any] | None, stages: list[str]) -> bool:
 
 
 #: Marker keys naming stage outputs, and the workspace folder each lives in.
-_MARKED_OUTPUTS = (("snapshot", "snapshots"), ("tokenizer", "tokenizers"), ("shards", "shards"))
+_MARKED_OUTPUTS = (("snapshot", "snapshots"), ("tokenizer", "tokenizers"), ("shards", "shards"), ("run", "runs"))
 
 
 def missing_outputs(workspace: str | Path, marker: dict[str, Any]) -> list[str]:
@@ -136,14 +136,13 @@ def missing_outputs(workspace: str | Path, marker: dict[str, Any]) -> list[str]:
     or to free space): such a day is not done, whatever its marker says."""
     from lmforge.pipeline.stage import is_done, stage_dir
 
-    gone = [
+    # A run folder counts as a stage output too: one left without its manifest (its checkpoints deleted to free
+    # space, say) is no finished model, though the folder is still there.
+    return [
         f"{kind} {marker[key]}"
         for key, kind in _MARKED_OUTPUTS
         if isinstance(marker.get(key), str) and not is_done(stage_dir(workspace, kind, marker[key]))
     ]
-    if isinstance(marker.get("run"), str) and not (Path(workspace) / "runs" / marker["run"]).is_dir():
-        gone.append(f"runs {marker['run']}")
-    return gone
 
 
 def partition_snapshot(part: Partition, workspace: str | Path, config: LmforgeConfig) -> str:
@@ -152,6 +151,42 @@ def partition_snapshot(part: Partition, workspace: str | Path, config: LmforgeCo
     from lmforge.pipeline.curate.snapshot import make_plan
 
     return make_plan([str(part.path)], workspace, config, warn=False).snapshot_id
+
+
+def changed_output(
+    part: Partition, workspace: str | Path, config: LmforgeConfig, marker: dict[str, Any], stages: list[str]
+) -> str | None:
+    """The first output named by `marker` that running `stages` on `part` would not make now, said as `kind old
+    (now new)`; None when all still hold. Not the snapshot only: a changed `[tokenizer]`, `[shards]` or `[train]`
+    section leaves the snapshot as it was, and a day done with the old one was skipped for ever with
+    `--stages …,train`. Needs the outputs the marker names (`missing_outputs` is empty)."""
+    from lmforge.pipeline.stage import stage_dir
+    from lmforge.pipeline.tokenize.shards import plan_shards
+    from lmforge.pipeline.tokenize.trainer import tokenizer_id
+    from lmforge.pipeline.train.launch import plan_run
+
+    wanted = set(stages)
+    snapshot = partition_snapshot(part, workspace, config)
+    if snapshot != marker.get("snapshot"):
+        return f"snapshot {marker.get('snapshot')} (now {snapshot})"
+    # Each id is computed from the outputs before it, once they matched (so the marker's are the ones to read).
+    if not wanted & {"tokenizer", "shards", "train", "evaluate", "register"}:
+        return None
+    tokenizer = tokenizer_id(snapshot, config.tokenizer)
+    if tokenizer != marker.get("tokenizer"):
+        return f"tokenizer {marker.get('tokenizer')} (now {tokenizer})"
+    if not wanted & {"shards", "train", "evaluate", "register"}:
+        return None
+    tokenizer_dir = stage_dir(workspace, "tokenizers", tokenizer)
+    shards = plan_shards(stage_dir(workspace, "snapshots", snapshot), tokenizer_dir, Path(workspace), config.shards).id
+    if shards != marker.get("shards"):
+        return f"shards {marker.get('shards')} (now {shards})"
+    if not wanted & {"train", "evaluate", "register"}:
+        return None
+    run = plan_run(workspace, shards, config.train).run_id
+    if run != marker.get("run"):
+        return f"run {marker.get('run')} (now {run})"
+    return None
 
 
 def check_writable(workspace: str | Path) -> None:

@@ -43,6 +43,15 @@ def is_done(folder: str | Path) -> bool:
     return (Path(folder) / MANIFEST_NAME).is_file()
 
 
+def finished(root: Path) -> list[Path]:
+    """The finished stage folders directly under `root`, by name. A build's temporary `.tmp-…` folder holds its
+    manifest just before it is renamed (and for ever, when the process was killed right then): it is not an output,
+    and an id it stood for would name nothing once renamed or swept."""
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if not d.name.startswith(".") and d.is_dir() and is_done(d))
+
+
 def find_stage(workspace: str | Path, kind: str, id_or_path: str) -> Path:
     """Resolve an id (or unique id prefix, or a path) to a finished stage folder, or raise a clear error."""
     if not id_or_path.strip():  # an empty prefix matches every id: `--shards "$UNSET"` took the only one there
@@ -52,11 +61,7 @@ def find_stage(workspace: str | Path, kind: str, id_or_path: str) -> Path:
         return p
     root = Path(workspace) / kind
     # By name, not glob: an absolute path is no glob pattern (a traceback), nor are `*` or `[` in an id a wildcard.
-    candidates = (
-        sorted(d for d in root.iterdir() if d.name.startswith(id_or_path) and d.is_dir() and is_done(d))
-        if root.is_dir()
-        else []
-    )
+    candidates = [d for d in finished(root) if d.name.startswith(id_or_path)]
     if len(candidates) == 1:
         return candidates[0]
     if len(candidates) > 1:
@@ -67,7 +72,7 @@ def find_stage(workspace: str | Path, kind: str, id_or_path: str) -> Path:
     if p.is_file():
         where = f" (the folder {p.parent}?)" if is_done(p.parent) else ""
         raise NotFoundError(f"{p} is a file; give the {kind[:-1]} id or its folder{where}")
-    known = ", ".join(d.name for d in sorted(root.iterdir()) if is_done(d)) if root.is_dir() else ""
+    known = ", ".join(d.name for d in finished(root))
     raise NotFoundError(
         f"no finished {kind[:-1]} {id_or_path!r} under {root}" + (f" (known: {known})" if known else "")
     )
@@ -75,10 +80,7 @@ def find_stage(workspace: str | Path, kind: str, id_or_path: str) -> Path:
 
 def latest_stage(workspace: str | Path, kind: str) -> Path | None:
     """The most recently finished output of a kind, by manifest `created_at`."""
-    root = Path(workspace) / kind
-    if not root.is_dir():
-        return None
-    done = [d for d in root.iterdir() if d.is_dir() and is_done(d)]
+    done = finished(Path(workspace) / kind)
     return max(done, key=lambda d: Manifest.read(d).created_at) if done else None
 
 
@@ -135,13 +137,17 @@ def building(final: Path) -> Iterator[Path]:
         yield tmp
         if not is_done(tmp):
             raise RuntimeError(f"{tmp}: stage finished without writing {MANIFEST_NAME}")
-        if final.exists():
-            if is_done(final):
-                log.info("stage %s was finished concurrently; keeping the existing copy", final)
-                shutil.rmtree(tmp)
-                return
-            shutil.rmtree(final)  # a leftover without manifest is an unfinished copy
-        os.replace(tmp, final)
+        if final.exists() and not is_done(final):
+            shutil.rmtree(final, ignore_errors=True)  # a leftover without manifest is an unfinished copy
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            # Another process of the same stage renamed its copy into place between our check and our rename (a
+            # folder cannot replace a non-empty one): that copy is as good as ours, so this build succeeded too.
+            if not is_done(final):
+                raise
+            log.info("stage %s was finished concurrently; keeping the existing copy", final)
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

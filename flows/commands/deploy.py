@@ -69,17 +69,22 @@ def deploy_command(workspace, input_root, config, index, pool, no_schedule, only
 def worker_command(pool, limit, run_once) -> None:
     """Start a Prefect process worker for the pool (replaces this process; stop it with Ctrl-C)."""
     from lmforge.flows.api import check_api
-    from lmforge.flows.deploy import DEFAULT_POOL, pool_names
+    from lmforge.flows.deploy import DEFAULT_POOL, pool_types
     from lmforge.pipeline.errors import ConfigError
 
     url = check_api(need_server=True)
     # Prefect would create a missing pool and poll it forever, so a typo ran nothing; the default pool may be
     # missing (a worker started before the first `lmforge deploy`, as infra/compose.yaml does): Prefect creates it.
-    pools = pool_names() if pool != DEFAULT_POOL else [pool]
-    if pool not in pools:
+    pools = pool_types()
+    if pool not in pools and pool != DEFAULT_POOL:
         raise ConfigError(
-            f"--pool: no work pool {pool!r} on {url} (pools there: {', '.join(pools) or 'none'}); "
+            f"--pool: no work pool {pool!r} on {url} (pools there: {', '.join(sorted(pools)) or 'none'}); "
             f"`lmforge deploy --pool {pool}` creates it with the deployments"
+        )
+    if pools.get(pool, "process") != "process":  # a process worker on a docker pool would poll it and run nothing
+        raise ConfigError(
+            f"--pool: work pool {pool!r} is a {pools[pool]!r} pool, not a process one; `lmforge worker` is a process "
+            "worker: give the name of the pool `lmforge deploy` created"
         )
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
     if limit is not None:

@@ -181,6 +181,16 @@ def test_worker_refuses_a_pool_the_server_does_not_have(prefect_server, tmp_path
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "--pool: no work pool 'lmfrge'" in proc.stderr and "Traceback" not in proc.stderr
     assert "lmfrge" not in _pool_names(prefect_server)
+    # a pool of another type: a process worker polled it and ran nothing
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: prefect_server["PREFECT_API_URL"]}), get_client(sync_client=True) as c:
+        c.create_work_pool(WorkPoolCreate(name="gpu-docker", type="docker"))
+    proc = _lmforge("worker", "--pool", "gpu-docker", "--run-once", cwd=tmp_path, env=prefect_server)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "--pool: work pool 'gpu-docker' is a 'docker' pool, not a process one" in proc.stderr
 
 
 def _pool_names(server: dict[str, str]) -> list[str]:

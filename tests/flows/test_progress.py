@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from lmforge.flows.progress import progress_bar
 
 
@@ -16,6 +18,18 @@ class _Terminal(io.StringIO):
 def test_no_bar_off_a_terminal(monkeypatch) -> None:
     monkeypatch.setattr("sys.stderr", io.StringIO())
     with progress_bar(3, "curate", "file") as bar:
+        assert bar is None
+
+
+@pytest.mark.parametrize("stream", [None, "closed"])
+def test_no_bar_without_a_stderr(monkeypatch, stream) -> None:
+    """Started with descriptor 2 closed (`lmforge backfill … 2>&-`), Python has no sys.stderr: the bar's check
+    raised AttributeError and the backfill died before its first day (a closed stream raised ValueError)."""
+    if stream == "closed":
+        stream = io.StringIO()
+        stream.close()
+    monkeypatch.setattr("sys.stderr", stream)
+    with progress_bar(3, "backfill", "day") as bar:
         assert bar is None
 
 

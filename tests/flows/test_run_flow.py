@@ -43,6 +43,17 @@ def test_stages_without_curate_build_no_default_corpus(prefect_harness, tmp_path
     assert not (ws / "corpus").exists()  # no stage would have read it
 
 
+def test_an_unknown_stage_is_an_error_before_any_work(prefect_harness, tmp_path):
+    """A deployment's run takes `stages` from whoever triggers it, not through the CLI's check: `trian` was
+    silently no stage, so the run curated, stopped there and completed as if it had trained."""
+    from lmforge.pipeline.errors import ConfigError
+
+    data = write_jsonl(tmp_path / "in.jsonl", read_docs())
+    with pytest.raises(ConfigError, match=r"stages: unknown stage\(s\) \['trian'\]; choose from"):
+        run_flow(workspace=str(tmp_path / "ws"), inputs=[str(data)], stages=["curate", "trian"])
+    assert not (tmp_path / "ws" / "snapshots").exists()
+
+
 def test_input_names_the_snapshot_when_curate_is_left_out(curated):
     ws, kw, (a, snap_a), _ = curated
     out = run_flow(inputs=[str(a)], stages=["tokenizer"], **kw)
