@@ -317,11 +317,14 @@ def assemble_shards(plan: ShardsPlan) -> Path:
     lang_stats: dict[str, dict[str, dict[str, int]]] = defaultdict(
         lambda: {s: dict.fromkeys(("docs", "tokens", "bytes"), 0) for s in SPLITS}
     )
+    specials = 2 if plan.config.add_bos else 1
+    text_tokens = 0
     with building(out) as tmp:
         writers = {s: _SplitWriter(tmp, s, plan) for s in SPLITS}
         for part in _parts(plan):
             val = part.column("val").to_numpy(zero_copy_only=False)
             n_tokens = part.column("n_tokens").to_numpy()
+            text_tokens += int(n_tokens.sum()) - specials * len(n_tokens)
             n_bytes = part.column("n_bytes").to_numpy()
             tokens = part.column("tokens").combine_chunks().flatten().to_numpy()
             langs = part.column("lang").combine_chunks()
@@ -339,6 +342,16 @@ def assemble_shards(plan: ShardsPlan) -> Path:
                     s["docs"] += int(np.count_nonzero(mine))
                     s["tokens"] += int(n_tokens[mask][mine].sum())
                     s["bytes"] += int(n_bytes[mask][mine].sum())
+        if text_tokens == 0:
+            # Every document's text is empty: the shards would hold nothing but separators, under a finished
+            # manifest, and training would fail later on "too few tokens" of a split that looks built.
+            for writer in writers.values():
+                writer.finish()  # close the open shard files before `building` removes the folder
+            raise InputError(
+                Path(plan.units[0].file).parent.parent,
+                "every document of the snapshot is empty (no tokens besides the EOS separators); nothing to train "
+                "on: curate text into it first",
+            )
         shards = {s: w.finish() for s, w in writers.items()}
         counts: dict[str, dict[str, int]] = {}
         for files in shards.values():

@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 
-from lmforge.pipeline.errors import InputError, IntegrityError, LmforgeError, NotFoundError
+from lmforge.pipeline.errors import ConfigError, InputError, IntegrityError, LmforgeError, NotFoundError
 from lmforge.schemas.manifest import MANIFEST_NAME, Manifest
-from lmforge.schemas.shards import open_tokens
+from lmforge.schemas.shards import open_tokens, read_header
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,26 @@ def _load(path: Path, expect_tokenizer: str | None = None) -> _Shard:
     if not docs_path.is_file():
         raise InputError(docs_path, "missing: every token shard needs its .docs.parquet document table")
     table = pq.read_table(docs_path, columns=["offset", "n_tokens", "n_bytes", "lang"])
+    header = read_header(path, expect_tokenizer)
     tokens = open_tokens(path, expect_tokenizer)
     offsets = table.column("offset").to_numpy().astype(np.int64)
     n_tokens = table.column("n_tokens").to_numpy().astype(np.int64)
     if len(offsets) and (np.any(np.diff(offsets) < 0) or offsets[-1] + n_tokens[-1] > len(tokens)):
         raise InputError(docs_path, f"document offsets are unsorted or run past the {len(tokens)} tokens of {path}")
+    # The documents must tile the shard exactly, as the writer leaves them: with rows missing (a table cut short, or
+    # one of another build) the tokens past the last row were all charged to that row's document and language, and
+    # bits per byte divided by too few bytes, silently.
+    ends = np.cumsum(n_tokens)
+    if len(offsets) != header.doc_count or int(ends[-1] if len(ends) else 0) != len(tokens):
+        raise IntegrityError(
+            f"{docs_path}: {len(offsets)} documents of {int(ends[-1] if len(ends) else 0)} tokens, but {path.name} "
+            f"holds {header.doc_count} documents of {len(tokens)} tokens; the table belongs to another build or was "
+            "cut short: rebuild the shards"
+        )
+    if len(offsets) and (offsets[0] != 0 or np.any(offsets[1:] != ends[:-1])):
+        raise IntegrityError(
+            f"{docs_path}: document offsets do not follow each other's lengths through {path.name}; rebuild the shards"
+        )
     langs = [lang or "unknown" for lang in table.column("lang").to_pylist()]
     return _Shard(path, tokens, offsets, n_tokens, table.column("n_bytes").to_numpy().astype(np.int64), langs)
 
@@ -131,6 +146,10 @@ def evaluate(
     Context is cut at window edges, as in training. `expect_tokenizer` (sha256 of the model's sentencepiece file)
     makes shards cut by another tokenizer an IntegrityError instead of garbage numbers.
     """
+    for name, value in (("batch_size", batch_size), ("seq_len", seq_len), ("max_batches", max_batches)):
+        # 0 scored nothing and reported NaN as if it were a result (seq_len 0: a bare ValueError from range())
+        if value is not None and value < 1:
+            raise ConfigError(f"evaluate: {name} must be ≥ 1, got {value}")
     block = getattr(model, "block_size", None)
     seq_len = min(seq_len, block) if block else seq_len
     vocab = getattr(model, "vocab_size", None)

@@ -209,11 +209,17 @@ class ShardLoader:
             "batch_size": self.batch_size,
             "seq_len": self.seq_len,
             "num_windows": self.num_windows,
+            "shuffle": self.shuffle,
+            "drop_last": self.drop_last,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         mine = self.state_dict()
-        for key in ("seed", "split", "world_size", "batch_size", "seq_len", "num_windows"):
+        for key in ("seed", "split", "world_size", "batch_size", "seq_len", "num_windows", "shuffle", "drop_last"):
+            # shuffle and drop_last change the order and the epoch's length: (epoch, batch) would point elsewhere.
+            # States saved before they were recorded lack them and are taken as they are.
+            if key in ("shuffle", "drop_last") and key not in state:
+                continue
             if state.get(key) != mine[key]:
                 raise ConfigError(
                     f"loader state was saved with {key}={state.get(key)!r} but this loader has {mine[key]!r}; "

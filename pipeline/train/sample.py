@@ -7,6 +7,7 @@ the carried (h, c) state for the LSTM.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,7 +36,11 @@ def next_token_probs(
         seen = torch.as_tensor(sorted(set(history)), dtype=torch.long, device=logits.device)
         vals = logits[seen]
         logits[seen] = torch.where(vals > 0, vals / repetition_penalty, vals * repetition_penalty)
-    logits = logits / temperature
+    # Shift the largest logit to 0 before dividing (softmax does not change): the quotients then only fall, towards
+    # -inf (probability 0), so a tiny temperature (1e-40) or huge logits cannot overflow to inf - inf = NaN. A
+    # temperature below float32's smallest normal number would round to 0 (0 / 0 is NaN again); dividing by that
+    # smallest instead already sends every logit below the largest to -inf or near it, which is all a smaller one does.
+    logits = (logits - logits.max()) / max(temperature, torch.finfo(logits.dtype).tiny)
     if top_k is not None and top_k < logits.numel():
         kth = torch.topk(logits, top_k).values[-1]
         logits[logits < kth] = float("-inf")
@@ -155,9 +160,25 @@ def generate_text(model: torch.nn.Module, sp: Any, prompt: str, **opts: Any) -> 
     prompt_ids = encode_exact(sp, [prompt])[0].tolist() if prompt else []
     if "eos_id" not in opts:
         opts["eos_id"] = sp.eos_id() if sp.eos_id() >= 0 else None
-    new_ids = generate(model, prompt_ids, **opts)
+    new_ids = _whole_characters(sp, generate(model, prompt_ids, **opts))
     # Decode prompt and continuation together so the space at the seam survives (sentencepiece drops a leading
     # "▁" when a piece list starts with it), then cut the decoded prompt off.
     head = sp.decode(prompt_ids)
     full = sp.decode(prompt_ids + new_ids)
     return full[len(head) :] if full.startswith(head) else sp.decode(new_ids)
+
+
+def _whole_characters(sp: Any, ids: list[int]) -> list[int]:
+    """`ids` without the byte pieces at their end that begin a UTF-8 character but stop before its last byte.
+
+    With byte fallback a character outside the vocabulary is its 2-4 byte pieces; generation cut by
+    `max_new_tokens` (or an EOS) in the middle of one would decode to U+FFFD replacement characters at the end of
+    the text. Invalid bytes elsewhere are the model's own output and stay (decoded as U+FFFD)."""
+    k = len(ids)
+    while k > 0 and len(ids) - k < 3 and sp.is_byte(ids[k - 1]):  # a character's last byte is at most 3 after its lead
+        k -= 1
+    tail = bytes(int(sp.id_to_piece(i)[1:-1], 16) for i in ids[k:])  # "<0xE2>" → 0xE2
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    decoder.decode(tail, final=False)
+    pending = len(decoder.getstate()[0])  # bytes held back as the start of an unfinished character
+    return ids[: len(ids) - pending]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
 
-from lmforge.pipeline.errors import InputError, IntegrityError, NotFoundError
+from lmforge.pipeline.errors import ConfigError, InputError, IntegrityError, NotFoundError
 from lmforge.pipeline.train.evaluate import evaluate, unigram_baseline
 from lmforge.pipeline.train.models import GPTConfig, ModelConfig, build_model
 from lmforge.schemas.shards import open_tokens
@@ -166,3 +167,28 @@ def test_unigram_baseline_on_real_shards_matches_numpy(tiny: TinyShards) -> None
     expected = -np.log(counts[val] / counts.sum()).mean()
     assert out["loss"] == pytest.approx(expected) and out["tokens"] == len(val)
     assert 1.0 < out["ppl"] < tiny.vocab_size  # frequencies beat a uniform guess
+
+
+def test_a_docs_table_that_disagrees_with_its_shard_is_an_integrity_error(tmp_path) -> None:
+    """With the table's last row gone, the tokens of the missing document were charged to the one before it (another
+    language, too) and bits per byte divided by its bytes only: a number, and a wrong one."""
+    sha = "00" * 32
+    write_shard(tmp_path / "train-00000.bin", [([5, 6, 3], 9, "en")], 8, sha)
+    write_shard(tmp_path / "val-00000.bin", [([5, 6, 3], 9, "en"), ([5, 5, 5, 3], 12, "de")], 8, sha)
+    docs = tmp_path / "val-00000.docs.parquet"
+    whole = pq.read_table(docs)
+    assert evaluate(ContextFree(torch.zeros(8)), tmp_path)["bytes"] == pytest.approx(21 * 6 / 7)
+    pq.write_table(whole.slice(0, 1), docs)
+    for score in (lambda: evaluate(ContextFree(torch.zeros(8)), tmp_path), lambda: unigram_baseline(tmp_path)):
+        with pytest.raises(IntegrityError, match=r"val-00000\.docs\.parquet: 1 documents of 3 tokens, but .* 2 "):
+            score()
+    # the right rows and lengths, but the second document said to start inside the first
+    pq.write_table(whole.set_column(0, "offset", pa.array([0, 2], pa.int64())), docs)
+    with pytest.raises(IntegrityError, match="offsets do not follow"):
+        evaluate(ContextFree(torch.zeros(8)), tmp_path)
+
+
+@pytest.mark.parametrize("option", ["batch_size", "seq_len", "max_batches"])
+def test_zero_batches_or_windows_are_config_errors_not_nan_results(tiny: TinyShards, option: str) -> None:
+    with pytest.raises(ConfigError, match=f"{option} must be ≥ 1, got 0"):
+        evaluate(ContextFree(torch.zeros(tiny.vocab_size)), tiny.shards_dir, **{option: 0})

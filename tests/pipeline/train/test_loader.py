@@ -212,3 +212,15 @@ def test_fresh_rows_of_an_epoch_are_every_window_once(counting: Path, world_size
             fresh = ld.fresh_rows(b)
             seen += [int(row[0]) // seq_len for row in ld.next_batch()[0][:fresh]]
     assert sorted(seen) == list(range(ranks[0].num_windows))
+
+
+@pytest.mark.parametrize("change", [{"shuffle": False}, {"drop_last": False}])
+def test_resuming_with_another_order_or_epoch_length_is_refused(counting: Path, change: dict) -> None:
+    """Both change which windows (epoch, batch) points at; the state loaded and the run went on elsewhere."""
+    first = loader(counting)
+    first.next_batch()
+    state = first.state_dict()
+    with pytest.raises(ConfigError, match=f"saved with {next(iter(change))}=True"):
+        loader(counting, **change).load_state_dict(state)
+    older = {k: v for k, v in state.items() if k not in ("shuffle", "drop_last")}  # a state from before they were kept
+    loader(counting, **change).load_state_dict(older)
