@@ -49,6 +49,10 @@ FILES = {"multilingual": "multilingual.jsonl", "python-stdlib": "stdlib.jsonl"}
 PACKAGES_FILE = "packages.jsonl"
 STOP_BELOW_BYTES = 2_000
 """A source stops looking for records once less than this is left of its share."""
+MAX_BUDGET_BYTES = 10**15
+"""A cap beyond all the text there is (1 PB) takes everything; clamping keeps `--max-mb 1e308` from overflowing."""
+OWN_FILES = frozenset({"stdlib.jsonl", PACKAGES_FILE, "multilingual.jsonl"})
+"""What a build writes: an --out holding only these (and hidden files, which curate skips) is rebuilt in place."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +100,24 @@ def default_roots() -> tuple[Path, Path]:
 
 
 def _prepare_out(out_dir: Path) -> None:
+    """A missing folder is made; an existing one may only hold an earlier build, because the folder is then curated
+    as a whole and a stray file (notes, another corpus) would silently join the default corpus."""
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(out_dir, "exists and is not a folder; pass --out a folder path (it is created if missing)")
+    if out_dir.is_dir():
+        # `.tmp` files are an interrupted build's; hidden names (the run flow's `.complete` marker) curate skips.
+        stray = sorted(
+            entry.name
+            for entry in out_dir.iterdir()
+            if not entry.name.startswith(".") and entry.name.removesuffix(".tmp") not in OWN_FILES
+        )
+        if stray:
+            shown = ", ".join(stray[:3]) + (f" and {len(stray) - 3} more" if len(stray) > 3 else "")
+            raise InputError(
+                out_dir,
+                f"holds files that are not the default corpus ({shown}); they would be curated with it: "
+                "pass --out an empty or new folder",
+            )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -138,7 +158,7 @@ def build_default_corpus(
     _prepare_out(out_dir)
     default_stdlib, default_site = default_roots()
     stdlib, site_packages = stdlib or default_stdlib, site_packages or default_site
-    budget = int(max_mb * 1_000_000)
+    budget = int(min(max_mb * 1_000_000, MAX_BUDGET_BYTES))
 
     multi = [(r["id"], _line(r)) for r in multilingual_records()]
     chosen: dict[str, list[tuple[str, bytes]]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -126,3 +127,46 @@ def test_a_read_only_out_folder_is_named(tmp_path):
             build_default_corpus(out, max_mb=0.04, stdlib=DATA / "stdlib", site_packages=DATA / "site-packages")
     finally:
         out.chmod(0o755)
+
+
+def test_a_cap_beyond_all_text_takes_everything(tmp_path):
+    """`--max-mb 1e308` passed the option's range and then overflowed (`int(inf)`) into a traceback."""
+    small = build_default_corpus(
+        tmp_path / "a", max_mb=1000, stdlib=DATA / "stdlib", site_packages=DATA / "site-packages"
+    )
+    huge = build_default_corpus(
+        tmp_path / "b", max_mb=1e308, stdlib=DATA / "stdlib", site_packages=DATA / "site-packages"
+    )
+    assert [p.read_bytes() for p in huge] == [p.read_bytes() for p in small]
+    stats = {s.source: s.records for s in corpus_stats(huge)}
+    assert stats["python-stdlib"] == 1 and stats["pkg-metadata"] == 2 and stats["pkg-license"] == 2
+
+
+def test_an_out_folder_holding_other_files_is_refused(tmp_path):
+    """The corpus folder is curated as a whole: a stray file in --out used to join the default corpus silently."""
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    with pytest.raises(InputError, match=r"not the default corpus \(notes\.txt\).*empty or new folder"):
+        build_default_corpus(tmp_path, max_mb=0.04, stdlib=DATA / "stdlib", site_packages=DATA / "site-packages")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_an_earlier_build_is_rebuilt_in_place_byte_identical(tmp_path):
+    """A folder holding only a previous build (an interrupted one's `.tmp`, the run flow's hidden marker) is reused."""
+    kwargs = {"max_mb": 0.04, "stdlib": DATA / "stdlib", "site_packages": DATA / "site-packages"}
+    first = [p.read_bytes() for p in build_default_corpus(tmp_path, **kwargs)]
+    (tmp_path / "packages.jsonl.tmp").write_bytes(b"half a line")
+    (tmp_path / ".complete").write_text("max_mb 0.04\n")
+    assert [p.read_bytes() for p in build_default_corpus(tmp_path, **kwargs)] == first
+
+
+def test_metadata_that_is_not_utf8_or_missing_costs_only_that_package(tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(DATA / "site-packages", site)
+    latin1 = (
+        "Metadata-Version: 2.1\nName: alt\nAuthor: Jürgen Müller\n\n" + "Eine Beschreibung mit Umlauten: äöü. " * 20
+    )
+    (site / "demo_pkg-1.0.dist-info" / "METADATA").write_bytes(latin1.encode("latin-1"))
+    (site / "other_pkg-2.0.dist-info" / "METADATA").unlink()
+    paths = build_default_corpus(tmp_path / "out", max_mb=1, stdlib=DATA / "stdlib", site_packages=site)
+    stats = {s.source: s.records for s in corpus_stats(paths)}
+    assert "pkg-metadata" not in stats and stats["pkg-docs"] >= 2 and stats["pkg-license"] == 2

@@ -52,3 +52,15 @@ def test_malformed_sample_names_the_line():
         _parse("x.txt", "text before any header\n%%% a\nbody\n", "en")
     with pytest.raises(InputError, match=r"x\.txt:2"):
         _parse("x.txt", "%%% a\n%%%   \n", "en")
+
+
+def test_sample_ships_its_provenance_and_licence_note():
+    """The sample is redistributed text: where it comes from and under which licence travel with it (package data)."""
+    from importlib import resources
+
+    data = resources.files("lmforge.pipeline.corpus") / "data"
+    note = (data / "README.md").read_text(encoding="utf-8")
+    for lang in ("zh", "en", "de"):
+        assert f"multilingual-{lang}.txt" in note
+    assert "Provenance" in note and "fictitious" in note
+    assert "Licence" in note and "Apache-2.0" in note
