@@ -23,6 +23,22 @@ def pytest_unconfigure(config) -> None:
         shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
+#: What a test must never leave in the checkout: MLflow's default store and artifact root (`./mlruns`, used when a
+#: test logs to the default experiment of a SQLite store) and lmforge's default workspace.
+_STRAY = ("mlruns", "workspace")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_written_into_the_checkout(request):
+    """Fail the session when a test wrote `mlruns/` or `workspace/` into the checkout (CI's fresh clone would carry
+    them into the next run, and `git status` would show them); what was there before the session is not blamed."""
+    root = request.config.rootpath
+    before = {name for name in _STRAY if (root / name).exists()}
+    yield
+    stray = [name for name in _STRAY if name not in before and (root / name).exists()]
+    assert not stray, f"a test wrote {stray} into {root}: give it a tmp_path store/workspace"
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)

@@ -145,7 +145,9 @@ def test_a_model_name_another_project_registered_is_refused_and_left_as_it_was(c
             return model_input
 
     name = "lmforge-hunt-foreign"
-    with mlflow.start_run(run_name="another-project"):
+    # an experiment of their own with its artifacts under tmp_path: the default experiment's are at ./mlruns (cwd)
+    theirs_exp = MlflowClient().create_experiment("another-project", artifact_location=(tmp_path / "theirs").as_uri())
+    with mlflow.start_run(run_name="another-project", experiment_id=theirs_exp):
         info = mlflow.pyfunc.log_model(name="other", python_model=Other())
     theirs = mlflow.register_model(info.model_uri, name, tags={"team": "search"})
     client = MlflowClient()
