@@ -58,8 +58,8 @@ def register_task(
 @task(name="promotion-gate", task_run_name="gate-v{version}")
 def gate_task(workspace: Path, name: str, version: str, config: dict[str, Any]) -> dict[str, Any]:
     use_tracking(workspace)
-    result = gate.judge(workspace, name, version, from_dict(RegistryConfig, config, "registry"))
-    gate.apply(name, result)
+    # judged again when @champion moved while it judged (another registration's gate), so the verdict is the last
+    result = gate.judge_and_apply(workspace, name, version, from_dict(RegistryConfig, config, "registry"))
     get_run_logger().info("%s", result.line())
     return asdict(result)
 

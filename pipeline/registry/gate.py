@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ from lmforge.pipeline.stage import find_stage
 from lmforge.schemas.manifest import Manifest
 
 log = logging.getLogger(__name__)
+
+#: Prefix of the tags that hold the gate's verdict on a model version.
+GATE_TAG = "lmforge.gate."
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,7 @@ class GateResult:
     reencoded: bool = False
 
     def tags(self) -> dict[str, str]:
-        return {f"lmforge.gate.{k}": str(v) for k, v in asdict(self).items() if v is not None}
+        return {f"{GATE_TAG}{k}": str(v) for k, v in asdict(self).items() if v is not None}
 
     def line(self) -> str:
         if self.champion_bpb is None:
@@ -62,6 +65,13 @@ def _bpb(loaded: Any, shards_dir: Path, config: RegistryConfig) -> float:
     from lmforge.pipeline.registry.registry import evaluate_packaged
 
     return float(evaluate_packaged(loaded, shards_dir, config)["bpb"])
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 def _stage_dir(workspace: Path, kind: str, tags: dict[str, str], key: str) -> Path:
@@ -94,7 +104,27 @@ def judge(workspace: str | Path, name: str, candidate_version: str, config: Regi
     # gate rather than promote the candidate over a champion that exists.
     champion_version = (client.get_registered_model(name).aliases or {}).get(CHAMPION)
     if champion_version is None:
-        return GateResult(True, "no champion yet: the first version becomes champion", candidate_version)
+        # No comparison to make, but a model that scores no finite loss on its own val shards (weights diverged to
+        # NaN) must not become champion: every later margin against its NaN would be NaN, so none could replace it.
+        own_bpb = _float(client.get_model_version(name, candidate_version).tags.get("lmforge.eval.val_bpb"))
+        if own_bpb is not None and not math.isfinite(own_bpb):
+            return GateResult(
+                False,
+                f"its val bpb on its own val shards is {own_bpb} (weights not finite?); not made champion",
+                candidate_version,
+                candidate_bpb=own_bpb,
+            )
+        others = [v for v in client.search_model_versions(f"name = '{name}'") if str(v.version) != candidate_version]
+        if not others and str(candidate_version) == "1":
+            return GateResult(True, "no champion yet: the first version becomes champion", candidate_version)
+        # Versions exist or existed (numbers are never reused) but none holds the alias: its version was deleted or
+        # the alias removed by hand. Said as such: "the first version" of v5 sent the reader looking for a gate bug.
+        return GateResult(
+            True,
+            f"no version holds @{CHAMPION} (its version deleted, or the alias removed): becomes champion without a "
+            "comparison",
+            candidate_version,
+        )
     champion = client.get_model_version(name, str(champion_version))
     if str(champion.version) == str(candidate_version):
         return GateResult(True, "already champion", candidate_version, str(champion.version))
@@ -132,12 +162,17 @@ def judge(workspace: str | Path, name: str, candidate_version: str, config: Regi
     champ_bpb = _bpb(champ_model, champ_shards, config)
     cand_bpb = _bpb(cand_model, cand_shards, config)
     margin = champ_bpb - cand_bpb
-    promoted = math.isfinite(cand_bpb) and margin > config.min_improvement
-    reason = (
-        f"beats the champion by {margin:.4f} bpb"
-        if promoted
-        else f"does not beat the champion by more than {config.min_improvement:g} bpb (difference {margin:+.4f})"
-    )
+    if math.isfinite(cand_bpb) and math.isnan(champ_bpb):
+        # NaN compares false with everything: a champion that scores NaN (one registered before the first-version
+        # check above) kept @champion against every candidate.
+        promoted, reason = True, "the champion scores nan bpb on its own val shards (weights not finite?): replaced"
+    else:
+        promoted = math.isfinite(cand_bpb) and margin > config.min_improvement
+        reason = (
+            f"beats the champion by {margin:.4f} bpb"
+            if promoted
+            else f"does not beat the champion by more than {config.min_improvement:g} bpb (difference {margin:+.4f})"
+        )
     return GateResult(
         promoted,
         reason,
@@ -150,17 +185,44 @@ def judge(workspace: str | Path, name: str, candidate_version: str, config: Regi
     )
 
 
-def apply(name: str, result: GateResult) -> None:
-    """Record the gate's numbers on the version (tags) and its run (metrics); move `champion` if it passed.
+def apply(name: str, result: GateResult) -> GateResult:
+    """Record the gate's verdict on the version (tags, and its description for the MLflow UI) and its numbers on its
+    run (metrics); move `champion` if it passed and the champion is still the one it was judged against. Returns the
+    verdict recorded: not promoted, saying why, when the champion moved meanwhile.
 
     A metric gets a point only when its value changed, one step after the last: judging the same version again (a
     re-run that registered nothing new) adds no second point at the same step."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    for key, value in result.tags().items():
+    if result.promoted:
+        # Two candidates judged at once against one champion both pass; without this check the one applied last took
+        # @champion even when the other had just beaten it by more. MLflow has no compare-and-set for aliases, so a
+        # window remains between this read and the alias move, but it is that of two requests, not of an evaluation.
+        now = (client.get_registered_model(name).aliases or {}).get(CHAMPION)
+        if (None if now is None else str(now)) != result.champion_version:
+            judged = f"v{result.champion_version}" if result.champion_version else "no champion"
+            where = f"v{now}" if now is not None else "no version"
+            result = replace(
+                result,
+                promoted=False,
+                reason=f"@{CHAMPION} moved to {where} while this gate judged against {judged}; not promoted: run the "
+                "gate again to compare with the champion as it is now",
+            )
+    version = client.get_model_version(name, result.candidate_version)
+    tags = result.tags()
+    # A verdict's tags replace the previous verdict's: one without a comparison ("no champion") has no
+    # champion_bpb, and the old one left beside promoted=True showed a model promoted over a better champion.
+    for key in sorted(set(version.tags) - set(tags)):
+        if key.startswith(GATE_TAG):
+            client.delete_model_version_tag(name, result.candidate_version, key)
+    for key, value in tags.items():
         client.set_model_version_tag(name, result.candidate_version, key, value)
-    run_id = client.get_model_version(name, result.candidate_version).run_id
+    # The UI shows a version's description on its page and in the version list; tags sit further down. A description
+    # someone wrote by hand is left as it is.
+    if not version.description or version.description.startswith("gate: "):
+        client.update_model_version(name, result.candidate_version, description=result.line())
+    run_id = version.run_id
     if run_id:
         for key in ("candidate_bpb", "champion_bpb"):
             value = getattr(result, key)
@@ -171,3 +233,17 @@ def apply(name: str, result: GateResult) -> None:
     if result.promoted:
         client.set_registered_model_alias(name, CHAMPION, result.candidate_version)
     log.info("%s", result.line())
+    return result
+
+
+def judge_and_apply(
+    workspace: str | Path, name: str, candidate_version: str, config: RegistryConfig | None = None, attempts: int = 3
+) -> GateResult:
+    """`judge` then `apply`, judging again (up to `attempts` times) when the champion moved while it judged, so a
+    candidate that also beats the new champion still becomes champion."""
+    for _ in range(attempts - 1):
+        judged = judge(workspace, name, candidate_version, config)
+        result = apply(name, judged)
+        if result == judged:
+            return result
+    return apply(name, judge(workspace, name, candidate_version, config))

@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 import torch
 
-from lmforge.pipeline.configuring import from_dict
+from lmforge.pipeline.configuring import INT64_MAX, from_dict
 from lmforge.pipeline.digest import sha256_file
-from lmforge.pipeline.errors import InputError, IntegrityError, NotFoundError
+from lmforge.pipeline.errors import ConfigError, InputError, IntegrityError, NotFoundError
 from lmforge.pipeline.train.checkpoint import (
     META,
     list_checkpoints,
@@ -153,17 +155,44 @@ def _prompt(value: Any, position: int) -> str:
 
 
 def sampling_options(params: dict[str, Any] | None) -> dict[str, Any]:
-    """MLflow params (with the signature's defaults) → `generate` keywords; the "off" sentinels become None."""
-    merged = {name: default for name, (_, default) in PARAMS.items()} | dict(params or {})
+    """MLflow params (with the signature's defaults) → `generate` keywords; the "off" sentinels become None.
+
+    Each param is checked against its declared type here, not only by MLflow: the unwrapped Python model (and a
+    caller of `predict` that bypasses the signature) got no check, and `bool("false")` sampled greedily, `int("7")`
+    passed, a misspelt name was ignored. Ranges `generate` checks itself; the seed's is checked here, since torch
+    took 2**70 with an "Overflow when unpacking long long" and a seed below -1 silently meant "no seed"."""
+    given = dict(params or {})
+    unknown = sorted(set(given) - set(PARAMS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: not a sampling param of this model; known: {', '.join(sorted(PARAMS))}")
+    merged = {name: default for name, (_, default) in PARAMS.items()} | given
+    for name, value in given.items():
+        _check_type(name, PARAMS[name][0], value)
+    seed = int(merged["seed"])
+    if not -1 <= seed <= INT64_MAX:
+        raise ConfigError(f"seed: must be -1 (no seed) or an integer in [0, {INT64_MAX}], got {seed}")
     return {
         "max_new_tokens": int(merged["max_new_tokens"]),
         "temperature": float(merged["temperature"]),
         "top_k": int(merged["top_k"]) or None,
         "top_p": float(merged["top_p"]),
         "greedy": bool(merged["greedy"]),
-        "seed": None if int(merged["seed"]) < 0 else int(merged["seed"]),
+        "seed": None if seed == -1 else seed,
         "repetition_penalty": float(merged["repetition_penalty"]),
     }
+
+
+def _check_type(name: str, dtype: str, value: Any) -> None:
+    """A ConfigError naming the param unless `value` is of its MLflow type; numpy scalars count, bools are not
+    numbers (MLflow refuses `True` for a long too)."""
+    ok = {
+        "long": isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_),
+        "double": isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_),
+        "boolean": isinstance(value, bool | np.bool_),
+    }[dtype]
+    if not ok:
+        kind = {"long": "an integer", "double": "a number", "boolean": "true or false"}[dtype]
+        raise ConfigError(f"{name}: must be {kind}, got {type(value).__name__} {value!r}")
 
 
 def generate_all(loaded: Loaded, prompts: list[str], opts: dict[str, Any]) -> list[str]:

@@ -8,6 +8,7 @@ the carried (h, c) state for the LSTM.
 from __future__ import annotations
 
 import codecs
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,13 +61,13 @@ def _check_options(
 ) -> None:
     if max_new_tokens < 0:
         raise ConfigError(f"max_new_tokens: must be ≥ 0, got {max_new_tokens}")
-    if not temperature >= 0:  # written so that NaN fails too
-        raise ConfigError(f"temperature: must be ≥ 0 (0 means greedy), got {temperature}")
+    if not 0 <= temperature < math.inf:  # written so that NaN fails too; inf would sample uniformly (noise)
+        raise ConfigError(f"temperature: must be finite and ≥ 0 (0 means greedy), got {temperature}")
     if top_k is not None and top_k < 1:
         raise ConfigError(f"top_k: must be ≥ 1, got {top_k}")
     if top_p is not None and not 0.0 < top_p <= 1.0:
         raise ConfigError(f"top_p: must be in (0, 1], got {top_p}")
-    if not repetition_penalty > 0:
+    if not 0 < repetition_penalty < math.inf:
         raise ConfigError(f"repetition_penalty: must be > 0 (1 = off), got {repetition_penalty}")
 
 

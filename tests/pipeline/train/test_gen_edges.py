@@ -68,3 +68,13 @@ def test_text_cut_inside_a_character_ends_at_the_last_whole_one(byte_sp, max_new
     assert text == "→"
     assert generate_text(model, byte_sp, "a", max_new_tokens=6, greedy=True) == "→→"
     assert generate_text(model, byte_sp, "a", max_new_tokens=2, greedy=True) == ""
+
+
+@pytest.mark.parametrize("options", [{"temperature": float("inf")}, {"repetition_penalty": float("inf")}])
+def test_infinite_temperature_or_penalty_is_refused(options):
+    """temperature=inf was accepted and sampled every token alike (noise); an infinite penalty zeroed every logit
+    the prompt held."""
+    from lmforge.pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=next(iter(options))):
+        generate(FixedLogits([0.0, 1.0, 2.0]), [0], max_new_tokens=2, **options)
