@@ -39,6 +39,18 @@ def _nothing_written_into_the_checkout(request):
     assert not stray, f"a test wrote {stray} into {root}: give it a tmp_path store/workspace"
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """Each test's changes to os.environ end with it. An in-process `main()` without --workspace sets PREFECT_HOME
+    to ./workspace/.prefect (env.configure's defaults): left behind, every later flow run of the session kept its
+    Prefect results there, in the checkout. Session fixtures (set up before this) keep what they set."""
+    saved = os.environ.copy()
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
