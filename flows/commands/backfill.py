@@ -27,7 +27,7 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
 )
 @click.option(
     "--concurrency",
-    type=int,
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
     help="Partitions run at a time. 1 is deterministic (date order, each day deduplicated against all "

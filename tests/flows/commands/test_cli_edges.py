@@ -46,10 +46,16 @@ def test_sampling_options_with_greedy_are_said_to_be_ignored(tmp_path: Path, cap
         (["trian"], "No such command 'trian'. Did you mean 'train'? (see 'lmforge --help')"),
         (["train", "--shards", "x", "--nproc", "0"], "Invalid value for '--nproc'"),
         (["pii", "scan", "in.jsonl"], "Missing option '--out'"),
+        # a plain int: 0 went on to plan every day and failed later in the flow
+        (
+            ["backfill", "--from", "2026-01-01", "--to", "2026-01-02", "--input-root", ".", "--concurrency", "0"]
+            + ["--workspace", "{tmp}/ws"],  # the workspace is made before the bad value is seen (noted)
+            "Invalid value for '--concurrency'",
+        ),
     ],
 )
-def test_usage_errors_are_one_line(capsys, args, message) -> None:
+def test_usage_errors_are_one_line(tmp_path: Path, capsys, args, message) -> None:
     """click printed three lines (Usage:, Try '… --help', Error: …) for these, unlike every other user mistake."""
-    assert main(args) == 2
+    assert main([a.format(tmp=tmp_path) for a in args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lmforge: error: ") and message in err and len(err.strip().splitlines()) == 1, err
