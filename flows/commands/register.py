@@ -56,6 +56,10 @@ def command(run, shards, config, model_name, workspace) -> None:
     from lmforge.flows.register import register_flow
 
     check_api()  # an unreachable Prefect API is one line here, not a traceback from inside the flow call
+    from lmforge.pipeline.registry.registry import check_finished, checkpoint_of
+
+    checkpoint_of(run_dir)  # a run without a checkpoint, or one that stopped early: one line before Prefect's
+    check_finished(run_dir)  # temporary server starts (~10 s), not an error inside the flow
     result = register_flow(
         workspace=str(workspace),
         run_dir=str(run_dir),
