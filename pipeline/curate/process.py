@@ -14,8 +14,6 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from lmforge.pipeline.config import LmforgeConfig
 from lmforge.pipeline.configuring import from_dict, merge, to_dict
 from lmforge.pipeline.curate.clean import clean_text, fix_surrogates
 from lmforge.pipeline.curate.config import FieldsConfig
+from lmforge.pipeline.curate.dates import parse_created_at
 from lmforge.pipeline.curate.document import Document, Reject
 from lmforge.pipeline.curate.filters import build_filters
 from lmforge.pipeline.curate.filters.base import Filter
@@ -85,7 +84,6 @@ assert tuple(SNAPSHOT_SCHEMA.names) == (
 _SOURCE_CACHE = 4096
 """Source names remembered by `UnitCurator.safe_source` (a corpus has a few; one per record is bounded here)."""
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:/#-]+")
-_EPOCH_MS_FROM = 1e11
 
 
 @dataclass(slots=True)
@@ -106,6 +104,12 @@ class UnitResult:
     chars_kept: int = 0
     first_input_error: str | None = None
     first_input_error_at: str | None = None  # its file, and line or row where known
+
+    def missing_files(self) -> dict[str, str]:
+        """The part and rejects files this result names that are not on disk (kind → path)."""
+        return {
+            k: f for k, f in (("part", self.part), ("rejects", self.rejects)) if f is not None and not Path(f).is_file()
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,57 +133,6 @@ def doc_id_for(source: str, record_id: str | None, path: str, line: int | None) 
 
 def content_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def parse_created_at(value: Any) -> datetime | None:
-    """ISO-8601 strings, epoch seconds or milliseconds (numbers or strings of digits), RFC 2822 dates (HTTP and
-    e-mail headers), datetimes or dates → aware UTC datetime (naive ones are taken as UTC); anything else → None.
-    A number past `_EPOCH_MS_FROM` (either side of 1970) is milliseconds: as seconds it would be after the year
-    5000, and JavaScript and most crawlers write milliseconds."""
-    if value is None:
-        return None
-    try:
-        if isinstance(value, datetime):
-            dt = value
-        elif isinstance(value, date):
-            dt = datetime(value.year, value.month, value.day)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            dt = _from_epoch(value)
-        elif isinstance(value, str):
-            dt = _parse_date_string(value)
-        else:
-            return None
-        # In UTC inside the try: `0001-01-01T00:00:00+01:00` (.NET's DateTimeOffset.MinValue) is before year 1 there.
-        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, TypeError, OverflowError, OSError):
-        return None
-
-
-def _from_epoch(value: float) -> datetime:
-    seconds = value / 1000 if abs(value) >= _EPOCH_MS_FROM else value
-    return datetime.fromtimestamp(float(seconds), tz=UTC)
-
-
-def _parse_date_string(value: str) -> datetime:
-    """`parse_created_at` for a string; raises ValueError (or TypeError, OverflowError) when it is no date."""
-    text = _UTC_SUFFIX.sub("+00:00", value.strip())
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    if _EPOCH_STRING.fullmatch(text):  # a Parquet string column or a JSON string holding epoch seconds/ms
-        return _from_epoch(int(text) if text.lstrip("+-").isdigit() else float(text))
-    if leap := _LEAP_SECOND.fullmatch(text):
-        # datetime has no second 60: a leap second is the instant after :59, where POSIX time puts it as well.
-        return datetime.fromisoformat(f"{leap[1]}:59{leap[2]}") + timedelta(seconds=1)
-    return parsedate_to_datetime(text)
-
-
-_UTC_SUFFIX = re.compile(r"(?:\s*(?:UTC|GMT)|[zZ])$")
-"""`…Z` (and `z`, which fromisoformat refuses), `… UTC`, `… GMT`: UTC written as a suffix."""
-_EPOCH_STRING = re.compile(r"[+-]?\d{9,}(?:\.\d*)?")
-"""Digits only, at least 9 (1973 on as seconds): fewer are ISO basic dates (`20240101`) or no date at all."""
-_LEAP_SECOND = re.compile(r"(.*\d\d:\d\d):60((?:[.,]\d+)?(?:[+-]\d\d(?::?\d\d)?)?)")
 
 
 class _TableWriter:
@@ -465,9 +418,13 @@ def finished_result(path: Path, unit_digest: str) -> UnitResult | None:
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
         log.warning("unit %s: its result file %s is unreadable (%s); curating the unit again", unit_digest, path, exc)
         return None
-    missing = [f for f in (result.part, result.rejects) if f is not None and not Path(f).is_file()]
+    missing = result.missing_files()
     if result.digest != unit_digest or missing:
-        log.warning("unit %s: files of its earlier run are missing (%s); curating the unit again", unit_digest, missing)
+        log.warning(
+            "unit %s: files of its earlier run are missing (%s); curating the unit again",
+            unit_digest,
+            list(missing.values()),
+        )
         return None
     return result
 

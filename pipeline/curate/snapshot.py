@@ -82,11 +82,10 @@ def _check_unit_files(plan: CurationPlan, results: Sequence[UnitResult]) -> None
     """Every part and rejects file the results name is there: one removed since its unit was curated (a cleaned-up
     work folder, a result cached elsewhere) would lose its documents from the accounting half-way through writing."""
     for unit, r in zip(plan.units, results, strict=True):
-        for kind, f in (("part", r.part), ("rejects", r.rejects)):
-            if f is not None and not Path(f).is_file():
-                raise IntegrityError(
-                    f"{unit.path}: the curated {kind} file {f} is gone; run curate again to curate this input anew"
-                )
+        for kind, f in r.missing_files().items():
+            raise IntegrityError(
+                f"{unit.path}: the curated {kind} file {f} is gone; run curate again to curate this input anew"
+            )
 
 
 def _removed_rows(table: pa.Table, dups: dict[str, tuple[str, float, str]]) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from lmforge.pipeline.curate.process import parse_created_at
+from lmforge.pipeline.curate.dates import parse_created_at
 
 NOON = datetime(2023, 11, 14, 12, 0, tzinfo=UTC)
 
