@@ -186,7 +186,8 @@ enum { /* the candidate lists, in the order scan() returns them (triggers._PATTE
        L_URL_PASSWORD,
        L_EMAIL_QUOTED,
        L_PROVIDER, /* one list per secrets._PROVIDER_RULES entry */
-       N_LISTS = L_PROVIDER + N_PROVIDERS };
+       L_PHONE_CUED = L_PROVIDER + N_PROVIDERS,
+       N_LISTS };
 
 typedef struct {
     const Text *t;
@@ -210,6 +211,7 @@ typedef struct {
     int fullwidth;  /* the text holds a full-width digit or '@' (detectors.ASCII_TWINS) */
     int escaped;    /* the text holds "%40", "%2E", "%2B" (any case), "&#" or "&commat;" (find_escaped_values) */
     int spelled;    /* detectors._SPELLED_AT matches somewhere: " at " or " AT " before a dotted name */
+    int disguised;  /* a tag beside an '@' or a CJK full stop / small '@' (disguised.find_disguised_emails) */
     Vec out[N_LISTS]; /* start, end (the endpos for pattern.match) */
 } Scan;
 
@@ -363,14 +365,34 @@ quoted_candidate(Scan *S, Py_ssize_t close)
     }
 }
 
-/* _AT_HINT = @(?<=[\w.+\-%<marks>]@)(?=[\w\-]) ; every '@' is kept for the e-mail candidates */
+/* disguised._TAG_BESIDE_AT = >[\w.+\-%]{0,64}@|@[\w.\-]{0,255}< around the '@' at i */
+NOINLINE static void
+tag_beside_at(Scan *S, Py_ssize_t i)
+{
+    const Text *t = S->t;
+    Py_ssize_t j = i - 1;
+    while (i - 1 - j < 64 && is_local(at(t, j)))
+        j--;
+    if (at(t, j) == '>') {
+        S->disguised = 1;
+        return;
+    }
+    j = i + 1;
+    while (j - i - 1 < 255 && (is_word(at(t, j)) || at(t, j) == '.' || at(t, j) == '-'))
+        j++;
+    S->disguised = at(t, j) == '<';
+}
+
+/* _AT_HINT = @(?<=[\w.+\-%<marks>]@)(?=[\w\-\[]) ; every '@' is kept for the e-mail candidates */
 static void
 on_at(Scan *S, Py_ssize_t i)
 {
     const Text *t = S->t;
     push(S, &S->ats, i);
+    if (!S->disguised)
+        tag_beside_at(S, i);
     Py_UCS4 prev = at(t, i - 1), next = at(t, i + 1);
-    if (is_email_local(prev) && (is_word(next) || next == '-'))
+    if (is_email_local(prev) && (is_word(next) || next == '-' || next == '['))
         push(S, &S->at_hints, i);
     else if (prev == '"')
         quoted_candidate(S, i - 1);
@@ -447,8 +469,9 @@ is_alnum_ascii(Py_UCS4 c) /* [A-Za-z0-9] */
 }
 
 /* detectors._SPELLED_AT = "(?: (?:at|AT) | -(?:at|AT)- |_(?:at|AT)_)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])"
-   around i (i: the 'a' or 'A'; the pair is "at" or "AT"; `before` is the character before it): the '.' must end the
-   run of [A-Za-z0-9\-] after the first character of the name, within 63. */
+   "|_(?:at|AT)_(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}_(?:dot|DOT)_[A-Za-z])" around i (i: the 'a' or 'A'; the pair is
+   "at" or "AT"; `before` is the character before it): the '.' (after "_at_" also "_dot_") must end the run of
+   [A-Za-z0-9\-] after the first character of the name, within 63, and a letter follow it. */
 NOINLINE static void /* out of line: on_spelled_at, which runs at every "at" of the text, stays small */
 spelled_name(Scan *S, Py_ssize_t i, Py_UCS4 before)
 {
@@ -467,6 +490,10 @@ spelled_name(Scan *S, Py_ssize_t i, Py_UCS4 before)
         Py_UCS4 c = at(t, j + k);
         if (c == '.') {
             S->spelled = is_alpha(at(t, j + 1 + k));
+            return;
+        }
+        if (c == '_' && before == '_' && (lit(t, j + k, "_dot_") || lit(t, j + k, "_DOT_"))) {
+            S->spelled = is_alpha(at(t, j + k + 5));
             return;
         }
         if (!is_alnum_ascii(c) && c != '-')
@@ -663,7 +690,7 @@ enum {
     P_KW_KEY,
     P_KW_AUTH,
     P_KW_KENNWORT,
-    P_ESCAPE, /* "%40", "%2E", "%2B" (either case), "&#", "&commat;" */
+    P_ESCAPE, /* "%40", "%2E", "%2B" (either case, also after "%25"), "&#", "&commat;" (also after "&amp;"), "\@" */
     P_SPELLED_AT, /* " at " / " AT " before a dotted name */
     P_OPEN_BRACKET, /* obfuscation_pairs only */
     P_AT_WORD,      /* obfuscation_pairs only */
@@ -786,6 +813,8 @@ init_tables(void)
     set_pair(m, '%', '2', P_ESCAPE);
     set_pair(m, '&', '#', P_ESCAPE);
     set_pair(m, '&', 'c', P_ESCAPE);
+    set_pair(m, '&', 'a', P_ESCAPE);
+    set_pair(m, '\\', '@', P_ESCAPE);
     set_pair(m, 'a', 't', P_SPELLED_AT);
     set_pair(m, 'A', 'T', P_SPELLED_AT);
     init_masks(main_pairs, 1, main_masks);
@@ -886,12 +915,20 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
         if (!S->spelled)
             on_spelled_at(S, i);
         break;
-    case P_ESCAPE:
-        if (c1 == '#' || (c1 == '4' && at(t, i + 2) == '0') ||
-            (c1 == '2' && ((at(t, i + 2) | 32) == 'e' || (at(t, i + 2) | 32) == 'b')) ||
-            (c1 == 'c' && lit(t, i, "&commat;")))
+    case P_ESCAPE: {
+        /* e: where the escape's '%' or '&' would be, after "%25" (a '%' encoded again) or "&amp;" (an '&' escaped
+           again); c1 the character after it */
+        Py_ssize_t e = i;
+        if (c1 == '2' && at(t, i + 2) == '5' && (lit(t, i + 3, "40") || at(t, i + 3) == '2'))
+            e = i + 2, c1 = at(t, e + 1);
+        else if (c1 == 'a' && lit(t, i, "&amp;"))
+            e = i + 4, c1 = at(t, e + 1);
+        if (c1 == '#' || (c1 == '4' && at(t, e + 2) == '0') ||
+            (c1 == '2' && ((at(t, e + 2) | 32) == 'e' || (at(t, e + 2) | 32) == 'b')) ||
+            (c1 == 'c' && lit(t, e + 1, "commat;")) || c1 == '@')
             S->escaped = 1;
         break;
+    }
     default:
         if (!S->kw_fold)
             break;
@@ -924,13 +961,29 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
     }
 }
 
-/* Characters >= 256 start nothing but CJK keywords; two of them make str.lower() differ from ASCII folding:
-   U+0130 lower-cases to two characters (so the reference searches the text as is), U+212A (KELVIN SIGN) to 'k'.
-   A test checks against unicodedata that no other character does either. */
+/* The decimal digits detectors.ASCII_TWINS reads as 0-9 besides the full-width ones (detectors._OTHER_ZEROS). */
+static inline int
+other_digit(Py_UCS4 c)
+{
+    return (c >= 0x660 && c <= 0x669) || (c >= 0x6F0 && c <= 0x6F9) || (c >= 0x966 && c <= 0x96F) ||
+           (c >= 0x9E6 && c <= 0x9EF);
+}
+
+/* disguised._CJK_MARKS: the ideographic, full-width and half-width full stops and the small commercial at. */
+static inline int
+cjk_mark(Py_UCS4 c)
+{
+    return c == 0x3002 || c == 0xFF0E || c == 0xFF61 || c == 0xFE6B;
+}
+
+/* Characters >= 256 start nothing but CJK keywords, other scripts' digits and the CJK marks; two of them make
+   str.lower() differ from ASCII folding: U+0130 lower-cases to two characters (so the reference searches the text
+   as is), U+212A (KELVIN SIGN) to 'k'. A test checks against unicodedata that no other character does either. */
 static inline int
 wide_trigger(Py_UCS4 c)
 {
-    return c == 0x130 || c == 0x212A || c == 0x5BC6 || c == 0x53E3 || c == 0x4EE4 || (c >= 0xFF10 && c <= 0xFF20);
+    return c == 0x130 || c == 0x212A || c == 0x5BC6 || c == 0x53E3 || c == 0x4EE4 || (c >= 0xFE6B && c <= 0xFF20) ||
+           c == 0xFF61 || c == 0x3002 || other_digit(c);
 }
 
 static void
@@ -938,8 +991,12 @@ on_wide(Scan *S, Py_ssize_t i, Py_UCS4 c0)
 {
     if (c0 == 0x130 || c0 == 0x212A) {
         S->need_lower = 1;
+    } else if (cjk_mark(c0)) {
+        S->disguised = 1;
     } else if (c0 >= 0xFF10 && c0 <= 0xFF20) {
         S->fullwidth |= c0 <= 0xFF19 || c0 == 0xFF20; /* not the full-width punctuation between them */
+    } else if (other_digit(c0)) {
+        S->fullwidth = 1;
     } else if (S->kw_fold) {
         for (int k = 8; k < N_KEYWORDS; k++)
             keyword(S, S->t, i, k, 1);
@@ -1178,6 +1235,21 @@ us_body(const Text *t, Py_ssize_t q)
     return digits(t, r, 3) && in3(at(t, r + 3), '-', '.', ' ') && digits(t, r + 4, 4);
 }
 
+/* detectors._PHONE_CUED after its optional "1[ \-.]?": [2-9]\d\d[ \-.]?[2-9]\d\d[ \-.]?\d{4} */
+static int
+cued_body(const Text *t, Py_ssize_t q)
+{
+    for (int g = 0; g < 2; g++) {
+        Py_UCS4 c = at(t, q);
+        if (c < '2' || c > '9' || !digits(t, q + 1, 2))
+            return 0;
+        q += 3;
+        if (in3(at(t, q), '-', '.', ' '))
+            q++;
+    }
+    return digits(t, q, 4);
+}
+
 /* A card hit needs 13 digits in its match, and a _CARD match runs along digits joined by single ' ' or '-'. A start
    whose chain has fewer gives no hit, and neither does any start inside its match (its chain is a suffix of this
    one), so such starts can all go: no start that can give a hit ever lay inside one of their matches. */
@@ -1231,6 +1303,8 @@ number_candidates(Scan *S, Py_ssize_t p, Py_ssize_t end)
             if (us_body(t, p))
                 push2(S, &S->out[L_US], p, end);
         }
+        if (c == '1' ? cued_body(t, in3(at(t, p + 1), ' ', '-', '.') ? p + 2 : p + 1) : cued_body(t, p))
+            push2(S, &S->out[L_PHONE_CUED], p, end);
     }
     /* _PHONE_NATIONAL: 0(?<![0-9A-Za-z_/]0)(?<!…)\d or \((?<![0-9A-Za-z_]\()0\d or 8(?<!…)[ \-]?\( */
     if ((c == '0' && nb && at(t, p - 1) != '/' && is_digit(at(t, p + 1))) ||
@@ -1472,14 +1546,17 @@ text_of(PyObject *obj, Text *t)
 }
 
 PyDoc_STRVAR(scan_doc,
-             "scan(text) -> (found, keywords, need_lower, fullwidth, escaped, spelled) or None\n\n"
+             "scan(text) -> (found, keywords, need_lower, fullwidth, escaped, spelled, disguised) or None\n\n"
              "found: [(pattern index, [start, endpos, ...]), ...] for the patterns that have candidates, in the\n"
              "order of triggers._PATTERNS, or None. keywords: [(index in secrets._KEYWORDS, [position, ...]), ...]\n"
              "or None; None too when need_lower: then call keywords(text.lower() or text, text). fullwidth: the\n"
-             "text holds a full-width digit or '@': scan its ASCII twin (detectors.ASCII_TWINS) instead.\n"
-             "escaped: the text holds \"%40\", \"%2E\", \"%2B\", \"&#\" or \"&commat;\" (detectors.\n"
-             "find_escaped_values may find something). spelled: detectors._SPELLED_AT matches (detectors.find_spelled_emails may find\n"
-             "something). None when all six are empty or false: most texts, and nearly all ids and URLs.");
+             "text holds a full-width or other script's digit or a full-width '@': scan its ASCII twin\n"
+             "(detectors.ASCII_TWINS) instead. escaped: the text holds \"%40\", \"%2E\", \"%2B\" (also after\n"
+             "\"%25\"), \"&#\", \"&commat;\" (also after \"&amp;\") or \"\\\\@\" (detectors.find_escaped_values may\n"
+             "find something). spelled: detectors._SPELLED_AT matches (detectors.find_spelled_emails may find\n"
+             "something). disguised: a tag beside an '@', or a CJK full stop or small '@' (disguised.\n"
+             "find_disguised_emails may find something). None when all seven are empty or false: most texts, and\n"
+             "nearly all ids and URLs.");
 
 /* Texts shorter than this are scanned holding the GIL. */
 #define RELEASE_GIL_FROM 4096
@@ -1513,14 +1590,14 @@ prescan_scan(PyObject *self, PyObject *arg)
     PyObject *found = NULL, *keywords = NULL, *result = NULL;
     if (S.oom)
         PyErr_NoMemory();
-    else if (!(S.need_lower || S.fullwidth || S.escaped || S.spelled || any_nonempty(S.out, N_LISTS) ||
+    else if (!(S.need_lower || S.fullwidth || S.escaped || S.spelled || S.disguised || any_nonempty(S.out, N_LISTS) ||
                any_nonempty(S.kw, N_KEYWORDS)))
         result = Py_NewRef(Py_None); /* nothing to look at: the caller returns at once */
     else if ((found = nonempty_lists(S.out, N_LISTS)) != NULL &&
              (keywords = S.need_lower ? Py_NewRef(Py_None) : nonempty_lists(S.kw, N_KEYWORDS)) != NULL)
-        result = PyTuple_Pack(6, found, keywords, S.need_lower ? Py_True : Py_False,
+        result = PyTuple_Pack(7, found, keywords, S.need_lower ? Py_True : Py_False,
                               S.fullwidth ? Py_True : Py_False, S.escaped ? Py_True : Py_False,
-                              S.spelled ? Py_True : Py_False);
+                              S.spelled ? Py_True : Py_False, S.disguised ? Py_True : Py_False);
     Py_XDECREF(found);
     Py_XDECREF(keywords);
     scan_free(&S);

@@ -47,12 +47,17 @@ _ALTERNATIVE = r"(?P<alt>/\d{1,4})?"
 #: mark is not a `\w`. A local part runs through them.
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _EMAIL_LOCAL = rf"[\w+\-%{_MARKS}](?<![\w.+\-%{_MARKS}][\w+\-%{_MARKS}])[\w.+\-%{_MARKS}]{{0,63}}"
-#: A TLD may be followed by a lone '_' (Markdown's `_jane@example.org_`), not by `_name` (`a@b.weight_decay`).
-_EMAIL_DOMAIN = (
-    rf"(?:[\w\-{_MARKS}]{{1,63}}\.){{1,8}}(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9\-]|_\w)|[^\W\d_A-Za-z]{{2,12}}(?![\w\-]))"
+#: A TLD may be followed by a lone '_' (Markdown's `_jane@example.org_`), not by `_name` (`a@b.weight_decay`). Besides
+#: Latin and non-Latin TLDs: one that mixes Latin with Cyrillic or Greek look-alikes (`example.сom` with a Cyrillic
+#: `с`, which renders and is read as `.com`), and an internationalized TLD in its ASCII form (`example.xn--p1ai`).
+_TLD = (
+    r"(?:[A-Za-z]{2,24}(?![A-Za-z0-9\-]|_\w)|(?i:xn--)[A-Za-z0-9]{2,59}(?![\w\-])|[^\W\d_A-Za-z]{2,12}(?![\w\-])"
+    r"|[A-Za-z\u0370-\u03ff\u0400-\u04ff]{2,24}(?![\w\-]))"
 )
-#: `first.last@203.0.113.9`: an address at a dotted quad (redacting only the quad would leave the name behind).
-_EMAIL_AT_IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\w)"
+_EMAIL_DOMAIN = rf"(?:[\w\-{_MARKS}]{{1,63}}\.){{1,8}}{_TLD}"
+#: `first.last@203.0.113.9`: an address at a dotted quad (redacting only the quad would leave the name behind), also
+#: as RFC 5321's address literal in brackets, `first.last@[203.0.113.9]`.
+_EMAIL_AT_IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\w)|\[(?:\d{1,3}\.){3}\d{1,3}\]"
 #: `jane@localhost`: a user of the machine (`_GENERIC_ACCOUNTS` says which names are service accounts, not people).
 _EMAIL_AT_LOCALHOST = r"localhost(?![\w\-]|\.\w)"
 _EMAIL = re.compile(_EMAIL_LOCAL + "@(?:" + _EMAIL_DOMAIN + "|" + _EMAIL_AT_IPV4 + "|" + _EMAIL_AT_LOCALHOST + ")")
@@ -79,24 +84,25 @@ _EMAIL_OBFUSCATED = re.compile(
     + _DOT
     + r"|\.)){1,6}[A-Za-z]{2,24}\b"
 )
-#: An address whose '@' is escaped: `?email=jane%40example.org` in a URL, `jane&#64;example.org` in HTML.
-_ESCAPED_AT = r"(?:%40|&#0{0,3}64;|&#[xX]0{0,3}40;|&commat;)"
-#: An escaped '.': `jane%2Edoe%40example%2Ecom`, `jane&#46;doe&#64;example&#46;com`.
-_ESCAPED_DOT = r"(?:%2[Ee]|&#0{0,3}46;|&#[xX]0{0,3}2[Ee];)"
+#: An address whose '@' is escaped: `?email=jane%40example.org` in a URL, `jane&#64;example.org` in HTML, each also
+#: escaped twice (`%2540`, a URL encoded again as a query value; `&amp;#64;`, an entity escaped again), and `\\@` in
+#: a Perl or shell string (`"jane\\@example.org"`, where a bare '@' would interpolate an array).
+_ESCAPED_AT = r"(?:%(?:25)?40|&(?:amp;)?#0{0,3}64;|&(?:amp;)?#[xX]0{0,3}40;|&(?:amp;)?commat;|\\@)"
+#: An escaped '.': `jane%2Edoe%40example%2Ecom`, `jane&#46;doe&#64;example&#46;com` (also escaped twice).
+_ESCAPED_DOT = r"(?:%(?:25)?2[Ee]|&(?:amp;)?#0{0,3}46;|&(?:amp;)?#[xX]0{0,3}2[Ee];)"
 _ESCAPE = re.compile(_ESCAPED_AT + "|" + _ESCAPED_DOT)
-_PERCENT_40, _AMPERSAND_AT = re.compile("%(?:40|2[EeBb])"), re.compile("&(?:#|commat;)")
+_PERCENT_40, _AMPERSAND_AT = re.compile("%(?:25)?(?:40|2[EeBb])"), re.compile("&(?:amp;)?(?:#|commat;)")
 #: The local part and the domain may hold escaped dots, and the '@' may then be a plain one (`escaped_email_hit`
 #: wants some escape in the match: the rest are `_EMAIL`'s).
 _EMAIL_ESCAPED = re.compile(
     rf"[\w+\-%](?<![\w.+\-%][\w+\-%])(?:[\w.+\-%]|{_ESCAPED_DOT}){{0,63}}?(?:{_ESCAPED_AT}|@)"
-    rf"(?:[\w\-]{{1,63}}(?:\.|{_ESCAPED_DOT})){{1,8}}"
-    r"(?:[A-Za-z]{2,24}(?![A-Za-z0-9\-]|_\w)|[^\W\d_A-Za-z]{2,12}(?![\w\-]))"
+    rf"(?:[\w\-]{{1,63}}(?:\.|{_ESCAPED_DOT})){{1,8}}" + _TLD
 )
 _OBFUSCATION_HINTS = ("at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ")
 _LOCAL_WORD = re.compile(rf"[\w.+\-%{_MARKS}]+")
 #: `icon@2x.png`, `logo%401.5x.webp`: a retina image's scale suffix, not an address (image extensions are no TLDs).
 _IMAGE_EXTENSION = r"\.(?i:png|jpe?g|gif|webp|svg|bmp|ico|tiff?|avif|heic)$"
-_SCALED_IMAGE = re.compile(r"(?:[@;]|%40)\d{1,2}(?:\.\d{1,2})?x" + _IMAGE_EXTENSION)
+_SCALED_IMAGE = re.compile(r"(?:[@;]|%(?:25)?40)\d{1,2}(?:\.\d{1,2})?x" + _IMAGE_EXTENSION)
 _IMAGE_NAME = re.compile(_IMAGE_EXTENSION)
 #: `scheme://user:` right before a match: what follows up to the '@' is the URL's password (secrets._URL_PASSWORD).
 _URL_USER = re.compile(r"://[^\s:/@]{0,64}:$")
@@ -166,20 +172,26 @@ _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _DIGIT_CLUSTER = re.compile(r"[0-9](?:(?:[ \-./()]{0,2}| / )[0-9]){7,}+")
 #: Dotted quads start with a '.'-led run; a literal first character lets the regex engine skip ahead fast.
 _IPV4_HINT = re.compile(r"\.[0-9]{1,3}\.[0-9]{1,3}\.")
-#: An '@' between an address-like character and a domain-like one (decorators and @mentions do not qualify).
-_AT_HINT = re.compile(rf"@(?<=[\w.+\-%{_MARKS}]@)(?=[\w\-])")
+#: An '@' between an address-like character and a domain-like one or an address literal's '[' (decorators and
+#: @mentions do not qualify).
+_AT_HINT = re.compile(rf"@(?<=[\w.+\-%{_MARKS}]@)(?=[\w\-\[])")
 _SEPARATORS = " -./()"
+#: The zeros of the decimal digits of Arabic (U+0660), Persian and Urdu (U+06F0), Devanagari (U+0966) and Bengali
+#: (U+09E6): phones in those pages are written in them (`+٩٧١ ٥٠ ١٢٣ ٤٥٦٧`), and the ASCII twin below reads them as
+#: 0-9 (the C pre-scan flags them as `fullwidth`).
+_OTHER_ZEROS = (0x0660, 0x06F0, 0x0966, 0x09E6)
 #: Full-width digits and '@' (`电话：０２１－６３５８１２４７`, `zhang＠example.cn`; NFC cleaning keeps them) and the
 #: full-width letters and separators around them, mapped one character for one to ASCII: the detectors run on that twin, so the
 #: offsets are those of the text. Texts without a full-width digit or '@' are scanned as they are.
 ASCII_TWINS = {
     **{0xFF10 + d: str(d) for d in range(10)},
+    **{zero + d: str(d) for zero in _OTHER_ZEROS for d in range(10)},
     **dict.fromkeys([0xFF20], "@"),
     **{ord(w): a for w, a in zip("＋－．／（）", "+-./()", strict=True)},
     **{0xFF21 + i: chr(ord("A") + i) for i in range(26)},  # ＩＢＡＮ letters, the Ｘ of a Chinese ID
     **{0xFF41 + i: chr(ord("a") + i) for i in range(26)},
 }
-FULLWIDTH = re.compile("[\uff10-\uff19\uff20]")
+FULLWIDTH = re.compile("[\uff10-\uff19\uff20\u0660-\u0669\u06f0-\u06f9\u0966-\u096f\u09e6-\u09ef]")
 Window = tuple[int, int]
 _VERSION_CONTEXT = re.compile(
     r"(?i)(?:(?<![a-z])(?:version|ver|release|build|v|rev|firmware|sections?|sec|chapter|abschnitt|kapitel|§|版本|章节|oid"
@@ -244,8 +256,12 @@ def find_emails(text: str) -> Iterator[Hit]:
 
 
 #: `?phone=%2B14155550173`, `%2B44%2020%207946%200958`, `%2B44+20+7946+0958`: a phone in a URL's query string, its
-#: '+' percent-encoded and its spaces as `%20` or (form encoding) '+'.
-_PHONE_ESCAPED = re.compile(r"%2[Bb](?<![0-9]%2[Bb])[0-9]++(?:(?:%20|[+\-.])[0-9]++){0,6}+(?![0-9A-Za-z_])", re.ASCII)
+#: '+' percent-encoded and its spaces as `%20` or (form encoding) '+'; also encoded twice (`%252B44%2520…`).
+_PHONE_ESCAPED = re.compile(
+    r"%(?:25)?2[Bb](?<![0-9]%2[Bb])(?<![0-9]%252[Bb])[0-9]++(?:(?:%(?:25)?20|[+\-.])[0-9]++){0,6}+(?![0-9A-Za-z_])",
+    re.ASCII,
+)
+_PERCENT_PLUS, _PERCENT_SPACE = re.compile("%(?:25)?2[Bb]"), re.compile("%(?:25)?20")
 
 
 def find_escaped_values(text: str) -> Iterator[Hit]:
@@ -253,15 +269,16 @@ def find_escaped_values(text: str) -> Iterator[Hit]:
     paths run this (`scanner._spans`)."""
     # A one-character test first (str's search for one character is the fastest), then a regex with a literal
     # first character, which beats `"%40" in text` 2-4x on the long texts that hold a '%' or '&' (code, docs).
-    if ("%" in text and _PERCENT_40.search(text)) or ("&" in text and _AMPERSAND_AT.search(text)):
+    percent = "%" in text and _PERCENT_40.search(text)
+    if percent or ("&" in text and _AMPERSAND_AT.search(text)) or "\\@" in text:
         yield from _hits(escaped_email_hit, text, _in(_EMAIL_ESCAPED, text, _hint_windows(_ESCAPE, text, 64, 256)))
-        if "%2B" in text or "%2b" in text:
+        if percent and _PERCENT_PLUS.search(text):
             yield from _hits(escaped_phone_hit, text, _PHONE_ESCAPED.finditer(text))
 
 
 def escaped_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
     """`intl_phone_hit`'s digit checks, on the digits after `%2B` (the `%20` between them are no digits)."""
-    digits = digits_of(m.group()[3:].replace("%20", " "))
+    digits = digits_of(_PERCENT_SPACE.sub(" ", m.group()[_PERCENT_PLUS.match(m.group()).end() :]))
     if 8 <= len(digits) <= 15 and country_code_ok(digits) and not trivial_digits(digits):
         return m.start(), m.end(), "PHONE"
     return None
@@ -281,11 +298,21 @@ def quoted_email_hit(text: str, m: re.Match[str]) -> Hit | None:
 #: example.org`: `From: jane.doe at example.org (Jane Doe)`, `Jane Doe <jane.doe at example.org> wrote:`. Prose has
 #: the same shape (`available at python.org`), so `spelled_email_hit` wants more than the shape (see there).
 #: `_SPELLED_AT` is " at " before something dotted, or the forms that hide an address on purpose, " -at- " and
-#: "_at_" (`jane_at_example.org`); the C pre-scan says whether there is one (`spelled`).
-_SPELLED_AT = re.compile(r"(?: (?:at|AT) | -(?:at|AT)- |_(?:at|AT)_)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])")
+#: "_at_" (`jane_at_example.org`), which code identifiers also spell the dot in (`jane_at_example_dot_com`); the C
+#: pre-scan says whether there is one (`spelled`).
+_SPELLED_AT = re.compile(
+    r"(?: (?:at|AT) | -(?:at|AT)- |_(?:at|AT)_)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])"
+    r"|_(?:at|AT)_(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}_(?:dot|DOT)_[A-Za-z])"
+)
 _SPELLED_LOCAL = re.compile(r"(?<![\w.+\-%])[\w+\-%][\w.+\-%]{0,63}$")
 _SPELLED_DOMAIN = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,6}([A-Za-z]{2,24})(?![\w\-@/(\[]|\.\w)", re.ASCII
+)
+#: After `_at_`, the dots may be spelled `_dot_` too (`jane_at_mail_dot_example_dot_org`).
+_UNDERSCORE_DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.|_(?:dot|DOT)_)){1,6}([A-Za-z]{2,24})"
+    r"(?![\w\-@/(\[]|\.\w)",
+    re.ASCII,
 )
 #: Two-letter endings that name files far more often than countries (`see setup.py at github.com`).
 _FILE_LIKE_TLDS = frozenset(
@@ -320,7 +347,7 @@ _MAIL_HEADER = re.compile(
 def find_spelled_emails(text: str) -> Iterator[Hit]:
     """Addresses written `local at domain.tld` (pipermail): both scan paths run this, on the text as given."""
     for at in _SPELLED_AT.finditer(text):
-        m = _SPELLED_DOMAIN.match(text, at.end())
+        m = (_UNDERSCORE_DOMAIN if text[at.start()] == "_" else _SPELLED_DOMAIN).match(text, at.end())
         if m is not None and (hit := spelled_email_hit(text, at.start(), m)) is not None:
             yield hit
 
@@ -416,6 +443,37 @@ def find_phones(text: str, windows: list[Window] | None = None) -> Iterator[Hit]
     yield from _hits(us_phone_hit, text, _in(_PHONE_US, text, windows))
     yield from _hits(national_phone_hit, text, _in(_PHONE_NATIONAL, text, windows))
     yield from _hits(cn_mobile_hit, text, _in(_PHONE_CN_MOBILE, text, windows))
+    yield from _hits(cued_phone_hit, text, _in(_PHONE_CUED, text, windows))
+
+
+#: A North American number without the separators `_PHONE_US` wants (`4155552671`, `1 415 5552671`): the same
+#: digits are ids, timestamps and counts everywhere in code and docs, so it counts only after a word that says phone
+#: (`cued_phone_hit`). NANP: area code and exchange start with 2-9.
+_PHONE_CUED = re.compile(
+    r"(?:1(?<![0-9A-Za-z_]1)(?<![0-9][\-./:]1)[ \-.]?|(?=[2-9])" + _NO_NUMBER_BEFORE + ")"
+    r"[2-9]\d\d[ \-.]?[2-9]\d\d[ \-.]?\d{4}" + f"(?:{_EXTENSION}|{_AFTER_FIELD})",
+    re.ASCII,
+)
+#: Words (and symbols) right before a number that say it is a phone's: `Tel:`, `tel:` (RFC 3966 links), `Phone #`,
+#: `call me at`, `☎`, `WhatsApp`, `电话：`. Only punctuation and spaces may stand between them and the number.
+_PHONE_CUE = re.compile(
+    r"(?:(?<![A-Za-z])(?i:t[eé]l(?:[eé](?:phone|fon|fono))?|phone(?: ?(?:no|number|nr))?"
+    r"|ph|mob(?:ile)?|cell(?: ?phone)?|call(?: (?:me|us))?(?: (?:at|on))?|text (?:me|us)(?: (?:at|on))?|fax|sms"
+    r"|whats ?app|hotline|dial|handy|tlf|fon)|[\u260e\u260f\U0001f4de\U0001f4f1\U0001f4f2]|电话|電話|手机|手機|携帯)"
+    r"[\s:.#=\"'>()\-\uff1a]{0,4}$"
+)
+
+
+def cued_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
+    """A `_PHONE_CUED` number right after a phone word, with `us_phone_hit`'s digit checks."""
+    start = m.start()
+    if _PHONE_CUE.search(text, max(0, start - 24), start) is None:
+        return None
+    digits = digits_of(m.group())
+    local = digits[1:] if len(digits) == 11 else digits
+    if local[1:3] == "11" or trivial_digits(local) or negative_context(text, start):
+        return None
+    return start, m.end(), "PHONE"
 
 
 def _hits(
@@ -467,6 +525,7 @@ def national_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
     longest = 17 if digits.startswith("00") else 12  # `0049 30 1234567`: "00" and an E.164 number (≤ 15 digits)
     if (
         9 <= len(digits) <= longest
+        and not digits.startswith("000")  # no country code is 0: `shard-0001234567` is a zero-padded counter
         and not trivial_digits(digits)
         and not ("-" in m.group() and _ISO_DATE.search(m.group()))
         and not negative_context(text, m.start())

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from lmforge.pipeline.curate.clean import UNICODE_SPACES
-from lmforge.pipeline.privacy import detectors, triggers
+from lmforge.pipeline.privacy import detectors, disguised, triggers
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.privacy.ner import NerDetector
 from lmforge.pipeline.privacy.secrets import find_secrets
@@ -103,8 +103,14 @@ def _reference_spans(text: str, config: PrivacyConfig | None) -> list[Hit]:
 _DASHES = "\u2010\u2011\u2012\u2013\u2212"
 #: Characters that render as nothing: soft hyphen (`&shy;`), zero-width space, non-joiner and joiner, word joiner,
 #: zero-width no-break space. Web pages put them inside addresses and numbers (hyphenation, anti-scraping), and
-#: later steps (a tokenizer's normalizer) may drop them, which would rebuild the raw value downstream.
-_INVISIBLES = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+#: later steps (a tokenizer's normalizer) may drop them, which would rebuild the raw value downstream. Also the
+#: bidirectional marks, embeddings and isolates (U+200E/F, U+061C, U+202A-E, U+2066-9) that right-to-left pages
+#: wrap around and inside Latin addresses and numbers, the invisible operators (U+2061-4) and the Mongolian vowel
+#: separator (U+180E, a space once, now of no width).
+_INVISIBLES = (
+    "\u00ad\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
+    "\u2069\u2061\u2062\u2063\u2064\u180e"
+)
 _INVISIBLE = re.compile(f"[{_INVISIBLES}]")
 
 
@@ -117,7 +123,7 @@ def _ascii_dashes(text: str) -> str:
 
 
 def _has_invisible(text: str) -> bool:
-    return any(ch in text for ch in _INVISIBLES)
+    return _INVISIBLE.search(text) is not None
 
 
 def _around_invisibles(text: str, find: Callable[[str], list[Hit]]) -> list[Hit]:
@@ -148,10 +154,12 @@ def _spans(
 
 
 def _reference_all(text: str, config: PrivacyConfig) -> list[tuple[int, int, str]]:
-    """`reference_hits` and the escaped and spelled forms (searched in the text as given, not its ASCII twin)."""
+    """`reference_hits` and the escaped, spelled and disguised forms (searched in the text as given, not its ASCII
+    twin)."""
     hits = reference_hits(text, config)
     hits.extend(detectors.find_escaped_values(text))
     hits.extend(detectors.find_spelled_emails(text))
+    hits.extend(disguised.find_disguised_emails(text))
     return hits
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from lmforge.pipeline.privacy import detectors, secrets
+from lmforge.pipeline.privacy import detectors, disguised, secrets
 from lmforge.pipeline.privacy.config import PrivacyConfig
 
 try:  # the C twin, built at install time; without it scanner.scan runs scan_reference (same results, ~20x slower)
@@ -23,7 +23,8 @@ except ImportError:  # pragma: no cover - a machine without a C compiler
 
 Hit = tuple[int, int, str]
 
-#: The pre-scan's candidate lists, by the index `_prescan.scan` gives them (the provider rules come last, in order).
+#: The pre-scan's candidate lists, by the index `_prescan.scan` gives them (the provider rules in order, then the
+#: phones that need a cue word).
 _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Hit | None]], ...] = (
     (detectors._EMAIL, detectors.email_hit),
     (detectors._EMAIL_OBFUSCATED, detectors.obfuscated_email_hit),
@@ -40,6 +41,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Hit | Non
     (secrets._URL_PASSWORD, secrets.url_password_hit),
     (detectors._EMAIL_QUOTED, detectors.quoted_email_hit),
     *((pattern, secrets.provider_hit) for _, pattern in secrets._PROVIDER_RULES),
+    (detectors._PHONE_CUED, detectors.cued_phone_hit),
 )
 _MATCHERS = tuple((pattern.match, check) for pattern, check in _PATTERNS)
 
@@ -50,11 +52,13 @@ def find_all(text: str, config: PrivacyConfig) -> list[Hit]:
     scanned = _prescan.scan(text)
     if scanned is None:
         return []
-    found, keywords, need_lower, fullwidth, escaped, spelled = scanned
-    # the escaped forms are searched in the text as given (the pre-scan saw "%40", "%2E", "&#" or "&commat;" in it)
+    found, keywords, need_lower, fullwidth, escaped, spelled, hidden = scanned
+    # the escaped forms are searched in the text as given (the pre-scan saw "%40", "%2E", "&#", "&commat;" or "\@")
     hits: list[Hit] = list(detectors.find_escaped_values(text)) if escaped else []
     if spelled:  # `jane.doe at example.org`, also in the text as given (the pre-scan saw " at " before a dotted name)
         hits.extend(detectors.find_spelled_emails(text))
+    if hidden:  # `jane<b>@</b>example.com`, `jane@example。com` (a tag beside an address, or a CJK full stop)
+        hits.extend(disguised.find_disguised_emails(text))
     if fullwidth:  # the ASCII twin has no full-width digit or '@' left, so its own scan says no more of them
         text = text.translate(detectors.ASCII_TWINS)
         if (scanned := _prescan.scan(text)) is None:

@@ -1,0 +1,88 @@
+"""Addresses written so that `_EMAIL` does not see them as one: split by HTML tags (`jane<b>@</b>example.com`, an
+anti-scraping habit of web pages), or punctuated with CJK and full-width marks (`jane@example。com`, as CJK input
+methods type the dot, and `jane﹫example.com`).
+
+Both scan paths run `find_disguised_emails` on the text as given; the C pre-scan says when it may find something
+(`disguised`: an '@' with a tag beside its run of address characters, or one of `_CJK_MARKS` in the text). Each search
+runs on a twin of the text where the disguise is undone, and keeps only the hits that the disguise hid (those that
+contain a tag or a mark); the rest are `_EMAIL`'s own.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+
+from lmforge.pipeline.privacy import detectors
+
+Hit = tuple[int, int, str]
+
+#: An '@' whose run of address characters touches a tag: `>` before the local part or `<` after the domain (the
+#: pre-scan tests the same, from each '@').
+_TAG_BESIDE_AT = re.compile(r">[\w.+\-%]{0,64}@|@[\w.\-]{0,255}<")
+#: An inline HTML tag (`<b>`, `</span>`, `<span class="x">`, `<wbr/>`) or a comment: what pages put inside an
+#: address to hide it. Block and line-break tags (`<br>`, `<td>`, `<p>`) end a word, so they stay.
+_TAG = re.compile(
+    r"<(?:/?(?i:a|abbr|b|bdi|bdo|cite|code|data|del|dfn|em|font|i|ins|kbd|mark|q|s|samp|small|span|strong|sub|sup"
+    r"|time|tt|u|var|wbr)(?![\w\-])(?:\s[^<>]{0,256})?/?|!--[^<>]{0,256}?--)>"
+)
+
+#: The ideographic full stop (U+3002), the full-width and half-width ones (U+FF0E, U+FF61), and the small commercial
+#: at (U+FE6B). In an address they stand for '.' and '@'.
+_CJK_MARKS = "\u3002\uff0e\uff61\ufe6b"
+_HAS_MARK = re.compile(f"[{_CJK_MARKS}]")
+#: A full stop is a dot of an address only between a name character and a letter or digit (ASCII or full-width):
+#: `example。com`. At the end of a sentence (`… jane@example.com。谢谢`) it stays a full stop.
+_MARK_DOT = re.compile(r"(?<=[\w\-])[\u3002\uff0e\uff61](?=[0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a])")
+#: The full-width letters, digits and '@' as ASCII (`detectors.ASCII_TWINS` without its unconditional '．'), and
+#: the small '@'.
+_TWINS = {k: v for k, v in detectors.ASCII_TWINS.items() if k != 0xFF0E} | {0xFE6B: "@"}
+
+
+def find_disguised_emails(text: str) -> Iterator[Hit]:
+    """Addresses split by tags or punctuated with CJK marks (see the module docstring), as (start, end, "EMAIL")."""
+    if "@" in text and "<" in text and _TAG_BESIDE_AT.search(text):
+        yield from _across_tags(text)
+    if not text.isascii() and _HAS_MARK.search(text):
+        twin = _MARK_DOT.sub(".", text).translate(_TWINS)
+        for start, end, kind in detectors.find_emails(twin):
+            if _HAS_MARK.search(text, start, end):
+                yield start, end, kind
+
+
+def _across_tags(text: str) -> Iterator[Hit]:
+    """The addresses in `text` without its tags, mapped back: a hit keeps the tags inside it, not those around it."""
+    parts: list[str] = []
+    cuts: list[int] = []  # where each tag sat in the stripped text
+    removed: list[int] = []  # characters removed up to and including that tag
+    pos = total = 0
+    for m in _TAG.finditer(text):
+        parts.append(text[pos : m.start()])
+        total += m.end() - m.start()
+        cuts.append(m.start() - (total - (m.end() - m.start())))
+        removed.append(total)
+        pos = m.end()
+    if not cuts:
+        return
+    parts.append(text[pos:])
+    stripped = "".join(parts)
+
+    def original(index: int, *, end: bool) -> int:
+        # a start after a cut point moves past the tags there; an end moves past those strictly inside the hit
+        k = bisect.bisect_left(cuts, index) if end else bisect.bisect_right(cuts, index)
+        return index + (removed[k - 1] if k else 0)
+
+    for start, end, kind in detectors.find_emails(stripped):
+        at = stripped.find("@", start, end)
+        # After the '@' a tag joins the address's parts only beside a '.' or the '@'; elsewhere it ends the address:
+        # `jane@example.org</a>more` is `jane@example.org` (the plain scan's), not `jane@example.orgmore`, and
+        # `jane@exam<b></b>ple.com` is cut to `jane@exam` (the name and the '@' go, which the plain scan misses).
+        cut = False
+        for k in range(bisect.bisect_right(cuts, max(at, start)), bisect.bisect_left(cuts, end)):
+            if stripped[cuts[k] - 1] not in "@." and stripped[cuts[k]] not in "@.":
+                end, cut = cuts[k], True
+                break
+        first, last = original(start, end=False), original(end, end=True)
+        if cut or last - first != end - start:  # cut, or a tag inside: the plain scan could not see it
+            yield first, last, kind
