@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from lmforge.pipeline.digest import digest, sha256_file
@@ -137,7 +139,7 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
                 dirs[:] = []
                 continue
             walked.add(real)
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _loops(root, d, real, warn))
             for d in list(dirs):
                 if (owner := _named_elsewhere(real, root, d, others)) is not None:
                     found_any = True  # not an empty folder: what it holds is read, under the other input
@@ -171,6 +173,21 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
     return sorted(_read_once(units, warn), key=lambda u: (u.path, u.kind))
 
 
+def _loops(root: str, name: str, real_root: str, warn: bool) -> bool:
+    """Whether entry `name` of folder `root` (real path `real_root`) is a link to that folder or one above it: a loop,
+    never followed. Walked, a link to the folder above the input (`up -> ..`) read that folder's other files and
+    folders, outside the input, as documents of its source; `walked` only stops a folder from being read twice."""
+    full = os.path.join(root, name)
+    if not os.path.islink(full):
+        return False
+    target = os.path.realpath(full)
+    if real_root != target and not real_root.startswith(target.rstrip(os.sep) + os.sep):
+        return False
+    if warn:
+        log.warning("%s: a link to a folder that holds it (%s), a loop; not followed", full, target)
+    return True
+
+
 def _named_elsewhere(real_root: str, root: str, name: str, others: dict[str, str]) -> str | None:
     """The other input argument that names entry `name` of folder `root` (whose real path is `real_root`), or None.
     The entry's real path is that of its folder joined to its name unless it is a link: one `lstat`, not a
@@ -199,15 +216,34 @@ def _read_once(units: list[InputUnit], warn: bool) -> list[InputUnit]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def safe_name(name: str) -> str:
+    """`name` (a source name or a path) as a manifest may hold it: as it is, or, when the privacy filter (its default
+    settings) finds personal data in it, redacted with a digest of the original, `<EMAIL>~1f0c6a2e`, the form curation
+    gives such a source in the snapshot's rows (`UnitCurator.safe_source`). `--input jane@example.org=data.jsonl`
+    or a folder named after a person's address must not reach the lineage (manifests are MLflow artifacts). A safe
+    name is its own safe name, so a manifest's units can be digested again (`unit_digest`, lineage's verify)."""
+    from lmforge.pipeline.curate.clean import fix_surrogates
+    from lmforge.pipeline.privacy import Redactor
+
+    redacted = Redactor().redact(fix_surrogates(name))
+    if not redacted.counts:
+        return name
+    return f"{redacted.text}~{hashlib.blake2b(name.encode('utf-8', 'surrogatepass'), digest_size=4).hexdigest()}"
+
+
 def unit_digest(unit: InputUnit) -> str:
-    """Digest of a unit's bytes (file sha256, or the sorted list of member digests for a text folder)."""
+    """Digest of a unit's bytes (file sha256, or the sorted list of member digests for a text folder). Its source
+    (and the path of a unit nothing is read from) enter as their `safe_name`: the manifest records only those, and
+    a unit recomputed from the manifest must have the same digest."""
+    source = safe_name(unit.source)
     try:
         if unit.kind == "textdir":
             members = [(os.path.relpath(f, unit.path), _member_digest(f)) for f in unit.files]
-            return digest({"kind": unit.kind, "source": unit.source, "members": members}, length=64)
+            return digest({"kind": unit.kind, "source": source, "members": members}, length=64)
         if unit.kind in ("empty_dir", "bad_name", "special"):  # nothing read: the digest is of the path as given
-            return digest({"kind": unit.kind, "path": unit.path, "source": unit.source}, length=64)
-        return digest({"kind": unit.kind, "source": unit.source, "sha256": sha256_file(unit.path)}, length=64)
+            return digest({"kind": unit.kind, "path": safe_name(unit.path), "source": source}, length=64)
+        return digest({"kind": unit.kind, "source": source, "sha256": sha256_file(unit.path)}, length=64)
     except OSError as exc:
         # Unreadable input: its digest is of the path, and reading it yields a reject with the OS error.
         return digest({"kind": unit.kind, "path": unit.path, "error": type(exc).__name__}, length=64)

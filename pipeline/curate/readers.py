@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -175,6 +176,63 @@ def _parquet_failure(path: str, exc: Exception) -> str:
     if head == b"PAR1" and tail != b"PAR1":
         return "Parquet file cut short: it starts as Parquet but its footer (at the end) is missing; copy it again"
     return f"not a readable Parquet file: {exc}"
+
+
+_SNIFF_BYTES = 4096
+"""Bytes at the start of a text file `unmarked_utf16_cjk` looks at."""
+#: Half-open [start, end) ranges of what UTF-16 East Asian text is made of: controls that are whitespace, ASCII,
+#: general punctuation (quotes, dashes, ellipsis), CJK punctuation and kana, Hangul jamo, bopomofo extensions and
+#: katakana extensions, CJK ideographs (extension A, unified, compatibility), Hangul syllables, vertical forms and
+#: fullwidth/halfwidth forms. A surrogate pair (a supplementary ideograph) counts as two units outside.
+_EAST_ASIAN_TEXT = np.array(
+    [0x09, 0x0E, 0x20, 0x7F, 0x2000, 0x2070, 0x3000, 0x3100, 0x3130, 0x3190, 0x31A0, 0x3200, 0x3400, 0x4DC0, 0x4E00,
+     0xA000, 0xAC00, 0xD7A4, 0xF900, 0xFB00, 0xFE30, 0xFE50, 0xFF00, 0xFFF0],
+    dtype=np.uint16,
+)  # fmt: skip
+#: The same without ASCII, controls and general punctuation: the East Asian characters proper.
+_EAST_ASIAN_ONLY = _EAST_ASIAN_TEXT[6:]
+#: Line breaks, spaces and East Asian punctuation (、。「」，！？): real text holds some, while a double-byte legacy
+#: encoding read as UTF-16 holds none (Shift_JIS pairs read big-endian are all ideographs, U+8140-9FFC).
+_BREAKS = np.array([0x09, 0x0E, 0x20, 0x21, 0x3000, 0x3040, 0xFF01, 0xFF21, 0xFF3B, 0xFF41, 0xFF5B, 0xFF66],
+                   dtype=np.uint16)  # fmt: skip
+
+
+def unmarked_utf16_cjk(data: bytes) -> str | None:
+    """The encoding (`utf-16-le` or `utf-16-be`) of Chinese, Japanese or Korean text in UTF-16 without a byte-order
+    mark, else None. `unmarked_wide_encoding` finds UTF-16 by the NUL high bytes of ASCII characters, which CJK text
+    has too few of (no spaces between words); its text was then read as UTF-8 and rejected.
+
+    Only bytes that are not UTF-8 are looked at (UTF-8 text never is UTF-16 here), and in one byte order they must
+    decode to East Asian text: at least 95 % of the code units in its blocks (or ASCII, whitespace, punctuation),
+    30 % in its own blocks (a byte-swapped reading scatters them over all of Unicode) and 1 % line breaks, spaces or
+    East Asian punctuation (Shift_JIS read as UTF-16 is ideographs only). Text in a single-byte
+    encoding (Latin-1, cp1252) read as UTF-16 pairs its ASCII letters into CJK ideographs (U+6100-7AFF) too; there
+    nearly every code unit is two printable ASCII bytes, in real CJK text at most ~70 % (kana-heavy Japanese)."""
+    sample = data[:_SNIFF_BYTES]
+    if len(data) % 2 or len(sample) < 4:
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return None
+    except UnicodeDecodeError:
+        pass
+    raw = np.frombuffer(sample, dtype=np.uint8).reshape(-1, 2)
+    printable = (raw >= 0x20) & (raw < 0x7F)
+    if np.count_nonzero(printable.all(axis=1)) >= 0.8 * len(raw):
+        return None
+    for order, encoding in (("<u2", "utf-16-le"), (">u2", "utf-16-be")):
+        units = np.frombuffer(sample, dtype=order)
+        if np.count_nonzero(_in_ranges(units, _EAST_ASIAN_TEXT)) < 0.95 * len(units):
+            continue
+        if np.count_nonzero(_in_ranges(units, _EAST_ASIAN_ONLY)) < 0.3 * len(units):
+            continue
+        if np.count_nonzero(_in_ranges(units, _BREAKS)) >= max(1, 0.01 * len(units)):
+            return encoding
+    return None
+
+
+def _in_ranges(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    return np.searchsorted(bounds, values, side="right") % 2 == 1
 
 
 _UNREAD = {
@@ -361,6 +419,19 @@ class RecordReader:
                 f"no column {f.text!r} (columns: {sorted(schema.names)}); set curate.fields.text",
             )
             return
+        if (copies := schema.names.count(_parquet_column(f.text, schema))) > 1:
+            # a record keeps one value per name: the others' texts were dropped without a word (as a JSON line
+            # naming its text twice would be, which is a `malformed_json` reject)
+            yield Reject(
+                unit.source,
+                unit.path,
+                None,
+                "read",
+                "unreadable",
+                f"the text column {f.text.split('.')[0]!r} appears {copies} times (columns: {schema.names}), so "
+                f"which one holds the text is unclear; write the file with unique column names",
+            )
+            return
         found = (_parquet_column(c, schema) for c in (f.id, f.text, f.url, f.created_at, f.source))
         cols = list(dict.fromkeys(c for c in found if c is not None))
         row = 0
@@ -413,7 +484,8 @@ class RecordReader:
             yield Reject(source, path, None, "read", "empty_file", "file is empty")
             return
         wide = wide_encoding(data[:4])  # a byte-order mark: Notepad's "Unicode" is UTF-16
-        guessed = None if wide else unmarked_wide_encoding(data)  # as UTF-8, its letters would be NUL-separated
+        # without a mark: as UTF-8, its ASCII would be NUL-separated; CJK text has no ASCII to give it away
+        guessed = None if wide else unmarked_wide_encoding(data) or unmarked_utf16_cjk(data)
         encoding = wide or guessed or "utf-8"
         text, err = decode(data, self.clean.invalid_utf8, encoding)
         if guessed and (text is None or "\x00" in text):  # the NUL pattern of UTF-16 (or 32), but not its text

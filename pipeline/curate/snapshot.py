@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from lmforge.pipeline.config import LmforgeConfig
 from lmforge.pipeline.configuring import to_dict
-from lmforge.pipeline.curate.inputs import InputUnit, plan_inputs, unit_digest
+from lmforge.pipeline.curate.inputs import InputUnit, plan_inputs, safe_name, unit_digest
 from lmforge.pipeline.curate.process import UnitCurator, UnitResult
 from lmforge.pipeline.errors import InputError, IntegrityError
 from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
@@ -160,12 +160,14 @@ def finalize_snapshot(
                 format=SNAPSHOT_FORMAT,
                 id_=plan.snapshot_id,
                 inputs={
+                    # names and paths holding personal data are recorded redacted (`safe_name`): a folder named after
+                    # an e-mail address is then not found by `lineage --verify`, but never leaves the machine
                     "units": [
-                        {"source": u.source, "kind": u.kind, "path": u.path, "sha256": d}
+                        {"source": safe_name(u.source), "kind": u.kind, "path": safe_name(u.path), "sha256": d}
                         for u, d in zip(plan.units, plan.digests, strict=True)
                     ],
                     # relative unit paths are relative to this folder: `lineage --verify` finds them from anywhere
-                    "cwd": os.getcwd(),
+                    "cwd": safe_name(os.getcwd()),
                 },
                 params=curation_params(config),
                 stats=stats,

@@ -31,7 +31,8 @@ class DedupConfig:
     char_langs: tuple[str, ...] = ("zh", "ja", "th", "lo", "km", "my")
     """`lang` codes shingled by characters instead of words: the languages written without spaces between words that
     the quality filters also count by characters (Korean spaces its words). A Thai or Khmer text split at spaces
-    has a few phrase-long "words", too few for word shingles, so its near copies went unfound."""
+    has a few phrase-long "words", too few for word shingles, so its near copies went unfound. A text mostly written
+    in such a script is shingled by characters whatever its `lang` says (`dedup.shingles.unspaced_script`)."""
     bands: int = 0
     """LSH bands; 0 tunes (bands, rows) so a pair at `threshold - margin` becomes a candidate with `recall_target`."""
     rows: int = 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lmforge.pipeline.dedup.config import DedupConfig
-from lmforge.pipeline.dedup.signatures import band_column, check_signatures, signature_params
+from lmforge.pipeline.dedup.signatures import RECIPE, band_column, check_signatures, signature_params
 from lmforge.pipeline.digest import digest, sha256_file
 from lmforge.pipeline.errors import ConfigError, IntegrityError
 
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 INDEX_FORMAT = "lmforge.dedup-index"
 INDEX_VERSION = 1
+#: Schema metadata of a local index segment: when it was added (ns since the epoch). A doc_id in several segments (its
+#: document re-curated with other text) is the entry of the latest; segments from before this key count as oldest.
+ADDED_KEY = b"lmforge.added_ns"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +91,18 @@ def check_meta(found: dict, config: DedupConfig, where: str) -> None:
         want = expected["signatures"]
         diff += [(f"signatures.{k}", sub.get(k), want.get(k)) for k in sorted(set(want) | set(sub))]
         shown = "; ".join(f"{k}: index {_value(a)}, this run {_value(b)}" for k, a, b in diff if a != b)
+        recipes = {f"signatures.{k}" for k in RECIPE} | {"format_version", "signatures.format_version"}
+        if any(k in recipes for k, a, b in diff if a != b):  # no setting brings an older recipe back
+            advice = (
+                "it was made by another version of lmforge's hashing, which no setting of this one reproduces: use a "
+                "new index location (dedup.index or another workspace); the documents of the old index are then no "
+                "longer found as duplicates of later batches"
+            )
+        else:
+            advice = "run with the index's values, or use a new index location (dedup.index or another workspace)"
         raise ConfigError(
-            f"dedup index {where} was built with other parameters or format ({shown}): run with the index's values, "
-            f"or use a new index location (dedup.index or another workspace); signatures are never mixed"
+            f"dedup index {where} was built with other parameters or format ({shown}): {advice}; signatures are "
+            f"never mixed"
         )
 
 
@@ -223,15 +236,42 @@ class LocalIndex(DedupIndex):
     def segment_paths(self) -> list[Path]:
         return sorted(self.segments.glob("seg-*.parquet"))
 
+    def _ordered_segments(self) -> list[Path]:
+        """Segments in the order they were added (`ADDED_KEY`; segments written before it first, by name)."""
+        order = []
+        for seg in self.segment_paths():
+            try:
+                meta = pq.read_schema(seg).metadata or {}
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise IntegrityError(
+                    f"dedup index segment {seg} is unreadable ({exc}): move it out of {self.segments} and re-run; "
+                    f"the documents it held are then no longer found as duplicates of later batches"
+                ) from exc
+            try:
+                added = int(meta.get(ADDED_KEY, b"0"))
+            except ValueError:
+                added = 0
+            order.append((added, seg.name, seg))
+        return [seg for _, _, seg in sorted(order)]
+
     def lookup(self, digests: Sequence[bytes], bands: np.ndarray, has_shingles: np.ndarray) -> Matches:
+        """Matches against the latest entry of each document: a doc_id added again (its document re-curated with
+        other text) is found by its new digest and bands only; an older segment's entry of it is superseded."""
         qd = digest_keys(digests)
         qrows_sh = np.flatnonzero(has_shingles)
         pairs: set[tuple[int, str]] = set()
         entries: dict[str, IndexEntry] = {}
         nbands = bands.shape[1]
-        for seg in self.segment_paths():
+        for seg in self._ordered_segments():
             cols = ["doc_id", "digest", "n_shingles"] + [band_column(k) for k in range(nbands)]
             table = self._read(seg, cols)
+            if entries:  # ids matched in older segments that this one holds again: their old entries are stale
+                again = pc.is_in(table.column("doc_id"), value_set=pa.array(sorted(entries), pa.string()))
+                stale = set(pc.filter(table.column("doc_id"), again).to_pylist())
+                if stale:
+                    pairs = {p for p in pairs if p[1] not in stale}
+                    for doc_id in stale:
+                        del entries[doc_id]
             sd = digest_keys(table.column("digest").to_pylist())
             qi, si = match_values(qd, sd)
             hits = [(int(q), int(s)) for q, s in zip(qi, si, strict=True)]
@@ -268,11 +308,12 @@ class LocalIndex(DedupIndex):
             return 0
         tmp = self.segments / f".seg-{key}.{uuid.uuid4().hex}.tmp"
         rows = 0
+        added = {ADDED_KEY: str(time.time_ns()).encode()}
         try:
             with open(tmp, "wb") as f:
                 writer = None
                 for table in iter_kept(signatures, kept, self.config):
-                    writer = writer or pq.ParquetWriter(f, table.schema, compression="zstd")
+                    writer = writer or pq.ParquetWriter(f, table.schema.with_metadata(added), compression="zstd")
                     writer.write_table(table)
                     rows += table.num_rows
                 if writer is not None:

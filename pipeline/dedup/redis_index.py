@@ -4,7 +4,9 @@ Keys (all under one prefix, default `lmforge:dedup`, or `?prefix=` in the URL):
 `<p>:meta` (JSON of `index_meta`), `<p>:e:<doc_id>` (hash: digest, created_at, n_chars, sig),
 `<p>:x:<digest hex>` (set of doc_ids with that exact digest), `<p>:b:<band>:<hash hex>` (set of doc_ids in that
 LSH bucket). Each document's keys are written in one MULTI/EXEC transaction, so an entry is all-or-nothing even if
-the writer dies midway; sets make adding the same document twice harmless. Connection failures and commands the
+the writer dies midway; sets make adding the same document twice harmless, and a doc_id added again with another
+signature (its document re-curated with other text) leaves the digest set and buckets of its old one in the same
+transaction. Connection failures and commands the
 server refuses become an `LmforgeError` that says the batch can be re-run; a server that may evict keys without a TTL
 (every index key has none) is refused when the index is opened.
 
@@ -28,9 +30,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import numpy as np
 import pyarrow as pa
 
+from lmforge.pipeline.dedup import minhash
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.dedup.index import DedupIndex, IndexEntry, Matches, check_meta, index_meta, iter_kept
-from lmforge.pipeline.errors import ConfigError, LmforgeError
+from lmforge.pipeline.errors import ConfigError, IntegrityError, LmforgeError
 from lmforge.pipeline.urls import shown_url
 
 log = logging.getLogger(__name__)
@@ -226,12 +229,27 @@ class RedisIndex(DedupIndex):
             for doc_id, h in zip(chunk, pipe.execute(), strict=True):
                 if not h:
                     continue  # a bucket member without its entry cannot happen with MULTI/EXEC; skip, never guess
-                created = h[b"created_at"]
-                sig = np.frombuffer(h[b"sig"], dtype="<u4").copy()
-                out[doc_id] = IndexEntry(
-                    doc_id, h[b"digest"], int(created) if created else None, int(h[b"n_chars"]), sig
-                )
+                out[doc_id] = self._entry(doc_id, h)
         return out
+
+    def _entry(self, doc_id: str, h: dict[bytes, bytes]) -> IndexEntry:
+        """An entry as stored; one changed by hand (a field deleted, a signature cut) is an IntegrityError naming its
+        key: a KeyError or a signature of another length compared with this run's gave no hint where to look."""
+        try:
+            created, sig, digest = h[b"created_at"], h[b"sig"], h[b"digest"]
+            n_chars = int(h[b"n_chars"])
+            if len(sig) != 4 * self.config.num_perm or len(digest) != 16:
+                raise ValueError(f"signature of {len(sig)} bytes, digest of {len(digest)} bytes")
+            return IndexEntry(
+                doc_id, digest, int(created) if created else None, n_chars, np.frombuffer(sig, "<u4").copy()
+            )
+        except (KeyError, ValueError) as exc:
+            missing = f"no field {exc.args[0].decode()!r}" if isinstance(exc, KeyError) else str(exc)
+            raise IntegrityError(
+                f"dedup index {self.where}: entry {self._entry_key(doc_id)} is damaged ({missing}; expected fields "
+                f"digest (16 bytes), created_at, n_chars and sig ({4 * self.config.num_perm} bytes)): delete it "
+                f"(its document is then no longer found as a duplicate) or drop the index (redis_index.drop_index)"
+            ) from exc
 
     def add(self, signatures: Sequence[Path], kept: set[str] | None) -> int:
         added = 0
@@ -254,24 +272,64 @@ class RedisIndex(DedupIndex):
         band_vals = np.stack([table.column(c).to_numpy() for c in bands], axis=1) if bands else None
         with self._guard("add"):
             for start in range(0, len(ids), TXN_DOCS):
+                chunk = range(start, min(start + TXN_DOCS, len(ids)))
+                entry_keys = [self._entry_key(ids[i]) for i in chunk]
                 while True:
                     with self.client.pipeline(transaction=True) as pipe:
                         # the meta key must still be the one checked at open: entries written after it was deleted
-                        # (or replaced by another run's) would be of unknown parameters to every later run
-                        pipe.watch(self._meta_key)
+                        # (or replaced by another run's) would be of unknown parameters to every later run; the
+                        # entries are watched too, so the old values read below are still theirs at EXEC
+                        pipe.watch(self._meta_key, *entry_keys)
                         self._check_meta_unchanged(pipe.get(self._meta_key))
+                        old = self._old_entries(entry_keys)
                         pipe.multi()
-                        for i in range(start, min(start + TXN_DOCS, len(ids))):
+                        for i, (old_digest, old_sig) in zip(chunk, old, strict=True):
+                            new_bands = band_vals[i] if n_sh[i] > 0 and band_vals is not None else None
+                            self._queue_unlink(pipe, ids[i], old_digest, old_sig, digests[i], sigs[i], new_bands)
                             self._queue_entry(pipe, ids[i], digests[i], created[i], n_chars[i], sigs[i])
-                            if n_sh[i] > 0 and band_vals is not None:
+                            if new_bands is not None:
                                 for k in range(len(bands)):
-                                    pipe.sadd(self._band_key(k, int(band_vals[i, k])), ids[i])
+                                    pipe.sadd(self._band_key(k, int(new_bands[k])), ids[i])
                         try:
                             pipe.execute()
                             break
                         except self._changed:
-                            continue  # the meta key changed meanwhile: check it again
+                            continue  # the meta key or an entry changed meanwhile: read them again
         return len(ids)
+
+    def _old_entries(self, entry_keys: list[str]) -> list[tuple[bytes | None, bytes | None]]:
+        """(digest, sig) of each entry as stored now ((None, None) where there is none)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in entry_keys:
+            pipe.hmget(key, ["digest", "sig"])
+        return [(d, s) for d, s in pipe.execute()]
+
+    def _queue_unlink(
+        self,
+        pipe,
+        doc_id: str,
+        old_digest: bytes | None,
+        old_sig: bytes | None,
+        digest: bytes,
+        sig: np.ndarray,
+        new_bands: np.ndarray | None,
+    ) -> None:
+        """Take `doc_id` out of the digest set and LSH buckets of the entry it replaces (a document re-curated with
+        other text under the same id): left there, the old text's digest and bands kept making the document a
+        candidate of every later copy of the old text, and the keys of every edit ever made stayed in Redis."""
+        if old_digest is not None and old_digest != digest:
+            pipe.srem(f"{self.prefix}:x:{old_digest.hex()}", doc_id)
+        if old_sig is None or old_sig == sig.tobytes():
+            return
+        num_perm = self.config.num_perm
+        if len(old_sig) != 4 * num_perm:  # cannot be: the meta key fixes num_perm; never guess its bands
+            log.warning("dedup index %s: entry %r has a signature of %d bytes; its old buckets stay", self.where,
+                        doc_id, len(old_sig))  # fmt: skip
+            return
+        old_bands = minhash.band_hashes(np.frombuffer(old_sig, dtype="<u4")[None, :], *minhash.band_params(self.config))
+        for k, value in enumerate(old_bands[0]):
+            if new_bands is None or int(new_bands[k]) != int(value):
+                pipe.srem(self._band_key(k, int(value)), doc_id)
 
     def _check_meta_unchanged(self, raw: bytes | None) -> None:
         if raw is None or raw != self._meta:  # None both ways: an index opened with create=False adds nothing

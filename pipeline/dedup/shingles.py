@@ -4,7 +4,8 @@ Normalisation (the same for the exact digest and for shingles): invisible format
 case folding, every digit folded to `0`, and only runs of word characters (`\\w` and combining marks) kept, so
 punctuation and whitespace differences vanish. Shingles are
 word n-grams for space-delimited languages and character n-grams (spaces dropped) for languages written without
-spaces (`DedupConfig.char_langs`), picked per document by its `lang`.
+spaces, picked per document by its `lang` (`DedupConfig.char_langs`) or by its script (`unspaced_script`): a Chinese
+text tagged `en` is one or a few space-delimited "words" long, too few for word shingles.
 
 A unit's (word's or character's) 64-bit hash is a polynomial hash of its normalised UTF-8 bytes, `sum b[i] * P**i
 mod 2**64`, mixed with its length by MurmurHash3's 64-bit finaliser. For a whole batch of documents it is computed
@@ -75,6 +76,40 @@ def _word_with_marks() -> re.Pattern[str]:
                 ranges.append([c, c])
     marks = "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
     return re.compile(rf"[\w{marks}]+")
+
+
+#: Half-open [start, end) code point ranges of the scripts written without spaces between words: Thai, Lao, Myanmar,
+#: Khmer, the ideographic iteration/closing marks, kana, CJK ideographs (with extensions and compatibility forms),
+#: Myanmar extensions and halfwidth katakana. Hangul is not among them: Korean spaces its words.
+_UNSPACED_BOUNDS = np.array(
+    [0x0E00, 0x0F00, 0x1000, 0x10A0, 0x1780, 0x1800, 0x19E0, 0x1A00, 0x3005, 0x3008, 0x3040, 0x3100, 0x31F0, 0x3200,
+     0x3400, 0x4DC0, 0x4E00, 0xA000, 0xA9E0, 0xAA00, 0xAA60, 0xAA80, 0xF900, 0xFB00, 0xFF66, 0xFFA0, 0x20000, 0x31350],
+    dtype=np.uint32,
+)  # fmt: skip
+#: Ranges of the characters a share of "letters" counts: ASCII letters and every other character outside the blocks
+#: of punctuation, symbols, spaces and emoji (approximate, but digits, spaces and punctuation must not dilute a script).
+_LETTER_BOUNDS = np.array(
+    [0x41, 0x5B, 0x61, 0x7B, 0xC0, 0x2000, 0x2C00, 0x3000, 0x3005, 0x3008, 0x3040, 0xFE30, 0xFE70, 0xFF00, 0xFF21,
+     0xFF3B, 0xFF41, 0xFF5B, 0xFF66, 0xFFF0, 0x10000, 0x1F000, 0x20000, 0x110000],
+    dtype=np.uint32,
+)  # fmt: skip
+UNSPACED_SHARE = 0.5
+"""Share of a text's letters in scripts without spaces from which it is shingled by characters whatever its `lang`."""
+
+
+def _in_ranges(cps: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    return np.searchsorted(bounds, cps, side="right") % 2 == 1
+
+
+def unspaced_script(text: str) -> bool:
+    """Whether most of `text`'s letters are of a script written without spaces (CJK, Thai, Lao, Khmer, Myanmar): such
+    a text split at spaces has a few phrase-long "words", so its near copies are found only by character shingles,
+    whatever language its `lang` claims (a source's own tag, or one detected on a mixed text, can be wrong)."""
+    if text.isascii() or max(text) < "\u0e00":  # Latin, Greek, Cyrillic, Arabic, ...: no such script at all
+        return False
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    letters = int(np.count_nonzero(_in_ranges(cps, _LETTER_BOUNDS)))
+    return letters > 0 and np.count_nonzero(_in_ranges(cps, _UNSPACED_BOUNDS)) >= UNSPACED_SHARE * letters
 
 
 def normalize(text: str) -> list[str]:

@@ -33,6 +33,8 @@ RECIPE = {
     "unit_hash": "utf8-poly-prefixsum-fmix64-v2",
     "shingle_hash": "poly-fmix64-top32-v2",
     "digest": "blake2b128-of-word-hashes-v2",
+    # v1: by `lang` alone; v2: also by script, so a CJK text tagged `en` gets character shingles
+    "shingle_units": "chars-by-lang-or-unspaced-script-v2",
 }
 _READ_ROWS = 2048
 #: Characters hashed per numpy pass: the vectorised shingling needs ~40 bytes of scratch per UTF-8 byte, so this
@@ -79,9 +81,14 @@ def band_column(k: int) -> str:
 
 
 def batch_hashes(texts: list[str | None], langs: list[str | None], config: DedupConfig) -> shingles.BatchShingles:
-    """Digests and 64-bit shingle hashes of documents, picking word or character shingles by language."""
-    by_char = [(lang or "und") in config.char_langs for lang in langs]
-    return shingles.batch_shingles([t or "" for t in texts], by_char, config.word_ngram, config.char_ngram)
+    """Digests and 64-bit shingle hashes of documents: character shingles for a language in `char_langs` or a text
+    mostly in a script without spaces (`shingles.unspaced_script`), else word shingles."""
+    plain = [t or "" for t in texts]
+    by_char = [
+        (lang or "und") in config.char_langs or shingles.unspaced_script(t)
+        for t, lang in zip(plain, langs, strict=True)
+    ]
+    return shingles.batch_shingles(plain, by_char, config.word_ngram, config.char_ngram)
 
 
 def _slices(texts: list[str | None], limit: int) -> list[tuple[int, int]]:
