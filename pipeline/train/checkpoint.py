@@ -10,7 +10,7 @@ Each checkpoint is written into `.tmp-step-…` and renamed into place once ever
 kill at any moment leaves either the old set of checkpoints or the old set plus one complete new one (and, at most,
 a `.tmp-step-…` folder, removed when the run starts again: rank 0 holds `checkpoints/.saving.lock` while it saves,
 so a folder whose lock is free has no writer left). Only the
-newest `keep` are kept. Resuming with a different config, other shards or another world size is a clear error, and
+newest `keep` are kept. Resuming with a different config, vocabulary, other shards or another world size is a clear error, and
 so is a file whose bytes changed since it was written (torch.load does not check the zip's CRCs).
 Multi-node runs need the run folder on a filesystem every node sees.
 """
@@ -78,6 +78,21 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.glob("step-*") if (p / META).is_file())
+
+
+def newest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint of a run (None: it has none). A checkpoint folder is renamed into place with
+    its meta.json: the newest `step-…` folder without one was damaged since, an IntegrityError. Skipped silently, a resume went on from an older checkpoint
+    (or from step 0, over the run's metrics), and `lmforge generate`/`evaluate` of the run used an older model."""
+    found = list_checkpoints(run_dir)
+    root = Path(run_dir) / CHECKPOINTS
+    folders = sorted(p for p in root.glob("step-*") if p.is_dir()) if root.is_dir() else []
+    if folders and (not found or folders[-1] != found[-1]):
+        before = f"fall back to {found[-1].name}" if found else "train the run from step 0"
+        raise IntegrityError(
+            f"{folders[-1] / META}: missing, so the checkpoint is damaged; delete {folders[-1]} to {before}"
+        )
+    return found[-1] if found else None
 
 
 def rng_state() -> dict[str, Any]:
@@ -328,38 +343,55 @@ class Checkpoint:
 
     # -- loading --------------------------------------------------------------------------------------------------
     def _check(self, meta: dict[str, Any], where: Path) -> None:
+        """A checkpoint this run cannot resume from is an error whose every piece of advice works: resuming without
+        --resume only refuses the checkpoints again, and deleting the checkpoint falls back to one just like it."""
+        run_dir = self.root.parent
+        fresh = (
+            f"train into a new run folder (`lmforge train` gives each shards id and config a folder of its own), or "
+            f"delete {run_dir} to train it over from step 0"
+        )
         if meta["config_digest"] != self.meta["config_digest"]:
             old, new = meta["config"], self.meta["config"]
             changed = sorted(_changed_fields(old, new))
             raise LmforgeError(
                 f"{where}: this checkpoint was trained with another config (changed: {', '.join(changed) or '?'}); "
-                "resume with the original config, or start a new run without --resume"
+                f"resume with the config it was trained with (recorded in {where / META}), or {fresh}"
+            )
+        if meta["vocab_size"] != self.meta["vocab_size"]:
+            # before the weights are loaded: that failure named a file and advised deleting the checkpoint, though
+            # every checkpoint of the run has the old vocabulary
+            raise LmforgeError(
+                f"{where}: this checkpoint's model has a vocabulary of {meta['vocab_size']} tokens (tokenizer "
+                f"{meta.get('tokenizer_id')}), the shards now give {self.meta['vocab_size']} (tokenizer "
+                f"{self.meta['tokenizer_id']}): a model cannot resume with another vocabulary; train into a new run "
+                "folder (shards made with the new tokenizer get one of their own with `lmforge train`), or resume "
+                "with the tokenizer the run was trained with"
             )
         if meta["shards_id"] != self.meta["shards_id"]:
             raise LmforgeError(
                 f"{where}: this checkpoint was trained on shards {meta['shards_id']}, not {self.meta['shards_id']}; "
-                "resume with the same shards, or start a new run"
+                f"resume with the shards it was trained on, or {fresh}"
             )
         if meta["world_size"] != self.meta["world_size"]:
             raise LmforgeError(
                 f"{where}: this checkpoint was written by {meta['world_size']} process(es), not "
-                f"{self.meta['world_size']}; resume with --nproc/--nnodes giving the same world size"
+                f"{self.meta['world_size']}; resume with --nproc/--nnodes giving {meta['world_size']} process(es), or "
+                f"delete {run_dir} to train it over from step 0 with {self.meta['world_size']}"
             )
+
+    def check_latest(self) -> Path | None:
+        """The newest complete checkpoint, checked to be one this run could resume from (else the error `load_latest`
+        would raise); None: the run has none."""
+        found = newest_checkpoint(self.root.parent)
+        if found is not None:
+            self._check(read_meta(found, RESUME_FIELDS), found)
+        return found
 
     def load_latest(self) -> Path | None:
         """Restore the newest checkpoint of the run, if any; returns its folder (None: nothing to resume)."""
-        found = list_checkpoints(self.root.parent)
-        # A checkpoint folder is renamed into place with its meta.json: one without it was damaged since. Skipping it
-        # silently resumed from an older checkpoint, or trained from step 0 over the run's metrics and checkpoints.
-        folders = sorted(p for p in self.root.glob("step-*") if p.is_dir()) if self.root.is_dir() else []
-        if folders and (not found or folders[-1] != found[-1]):
-            before = f"fall back to {found[-1].name}" if found else "train the run from step 0"
-            raise IntegrityError(
-                f"{folders[-1] / META}: missing, so the checkpoint is damaged; delete {folders[-1]} to {before}"
-            )
-        if not found:
+        path = newest_checkpoint(self.root.parent)
+        if path is None:
             return None
-        path = found[-1]
         meta = read_meta(path, RESUME_FIELDS)
         self._check(meta, path)
         model_sd = load_file(path / "model.pt", sha256=recorded_sha256(meta, "model.pt"))
@@ -403,9 +435,9 @@ def _resolve(path: Path) -> Path:
         path = path.parent
     if (path / META).is_file():
         return path
-    found = list_checkpoints(path)
+    found = newest_checkpoint(path)
     if found:
-        return found[-1]
+        return found
     raise NotFoundError(f"{path}: not a checkpoint, nor a run folder with a finished checkpoint")
 
 

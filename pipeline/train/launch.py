@@ -190,7 +190,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--config", type=Path, help="TrainConfig as JSON, or an lmforge TOML/YAML (default: <run>/config.json)"
     )
-    parser.add_argument("--no-resume", action="store_true", help="fail instead of resuming existing checkpoints")
+    resume = parser.add_mutually_exclusive_group()
+    # --resume as well: the trainer's errors advise `--resume` (the `lmforge train` flag), and here it must work too
+    resume.add_argument("--resume", action="store_true", help="resume from existing checkpoints (the default)")
+    resume.add_argument("--no-resume", action="store_true", help="fail instead of resuming existing checkpoints")
     parser.add_argument("--tag", action="append", default=[], help="KEY=VALUE MLflow tag (repeatable)")
     return parser.parse_args(argv)
 
@@ -249,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     except (LmforgeError, OSError) as exc:  # OSError: a full disk or an unwritable run folder, naming the file
         print(f"[rank {rank}] lmforge: error: {exc}", file=sys.stderr, flush=True)
         return 2
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM from torchrun (`Stopped`): the trainer logged it
+        return 128 + getattr(exc, "signum", signal.SIGINT)
     finally:
         D.close_world()
     return 0

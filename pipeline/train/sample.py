@@ -71,6 +71,19 @@ def _check_options(
         raise ConfigError(f"repetition_penalty: must be > 0 (1 = off), got {repetition_penalty}")
 
 
+def _check_ids(prompt: Sequence[int], eos_id: int | None, vocab: int | None) -> None:
+    """Ids the model has no embedding for crashed it with a bare IndexError (a device-side assert on a GPU)."""
+    if vocab is None:
+        return
+    for name, ids in (("prompt", prompt), ("eos_id", [] if eos_id is None else [eos_id])):
+        bad = [t for t in ids if not 0 <= t < vocab]
+        if bad:
+            raise ConfigError(
+                f"{name}: token id {bad[0]} is outside the model's vocabulary [0, {vocab}); use the tokenizer the "
+                "model was trained with"
+            )
+
+
 @torch.no_grad()
 def generate(
     model: torch.nn.Module,
@@ -99,6 +112,7 @@ def generate(
         if eos_id is None:
             raise ConfigError("prompt: empty, and no eos_id to start from; give at least one token")
         ids = [eos_id]
+    _check_ids(ids if prompt else [], eos_id, getattr(model, "vocab_size", None))
     n_prompt = len(ids)
     greedy = greedy or temperature == 0
     device = next(model.parameters()).device
@@ -157,6 +171,14 @@ def generate_text(model: torch.nn.Module, sp: Any, prompt: str, **opts: Any) -> 
     """
     from lmforge.pipeline.tokenize.trainer import encode_exact
 
+    vocab = getattr(model, "vocab_size", None)
+    if vocab is not None and sp.get_piece_size() != vocab:
+        # a larger tokenizer crashed the model on its ids, a smaller one failed decoding the model's; both are
+        # another tokenizer than the one the model was trained with
+        raise ConfigError(
+            f"tokenizer: {sp.get_piece_size()} pieces, but the model's vocabulary holds {vocab}: it is not the "
+            "tokenizer the model was trained with; use that one"
+        )
     # as the shards were written: a '▁' in the prompt stays one (plain `encode` makes it a space)
     prompt_ids = encode_exact(sp, [prompt])[0].tolist() if prompt else []
     if "eos_id" not in opts:

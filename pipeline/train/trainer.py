@@ -30,6 +30,7 @@ from lmforge.pipeline.train.config import TrainConfig
 from lmforge.pipeline.train.loader import ShardLoader, shards_info
 from lmforge.pipeline.train.models import build_model
 from lmforge.pipeline.train.optim import build_optimizer, lr_factor, seed_everything
+from lmforge.pipeline.train.signals import StopSignals
 from lmforge.pipeline.urls import shown_url
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,11 @@ class Trainer:
             self.resumed_from = self.state.step if found else None
             if found:
                 log.info("resuming from checkpoint %s (step %d)", found, self.state.step)
-        elif list_checkpoints(self.run_dir):
+        elif found := self.checkpoint.check_latest():  # another config's checkpoints: that error, with its advice
             raise LmforgeError(
-                f"{self.run_dir}: holds checkpoints of an earlier run; resume it (--resume) or "
-                "delete the folder to start over"
+                f"{self.run_dir}: holds checkpoints of this run (the newest: {found.name}); resume from them "
+                f"(`lmforge train … --resume`; the worker resumes unless given --no-resume), or delete {self.run_dir} "
+                "to train it over from step 0"
             )
         self.tracker = Tracker(
             self.run_dir.parent.parent,
@@ -252,14 +254,14 @@ class Trainer:
         nll_sum, windows, tokens = totals.tolist()
         return Validation(loss=nll_sum / tokens, windows=int(windows), tokens=int(tokens))
 
-    def _validate(self, step: int | None) -> float:
-        """Evaluate, and record it (history, MLflow, log) at `step`; None: the final loss of a run trained already,
-        whose MLflow run holds it."""
+    def _validate(self, step: int, *, again: bool = False) -> float:
+        """Evaluate, and record it (history, MLflow, log) at `step`. `again`: the final loss of a run trained already,
+        whose history holds it; MLflow gets it only where the run lacks it (a copied run folder's new MLflow run)."""
         result = self.last_val = self.evaluate()
-        if step is not None:
+        ppl = math.exp(min(result.loss, 50.0))
+        self.tracker.log_metrics({"val_loss": result.loss, "val_ppl": ppl, "val_tokens": result.tokens}, step)
+        if not again:
             self.val_history.append((step, result.loss))
-            ppl = math.exp(min(result.loss, 50.0))
-            self.tracker.log_metrics({"val_loss": result.loss, "val_ppl": ppl, "val_tokens": result.tokens}, step)
             if self.world.is_main:
                 log.info(
                     "step %d val loss %.4f ppl %.2f (%d windows, %d tokens)",
@@ -274,15 +276,25 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------------------------------
     def fit(self, until: int | None = None) -> TrainResult:
         """Train to `max_steps` (or stop after step `until`, without a checkpoint: an interruption, for tests)."""
-        cfg, w = self.config, self.world
-        if is_done(self.run_dir) and self.state.step >= cfg.max_steps:
+        if is_done(self.run_dir) and self.state.step >= self.config.max_steps and not self._forks():
             return self._result(None, None)
-        self._start_tracking()
+        with StopSignals() as signals:
+            return self._fit(until, signals)
+
+    def _forks(self) -> bool:
+        """Whether this finished run folder is a copy (see `_copied_from`), on every rank as rank 0 found it: a copy
+        forks into an MLflow run of its own, as an unfinished copy does, and records it in run.json and manifest."""
+        copied = self.world.is_main and self._copied_from(self.read_run_json(self.run_dir)) is not None
+        return bool(D.broadcast_object(copied))
+
+    def _fit(self, until: int | None, signals: StopSignals) -> TrainResult:
+        cfg, w = self.config, self.world
         tcfg = cfg.tracking
         loss = val = None
         t0, tokens0 = time.perf_counter(), self.state.tokens_seen
         status = "FAILED"
         try:
+            self._start_tracking()  # in the try: a failure after the MLflow run started must still end it
             while self.state.step < cfg.max_steps and (until is None or self.state.step < until):
                 lr = self.scheduler.get_last_lr()[0]  # the lr this step applies (after it, the next step's)
                 loss, norm = self.train_step()
@@ -323,12 +335,19 @@ class Trainer:
                 if loss is None and self.history and self.history[-1][0] == self.state.step:
                     loss = self.history[-1][1]  # resumed from the final checkpoint (killed before the manifest)
                 if val is None and tcfg.eval_every:
-                    val = self._validate(None)  # likewise: nothing left to train, the final val loss is still due
+                    val = self._validate(self.state.step, again=True)  # likewise: nothing left to train, but the
+                    # final val loss is still due (and a copied run's new MLflow run does not hold it yet)
                 self._finish(loss, val)
-        except KeyboardInterrupt:
-            status = "KILLED"  # Ctrl-C: the last checkpoint stays; `--resume` continues from it
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (`Stopped`): the last checkpoint stays to resume from
+            status = "KILLED"
+            if w.is_main:
+                why = str(exc) or "interrupted"
+                log.warning(
+                    "%s at step %d; the last checkpoint stays, and a resume continues from it", why, self.state.step
+                )
             raise
         finally:
+            signals.closing = True
             self.tracker.end(status)
         return self._result(loss, val)
 
@@ -405,35 +424,44 @@ class Trainer:
         """(MLflow run id from run.json to continue, or None for a new run; tags naming what a new run forks from).
 
         A run folder copied whole (`cp -r runs/A runs/B`, then training B) holds A's run.json: continuing its MLflow
-        run logged B's steps into A's run, over A's own. When the folder run.json was written in still holds a run
-        naming the same MLflow run, in the same store, this folder is a copy: it gets an MLflow run of its own (tagged
-        with the one it was copied from), and A's stays as A left it. Refusing instead would leave the copy no way to
-        train but editing run.json; a copy is a fork a user makes on purpose (to train on from a checkpoint). A folder
-        moved (the original is gone), or a workspace copied with its own SQLite store, continues its MLflow run.
+        run logged B's steps into A's run, over A's own. A copy (see `_copied_from`) gets an MLflow run of its own
+        (tagged with the one it was copied from), and A's stays as A left it. Refusing instead would leave the copy no
+        way to train but editing run.json; a copy is a fork a user makes on purpose (to train on from a checkpoint).
         """
         run_id = info.get("mlflow_run_id")
+        recorded = self._copied_from(info, store)
+        if recorded is None:
+            return run_id or None, {}
+        log.warning(
+            "%s is a copy of %s: it trains on in a new MLflow run, tagged lmforge.copied_from_mlflow_run, and MLflow "
+            "run %s stays the original's (the copy's val history before the fork is read from it)",
+            self.run_dir.resolve(),
+            recorded,
+            run_id,
+        )
+        return None, {"lmforge.copied_from": str(recorded), "lmforge.copied_from_mlflow_run": str(run_id)}
+
+    def _copied_from(self, info: dict[str, Any], store: str | None = None) -> Path | None:
+        """The run folder this one is a copy of, per its run.json `info`: the folder run.json was written in still
+        holds a run naming the same MLflow run, in the same store. None: not a copy, or no MLflow run to share. A
+        folder moved (the original is gone), or a workspace copied with its own SQLite store, is no copy."""
+        run_id = info.get("mlflow_run_id")
         if not run_id:
-            return None, {}
+            return None
+        store = store or shown_url(tracking_uri(self.run_dir.parent.parent))
         here = self.run_dir.resolve()
         # run.json written before it recorded its folder: the run folder's name, in the same runs folder
         recorded = Path(info.get("run_dir") or self.run_dir.parent.resolve() / str(info.get("run_id", here.name)))
         if recorded == here or info.get("mlflow_store", store) != store:
-            return run_id, {}
+            return None
         try:
             original = self.read_run_json(recorded).get("mlflow_run_id")
         except (OSError, ValueError):  # a torn run.json at the original: it still claims the run
             original = run_id
         if original != run_id:
             log.info("run folder moved from %s: continuing MLflow run %s", recorded, run_id)
-            return run_id, {}
-        log.warning(
-            "%s is a copy of %s: it trains on in a new MLflow run, tagged lmforge.copied_from_mlflow_run, and MLflow "
-            "run %s stays the original's (the copy's val history before the fork is read from it)",
-            here,
-            recorded,
-            run_id,
-        )
-        return None, {"lmforge.copied_from": str(recorded), "lmforge.copied_from_mlflow_run": str(run_id)}
+            return None
+        return recorded
 
     def _finish(self, loss: float | None, val: float | None) -> None:
         if not self.world.is_main:
