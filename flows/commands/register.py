@@ -73,6 +73,8 @@ def command(run, shards, config, model_name, workspace) -> None:
         f"{', '.join('@' + a for a in result['aliases']) or 'none'}"
     )
     click.echo(f"  val bpb {result['metrics']['val_bpb']:.4f}, loss {result['metrics']['val_loss']:.4f}")
-    verdict = "promoted to @champion" if gate["promoted"] else "stays @candidate"
+    # not @candidate when a newer version took the alias while this one registered (`registry._move_candidate`)
+    kept = "stays @candidate" if "candidate" in result["aliases"] else "not promoted"
+    verdict = "promoted to @champion" if gate["promoted"] else kept
     click.echo(f"  gate: {verdict}: {gate['reason']}")
     print_json_summary(result)

@@ -81,6 +81,44 @@ def _stage_dir(workspace: Path, kind: str, tags: dict[str, str], key: str) -> Pa
     return find_stage(workspace, kind, tags.get(f"lmforge.{key}", "?"))
 
 
+def _not_found(exc: Exception) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    return isinstance(exc, MlflowException) and exc.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def _aliases(client: Any, name: str) -> dict[str, Any]:
+    """The model's alias table; NotFoundError when there is no such model (any other MLflow error is raised as it
+    is: the alias table, not a failed lookup, says "no champion")."""
+    try:
+        return client.get_registered_model(name).aliases or {}
+    except Exception as exc:
+        if not _not_found(exc):
+            raise
+        raise NotFoundError(
+            f"registered model {name!r} does not exist; nothing to judge. Register a run first (`lmforge register "
+            f"--run RUN --model-name {name}`)"
+        ) from exc
+
+
+def _version(client: Any, name: str, version: str) -> Any:
+    """The ModelVersion, or a NotFoundError when it was deleted (MLflow's RESOURCE_DOES_NOT_EXIST, a traceback from
+    the flow before); any other MLflow error (a server's 503) is raised as it is, to stop the gate."""
+    try:
+        return client.get_model_version(name, version)
+    except Exception as exc:
+        if not _not_found(exc):
+            raise
+        raise NotFoundError(
+            f"model {name!r} has no version {version} (deleted since it was registered?); nothing to judge. "
+            f"Register the run again (`lmforge register --run RUN --model-name {name}`)"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def reencode_val(workspace: Path, champion_shards: Path, tokenizer_dir: Path) -> Path:
     """The champion's snapshot encoded with another tokenizer, with the champion's shards config (same split)."""
     from lmforge.pipeline.tokenize.config import ShardsConfig
@@ -90,6 +128,54 @@ def reencode_val(workspace: Path, champion_shards: Path, tokenizer_dir: Path) ->
     snapshot = find_stage(workspace, "snapshots", str(manifest.inputs.get("snapshot")))
     config = from_dict(ShardsConfig, manifest.params, where=str(champion_shards / "manifest.json"))
     return build_shards(snapshot, tokenizer_dir, workspace, config, workers=1)
+
+
+class _Incomparable(Exception):
+    """Something the comparison needs cannot be read: `what` (a sentence), and the version whose lineage holds it."""
+
+    def __init__(self, what: str, whose: str) -> None:
+        super().__init__(what)
+        self.what, self.whose = what, whose
+
+
+def _score_both(
+    workspace: Path,
+    champion: tuple[Any, str],
+    candidate: tuple[Any, str],
+    cand_tags: dict[str, str],
+    champ_shards: Path,
+    config: RegistryConfig,
+) -> tuple[float, float]:
+    """(champion bpb, candidate bpb) on the champion's val documents, re-encoded for a candidate with another
+    tokenizer; _Incomparable (caused by the error) when a folder or file this needs is gone or damaged."""
+    (champ_model, champ_v), (cand_model, cand_v) = champion, candidate
+    cand_shards = champ_shards
+    if cand_model.info["tokenizer_sha256"] != champ_model.info["tokenizer_sha256"]:
+        try:
+            tokenizer_dir = _stage_dir(workspace, "tokenizers", cand_tags, "tokenizer")
+        except LmforgeError as exc:
+            raise _Incomparable(
+                f"candidate v{cand_v}'s tokenizer {cand_tags.get('lmforge.tokenizer')} is not in the workspace, and "
+                "the champion's val documents must be re-encoded with it",
+                cand_v,
+            ) from exc
+        try:
+            cand_shards = reencode_val(workspace, champ_shards, tokenizer_dir)
+        except (LmforgeError, OSError) as exc:
+            raise _Incomparable(
+                f"champion v{champ_v}'s snapshot {Manifest.read(champ_shards).inputs.get('snapshot')} (its val "
+                f"documents, to re-encode with the candidate's tokenizer {tokenizer_dir.name}) cannot be read",
+                champ_v,
+            ) from exc
+    scores = []
+    for (model, version), shards in ((champion, champ_shards), (candidate, cand_shards)):
+        try:
+            scores.append(_bpb(model, shards, config))
+        except (LmforgeError, OSError) as exc:
+            whose = version if shards != champ_shards else champ_v
+            role = "champion" if version == champ_v else "candidate"
+            raise _Incomparable(f"{role} v{version}'s val shards {shards.name} cannot be scored", whose) from exc
+    return scores[0], scores[1]
 
 
 def judge(workspace: str | Path, name: str, candidate_version: str, config: RegistryConfig | None = None) -> GateResult:
@@ -102,11 +188,11 @@ def judge(workspace: str | Path, name: str, candidate_version: str, config: Regi
     client = MlflowClient()
     # The alias table, not a failed lookup, says "no champion": a request that fails (a server's 503) must stop the
     # gate rather than promote the candidate over a champion that exists.
-    champion_version = (client.get_registered_model(name).aliases or {}).get(CHAMPION)
+    champion_version = _aliases(client, name).get(CHAMPION)
     if champion_version is None:
         # No comparison to make, but a model that scores no finite loss on its own val shards (weights diverged to
         # NaN) must not become champion: every later margin against its NaN would be NaN, so none could replace it.
-        own_bpb = _float(client.get_model_version(name, candidate_version).tags.get("lmforge.eval.val_bpb"))
+        own_bpb = _float(_version(client, name, candidate_version).tags.get("lmforge.eval.val_bpb"))
         if own_bpb is not None and not math.isfinite(own_bpb):
             return GateResult(
                 False,
@@ -128,7 +214,7 @@ def judge(workspace: str | Path, name: str, candidate_version: str, config: Regi
     champion = client.get_model_version(name, str(champion_version))
     if str(champion.version) == str(candidate_version):
         return GateResult(True, "already champion", candidate_version, str(champion.version))
-    candidate = client.get_model_version(name, candidate_version)
+    candidate = _version(client, name, candidate_version)
     champ_tags, cand_tags = dict(champion.tags), dict(candidate.tags)
     try:
         champ_shards = _stage_dir(workspace, "shards", champ_tags, "shards")
@@ -149,18 +235,33 @@ def judge(workspace: str | Path, name: str, candidate_version: str, config: Regi
             return GateResult(
                 False,
                 f"{role} v{version}'s model package (models:/{name}/{version}) cannot be loaded "
-                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); cannot compare, not promoted. "
+                f"({_first_line(exc)}); cannot compare, not promoted. "
                 f"Check it with `lmforge lineage models:/{name}/{version} --verify`, or move @{CHAMPION} by hand",
                 candidate_version,
                 str(champion.version),
             )
     champ_model, cand_model = loaded["champion"], loaded["candidate"]
     reencoded = cand_model.info["tokenizer_sha256"] != champ_model.info["tokenizer_sha256"]
-    cand_shards = champ_shards
-    if reencoded:
-        cand_shards = reencode_val(workspace, champ_shards, _stage_dir(workspace, "tokenizers", cand_tags, "tokenizer"))
-    champ_bpb = _bpb(champ_model, champ_shards, config)
-    cand_bpb = _bpb(cand_model, cand_shards, config)
+    try:
+        champ_bpb, cand_bpb = _score_both(
+            workspace,
+            (champ_model, str(champion.version)),
+            (cand_model, candidate_version),
+            cand_tags,
+            champ_shards,
+            config,
+        )
+    except _Incomparable as exc:
+        # A stage folder or file the comparison needs is gone or damaged: the verdict is recorded (not promoted, and
+        # why) instead of an error from deep inside re-encoding or scoring, which left the version without one.
+        return GateResult(
+            False,
+            f"{exc.what} ({_first_line(exc.__cause__)}); cannot compare, not promoted. Restore it (`lmforge lineage "
+            f"models:/{name}/{exc.whose} --verify` lists what is missing), or move @{CHAMPION} by hand",
+            candidate_version,
+            str(champion.version),
+            reencoded=reencoded,
+        )
     margin = champ_bpb - cand_bpb
     if math.isfinite(cand_bpb) and math.isnan(champ_bpb):
         # NaN compares false with everything: a champion that scores NaN (one registered before the first-version
@@ -209,7 +310,7 @@ def apply(name: str, result: GateResult) -> GateResult:
                 reason=f"@{CHAMPION} moved to {where} while this gate judged against {judged}; not promoted: run the "
                 "gate again to compare with the champion as it is now",
             )
-    version = client.get_model_version(name, result.candidate_version)
+    version = _version(client, name, result.candidate_version)
     tags = result.tags()
     # A verdict's tags replace the previous verdict's: one without a comparison ("no champion") has no
     # champion_bpb, and the old one left beside promoted=True showed a model promoted over a better champion.

@@ -348,9 +348,18 @@ def _verify_folder(
 def verify_package(tags: dict[str, str], workspace: str | Path | None = None) -> tuple[int, list[str]]:
     """Re-hash the packaged model's files (weights, model.json, tokenizer) where MLflow serves them from, against
     the sha256s recorded at registration; versions registered before these tags existed are skipped."""
-    expected = json.loads(tags.get("lmforge.package_sha256") or "{}")
+    try:
+        expected = json.loads(tags.get("lmforge.package_sha256") or "{}")
+    except json.JSONDecodeError:
+        expected = None
     model_id = tags.get("lmforge.package_model_id")
-    if not expected or not model_id:
+    if not isinstance(expected, dict) or not all(isinstance(v, str) for v in expected.values()):
+        # the tag was edited (MLflow's UI edits tags): `--verify` died of JSONDecodeError instead of saying so
+        return 1, ["tag lmforge.package_sha256: not the {artifact: sha256} JSON registered; it was edited"]
+    if bool(expected) != bool(model_id):  # registered together (or, by an older lmforge, neither): one was deleted
+        gone = "lmforge.package_model_id" if expected else "lmforge.package_sha256"
+        return 1, [f"tag {gone}: deleted (it is registered with every version); the package cannot be checked"]
+    if not expected:
         return 0, []
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException

@@ -18,6 +18,7 @@ import json
 import logging
 import numbers
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,12 +130,23 @@ def prompts_of(model_input: Any) -> list[str]:
 
     An empty batch (`[]`, a frame without rows or without columns) is no prompts, not an error. A missing value
     (None, NaN: a frame's empty cell) is the empty prompt; anything else that is not text (a number, bytes, a nested
-    list) is an InputError naming its position: turned into text with `str` it generated from "b'…'" or "['…']"."""
+    list) is an InputError naming its position: turned into text with `str` it generated from "b'…'" or "['…']".
+    So is an input that is no batch (None, a number, bytes, a set, whose order would not match the outputs'): it
+    failed with Python's TypeError, or generated from each byte's number."""
     if isinstance(model_input, str):
-        return [model_input]
+        return [str(model_input)]
+    if isinstance(model_input, bytes | bytearray | set | frozenset) or not isinstance(model_input, Iterable):
+        raise InputError(
+            "model input",
+            f"is {type(model_input).__name__} {str(model_input)[:40]!r}; give a string, a list of strings, or a "
+            "DataFrame with a `prompt` column",
+        )
     if isinstance(model_input, dict):  # {"prompt": "one"} is one row; {"prompt": ["a", "b"]} is a column
         scalars = all(isinstance(v, str) or not hasattr(v, "__len__") for v in model_input.values())
-        model_input = pd.DataFrame([model_input] if scalars else model_input)
+        try:
+            model_input = pd.DataFrame([model_input] if scalars else model_input)
+        except ValueError as exc:  # columns of different lengths
+            raise InputError("model input", f"is a dict pandas cannot make a table of ({exc})") from exc
     if isinstance(model_input, pd.DataFrame):
         if model_input.shape[1] == 0:
             return []

@@ -8,6 +8,7 @@ locally; the run gets its inputs, metrics, lineage.json and the pyfunc model; on
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import urllib.error
@@ -45,6 +46,11 @@ class RunNotFinishedError(LmforgeError):
     """The run's training did not reach its end (killed, crashed, or still running); nothing was registered."""
 
 
+class NotFiniteError(LmforgeError):
+    """The packaged model scores no finite loss on its own val shards (its weights hold NaN or inf): it is not
+    registered, so it never becomes @candidate, as the gate never makes such a model @champion."""
+
+
 def tracking_uri(workspace: str | Path) -> str:
     from lmforge.pipeline.tracking.mlflow_run import tracking_uri as uri
 
@@ -66,13 +72,31 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         ) from exc
 
 
+def check_store(uri: str, registry_uri: str) -> None:
+    """Open the stores once, before anything is evaluated or logged: one MLflow refuses (a `./mlruns` file store,
+    which MLflow 3 refuses unless MLFLOW_ALLOW_FILE_STORE is set; an unknown scheme) failed only after the minutes
+    of packaging and evaluation, with a traceback, since the registry's first reads take that error for "no model
+    yet"."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        MlflowClient(tracking_uri=uri, registry_uri=registry_uri)
+    except MlflowException as exc:
+        raise TrackingUnreachableError(
+            f"MLflow cannot open the tracking store {uri} (registry {registry_uri}): {exc.message}"
+        ) from exc
+
+
 def use_tracking(workspace: str | Path) -> str:
     """Point MLflow at the workspace's store (or MLFLOW_TRACKING_URI), after checking it answers."""
     from lmforge.pipeline.tracking.mlflow_run import follow_workspace, point_mlflow
 
     uri = tracking_uri(workspace)
     check_reachable(uri)
-    point_mlflow(uri, os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    registry_uri = os.environ.get("MLFLOW_REGISTRY_URI") or uri
+    check_store(uri, registry_uri)
+    point_mlflow(uri, registry_uri)
     follow_workspace(workspace)  # a moved workspace's registrations log into it, not at its old place
     return uri
 
@@ -209,6 +233,19 @@ def check_finished(run_dir: Path) -> None:
     )
 
 
+def check_finite(metrics: dict[str, float], what: str, outcome: str = "Nothing was registered") -> None:
+    """Refuse a model whose val loss or bits per byte is NaN or infinite: as @candidate it would replace a working
+    candidate for whoever serves that alias, and every gate comparison against it is NaN."""
+    bad = {k: v for k, v in metrics.items() if k in ("val_loss", "val_bpb") and not math.isfinite(v)}
+    if bad:
+        shown = ", ".join(f"{k.removeprefix('val_')} {v}" for k, v in sorted(bad.items()))
+        raise NotFiniteError(
+            f"{what} scores val {shown} on its own val shards: its weights are not finite (training diverged, or "
+            "the checkpoint was damaged); resume the run from an earlier checkpoint (with a lower optim.lr) and "
+            f"register then. {outcome}"
+        )
+
+
 def check_not_foreign(name: str) -> None:
     """Refuse a registered model name whose versions another project registered (no `lmforge.*` tag): on a shared
     MLflow server lmforge would add its version among theirs, move their @candidate to it, and judge it against
@@ -304,10 +341,16 @@ def _registered_before(
     if not same:
         return None
     v = same[0]
+    metrics = _metrics_of(name, v, lineage, config or RegistryConfig())
+    # registered by an lmforge that did not check: no alias moves to it (and the flow stops before its gate)
+    check_finite(
+        metrics,
+        f"{lineage.checkpoint} (registered as {name} version {v.version})",
+        f"No alias moved to version {v.version}",
+    )
     if int(v.version) == newest and CANDIDATE not in aliases_of(name, str(v.version)):
         MlflowClient().set_registered_model_alias(name, CANDIDATE, str(v.version))
         log.info("%s version %s had no @%s (an earlier registration stopped early): set", name, newest, CANDIDATE)
-    metrics = _metrics_of(name, v, lineage, config or RegistryConfig())
     log.info("checkpoint %s is already registered as %s version %s: skipped", lineage.checkpoint, name, v.version)
     return Registered(name, str(v.version), v.run_id, f"models:/{name}/{v.version}", metrics, lineage)
 
@@ -327,6 +370,20 @@ def _first_of_its_checkpoint(name: str, version: str, sha: str) -> bool:
     return False
 
 
+def _move_candidate(name: str, version: str) -> None:
+    """Point @candidate at `version`, unless a newer version took it meanwhile: two registrations of different runs
+    at once (a backfill beside the schedule) left @candidate on the older when its alias move came last. MLflow has
+    no compare-and-set for aliases; the window left is that of two requests, not of a registration."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    now = (client.get_registered_model(name).aliases or {}).get(CANDIDATE)
+    if now is not None and int(now) > int(version):
+        log.info("%s: @%s stays on version %s, registered after version %s", name, CANDIDATE, now, version)
+        return
+    client.set_registered_model_alias(name, CANDIDATE, version)
+
+
 def register(
     workspace: str | Path,
     run_dir: str | Path,
@@ -338,7 +395,6 @@ def register(
     `flow_run` ({"flow_run_id", "flow_run_url", …}) is recorded as tags; the promotion gate is a separate step.
     """
     import mlflow
-    from mlflow import MlflowClient
 
     config = config or RegistryConfig()
     workspace, run_dir = Path(workspace), Path(run_dir)
@@ -360,6 +416,7 @@ def register(
         artifacts = stage_artifacts(lineage.checkpoint, lineage.tokenizer_model, Path(tmp))
         smoke_check(artifacts, config.smoke_tokens)
         metrics = candidate_metrics(artifacts, lineage.shards.path, config)
+        check_finite(metrics, str(lineage.checkpoint))  # before anything is logged
         version_tags = L.tags(lineage, metrics, flow_run) | {"lmforge.package_sha256": package_sha256(artifacts)}
         run, prior_status = _open_run(workspace, lineage)
         # A failed registration must not mark the reopened training run FAILED: its training did not fail.
@@ -386,7 +443,7 @@ def register(
         earlier = _registered_before(config.model_name, lineage, sha, config)
         if earlier is not None:
             return earlier
-    MlflowClient().set_registered_model_alias(config.model_name, CANDIDATE, version.version)
+    _move_candidate(config.model_name, str(version.version))
     log.info(
         "registered %s version %s (run %s) as @%s, val bpb %.4f",
         config.model_name,

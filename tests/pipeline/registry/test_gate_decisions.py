@@ -110,11 +110,16 @@ def _nan_weights_run(chain, trained) -> Path:
     return run_dir
 
 
-def test_a_model_that_scores_nan_is_not_made_champion_and_a_nan_champion_is_replaced(chain, trained):
+def test_a_model_that_scores_nan_is_not_made_champion_and_a_nan_champion_is_replaced(chain, trained, monkeypatch):
     """The first version became champion without a look at its val bpb, NaN included; and against a NaN champion
-    every margin was NaN, so no candidate could ever replace it."""
+    every margin was NaN, so no candidate could ever replace it. Registration now refuses such a model
+    (test_hunt15); the gate still has to judge one registered before that check, as here."""
+    from lmforge.pipeline.registry import registry
+
     name = "gate-nan"
-    broken, config = _register(chain, _nan_weights_run(chain, trained), name)
+    with monkeypatch.context() as m:
+        m.setattr(registry, "check_finite", lambda *args: None)
+        broken, config = _register(chain, _nan_weights_run(chain, trained), name)
     assert math.isnan(broken.metrics["val_bpb"])
     result = gate.apply(name, gate.judge(chain.workspace, name, broken.version, config))
     assert not result.promoted and "nan" in result.reason
