@@ -6,6 +6,7 @@ User mistakes (LmforgeError) print one line and exit 2; never a traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -93,8 +94,17 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     from lmforge.flows import env
 
+    # Prefect makes its home (PREFECT_HOME: <workspace>/.prefect without a server) when first imported, and warns when
+    # it cannot. A command may import it while checking its arguments, before it makes the workspace: that is
+    # `ensure_workspace`'s job, which says in one line when the folder cannot be made or written. The warning was a
+    # second, misleading line under a usage error ("Failed to create the Prefect home directory at W/.prefect").
+    warnings.filterwarnings("ignore", message="Failed to create the Prefect home directory", category=UserWarning)
+    if os.environ.get("LMFORGE_WORKSPACE") == "":  # set but empty (`${WS:-}`) is unset, as in shell defaults: not "."
+        del os.environ["LMFORGE_WORKSPACE"]
     env.configure(env.workspace_from_argv(sys.argv[1:] if argv is None else argv))
     _register()
     for name in ("prefect.flow_runs", "prefect.task_runs"):
@@ -140,8 +150,6 @@ def main(argv: list[str] | None = None) -> int:
 def _discard_stdout() -> None:
     """Point stdout's file descriptor at /dev/null, so what is still buffered is flushed there at exit instead of
     failing again (Python's docs on SIGPIPE recommend this). Not possible for a stdout with no descriptor (tests)."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -1,4 +1,4 @@
-"""The one config file of a run (TOML, or YAML): a section per stage, every field defaulted (STYLE.md)."""
+"""The one config file of a run (TOML, YAML or JSON): a section per stage, every field defaulted (STYLE.md)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmforge.pipeline.configuring import from_dict, merge, read_config_file, to_dict
-from lmforge.pipeline.curate.config import CurateConfig
+from lmforge.pipeline.configuring import expand_dotted, from_dict, merge, read_config_file, to_dict
+from lmforge.pipeline.curate.config import CurateConfig, SourceConfig
 from lmforge.pipeline.curate.filters.config import FiltersConfig
 from lmforge.pipeline.dedup.config import DedupConfig
 from lmforge.pipeline.privacy.config import PrivacyConfig
@@ -32,12 +32,19 @@ class LmforgeConfig:
         return to_dict(self)
 
 
+#: Dict fields that hold a partial table of a config section, whose dotted keys are expanded like the section's.
+_PARTIAL: dict[tuple[type, str], type] = {(SourceConfig, "filters"): FiltersConfig}
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> LmforgeConfig:
-    """Defaults, then the TOML or YAML file at `path` (if any), then `overrides`; unknown fields are errors."""
-    data: dict[str, Any] = read_config_file(path) if path else {}
-    if overrides:
-        data = merge(data, overrides)
+    """Defaults, then the TOML, YAML or JSON file at `path` (if any), then `overrides`; unknown fields are errors.
+
+    Dotted keys (`train.optim.lr`, in a file or in `overrides`) mean the nested field, as TOML's unquoted ones do.
+    """
     where = str(path) if path else "config"
+    data: dict[str, Any] = expand_dotted(read_config_file(path), LmforgeConfig, where, _PARTIAL) if path else {}
+    if overrides:
+        data = merge(data, expand_dotted(overrides, LmforgeConfig, "overrides", _PARTIAL))
     config = from_dict(LmforgeConfig, data, where=where)
     _check_source_filters(config, where)
     return config

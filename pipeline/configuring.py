@@ -1,9 +1,10 @@
-"""Build frozen config dataclasses from TOML (or YAML) dicts, failing loudly on unknown or mistyped fields (STYLE.md)."""
+"""Build frozen config dataclasses from TOML (or YAML, or JSON) dicts, failing loudly on unknown or mistyped fields (STYLE.md)."""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import re
 import tomllib
@@ -172,6 +173,74 @@ def _qualified(message: str, where: str) -> str:
     return f"{where}: {message}"
 
 
+def _dataclass_of(tp: Any) -> Any:
+    """The config dataclass a field holds, through `X | None`; None for anything else."""
+    if dataclasses.is_dataclass(tp):
+        return tp
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if dataclasses.is_dataclass(a)]
+        return inner[0] if len(inner) == 1 else None
+    return None
+
+
+def _join(first: Any, second: Any, where: str) -> Any:
+    """Two values given for one key (`train.seed = 1` beside `[train]`): tables are joined, anything else given twice
+    is an error, as TOML makes it (a dotted key and its table in one file are one key to the reader)."""
+    if isinstance(first, dict) and isinstance(second, dict):
+        out = dict(first)
+        for k, v in second.items():
+            out[k] = _join(out[k], v, f"{where}.{k}") if k in out else v
+        return out
+    raise ConfigError(f"{where}: given twice (once as a dotted key); give it once")
+
+
+def expand_dotted(
+    data: dict[str, Any], cls: type, where: str, partial: dict[tuple[type, str], type] | None = None
+) -> dict[str, Any]:
+    """`data` with dotted keys at the levels of `cls`'s dataclasses nested: `{"train.optim.lr": 1e-3}` →
+    `{"train": {"optim": {"lr": 1e-3}}}`, as TOML reads `train.optim.lr = 1e-3` unquoted.
+
+    A YAML `train.max_steps: 5` (YAML has no dotted keys: it is one string key), a quoted TOML key and an override
+    written `{"train.max_steps": 5}` meant that and nothing else: no field has a dot in its name. Only keys whose
+    head is a field of the dataclass at that level are split; tables of names (`[curate.sources."example.com"]`,
+    stop words per language) keep their keys as written, and an unknown head is left for `from_dict` to refuse.
+    `partial` names dict fields that hold a partial table of another dataclass (`SourceConfig.filters`).
+    """
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    out: dict[Any, Any] = {}
+    for key, value in data.items():
+        if isinstance(key, str) and "." in key and key not in names and key.split(".", 1)[0] in names:
+            key, rest = key.split(".", 1)
+            value = {rest: value}
+        out[key] = _join(out[key], value, f"{where}.{key}") if key in out else value
+    for key, value in out.items():
+        if key not in names or not isinstance(value, dict):
+            continue
+        tp, sub = hints[key], f"{where}.{key}"
+        inner = (partial or {}).get((cls, key)) or _dataclass_of(tp)
+        if inner is not None:
+            out[key] = expand_dotted(value, inner, sub, partial)
+        elif typing.get_origin(tp) is dict and len(typing.get_args(tp)) == 2:
+            item = _dataclass_of(typing.get_args(tp)[1])
+            if item is not None:
+                out[key] = {k: _named_item(k, v, item, f"{sub}.{k}", partial) for k, v in value.items()}
+    return out
+
+
+def _named_item(name: Any, value: Any, cls: type, where: str, partial: dict[tuple[type, str], type] | None) -> Any:
+    """One entry of a table of names (`[curate.sources.NAME]`): a name may hold dots ("example.com"), so a dotted key
+    there is not split; one that reaches a value, not a table, is said to be the likely cause."""
+    if isinstance(value, dict):
+        return expand_dotted(value, cls, where, partial)
+    if isinstance(name, str) and "." in name:
+        raise ConfigError(
+            f"{where}: expected a table, got {type(value).__name__}; the names in this table may hold dots, so a "
+            f"dotted key is not split here: write {name.split('.', 1)[0]!r} as a table of its own"
+        )
+    return value
+
+
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge two TOML dicts (override wins)."""
     out = dict(base)
@@ -192,6 +261,9 @@ def to_dict(obj: Any) -> Any:
 
 
 YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIXES = (".json",)
+TOML_SUFFIXES = (".toml",)
+CONFIG_SUFFIXES = TOML_SUFFIXES + YAML_SUFFIXES + JSON_SUFFIXES
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -262,17 +334,37 @@ _Yaml12Loader.add_implicit_resolver(
 _Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The tables of a config file: TOML, or YAML when its name ends in .yaml/.yml (litgpt's and NeMo's habit).
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (`json` keeps the last silently; TOML and our YAML refuse it)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} is given twice")
+        out[key] = value
+    return out
 
-    Both give the same dicts, checked the same way by `from_dict`. A YAML file must hold a mapping at the top; an
-    empty one is no settings, as an empty TOML file is.
+
+def _json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (a config number is finite)")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The tables of a config file, by its extension: .toml, .yaml/.yml (litgpt's and NeMo's habit) or .json.
+
+    All give the same dicts, checked the same way by `from_dict`. A YAML or JSON file must hold a mapping at the
+    top; an empty YAML file is no settings, as an empty TOML file is. Any other extension is refused: a `.json` file
+    was read as TOML ("Invalid statement" at line 1), and a `.ini` or `.cfg` one would be too.
     """
     path = Path(path)
     if path.is_dir():
-        raise ConfigError(f"{path}: is a folder; --config takes a TOML or YAML file")
+        raise ConfigError(f"{path}: is a folder; --config takes a TOML, YAML or JSON file")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
+    suffix = path.suffix.lower()
+    if suffix not in CONFIG_SUFFIXES:
+        raise ConfigError(
+            f"{path}: unknown config file type {suffix or '(no extension)'!r}; name it .toml, .yaml, .yml or .json"
+        )
     try:
         # utf-8-sig: Windows editors (Notepad) start a UTF-8 file with a byte-order mark, which tomllib refused as
         # "Invalid statement" at line 1 (YAML allows one; TOML files should not have it, but it is no content)
@@ -281,11 +373,19 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text ({exc})") from exc
     except OSError as exc:  # unreadable (permissions), or gone since is_file()
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if path.suffix.lower() not in YAML_SUFFIXES:
+    if suffix in TOML_SUFFIXES:
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    if suffix in JSON_SUFFIXES:
+        try:
+            data = json.loads(text, object_pairs_hook=_json_object, parse_constant=_json_constant)
+        except ValueError as exc:  # json.JSONDecodeError is one
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a JSON config holds an object of sections, got a {type(data).__name__}")
+        return data
     try:
         data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

@@ -128,7 +128,7 @@ def test_a_section_given_as_a_string_is_an_error(tmp_path: Path, name: str) -> N
 
 
 def test_a_folder_given_as_the_config_says_so(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r": is a folder; --config takes a TOML or YAML file"):
+    with pytest.raises(ConfigError, match=r": is a folder; --config takes a TOML, YAML or JSON file"):
         load_config(tmp_path)
 
 
@@ -153,8 +153,11 @@ def test_a_source_filter_override_is_checked_when_the_file_is_read(tmp_path: Pat
 
 
 def test_an_override_of_a_field_that_does_not_exist_is_an_error() -> None:
-    with pytest.raises(ConfigError, match=r"config: unknown field\(s\) \['train\.max_steps'\]"):
-        load_config(overrides={"train.max_steps": 5})
+    """A dotted key is its nested field (tests/test_config_hunt15.py); one whose head is no section is refused."""
+    with pytest.raises(ConfigError, match=r"config: unknown field\(s\) \['trian\.max_steps'\]"):
+        load_config(overrides={"trian.max_steps": 5})
+    with pytest.raises(ConfigError, match=r"config\.train: unknown field\(s\) \['max_step'\]"):
+        load_config(overrides={"train.max_step": 5})
     with pytest.raises(ConfigError, match=r"config\.train\.optim: unknown field\(s\) \['learning_rate'\]"):
         load_config(overrides={"train": {"optim": {"learning_rate": 1e-3}}})
 

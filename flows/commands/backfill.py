@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import print_json_summary, workspace_option
+from lmforge.flows.commands.common import (
+    RUN_STAGES,
+    ensure_workspace,
+    print_json_summary,
+    warn,
+    workspace_option,
+)
 
 
 @click.command("backfill")
@@ -34,7 +40,9 @@ from lmforge.flows.commands.common import print_json_summary, workspace_option
     "earlier days); K > 1 is faster but which copy of a cross-day duplicate survives may vary.",
 )
 @click.option(
-    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config, one section per stage."
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML, YAML or JSON config, one section per stage.",
 )
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
 @click.option(
@@ -51,17 +59,24 @@ def command(start, end, input_root, workspace, stages, concurrency, config, inde
     """
     from lmforge.flows.api import check_index
     from lmforge.flows.backfill import backfill
-    from lmforge.flows.run import STAGES
     from lmforge.pipeline.config import load_config
     from lmforge.pipeline.errors import ConfigError, LmforgeError
-    from lmforge.pipeline.partitions import describe_days, parse_day
+    from lmforge.pipeline.partitions import describe_days, parse_day, select_partitions
 
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     stage_list = [s.strip() for s in stages.split(",") if s.strip()]
-    unknown = sorted(set(stage_list) - set(STAGES))
+    unknown = sorted(set(stage_list) - set(RUN_STAGES))
     if unknown:
-        raise ConfigError(f"--stages: unknown stage(s) {unknown}; choose from {list(STAGES)}")
-    check_index(index, load_config(config).dedup.index)
+        raise ConfigError(f"--stages: unknown stage(s) {unknown}; choose from {list(RUN_STAGES)}")
+    if "curate" not in stage_list:
+        raise ConfigError("--stages: a backfill curates each partition, so the stages must include 'curate'")
+    if nproc is not None and "train" not in stage_list:
+        warn("--nproc is for training: ignored, since --stages does not include train")
+    # every mistake in the arguments is said before the workspace is made (`backfill` itself checks them again)
+    select_partitions(input_root, first, last)
+    cfg = load_config(config)
+    ensure_workspace(workspace)
+    check_index(index, cfg.dedup.index)
     report = backfill(
         input_root,
         first,

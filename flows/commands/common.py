@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,39 @@ import click
 
 DEFAULT_WORKSPACE = "workspace"
 
+#: The stages of `lmforge run`, in order: `flows.run.STAGES`, which imports Prefect. `run` and `backfill` check
+#: `--stages` against this copy before the workspace exists, since Prefect makes its home there when first imported
+#: (tests/flows/commands/test_hunt15.py checks the two agree).
+RUN_STAGES: tuple[str, ...] = ("curate", "tokenizer", "shards", "train", "evaluate", "register")
+
+
+class _WorkspacePath(click.Path):
+    """A folder path that is not empty: `--workspace "$WS"` with WS unset was the current folder (Path("") is "."),
+    which then got snapshots/, mlflow.db and a Prefect home scattered into it."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("empty path; give a folder (is a variable unset?)", param, ctx)
+        return super().convert(value, param, ctx)
+
 
 def _workspace_callback(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """Point Prefect and MLflow at the workspace, making nothing: the option is eager, so this runs before the other
+    arguments are checked, and a usage error (a missing INPUT, `--nproc 0`, `--workspace W --help`) left an empty W
+    with a Prefect home in it. The command makes it with `ensure_workspace` once its arguments have passed."""
     from lmforge.flows import env
 
     if value.exists() and not value.is_dir():
+        raise click.BadParameter(f"{value} exists and is not a folder")
+    env.configure(value)
+    return value
+
+
+def _existing_folder_callback(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """A workspace that is there (or a file in the way, refused): set up as it is, Prefect's home included."""
+    from lmforge.flows import env
+
+    if not value.is_dir():
         raise click.BadParameter(f"{value} exists and is not a folder")
     env.configure(value, create=True)
     return value
@@ -45,7 +74,7 @@ def _existing_workspace(remote_ok: bool):
 
     def callback(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
         if value.is_dir() or value.exists():  # a file is refused there as "not a folder"
-            return _workspace_callback(ctx, param, value)
+            return _existing_folder_callback(ctx, param, value)
         if remote_ok and user_tracking_uri():
             from lmforge.flows import env
 
@@ -60,8 +89,8 @@ def _workspace_opt(callback, help: str):  # noqa: A002 - click's own name for it
     """The `--workspace` option (LMFORGE_WORKSPACE, else ./workspace) with the callback that sets it up."""
     return click.option(
         "--workspace",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=lambda: os.environ.get("LMFORGE_WORKSPACE", DEFAULT_WORKSPACE),
+        type=_WorkspacePath(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get("LMFORGE_WORKSPACE") or DEFAULT_WORKSPACE,
         show_default="workspace",
         callback=callback,
         is_eager=True,
@@ -73,6 +102,7 @@ workspace_option = _workspace_opt(
     _workspace_callback,
     "Folder that holds every stage output (and, without servers, Prefect's and MLflow's stores).",
 )
+"""`--workspace` of a command that writes there: the command calls `ensure_workspace` after its own checks."""
 
 
 def reading_workspace_option(remote_ok: bool = False):
@@ -86,7 +116,7 @@ def _lazy_workspace(ctx: click.Context, param: click.Parameter, value: Path) -> 
     cannot be found in a missing workspace into "no such workspace folder", and `ensure_workspace` makes it once the
     inputs are resolved, for a command that writes there."""
     if value.exists():  # a file is refused there as "not a folder"
-        return _workspace_callback(ctx, param, value)
+        return _existing_folder_callback(ctx, param, value)
     from lmforge.flows import env
 
     env.configure(value)  # without create: nothing is made
@@ -117,6 +147,17 @@ def ensure_workspace(workspace: Path) -> None:
     from lmforge.flows import env
 
     env.configure(workspace, create=True)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """`click.FloatRange` that also refuses nan and inf: click's range check compares, and NaN passes every
+    comparison's negation, so `--corpus-mb nan` got through to the flow and failed only after Prefect had started."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{rv} is not a finite number.", param, ctx)
+        return rv
 
 
 def task_runner_options(f):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from lmforge.flows.commands.common import FiniteFloatRange
 from lmforge.pipeline.corpus.default import DEFAULT_MAX_MB, MIN_MAX_MB, build_default_corpus, corpus_stats
 
 
@@ -19,7 +20,7 @@ def command() -> None:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder for the JSONL files.")
 @click.option(
     "--max-mb",
-    type=click.FloatRange(min=MIN_MAX_MB),
+    type=FiniteFloatRange(min=MIN_MAX_MB),
     default=DEFAULT_MAX_MB,
     show_default=True,
     help="Total size cap in MB (10^6 bytes), shared across sources.",

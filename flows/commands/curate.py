@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import print_json_summary, run_flow, task_runner_options, workspace_option
+from lmforge.flows.commands.common import (
+    FiniteFloatRange,
+    ensure_workspace,
+    print_json_summary,
+    run_flow,
+    task_runner_options,
+    workspace_option,
+)
 
 
 def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner, workers) -> None:
@@ -16,6 +23,7 @@ def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner
     # Fail on a bad config, a missing input or an unreachable index before Prefect starts.
     cfg = load_config(config, overrides)
     plan_inputs(list(inputs), cfg.curate.text_extensions, warn=False)  # the flow warns
+    ensure_workspace(workspace)  # only now: a usage error above leaves no workspace behind
     from lmforge.flows.api import check_api, check_index
 
     check_index(index, cfg.dedup.index)
@@ -50,7 +58,9 @@ def _run_curate(inputs, workspace, config, strict, index, overrides, task_runner
 @click.argument("inputs", nargs=-1, required=True)
 @workspace_option
 @click.option(
-    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config ([curate], [privacy]…)."
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML, YAML or JSON config ([curate], [privacy]…).",
 )
 @click.option(
     "--strict", is_flag=True, help="Exit 2 naming the first malformed input (file and line), after curating every file."
@@ -66,10 +76,10 @@ def curate_command(inputs, workspace, config, strict, index, task_runner, worker
 @click.command("dedup")
 @click.argument("inputs", nargs=-1, required=True)
 @workspace_option
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config.")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML, YAML or JSON config.")
 @click.option(
     "--threshold",
-    type=float,
+    type=FiniteFloatRange(min=0.0, max=1.0, min_open=True),
     default=None,
     help="Target Jaccard similarity of near duplicates (default 0.8); pairs down to threshold - dedup.margin "
     "(0.1) count too.",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import workspace_option
+from lmforge.flows.commands.common import ensure_workspace, workspace_option
 
 
 @click.command("deploy")
@@ -18,7 +18,9 @@ from lmforge.flows.commands.common import workspace_option
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder of date=YYYY-MM-DD/ partitions (needed by curate-daily and train-weekly).",
 )
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config the runs use.")
+@click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML, YAML or JSON config the runs use."
+)
 @click.option(
     "--index",
     default=None,
@@ -31,13 +33,33 @@ from lmforge.flows.commands.common import workspace_option
 def deploy_command(workspace, input_root, config, index, pool, no_schedule, only) -> None:
     """Register lmforge's deployments on a Prefect server (PREFECT_API_URL); start a worker with `lmforge worker`."""
     from lmforge.flows.api import check_api, check_index
+    from lmforge.flows.deploy import DEPLOYMENTS
     from lmforge.pipeline.config import load_config
+    from lmforge.pipeline.errors import ConfigError
     from lmforge.pipeline.partitions import list_partitions
 
+    names = None
+    if only is not None:
+        names = [s.strip() for s in only.split(",") if s.strip()]
+        known = [d.name for d in DEPLOYMENTS]
+        unknown = sorted(set(names) - set(known))
+        if not names or unknown:
+            raise ConfigError(f"--only: unknown deployment(s) {unknown or [only]}; choose from {known}")
+    if not input_root:  # said before the work pool is made on the server, not after
+        needing = [d.name for d in DEPLOYMENTS if "input_root" in d.parameters and (names is None or d.name in names)]
+        if needing:
+            raise ConfigError(
+                f"--input-root: deployment(s) {needing} need it (a folder of date=YYYY-MM-DD/ partitions); "
+                "give it, or --only run"
+            )
+    if not pool.strip():
+        raise ConfigError("--pool: empty work pool name")
     # what every scheduled run would fail on, said now rather than at 02:00 in the worker's log
-    check_index(index, load_config(config).dedup.index)
+    cfg = load_config(config)
     if input_root:
         list_partitions(input_root)  # a folder (it may hold no partitions yet) with valid partition names
+    ensure_workspace(workspace)
+    check_index(index, cfg.dedup.index)
     url = check_api(need_server=True)
     from lmforge.flows.deploy import deploy_all, ensure_pool
 
@@ -49,7 +71,7 @@ def deploy_command(workspace, input_root, config, index, pool, no_schedule, only
         str(Path(config).resolve()) if config else None,
         pool=pool,
         schedule=not no_schedule,
-        only=[s.strip() for s in only.split(",")] if only else None,
+        only=names,
         index=index,
     )
     for name, dep_id in deployed:

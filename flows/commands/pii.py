@@ -104,7 +104,7 @@ _common = [
         "--config",
         "config_path",
         type=click.Path(path_type=Path, dir_okay=False),
-        help="Run config (TOML or YAML); its [privacy] section is used.",
+        help="Run config (TOML, YAML or JSON); its [privacy] section is used.",
     ),
     click.option("--ner", is_flag=True, help="Also detect PERSON/ADDRESS (needs the 'ner' extra and a spaCy model)."),
     click.option(

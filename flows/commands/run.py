@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import print_json_summary, warn_train_config, workspace_option
+from lmforge.flows.commands.common import (
+    RUN_STAGES,
+    FiniteFloatRange,
+    ensure_workspace,
+    print_json_summary,
+    warn,
+    warn_train_config,
+    workspace_option,
+)
 from lmforge.pipeline.corpus.default import MIN_MAX_MB
 
 
@@ -14,7 +22,9 @@ from lmforge.pipeline.corpus.default import MIN_MAX_MB
 @workspace_option
 @click.option("--input", "inputs", multiple=True, help="Input file/folder (repeatable). Default: the built-in corpus.")
 @click.option(
-    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config, one section per stage."
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML, YAML or JSON config, one section per stage.",
 )
 @click.option("--index", default=None, help="Dedup index: default <workspace>/dedup-index, or redis://HOST:PORT/DB.")
 @click.option(
@@ -32,7 +42,7 @@ from lmforge.pipeline.corpus.default import MIN_MAX_MB
 )
 @click.option(
     "--corpus-mb",
-    type=click.FloatRange(min=MIN_MAX_MB),
+    type=FiniteFloatRange(min=MIN_MAX_MB),
     default=None,
     help="Size cap of the built-in corpus (default 16 MB).",
 )
@@ -40,22 +50,37 @@ def command(workspace, inputs, config, index, nproc, stages, corpus_mb) -> None:
     """Curate → tokenizer → shards → train → evaluate → register, skipping every stage whose output exists."""
     import os
 
-    from lmforge.flows.api import check_api, check_index
-    from lmforge.flows.run import STAGES, run_flow
     from lmforge.pipeline.config import load_config
     from lmforge.pipeline.errors import ConfigError
-    from lmforge.pipeline.registry.registry import check_reachable
 
     stage_list = [s.strip() for s in stages.split(",") if s.strip()] if stages is not None else None
     if stage_list == []:
-        raise ConfigError(f"--stages: no stage given; choose from {list(STAGES)}")
-    unknown = sorted(set(stage_list or ()) - set(STAGES))
+        raise ConfigError(f"--stages: no stage given; choose from {list(RUN_STAGES)}")
+    unknown = sorted(set(stage_list or ()) - set(RUN_STAGES))
     if unknown:
-        raise ConfigError(f"--stages: unknown stage(s) {unknown}; choose from {list(STAGES)}")
-    # a bad config, an unreachable Prefect API, dedup index or MLflow server fail here, before any work
+        raise ConfigError(f"--stages: unknown stage(s) {unknown}; choose from {list(RUN_STAGES)}")
+    # a bad config or input, an unreachable Prefect API, dedup index or MLflow server fail here, before any work
     cfg = load_config(config)
-    if stage_list is None or "train" in stage_list:  # the train flow launches torchrun as `lmforge train` does
+    if inputs:
+        from lmforge.pipeline.curate.inputs import plan_inputs
+
+        plan_inputs(list(inputs), cfg.curate.text_extensions, warn=False)  # the curate flow warns
+    wanted = set(stage_list or RUN_STAGES)
+    if corpus_mb is not None and (inputs or "curate" not in wanted):
+        warn(
+            "--corpus-mb sizes the built-in corpus: ignored, since "
+            + ("--input is given" if inputs else "--stages does not include curate")
+        )
+    if nproc is not None and "train" not in wanted:
+        warn("--nproc is for training: ignored, since --stages does not include train")
+    if "train" in wanted:  # the train flow launches torchrun as `lmforge train` does
         warn_train_config(cfg.train)
+    ensure_workspace(workspace)  # only now: a usage error above leaves no workspace behind
+    # Prefect (and MLflow) are imported only now: Prefect makes its home in the workspace when first imported
+    from lmforge.flows.api import check_api, check_index
+    from lmforge.flows.run import run_flow
+    from lmforge.pipeline.registry.registry import check_reachable
+
     check_index(index, cfg.dedup.index)
     check_api()
     check_reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))

@@ -25,7 +25,7 @@ def command() -> None:
 @command.command("build")
 @click.option("--snapshot", required=True, help="Snapshot id (or unique prefix, or folder).")
 @click.option("--tokenizer", required=True, help="Tokenizer id (or unique prefix, or folder).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config ([shards]).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML, YAML or JSON config ([shards]).")
 @click.option(
     "--prefect/--no-prefect",
     default=True,

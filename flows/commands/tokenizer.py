@@ -28,9 +28,17 @@ def tokenizer_config(config_path: Path | None, **overrides):
     if not given:
         return base
     from lmforge.pipeline.configuring import from_dict, to_dict
+    from lmforge.pipeline.errors import ConfigError
     from lmforge.pipeline.tokenize.config import TokenizerConfig
 
-    return from_dict(TokenizerConfig, {**to_dict(base), **given}, where="tokenizer")
+    try:
+        return from_dict(TokenizerConfig, {**to_dict(base), **given}, where="tokenizer")
+    except ConfigError as exc:  # name the option the value came from, not a config key the user never wrote
+        message = str(exc)
+        for key in given:
+            if message.startswith(f"tokenizer.{key}: "):
+                raise click.BadParameter(message.split(": ", 1)[1], param_hint=f"'--{key.replace('_', '-')}'") from None
+        raise
 
 
 @click.group("tokenizer")
@@ -48,7 +56,9 @@ def command() -> None:
     help="sentencepiece algorithm (default unigram).",
 )
 @click.option("--sample-chars", type=int, default=None, help="Cap on training-sample characters (default 20 M).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config ([tokenizer]).")
+@click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML, YAML or JSON config ([tokenizer])."
+)
 @click.option(
     "--prefect/--no-prefect",
     default=True,

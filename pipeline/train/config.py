@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lmforge.pipeline.configuring import check, from_dict, read_config_file, real, whole
+from lmforge.pipeline.configuring import check, expand_dotted, from_dict, read_config_file, real, whole
 from lmforge.pipeline.train.models import ModelConfig
 
 SAMPLE_TOKENS_MAX = 4096
@@ -208,7 +208,8 @@ def load_train_config(path: str | Path) -> TrainConfig:
     from lmforge.pipeline.config import load_config
 
     data = read_config_file(path)
-    if "train" not in data:
-        # A file holding only the train section's fields is accepted as well.
-        return from_dict(TrainConfig, data, where=f"{path}")
+    if "train" not in data and not any(isinstance(k, str) and k.startswith("train.") for k in data):
+        # A file holding only the train section's fields is accepted as well (a YAML `train.max_steps: 5` is the
+        # section's field written dotted, not a bare field named "train.max_steps").
+        return from_dict(TrainConfig, expand_dotted(data, TrainConfig, f"{path}"), where=f"{path}")
     return load_config(path).train

@@ -269,3 +269,59 @@ def test_worker_image_copies_the_package_not_the_host_environment():
     text = dockerfile.read_text()
     assert re.search(r"pip install [^\n]*-e \"\.\[[^\]]*\bdask\b", text)  # the flows' Dask task runner
     assert "gcc" in text  # the C accelerators (20x) are built, not silently skipped
+
+
+# -- the MLflow server image and the flags compose passes to it --------------------------------------------------------
+#: `mlflow server` flags and the first MLflow release that has them (MLflow's docs, "Tracking Server Security":
+#: "MLflow 3.5.0+ includes security middleware"); a server older than that exits at start on an unknown flag.
+_MLFLOW_SERVER_FLAG_SINCE = {
+    "--allowed-hosts": "3.5",
+    "--cors-allowed-origins": "3.5",
+    "--x-frame-options": "3.5",
+    "--disable-security-middleware": "3.5",
+}
+
+
+def _mlflow_image_requirement():
+    from packaging.requirements import Requirement
+
+    text = (INFRA / "docker" / "mlflow.Dockerfile").read_text()
+    (spec,) = re.findall(r"pip install [^\n]*?\"(mlflow[^\"]*)\"", text)
+    return Requirement(spec)
+
+
+def _compose_mlflow_flags() -> list[str]:
+    compose = yaml.safe_load((INFRA / "compose.yaml").read_text())
+    command = compose["services"]["mlflow"]["command"]
+    assert command[:2] == ["mlflow", "server"], command
+    return [arg.split("=", 1)[0] for arg in command[2:] if arg.startswith("--")]
+
+
+def test_mlflow_image_is_new_enough_for_every_flag_compose_passes_its_server():
+    """compose.yaml passes `--allowed-hosts=*` (the worker reaches the server as `mlflow:5000`, a host name the
+    security middleware refuses by default), a flag of MLflow 3.5; the image allowed `mlflow>=3.1`, whose server
+    stops at start with "No such option: --allowed-hosts"."""
+    from packaging.version import Version
+
+    requirement = _mlflow_image_requirement()
+    lows = [Version(s.version) for s in requirement.specifier if s.operator in (">=", "==", "~=")]
+    assert lows, f"{requirement}: no lower bound"
+    flags = _compose_mlflow_flags()
+    assert "--allowed-hosts" in flags
+    for flag in flags:
+        since = _MLFLOW_SERVER_FLAG_SINCE.get(flag)
+        if since:
+            assert max(lows) >= Version(since), f"{flag} needs mlflow>={since}; the image allows {requirement}"
+
+
+def test_every_flag_compose_passes_mlflow_server_is_one_it_has():
+    """Checked against the installed MLflow's own click command (the version this checkout is tested with)."""
+    from packaging.version import Version
+
+    mlflow = pytest.importorskip("mlflow")
+    from mlflow.cli import cli as mlflow_cli
+
+    requirement = _mlflow_image_requirement()
+    assert requirement.specifier.contains(Version(mlflow.__version__)), (requirement, mlflow.__version__)
+    known = {opt for param in mlflow_cli.commands["server"].params for opt in param.opts}
+    assert sorted(set(_compose_mlflow_flags()) - known) == []
