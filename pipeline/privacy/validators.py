@@ -154,9 +154,20 @@ def shannon_entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
 
 
+#: A random generator's seed in code (`np.random.default_rng(348932549825235)`, `torch.manual_seed(…)`,
+#: `random_state=…`), and a clause of a regulation (`DFARS 252.227-7013`, `Clause 252.227-7013` in licenses).
+_SEED_OR_CLAUSE = re.compile(
+    r"(?i)(?:(?:seed|rng|randomstate|random_state|generator)\s{0,2}[(=:]|(?<![a-z])(?:clause|dfars|far)\s)\s{0,2}$"
+)
+
+
 def negative_context(text: str, start: int) -> bool:
-    """True when the words just before `start` say the number is an order, invoice, serial, version, ISBN …."""
-    return _NEGATIVE_CONTEXT.search(text, max(0, start - 32), start) is not None
+    """True when the words just before `start` say the number is an order, invoice, serial, version, ISBN …, a
+    random seed or a regulation's clause."""
+    return (
+        _NEGATIVE_CONTEXT.search(text, max(0, start - 32), start) is not None
+        or _SEED_OR_CLAUSE.search(text, max(0, start - 24), start) is not None
+    )
 
 
 def trivial_digits(digits: str) -> bool:
