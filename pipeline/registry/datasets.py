@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from lmforge.pipeline.curate.inputs import safe_name
 from lmforge.pipeline.registry.lineage import Lineage, Stage, pii_counts
 
 #: The input context each stage is logged under (MLflow's `mlflow.data.context` tag).
@@ -51,7 +52,9 @@ def input_tags(stage: Stage) -> dict[str, str]:
 def stage_dataset(stage: Stage) -> Any:
     import mlflow.data
 
-    source = str(stage.path) if stage.path else f"lmforge://{stage.kind}/{stage.id}"
+    # redacted like a manifest's paths: a workspace under /data/jane.doe@example.org/ put her address in every
+    # dataset MLflow lists; nothing reads the source back (`lineage --verify` goes by the version's tags)
+    source = safe_name(str(stage.path)) if stage.path else f"lmforge://{stage.kind}/{stage.id}"
     return mlflow.data.from_pandas(
         file_frame(stage), source=source, name=f"{stage.kind[:-1]}-{stage.id}", digest=stage.id[:36]
     )

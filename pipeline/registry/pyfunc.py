@@ -18,7 +18,7 @@ import json
 import logging
 import numbers
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from lmforge.pipeline.train.checkpoint import (
     read_meta,
     recorded_sha256,
 )
+from lmforge.pipeline.train.config import SAMPLE_TOKENS_MAX
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ PARAMS: dict[str, tuple[str, Any]] = {
     "seed": ("long", -1),
     "repetition_penalty": ("double", 1.0),
 }
+
+
+MAX_NEW_TOKENS = SAMPLE_TOKENS_MAX
+"""The most new tokens one `predict` generates per prompt (train.config.SAMPLE_TOKENS_MAX, 4096: 16 contexts of the
+default GPT). Generation slides its window past the context, so nothing else bounds it: 10**12 held a serving
+worker (and its lock on the model) for good, one token at a time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,13 @@ def prompts_of(model_input: Any) -> list[str]:
             "DataFrame with a `prompt` column",
         )
     if isinstance(model_input, dict):  # {"prompt": "one"} is one row; {"prompt": ["a", "b"]} is a column
+        nested = next((k for k, v in model_input.items() if isinstance(v, Mapping)), None)
+        if nested is not None:  # pandas made {"a": {"prompt": "x"}} a column `a` indexed by "prompt": "x" was generated
+            raise InputError(
+                "model input",
+                f"is a dict whose value for {str(nested)[:40]!r} is a dict; give {{'prompt': [...]}}, a list of "
+                "strings, or a DataFrame with a `prompt` column",
+            )
         scalars = all(isinstance(v, str) or not hasattr(v, "__len__") for v in model_input.values())
         try:
             model_input = pd.DataFrame([model_input] if scalars else model_input)
@@ -180,6 +194,11 @@ def sampling_options(params: dict[str, Any] | None) -> dict[str, Any]:
     merged = {name: default for name, (_, default) in PARAMS.items()} | given
     for name, value in given.items():
         _check_type(name, PARAMS[name][0], value)
+    if int(merged["max_new_tokens"]) > MAX_NEW_TOKENS:
+        raise ConfigError(
+            f"max_new_tokens: must be at most {MAX_NEW_TOKENS} (MAX_NEW_TOKENS), got {merged['max_new_tokens']}; "
+            "generate in several calls, each continuing the last"
+        )
     seed = int(merged["seed"])
     if not -1 <= seed <= INT64_MAX:
         raise ConfigError(f"seed: must be -1 (no seed) or an integer in [0, {INT64_MAX}], got {seed}")

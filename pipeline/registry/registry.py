@@ -134,6 +134,8 @@ def resolve_version(ref: str, default_name: str = "lmforge") -> Any:
     try:
         model = client.get_registered_model(name)
     except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":  # a 503 is not "no such model"
+            raise store_error(exc, f"looking up registered model {name!r}", "nothing was read") from exc
         known = sorted(m.name for m in client.search_registered_models(max_results=100))
         raise NotFoundError(
             f"registered model {name!r} does not exist (registered models: "
@@ -246,6 +248,19 @@ def check_finite(metrics: dict[str, float], what: str, outcome: str = "Nothing w
         )
 
 
+def store_error(exc: BaseException, doing: str, outcome: str = "nothing was registered") -> TrackingUnreachableError:
+    """One line for an MLflow store that failed while lmforge was `doing` something (its own message is a multi-line
+    HTTP body or a retry chain), and not taken for an answer: "no such model" or "no such run" went on as if it were
+    one (a check skipped, a duplicate version, a model logged away from its training run)."""
+    from lmforge.pipeline.tracking.mlflow_run import mlflow_uri
+
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    first = next((line.strip() for line in str(message).splitlines() if line.strip()), type(exc).__name__)
+    return TrackingUnreachableError(
+        f"MLflow at {mlflow_uri()} failed while {doing} ({first[:300]}); {outcome}: retry once it answers"
+    )
+
+
 def check_not_foreign(name: str) -> None:
     """Refuse a registered model name whose versions another project registered (no `lmforge.*` tag): on a shared
     MLflow server lmforge would add its version among theirs, move their @candidate to it, and judge it against
@@ -257,8 +272,12 @@ def check_not_foreign(name: str) -> None:
 
     try:
         versions = MlflowClient().search_model_versions(f"name = '{name}'")
-    except MlflowException:  # no such model yet (or an older server's answer): register creates it
-        return
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":  # no such model yet: register creates it
+            return
+        # Any other answer (a 503 while the server restarts, a refused connection) skipped the check silently, and
+        # the registration went on to add its version among another project's.
+        raise store_error(exc, f"checking whether registered model {name!r} belongs to another project") from exc
     foreign = sorted(int(v.version) for v in versions if not any(k.startswith("lmforge.") for k in (v.tags or {})))
     if foreign:
         shown = ", ".join(f"v{v}" for v in foreign[:5]) + (" …" if len(foreign) > 5 else "")
@@ -279,12 +298,21 @@ def _open_run(workspace: Path, lineage: L.Lineage) -> tuple[Any, str | None]:
 
     if lineage.mlflow_run_id:
         try:
-            status = mlflow.get_run(lineage.mlflow_run_id).info.status
-            return mlflow.start_run(run_id=lineage.mlflow_run_id), status
-        except MlflowException:
-            log.warning(
-                "MLflow run %s of %s is not in this store; starting a new run", lineage.mlflow_run_id, lineage.run_dir
-            )
+            training = mlflow.get_run(lineage.mlflow_run_id)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                # a store restarting is no "run not in this store": the model went to a new run, away from its
+                # training run's metrics, for good
+                raise store_error(exc, f"reopening MLflow run {lineage.mlflow_run_id}") from exc
+            training = None
+        if training is not None and training.info.lifecycle_stage != "deleted":
+            return mlflow.start_run(run_id=lineage.mlflow_run_id), training.info.status
+        log.warning(
+            "MLflow run %s of %s is %s; starting a new run",
+            lineage.mlflow_run_id,
+            lineage.run_dir,
+            "deleted" if training is not None else "not in this store",
+        )
     experiment_id = ensure_experiment(workspace)
     return mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{lineage.run_id}"), None
 
@@ -336,7 +364,9 @@ def _registered_before(
 
     try:
         same, newest = _versions_of(name, sha)
-    except MlflowException:
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":  # a 503 is no "not registered yet": that made a duplicate
+            raise store_error(exc, f"looking up the versions of {name!r}") from exc
         return None
     if not same:
         return None

@@ -10,10 +10,12 @@ run and logs each metric step once: the steps it recomputes after its last check
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +85,10 @@ def ensure_experiment(workspace: str | Path, name: str = EXPERIMENT) -> str:
     try:
         return mlflow.create_experiment(name, artifact_location=location)
     except mlflow.exceptions.MlflowException:  # created concurrently by another process
-        return mlflow.get_experiment_by_name(name).experiment_id
+        created = mlflow.get_experiment_by_name(name)
+        if created is None:  # it was not that (a 503, a read-only store): an AttributeError on None hid the reason
+            raise
+        return created.experiment_id
 
 
 def follow_workspace(workspace: str | Path, name: str = EXPERIMENT) -> None:
@@ -200,6 +205,17 @@ def last_steps(run_id: str) -> dict[str, int]:
     return {k: max(m.step for m in client.get_metric_history(run_id, k)) for k in keys}
 
 
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a Tracker method that calls the store inside the tracker's `guard` (see `Tracker.guard`)."""
+
+    @functools.wraps(method)
+    def call(self: Tracker, *args: Any, **kwargs: Any) -> Any:
+        with self.guard():
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 class Tracker:
     """One MLflow run, driven by rank 0 (every method is a no-op when `enabled` is false)."""
 
@@ -217,7 +233,11 @@ class Tracker:
         """Per metric, the last step the continued MLflow run already holds (empty for a new run)."""
         self._history_runs: list[str] = []
         """The runs `history` reads, oldest first: the forks this run comes from, then the run itself."""
+        self.guard: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+        """Entered around every call into the store: training sets it to hold a stop signal until the call returns
+        (`signals.StopSignals.deferred`); an interrupt inside a SQLite write broke the store's session."""
 
+    @_guarded
     def start(
         self,
         *,
@@ -265,6 +285,7 @@ class Tracker:
             raise
         return self.run_id
 
+    @_guarded
     def history(self, key: str, up_to: int) -> list[tuple[int, float]]:
         """(step, value) of metric `key` the run already holds, up to step `up_to`, one per step in step order (a step
         logged twice keeps its last value): what a continued run logged before it was resumed.
@@ -301,6 +322,7 @@ class Tracker:
             if k not in self._logged_to or step > self._logged_to[k]
         ]
 
+    @_guarded
     def flush(self) -> None:
         """Send the buffered metrics. A store that does not answer (a server restarting) is no reason to stop a
         training run: what it did not take stays buffered, is sent at the next flush, and the outage is logged once.
@@ -330,6 +352,7 @@ class Tracker:
             log.warning("MLflow at %s answers again; the buffered metrics were sent", mlflow_uri())
             self._outage = False
 
+    @_guarded
     def log_loss_plot(self, train: list[tuple[int, float]], val: list[tuple[int, float]]) -> None:
         """A loss-curve PNG artifact (matplotlib, Agg backend: no display needed)."""
         if not self.enabled or not train:
@@ -353,6 +376,7 @@ class Tracker:
         finally:
             plt.close(fig)
 
+    @_guarded
     def log_samples(self, prompts: list[str], completions: list[str], step: int) -> None:
         """Generated text for fixed prompts, as an MLflow table artifact (model output, not training data)."""
         if not self.enabled or not prompts:
@@ -370,6 +394,7 @@ class Tracker:
         except Exception as exc:  # noqa: BLE001 - MlflowException, or the HTTP/artifact store's own errors
             log.warning("MLflow at %s did not take an artifact of run %s (%s)", mlflow_uri(), self.run_id, exc)
 
+    @_guarded
     def end(self, status: str = "FINISHED") -> None:
         if not self.enabled or self.run_id is None:
             return

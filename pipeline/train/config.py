@@ -139,7 +139,12 @@ class TrackingConfig:
             "train.tracking.sample_tokens",
             f"must be an integer in [0, {SAMPLE_TOKENS_MAX}] (0 logs no samples), got {self.sample_tokens!r}",
         )
-        check(bool(self.experiment), "train.tracking.experiment", "must not be empty")
+        # MLflow refuses only "": "   " became an experiment of its own, shown as a blank name in the UI.
+        check(
+            isinstance(self.experiment, str) and bool(self.experiment.strip()),
+            "train.tracking.experiment",
+            f"must be a name that is not empty or only spaces, got {self.experiment!r}",
+        )
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)

@@ -104,7 +104,8 @@ def summarize(nll: np.ndarray, scored: np.ndarray, shards: list[_Shard]) -> dict
         loss = total / count if count else float("nan")
         return {
             "loss": loss,
-            "ppl": math.exp(loss) if count else float("nan"),
+            # a finite loss past ~709 nats (a diverged model's) overflowed math.exp: an OverflowError traceback
+            "ppl": (math.exp(loss) if loss < 709.0 else math.inf) if count else float("nan"),
             "bpb": total / math.log(2) / nbytes if nbytes else float("nan"),
             "nll": total,
             "tokens": count,
@@ -189,6 +190,14 @@ def evaluate(
     finally:
         model.train(was_training)
     out = summarize(np.concatenate(nll_parts), np.concatenate(scored_parts), shards)
+    if not out["tokens"]:
+        # NaN loss/bpb came back as if it were a result: the registry called it weights that are not finite
+        raise InputError(
+            shards_dir,
+            f"the {split} split holds no token to score ({sum(len(s.tokens) for s in shards)} token(s) in "
+            f"{len(shards)} shard(s); a window needs 2 of one shard): rebuild the shards with more text or a larger "
+            "shards.val_fraction",
+        )
     out.update(batches=batches, split=split, seq_len=seq_len)
     if max_batches is not None and any(end < len(s.tokens) for end, s in zip(scored_to, shards, strict=True)):
         out["scored_to"] = scored_to  # a part of the split: `unigram_baseline(scored_to=…)` scores the same part

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -35,6 +37,21 @@ class StopSignals:
         self.closing = False
         self._pending: list[int] = []
         self._previous: dict[int, Any] = {}
+        self._deferring = 0
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A signal that arrives inside waits until the block is left, then raises `Stopped` there. For calls into
+        the tracking store: raised inside one (a SQLite `log_batch`), it left the store's session broken, so ending
+        the run failed too and it stayed RUNNING."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+        if not self._deferring and self._pending and not self.closing:
+            self.closing = True
+            raise Stopped(self._pending.pop(0))
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
@@ -52,6 +69,9 @@ class StopSignals:
             raise Stopped(self._pending[0])
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._deferring and not self.closing:
+            self._pending.append(signum)  # raised when the store call returns (`deferred`)
+            return
         if self.closing:
             log.warning("%s: the run is being closed; it stops once that is done", signal.Signals(signum).name)
             self._pending.append(signum)

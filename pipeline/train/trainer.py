@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from lmforge.pipeline.configuring import to_dict
+from lmforge.pipeline.curate.inputs import safe_name
 from lmforge.pipeline.digest import code_version
 from lmforge.pipeline.errors import LmforgeError
 from lmforge.pipeline.stage import is_done, write_manifest
@@ -279,7 +280,11 @@ class Trainer:
         if is_done(self.run_dir) and self.state.step >= self.config.max_steps and not self._forks():
             return self._result(None, None)
         with StopSignals() as signals:
-            return self._fit(until, signals)
+            self.tracker.guard = signals.deferred
+            try:
+                return self._fit(until, signals)
+            finally:
+                self.tracker.guard = contextlib.nullcontext
 
     def _forks(self) -> bool:
         """Whether this finished run folder is a copy (see `_copied_from`), on every rank as rank 0 found it: a copy
@@ -349,6 +354,8 @@ class Trainer:
         finally:
             signals.closing = True
             self.tracker.end(status)
+            if status != "FINISHED":
+                self._mark_stopped(status.lower())
         return self._result(loss, val)
 
     # -- records ----------------------------------------------------------------------------------------------------
@@ -385,7 +392,9 @@ class Trainer:
             **copied_from,
             "lmforge.shards": self.shards_id,
             "lmforge.tokenizer": str(self.tokenizer["id"]),
-            "lmforge.run_dir": str(self.run_dir.resolve()),
+            # redacted like a manifest's paths (an address in a folder name): nothing reads this tag back, and a
+            # registration sets its own (`lineage.tags`: `lineage --verify` finds folders by it)
+            "lmforge.run_dir": safe_name(str(self.run_dir.resolve())),
             "lmforge.world_size": str(self.world.world_size),
             "lmforge.git_sha": str(code_version()["git_sha"]),
             "lmforge.model_kind": self.config.model.kind,
@@ -439,7 +448,7 @@ class Trainer:
             recorded,
             run_id,
         )
-        return None, {"lmforge.copied_from": str(recorded), "lmforge.copied_from_mlflow_run": str(run_id)}
+        return None, {"lmforge.copied_from": safe_name(str(recorded)), "lmforge.copied_from_mlflow_run": str(run_id)}
 
     def _copied_from(self, info: dict[str, Any], store: str | None = None) -> Path | None:
         """The run folder this one is a copy of, per its run.json `info`: the folder run.json was written in still
@@ -498,6 +507,22 @@ class Trainer:
                 "world_size": self.world.world_size,
             },
         )
+
+    def _mark_stopped(self, status: str) -> None:
+        """rank 0: run.json says "killed" (a signal, Ctrl-C, `until`) or "failed" (an exception) instead of "running",
+        which it kept for good, as if the run were still training. A run.json that says otherwise (this attempt
+        stopped before marking it running) stays as it was. A SIGKILL leaves "running": nothing of the process is left
+        to write it."""
+        if not self.world.is_main:
+            return
+        try:
+            info = self.read_run_json(self.run_dir)
+            if info.get("status") != "running":
+                return
+            info.update({"status": status, "step": self.state.step})
+            self._write_run_json(info)
+        except (OSError, ValueError) as exc:  # a full disk must not hide the error that stopped the run
+            log.warning("%s: could not mark run.json %s (%s)", self.run_dir, status, exc)
 
     def _val_size(self) -> dict[str, int]:
         """What the final val loss averages over: a small val split scores fewer tokens than eval_batches asks."""

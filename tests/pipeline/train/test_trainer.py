@@ -70,7 +70,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(shards_dir: Pa
     assert [p.name for p in list_checkpoints(run_dir)] == ["step-00000005"]
     good = torch.load(list_checkpoints(run_dir)[-1] / "model.pt", weights_only=True)
     assert all(torch.isfinite(t).all() for t in good.values())
-    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"  # not marked finished
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"  # not marked finished
 
 
 def test_a_val_split_too_small_to_evaluate_fails_before_training(shards_dir: Path, tmp_path: Path) -> None:
