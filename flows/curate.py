@@ -13,7 +13,7 @@ from prefect.futures import as_completed
 
 from lmforge.flows.progress import progress_bar
 from lmforge.pipeline.config import LmforgeConfig, load_config
-from lmforge.pipeline.curate.inputs import InputUnit
+from lmforge.pipeline.curate.inputs import InputUnit, safe_name
 from lmforge.pipeline.curate.process import UnitCurator, UnitResult, finished_result, unit_result_path
 from lmforge.pipeline.curate.snapshot import check_strict, finalize_snapshot, index_pending, make_plan
 from lmforge.pipeline.digest import digest
@@ -47,25 +47,33 @@ def _unit_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     return f"curate-{digest([work_dir, unit_digest])}"
 
 
+def unit_run_name(parameters: dict[str, Any]) -> str:
+    """`curate-<source>-<digest>`, the source as the snapshot holds it (`safe_name`): a task run's name is stored in
+    Prefect's database, and `--input jane@example.org=data.jsonl` (or a folder named after a person) must not be."""
+    return f"curate-{safe_name(parameters['unit']['source'])}-{parameters['unit_digest'][:12]}"
+
+
 @task(
     name="curate-file",
     retries=1,
     cache_key_fn=_unit_cache_key,
     persist_result=True,
     result_serializer="json",
-    task_run_name="curate-{unit[source]}-{unit_digest:.12}",
+    task_run_name=unit_run_name,
 )
 def curate_unit_task(unit: dict, unit_digest: str, snapshot_id: str, work_dir: str, config: dict) -> dict:
     cfg = load_config(overrides=config)
     result = _curator(cfg).curate_unit(InputUnit.from_dict(unit), unit_digest, Path(work_dir))
     get_run_logger().info(
         "%s: %d in, %d kept, %d rejected",
-        Path(unit["path"]).name,
+        safe_name(Path(unit["path"]).name),  # a file's name is its source's name (`jane@example.org.jsonl`)
         sum(result.docs_in.values()),
         sum(result.kept.values()),
         sum(sum(r.values()) for r in result.rejected.values()),
     )
-    return result.to_dict()
+    out = result.to_dict()  # Prefect persists it: the unit's source as the snapshot holds it
+    out["unit"] = {**out["unit"], "source": safe_name(out["unit"]["source"])}
+    return out
 
 
 @task(name="dedup-signatures", retries=1, task_run_name="signatures-{part_index}")

@@ -33,12 +33,16 @@ def curate_report_markdown(snapshot_id: str, stats: dict[str, Any]) -> str:
 
 
 def source_rows(stats: dict[str, Any], top: int = TOP_SOURCES) -> list[dict[str, Any]]:
-    """One row per source, largest first; past `top`, the rest are summed into one `(N other sources)` row."""
+    """One row per source, largest first; past `top`, the rest are summed into one `(N other sources)` row. Sources
+    as the snapshot holds them (`safe_name`): a manifest an older lmforge wrote, which a skipped run reports, may name
+    a source after a person's address."""
+    from lmforge.pipeline.curate.inputs import safe_name
+
     rows = []
     for src, e in stats.get("by_source", {}).items():
         rows.append(
             {
-                "source": src,
+                "source": safe_name(src),
                 "docs_in": e["docs_in"],
                 "kept": e["kept"],
                 "rejected": sum(e["rejected"].values()),

@@ -8,8 +8,10 @@ folder with a manifest is always complete, and a re-run with the same id is a no
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import os
+import re
 import shutil
 import socket
 import uuid
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Folder names under the workspace, one per stage kind.
 KINDS = ("snapshots", "tokenizers", "shards", "runs")
+_ID_NAME = re.compile(r"[0-9A-Za-z_-]+")
+"""What a stage folder's name can be: an id (`stage_id`'s hex digest). A copy the user made beside it (`<id>.bak`,
+`<id> (copy)`, `<id>~`) is none."""
 
 
 def stage_id(inputs: dict[str, Any], params: dict[str, Any]) -> str:
@@ -46,10 +51,25 @@ def is_done(folder: str | Path) -> bool:
 def finished(root: Path) -> list[Path]:
     """The finished stage folders directly under `root`, by name. A build's temporary `.tmp-…` folder holds its
     manifest just before it is renamed (and for ever, when the process was killed right then): it is not an output,
-    and an id it stood for would name nothing once renamed or swept."""
+    and an id it stood for would name nothing once renamed or swept. Nor is a folder whose name is no id, or whose
+    manifest names another id: a user's backup copy (`<id>.bak`, `<id>-old`) was found by the id's prefix, or made
+    it ambiguous."""
     if not root.is_dir():
         return []
-    return sorted(d for d in root.iterdir() if not d.name.startswith(".") and d.is_dir() and is_done(d))
+    return sorted(d for d in root.iterdir() if _ID_NAME.fullmatch(d.name) and d.is_dir() and is_done(d) and _own(d))
+
+
+def _own(folder: Path) -> bool:
+    """Whether the manifest in `folder` is of the stage the folder is named after. One that cannot be read counts
+    (reading it later says what is wrong with it, rather than the stage being "not found")."""
+    try:
+        recorded = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8")).get("id")
+    except (OSError, ValueError, AttributeError):
+        return True
+    if recorded == folder.name:
+        return True
+    log.debug("%s: its manifest is of stage %r, not %r (a copy?); not taken as a stage", folder, recorded, folder.name)
+    return False
 
 
 def find_stage(workspace: str | Path, kind: str, id_or_path: str) -> Path:

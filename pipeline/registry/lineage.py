@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmforge.pipeline.curate.inputs import safe_name
 from lmforge.pipeline.digest import code_version, sha256_file
 from lmforge.pipeline.errors import LmforgeError, NotFoundError
 from lmforge.pipeline.stage import find_stage, verify_files
@@ -35,6 +37,8 @@ CURATED_TAG = "lmforge.curated_workspace"
 since (with raw inputs inside it) by the time of registration: the snapshot manifest's raw paths are under it."""
 #: Raw unit kinds whose files are read (and so move along with a moved workspace); the others' digest is of the path.
 _READ_KINDS = ("jsonl", "parquet", "text", "textdir")
+_REDACTED_SUFFIX = re.compile(r"~[0-9a-f]{8}$")
+"""The digest `curate.inputs.safe_name` appends to a name or path it redacted (`/data/<EMAIL>/a.jsonl~1f0c6a2e`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,20 +113,6 @@ def dedup_counts(snapshot: Stage) -> dict[str, int]:
     return {str(k): v for k, v in sorted(raw.items()) if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def safe_source(name: str) -> str:
-    """A raw input's source name as curation writes it into the snapshot (`<EMAIL>~1f0c6a2e` for a name holding
-    personal data, e.g. `--input jane@example.org=data.jsonl`): the snapshot manifest keeps the name as given, and
-    lineage.json is an MLflow artifact."""
-    import hashlib
-
-    from lmforge.pipeline.privacy import Redactor
-
-    redacted = Redactor().redact(name)
-    if not redacted.counts:
-        return name
-    return f"{redacted.text}~{hashlib.blake2b(name.encode('utf-8', 'surrogatepass'), digest_size=4).hexdigest()}"
-
-
 def _stage(workspace: Path, kind: str, id_: str | None) -> Stage:
     if not id_:
         return Stage(kind, "unknown", None)
@@ -156,7 +146,7 @@ def collect(run_dir: Path, checkpoint: Path, workspace: Path | None = None) -> L
         tags_now = {"lmforge.workspace": str(workspace), CURATED_TAG: str(curated_in)} if curated_in else {}
         raw = [
             {
-                "source": safe_source(str(u.get("source"))),
+                "source": safe_name(str(u.get("source"))),  # already safe in new manifests; older held it raw
                 "kind": str(u.get("kind")),
                 "path": str(raw_unit_now(u, cwd, tags_now, None)["path"]) if curated_in else str(u.get("path")),
                 "sha256": str(u.get("sha256")),
@@ -239,12 +229,16 @@ def tags(lineage: Lineage, metrics: dict[str, float], flow_run: dict[str, str | 
     return out
 
 
-def verify(version_tags: dict[str, str], workspace: str | Path | None = None) -> tuple[int, list[str]]:
+def verify(
+    version_tags: dict[str, str], workspace: str | Path | None = None, notes: list[str] | None = None
+) -> tuple[int, list[str]]:
     """Re-hash the packaged model, the checkpoint weights, every file of the run/shards/tokenizer/snapshot folders
     (each manifest against the sha256 registered) and the raw inputs. `workspace`: where the workspace is now, when
     it was moved since registration (recorded paths that are gone are looked up there).
 
-    Returns (files checked, one line per problem); no problems means the chain is intact.
+    Returns (files checked, one line per problem); no problems means the chain is intact. What could not be checked
+    and is no sign of tampering (a raw input whose path the manifest records redacted) is a note: logged, appended
+    to `notes` when given, neither a problem nor a file checked.
     """
     tags = version_tags
     checked, problems = verify_package(tags, workspace)
@@ -269,10 +263,36 @@ def verify(version_tags: dict[str, str], workspace: str | Path | None = None) ->
         exts = snapshot_manifest.params.get("curate", {}).get("text_extensions", [".txt", ".md"])
         cwd = snapshot_manifest.inputs.get("cwd")
         for unit in snapshot_manifest.inputs.get("units", []):
+            if (note := redacted_note(unit, cwd)) is not None:
+                log.info("%s", note)
+                if notes is not None:
+                    notes.append(note)
+                continue
             checked += 1
             if (problem := verify_raw(raw_unit_now(unit, cwd, tags, workspace), exts, cwd)) is not None:
                 problems.append(problem)
     return checked, problems
+
+
+def redacted_note(unit: dict[str, Any], cwd: str | None) -> str | None:
+    """The note for a raw input whose path the snapshot manifest records redacted (`curate.inputs.safe_name`: a
+    folder named after a person's address, `/data/<EMAIL>/a.jsonl~1f0c6a2e`), else None. Such a path names no file,
+    so the input cannot be re-hashed from the manifest; that is what privacy asks, not a sign of tampering (the
+    manifest holding its digest is itself pinned by the sha256 registered). A path as given that merely looks so,
+    and is there, is re-hashed as any other."""
+    from lmforge.pipeline.privacy.placeholders import PLACEHOLDER_RE
+
+    recorded = str(unit.get("path"))
+    if not (PLACEHOLDER_RE.search(recorded) and _REDACTED_SUFFIX.search(recorded)):
+        return None
+    path = _raw_path(unit, cwd)
+    if path.exists():
+        return None
+    return (
+        f"{path}: not re-hashed: the snapshot manifest records this {unit.get('kind')} input's path redacted, as it "
+        f"held personal data, so the file cannot be found from the manifest (its digest {str(unit.get('sha256'))[:12]}… "
+        "is pinned with the manifest)"
+    )
 
 
 def raw_unit_now(unit: dict[str, Any], cwd: str | None, tags: dict[str, str], workspace: str | Path | None) -> dict:

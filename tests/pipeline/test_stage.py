@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -104,3 +105,35 @@ def test_temporary_folders_are_no_stage_outputs(tmp_path):
     assert find_stage(tmp_path, "snapshots", "s") == tmp_path / "snapshots" / "s1"
     with pytest.raises(NotFoundError, match=r"known: s1\)$"):
         find_stage(tmp_path, "snapshots", ".tmp")
+
+
+def _stage(root, name, id_=None):
+    folder = root / name
+    folder.mkdir(parents=True)
+    write_manifest(folder, format="test", id_=id_ or name, inputs={}, params={}, stats={})
+    return folder
+
+
+def test_a_backup_copy_of_a_stage_is_neither_found_nor_makes_its_id_ambiguous(tmp_path):
+    """`cp -r shards/<id> shards/<id>.bak`: the copy matched the id as a prefix, so the id was "ambiguous"; alone (the
+    original removed), the copy was taken for the stage."""
+    sid = "0123456789abcdef"
+    real = _stage(tmp_path / "shards", sid)
+    for copy in (f"{sid}.bak", f"{sid}-old", f"{sid} (copy)"):
+        _stage(tmp_path / "shards", copy, id_=sid)
+    assert find_stage(tmp_path, "shards", sid) == real
+    assert find_stage(tmp_path, "shards", sid[:6]) == real
+    assert latest_stage(tmp_path, "shards") == real
+    shutil.rmtree(real)
+    with pytest.raises(NotFoundError, match=r"no finished shard '0123456789abcdef'"):
+        find_stage(tmp_path, "shards", sid)
+    assert latest_stage(tmp_path, "shards") is None
+
+
+def test_a_folder_named_like_an_id_whose_manifest_is_of_another_stage_is_no_stage(tmp_path):
+    """A stage folder renamed (`mv <id> <other-id>`): its files are the other stage's; the id it is named by names
+    nothing. The stage's own path still opens it (the user named that folder)."""
+    renamed = _stage(tmp_path / "snapshots", "aaaaaaaaaaaaaaaa", id_="bbbbbbbbbbbbbbbb")
+    with pytest.raises(NotFoundError):
+        find_stage(tmp_path, "snapshots", "aaaa")
+    assert find_stage(tmp_path, "snapshots", str(renamed)) == renamed

@@ -34,3 +34,27 @@ def test_lineage_names_the_workspace_the_snapshot_was_curated_in(tmp_path: Path)
     proc = lmforge("lineage", f"models:/lmforge/{registered.version}", "--workspace", str(new), env={})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"  curated in workspace {curated_in}, moved to {new.resolve()} before registration" in proc.stdout
+
+
+def test_verify_prints_a_note_for_a_raw_input_whose_path_was_redacted(tmp_path: Path) -> None:
+    """The raw corpus lies in a folder named after an address, which the snapshot manifest records redacted: verify
+    cannot re-hash it from there, says so on a NOTE line, and the chain still verifies (exit 0)."""
+    import mlflow
+
+    chain = build_chain(tmp_path / "jane.lineage15@example.org")
+    run = train_run(chain, "noted", 3)
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    try:
+        with tracking(chain.workspace):
+            use_tracking(chain.workspace)
+            registered = register(chain.workspace, run, RegistryConfig(smoke_tokens=0, eval_max_batches=1))
+    finally:
+        from lmforge.pipeline.tracking.mlflow_run import point_mlflow
+
+        point_mlflow(*before)
+    ref = f"models:/lmforge/{registered.version}"
+    proc = lmforge("lineage", ref, "--verify", "--workspace", str(chain.workspace), env={})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    notes = [line for line in proc.stdout.splitlines() if line.startswith("NOTE ")]
+    assert len(notes) == 1 and "redacted" in notes[0] and "jane.lineage15" not in notes[0], proc.stdout
+    assert "MISMATCH" not in proc.stdout and "verify: OK" in proc.stdout
