@@ -6,10 +6,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmforge.pipeline.configuring import expand_dotted, from_dict, merge, read_config_file, to_dict
+from lmforge.pipeline.configuring import (
+    Origins,
+    attributed,
+    expand_dotted,
+    from_dict,
+    merge,
+    read_config_file,
+    to_dict,
+)
 from lmforge.pipeline.curate.config import CurateConfig, SourceConfig
 from lmforge.pipeline.curate.filters.config import FiltersConfig
 from lmforge.pipeline.dedup.config import DedupConfig
+from lmforge.pipeline.errors import ConfigError
 from lmforge.pipeline.privacy.config import PrivacyConfig
 from lmforge.pipeline.registry.config import RegistryConfig
 from lmforge.pipeline.tokenize.config import ShardsConfig, TokenizerConfig
@@ -39,14 +48,23 @@ _PARTIAL: dict[tuple[type, str], type] = {(SourceConfig, "filters"): FiltersConf
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> LmforgeConfig:
     """Defaults, then the TOML, YAML or JSON file at `path` (if any), then `overrides`; unknown fields are errors.
 
+    An error names a value from the file after the file (`run.toml.dedup.margin`), one from `overrides` as such
+    (`override dedup.threshold`), and a default checked against an override as a default (`dedup.margin
+    (default)`): a bad `--threshold` was blamed on the file.
     Dotted keys (`train.optim.lr`, in a file or in `overrides`) mean the nested field, as TOML's unquoted ones do.
     """
-    where = str(path) if path else "config"
-    data: dict[str, Any] = expand_dotted(read_config_file(path), LmforgeConfig, where, _PARTIAL) if path else {}
-    if overrides:
-        data = merge(data, expand_dotted(overrides, LmforgeConfig, "overrides", _PARTIAL))
-    config = from_dict(LmforgeConfig, data, where=where)
-    _check_source_filters(config, where)
+    where = "config"
+    from_file: dict[str, Any] = (
+        expand_dotted(read_config_file(path), LmforgeConfig, str(path), _PARTIAL) if path else {}
+    )
+    given = expand_dotted(overrides, LmforgeConfig, "overrides", _PARTIAL) if overrides else {}
+    try:
+        config = from_dict(LmforgeConfig, merge(from_file, given), where=where)
+        _check_source_filters(config, where)
+    except ConfigError as exc:
+        if not path:  # one source: "config.train.max_steps" is unambiguous
+            raise
+        raise ConfigError(attributed(str(exc), where, Origins(str(path), from_file, given))) from exc
     return config
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import json
@@ -401,3 +402,89 @@ def check(condition: bool, where: str, message: str) -> None:
     """`__post_init__` helper: raise a ConfigError naming the field when `condition` is false."""
     if not condition:
         raise ConfigError(f"{where}: {message}")
+
+
+def _held(data: Any, path: str) -> Any:
+    """What `data` (a config dict) sets at dotted `path` (`[i]` indices allowed): the value there, the value of the
+    key that encloses `path` (a list, a scalar in the way), or `_UNSET`. Keys are matched longest first, since the
+    names in a table of names may hold dots (`curate.sources."example.com"`)."""
+    if not path:
+        return data
+    if not isinstance(data, dict):
+        return data  # set whole here: `path` is inside it
+    for key in sorted(data, key=lambda k: -len(str(k))):
+        name = str(key)
+        if path == name:
+            return data[key]
+        if path.startswith(name) and path[len(name)] in ".[":
+            return _held(data[key], path[len(name) :].removeprefix("."))
+    return _UNSET
+
+
+_UNSET = object()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Origins:
+    """Where the values of one `load_config` came from: a config file's tables, then overrides (which win)."""
+
+    path: str
+    """The config file, as named in messages."""
+    file: dict[str, Any]
+    overrides: dict[str, Any]
+
+    def of(self, field: str) -> tuple[str, ...]:
+        """The sources that set `field` (or part of it, for a table): "overrides", "file", both, or none (default)."""
+        over = _held(self.overrides, field)
+        if over is not _UNSET and not isinstance(over, dict):
+            return ("overrides",)  # replaces whatever the file held there
+        found = () if over is _UNSET else ("overrides",)
+        return found + (() if _held(self.file, field) is _UNSET else ("file",))
+
+    def label(self, field: str, origins: tuple[str, ...]) -> str:
+        """`field` named by where its value came from: `run.toml.dedup.margin`, `override dedup.threshold`, or
+        `dedup.margin (default)` when neither set it."""
+        names = {"file": f"{self.path}.{field}" if field else self.path, "overrides": f"override {field}".rstrip()}
+        return " and ".join(names[o] for o in origins) if origins else f"{field} (default)"
+
+
+def attributed(message: str, root: str, origins: Origins) -> str:
+    """A ConfigError message from `from_dict(..., where=root)` with its field named by the origin of its value.
+
+    `from_dict` named every field after the config file, so a bad value given on the command line
+    (`lmforge dedup --config run.toml --threshold 0.05`) was blamed on the file ("run.toml.dedup.margin: ..."). A
+    check that compares fields (margin against threshold) names each other field it mentions by its origin too, when
+    that differs ("override dedup.threshold vs dedup.margin (default): ..."), a value someone set first.
+    """
+    key, sep, rest = message.partition(": ")
+    if not sep or " " in key or not (key == root or key.startswith((f"{root}.", f"{root}["))):
+        return f"{origins.path}: {message}"
+    field = key[len(root) :].removeprefix(".")
+    unknown = re.match(r"unknown field\(s\) (\[.*?\])", rest)
+    if unknown:  # the section is named; where its misspelt keys came from says which source to fix
+        try:
+            names = ast.literal_eval(unknown.group(1))
+        except (ValueError, SyntaxError):
+            names = []
+        found = tuple(dict.fromkeys(o for n in names for o in origins.of(f"{field}.{n}".lstrip("."))))
+        return f"{origins.label(field, found or origins.of(field))}: {rest}"
+    own = origins.of(field)
+    parent, _, leaf = field.rpartition(".")
+    siblings = set()
+    for data in (origins.file, origins.overrides):
+        held = _held(data, parent)
+        if isinstance(held, dict):
+            siblings.update(str(k) for k in held)
+    partners = []
+    for name in sorted(siblings - {leaf}):
+        sibling = f"{parent}.{name}" if parent else name
+        theirs = origins.of(sibling)
+        mentioned = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)|\b{re.escape(sibling)}\b", rest)
+        if theirs and theirs != own and mentioned:
+            partners.append((sibling, theirs))
+    if "overrides" not in own and not any("overrides" in theirs for _, theirs in partners):
+        return f"{origins.label(field, ('file',))}: {rest}"  # the file's config, its defaults included
+    # a value set by the user is what to fix: it comes first, before a default it was compared with
+    named = [origins.label(sibling, theirs) for sibling, theirs in partners]
+    names = [origins.label(field, own), *named] if own else [*named, origins.label(field, own)]
+    return f"{' vs '.join(names)}: {rest}"

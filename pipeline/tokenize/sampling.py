@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lmforge.pipeline.digest import sha256_file
 from lmforge.pipeline.errors import InputError, IntegrityError, LmforgeError
 from lmforge.schemas.manifest import Manifest
 from lmforge.schemas.snapshot import SNAPSHOT_FORMAT
@@ -50,8 +51,10 @@ def snapshot_files(snapshot_dir: Path) -> list[Path]:
     snapshot is an InputError.
 
     The manifest, not a listing of `data/`, says what the snapshot is: a folder copied in part (or a file cut short)
-    must fail here, not give a tokenizer or shards of some of the documents under the whole snapshot's id. Sizes
-    are cheap to check; a file damaged in place fails when it is read (`open_part`)."""
+    must fail here, not give a tokenizer or shards of some of the documents under the whole snapshot's id. Each
+    file's sha256 is checked too (once per process while its size and mtime stay the same): a byte changed in place
+    mostly still decodes (Parquet pages carry no checksum by default), and shards of the changed text were built
+    under the snapshot's id."""
     snapshot_dir = Path(snapshot_dir)
     manifest = Manifest.read(snapshot_dir)
     if manifest.format != SNAPSHOT_FORMAT:
@@ -68,10 +71,38 @@ def snapshot_files(snapshot_dir: Path) -> list[Path]:
                 f"{path}: {size} bytes, the snapshot manifest says {entry.bytes}; the file was cut short or changed: "
                 "copy it again or re-run curate"
             )
+        _check_sha256(path, entry.sha256)
         files.append(path)
     if not files:
         raise InputError(snapshot_dir, _why_empty(snapshot_dir))
     return sorted(files)
+
+
+class ChangedPart(IntegrityError, InputError):
+    """A snapshot data file whose bytes are not those its manifest lists: stored data that fails its digest
+    (IntegrityError) and an input file of this stage, named as such (InputError, which a damaged file that could
+    not be read was before its digest was checked)."""
+
+
+#: Files whose digest matched their manifest, by (path, size, mtime): a stage reads the snapshot's file list several
+#: times (sample, training, report, plan), and hashing is a read of the whole snapshot.
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+def _check_sha256(path: Path, expected: str) -> None:
+    if not expected:  # a manifest that lists no digest for the file: the size check is all there is
+        return
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if _VERIFIED.get(key) == expected:
+        return
+    if sha256_file(path) != expected:
+        raise ChangedPart(
+            path,
+            "cannot read it as the snapshot manifest lists it (its sha256 differs: the file was changed or damaged "
+            "after the snapshot was written); is the snapshot intact? Copy it again or re-run curate",
+        )
+    _VERIFIED[key] = expected
 
 
 @contextmanager
