@@ -3,6 +3,7 @@ what is wrong and what to do (exit 2), and nothing already built is lost or made
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -121,7 +122,10 @@ def test_a_file_of_a_stage_is_named_as_a_file_with_its_folder(shards_ws: Path, c
 
 
 def test_an_ambiguous_prefix_lists_what_it_matches(shards_ws: Path, capsys) -> None:
-    shutil.copytree(shards_ws / "shards" / "shards0000000000", shards_ws / "shards" / "shards0000000001")
+    other = shards_ws / "shards" / "shards0000000001"
+    shutil.copytree(shards_ws / "shards" / "shards0000000000", other)
+    manifest = json.loads((other / "manifest.json").read_text(encoding="utf-8"))
+    (other / "manifest.json").write_text(json.dumps({**manifest, "id": other.name}), encoding="utf-8")  # a stage
     code, _, err = run(["train", "--shards", "shards", "--workspace", str(shards_ws)], capsys)
     assert code == 2
     assert "ambiguous" in err and "shards0000000000, shards0000000001" in err
