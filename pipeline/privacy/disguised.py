@@ -58,7 +58,7 @@ def find_disguised_emails(text: str) -> Iterator[Hit]:
         yield from _across_tags(text)
     if "@" in text and "\n" in text:
         yield from _across_breaks(text)
-    if not text.isascii() and _HAS_MARK.search(text):
+    if not text.isascii() and ("@" in text or "\uff20" in text or "\ufe6b" in text) and _HAS_MARK.search(text):
         twin = _MARK_DOT.sub(".", text).translate(_TWINS)
         for start, end, kind in detectors.find_emails(twin):
             if _HAS_MARK.search(text, start, end):
@@ -102,11 +102,28 @@ def _across_tags(text: str) -> Iterator[Hit]:
             yield first, last, kind
 
 
+def _around_ats(text: str) -> list[tuple[int, int]]:
+    """Disjoint windows of `text` around its '@'s that hold every break `_across_breaks` keeps: a local part's run
+    (with its break) ends within ~90 characters before its '@', a domain's within ~280 after it. Searching only
+    there keeps a long page of code with a decorator from being scanned whole."""
+    windows: list[tuple[int, int]] = []
+    at = text.find("@")
+    while at != -1:
+        lo, hi = max(0, at - 96), min(len(text), at + 288)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], hi)
+        else:
+            windows.append((lo, hi))
+        at = text.find("@", at + 1)
+    return windows
+
+
 def _across_breaks(text: str) -> Iterator[Hit]:
     """The addresses in `text` without the line breaks `_WRAP` finds, mapped back: only those a break was inside."""
     breaks = [
         m.span()
-        for m in _WRAP.finditer(text)
+        for lo, hi in _around_ats(text)
+        for m in _WRAP.finditer(text, lo, hi)
         if text[m.start() - 1] == "@"
         or _DOMAIN_BEFORE.search(text, max(0, m.start() - 256), m.start())
         or _LOCAL_AFTER.match(text, m.end())
