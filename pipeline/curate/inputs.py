@@ -9,9 +9,13 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lmforge.pipeline.digest import digest, sha256_file
 from lmforge.pipeline.errors import InputError
+
+if TYPE_CHECKING:
+    from lmforge.pipeline.privacy import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -223,13 +227,25 @@ def safe_name(name: str) -> str:
     gives such a source in the snapshot's rows (`UnitCurator.safe_source`). `--input jane@example.org=data.jsonl`
     or a folder named after a person's address must not reach the lineage (manifests are MLflow artifacts). A safe
     name is its own safe name, so a manifest's units can be digested again (`unit_digest`, lineage's verify)."""
+    return redacted_name(name, _default_redactor()) or name
+
+
+def redacted_name(name: str, redactor: Redactor) -> str | None:
+    """`name` redacted by `redactor` with a digest of the original appended (`<EMAIL>~1f0c6a2e`: two such names stay
+    apart), or None when it holds no personal data."""
     from lmforge.pipeline.curate.clean import fix_surrogates
+
+    redacted = redactor.redact(fix_surrogates(name))
+    if not redacted.counts:
+        return None
+    return f"{redacted.text}~{hashlib.blake2b(name.encode('utf-8', 'surrogatepass'), digest_size=4).hexdigest()}"
+
+
+@lru_cache(maxsize=1)
+def _default_redactor() -> Redactor:
     from lmforge.pipeline.privacy import Redactor
 
-    redacted = Redactor().redact(fix_surrogates(name))
-    if not redacted.counts:
-        return name
-    return f"{redacted.text}~{hashlib.blake2b(name.encode('utf-8', 'surrogatepass'), digest_size=4).hexdigest()}"
+    return Redactor()
 
 
 def unit_digest(unit: InputUnit) -> str:

@@ -30,7 +30,7 @@ from lmforge.pipeline.curate.filters import build_filters
 from lmforge.pipeline.curate.filters.base import Filter
 from lmforge.pipeline.curate.filters.config import FiltersConfig
 from lmforge.pipeline.curate.gc_pause import gc_paused
-from lmforge.pipeline.curate.inputs import InputUnit
+from lmforge.pipeline.curate.inputs import InputUnit, redacted_name
 from lmforge.pipeline.curate.langid import LanguageId
 from lmforge.pipeline.curate.readers import RawRecord, RecordReader
 from lmforge.pipeline.privacy import Redactor
@@ -198,12 +198,8 @@ class UnitCurator:
         may be named after a person): `<EMAIL>~1f0c6a2e`, whose digest of the name keeps two such sources apart."""
         safe = self._sources.get(name)
         if safe is None:
-            safe = fix_surrogates(name)  # `"source": "web\udcff"` is valid JSON that no Parquet column can store
-            if self.redactor is not None:
-                redacted = self.redactor.redact(safe)
-                if redacted.counts:
-                    digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
-                    safe = f"{redacted.text}~{digest}"
+            # `"source": "web\udcff"` is valid JSON that no Parquet column can store: surrogates fixed either way
+            safe = (self.redactor is not None and redacted_name(name, self.redactor)) or fix_surrogates(name)
             if len(self._sources) >= _SOURCE_CACHE:
                 self._sources.clear()
             self._sources[name] = safe
