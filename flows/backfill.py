@@ -168,12 +168,17 @@ def backfill(
 ) -> BackfillReport:
     """Run every partition in [start, end] that is not done yet (module docstring), K at a time."""
     from lmforge.flows.api import check_api
+    from lmforge.flows.commands.common import RUN_STAGES
     from lmforge.pipeline.config import load_config
     from lmforge.pipeline.errors import ConfigError
 
     if concurrency < 1:
         raise ConfigError(f"--concurrency: must be >= 1, got {concurrency}")
-    stages = list(stages or DEFAULT_STAGES)
+    # an empty list is no stage, not the default (it curated); an unknown name failed every day's flow run one by one
+    stages = list(DEFAULT_STAGES if stages is None else stages)
+    unknown = sorted(set(stages) - set(RUN_STAGES))
+    if unknown:
+        raise ConfigError(f"--stages: unknown stage(s) {unknown}; choose from {list(RUN_STAGES)}")
     if "curate" not in stages:
         raise ConfigError("--stages: a backfill curates each partition, so the stages must include 'curate'")
     parts = select_partitions(input_root, start, end)

@@ -163,13 +163,16 @@ def deploy_all(
 
     from lmforge.pipeline.errors import ConfigError
 
+    # every path resolved here, where it was given: a deployed run starts in the worker's checkout (require_absolute)
     values = {
         "workspace": str(Path(workspace).resolve()),
-        "config_path": config_path,
+        "config_path": str(Path(config_path).resolve()) if config_path else None,
         "input_root": str(Path(input_root).resolve()) if input_root else None,
         "index": index,
     }
     names = {d.name for d in DEPLOYMENTS}
+    if only is not None and not only:  # an empty selection (a filter that left nothing) is not "all of them"
+        raise ConfigError(f"--only: no deployment given; choose from {sorted(names)}, or leave it out for all")
     unknown = sorted(set(only or ()) - names)
     if unknown:
         raise ConfigError(f"--only: unknown deployment(s) {unknown}; choose from {sorted(names)}")

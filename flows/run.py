@@ -83,16 +83,24 @@ def run_flow(
     """Raw corpora (default: the built-in corpus) → a registered MLflow model. Returns ids, paths and metrics."""
     if not workspace or (not Path(workspace).is_absolute() and _deployed()):
         require_absolute("workspace", workspace)
+    if _deployed():  # given at trigger time: a relative one would read the worker's checkout (its working folder)
+        for value in inputs or ():
+            named = "=" in value and not Path(value).is_absolute()  # NAME=PATH
+            require_absolute("inputs", value.partition("=")[2] if named else value)
+        if config_path is not None:
+            require_absolute("config_path", config_path)
+    from lmforge.pipeline.errors import ConfigError
+
     # The CLI checks the names too, but a deployment's run (`run`, parameters given at trigger time) does not pass
     # through it: `["curate", "trian"]` curated and reported success, with no model and no word of why.
+    if stages is not None and not stages:  # an empty list is a mistake (an unset variable, a filter gone too far)
+        raise ConfigError(f"stages: no stage given; choose from {list(STAGES)}, or leave it out to run them all")
     unknown = sorted(set(stages or ()) - set(STAGES))
     if unknown:
-        from lmforge.pipeline.errors import ConfigError
-
         raise ConfigError(f"stages: unknown stage(s) {unknown}; choose from {list(STAGES)}")
     logger = get_run_logger()
     cfg = load_config(config_path, overrides)
-    wanted = set(stages or STAGES)
+    wanted = set(stages if stages is not None else STAGES)
     out: dict[str, Any] = {"workspace": workspace}
 
     if "curate" in wanted:
@@ -146,7 +154,7 @@ def run_flow(
         _existing(workspace, "runs", run.run_id, "train")
         out["run_dir"] = str(run.run_dir)
         out["mlflow_run_id"] = Trainer.read_run_json(Path(out["run_dir"])).get("mlflow_run_id")
-    if wanted & {"evaluate", "register"}:
+    if "evaluate" in wanted:  # not for `register` alone: it evaluates the packaged model itself
         shards_path = str(find_stage(workspace, "shards", out["shards"]))
         metrics = evaluate_task(out["run_dir"], shards_path)
         out["eval"] = metrics

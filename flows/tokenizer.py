@@ -47,6 +47,8 @@ def tokenizer_flow(snapshot: str, workspace: str = "workspace", config: Tokenize
     log.info(
         "tokenizer %s (vocab %d) for snapshot %s", Path(tokenizer_dir).name, report["vocab_size"], snapshot_dir.name
     )
+    for warning in report["warnings"]:  # counts and config names only
+        log.warning("tokenizer %s: %s", Path(tokenizer_dir).name, warning)
     return tokenizer_dir
 
 

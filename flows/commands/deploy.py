@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lmforge.flows.commands.common import ensure_workspace, workspace_option
+from lmforge.flows.commands.common import ensure_workspace, warn, workspace_option
 
 
 @click.command("deploy")
@@ -45,18 +45,19 @@ def deploy_command(workspace, input_root, config, index, pool, no_schedule, only
         unknown = sorted(set(names) - set(known))
         if not names or unknown:
             raise ConfigError(f"--only: unknown deployment(s) {unknown or [only]}; choose from {known}")
-    if not input_root:  # said before the work pool is made on the server, not after
-        needing = [d.name for d in DEPLOYMENTS if "input_root" in d.parameters and (names is None or d.name in names)]
-        if needing:
-            raise ConfigError(
-                f"--input-root: deployment(s) {needing} need it (a folder of date=YYYY-MM-DD/ partitions); "
-                "give it, or --only run"
-            )
+    needing = [d.name for d in DEPLOYMENTS if "input_root" in d.parameters and (names is None or d.name in names)]
+    if input_root and not needing:
+        warn(f"--input-root is for the scheduled deployments: ignored, since --only selects only {names}")
+    if not input_root and needing:  # said before the work pool is made on the server, not after
+        raise ConfigError(
+            f"--input-root: deployment(s) {needing} need it (a folder of date=YYYY-MM-DD/ partitions); "
+            "give it, or --only run"
+        )
     if not pool.strip():
         raise ConfigError("--pool: empty work pool name")
     # what every scheduled run would fail on, said now rather than at 02:00 in the worker's log
     cfg = load_config(config)
-    if input_root:
+    if input_root and needing:
         list_partitions(input_root)  # a folder (it may hold no partitions yet) with valid partition names
     ensure_workspace(workspace)
     check_index(index, cfg.dedup.index)

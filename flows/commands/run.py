@@ -73,6 +73,8 @@ def command(workspace, inputs, config, index, nproc, stages, corpus_mb) -> None:
         )
     if nproc is not None and "train" not in wanted:
         warn("--nproc is for training: ignored, since --stages does not include train")
+    if index is not None and "curate" not in wanted:
+        warn("--index is the dedup index of curation: ignored, since --stages does not include curate")
     if "train" in wanted:  # the train flow launches torchrun as `lmforge train` does
         warn_train_config(cfg.train)
     ensure_workspace(workspace)  # only now: a usage error above leaves no workspace behind
@@ -81,9 +83,11 @@ def command(workspace, inputs, config, index, nproc, stages, corpus_mb) -> None:
     from lmforge.flows.run import run_flow
     from lmforge.pipeline.registry.registry import check_reachable
 
-    check_index(index, cfg.dedup.index)
+    if "curate" in wanted:  # only curation reads the index: a Redis that is down must not stop a later stage
+        check_index(index, cfg.dedup.index)
     check_api()
-    check_reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))
+    if wanted & {"train", "register"}:  # the stages that log to MLflow: a server that is down stops no other one
+        check_reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))
     result = run_flow(
         workspace=str(workspace),
         inputs=list(inputs) or None,

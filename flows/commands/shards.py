@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from lmforge.flows.commands.common import (
     ensure_workspace,
@@ -12,6 +13,7 @@ from lmforge.flows.commands.common import (
     lazy_workspace_option,
     print_json_summary,
     task_runner_options,
+    warn,
 )
 
 _WORKSPACE_HELP = "Folder that holds the snapshots, tokenizers and shards (and, without servers, Prefect's store)."
@@ -40,6 +42,8 @@ def build(snapshot, tokenizer, config, prefect, task_runner, workers, workspace)
     from lmforge.schemas.manifest import Manifest
 
     cfg = load_config(config).shards
+    if not prefect and click.get_current_context().get_parameter_source("task_runner") is not ParameterSource.DEFAULT:
+        warn("--task-runner is Prefect's: ignored with --no-prefect, which encodes in a process pool of --workers")
     snapshot_dir = find_stage_in(workspace, "snapshots", snapshot)  # wrong ids fail now, not after Prefect started
     tokenizer_dir = find_stage_in(workspace, "tokenizers", tokenizer)
     ensure_workspace(workspace)

@@ -102,13 +102,24 @@ def report(tokenizer, snapshot, workspace) -> None:
     from lmforge.pipeline.errors import NotFoundError
     from lmforge.pipeline.stage import find_stage
     from lmforge.pipeline.tokenize.report import report_markdown, tokenizer_report
-    from lmforge.schemas.manifest import Manifest
+    from lmforge.pipeline.tokenize.trainer import TOKENIZER_FORMAT
+    from lmforge.schemas.manifest import MANIFEST_NAME, Manifest
 
     tokenizer_dir = find_stage_in(workspace, "tokenizers", tokenizer)
+    manifest = Manifest.read(tokenizer_dir)
+    if manifest.format != TOKENIZER_FORMAT:  # a folder of another stage (a snapshot's) is found by its path too
+        raise NotFoundError(
+            f"{tokenizer_dir} holds a {manifest.format!r} manifest, not a tokenizer's; give a tokenizer id or folder"
+        )
     if snapshot:
         snapshot_dir = find_stage_in(workspace, "snapshots", snapshot)
     else:  # the one it was trained on: under --workspace, else in the workspace the tokenizer folder lives in
-        snapshot = Manifest.read(tokenizer_dir).inputs["snapshot"]
+        snapshot = manifest.inputs.get("snapshot")
+        if not isinstance(snapshot, str) or not snapshot:
+            raise NotFoundError(
+                f"{tokenizer_dir / MANIFEST_NAME}: no inputs.snapshot names the snapshot it was trained on; "
+                "pass --snapshot"
+            )
         try:
             snapshot_dir = find_stage(tokenizer_dir.resolve().parent.parent, "snapshots", snapshot)
         except NotFoundError:

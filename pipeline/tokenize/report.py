@@ -6,6 +6,7 @@ report may go to Prefect artifacts and MLflow.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from itertools import chain
 from pathlib import Path
@@ -24,6 +25,8 @@ from lmforge.pipeline.tokenize.trainer import (
     vocab_shortfall,
 )
 from lmforge.schemas.manifest import Manifest
+
+log = logging.getLogger(__name__)
 
 TOP_PIECES = 50
 _BATCH = 256
@@ -75,14 +78,20 @@ def tokenizer_report(tokenizer_dir: Path, snapshot_dir: Path) -> dict:
         for lang, s in sorted(per_lang.items())
     }
     order = np.argsort(-counts, kind="stable")[:TOP_PIECES]
+    heldout_docs = sum(s["docs"] for s in per_lang.values())
+    warnings = [note] if (note := vocab_shortfall(config, sp.vocab_size())) else []
+    if not total:
+        warnings.append(_no_heldout(heldout_docs, sample.n_docs, config))
+        log.warning("tokenizer %s on snapshot %s: %s", manifest.id, Path(snapshot_dir).name, warnings[-1])
     return {
         "tokenizer": manifest.id,
         "snapshot": manifest.inputs.get("snapshot"),
         "vocab_size": sp.vocab_size(),
         "requested_vocab_size": config.vocab_size,
         "model_type": config.model_type,
-        "warnings": [note] if (note := vocab_shortfall(config, sp.vocab_size())) else [],
-        "heldout_docs": sum(s["docs"] for s in per_lang.values()),
+        "warnings": warnings,
+        "heldout_snapshot": Manifest.read(snapshot_dir).id,
+        "heldout_docs": heldout_docs,
         "heldout_tokens": total,
         "unk_rate": round(int(counts[UNK_ID]) / total, 6) if total else None,
         "byte_fallback_rate": round(int(counts[is_byte].sum()) / total, 6) if total else None,
@@ -93,13 +102,30 @@ def tokenizer_report(tokenizer_dir: Path, snapshot_dir: Path) -> dict:
     }
 
 
+def _no_heldout(heldout_docs: int, n_docs: int, config: TokenizerConfig) -> str:
+    """Why the report's rates are empty: no document was held out (or the held-out ones have no text)."""
+    if heldout_docs:
+        return (
+            f"the {heldout_docs} held-out documents hold no text: the rates and compression figures of this report "
+            "measure nothing"
+        )
+    return (
+        f"no held-out documents (snapshot of {n_docs} documents, tokenizer.heldout_fraction "
+        f"{config.heldout_fraction:g}, all of them in the training sample): the rates and compression figures of "
+        "this report measure nothing; raise tokenizer.heldout_fraction or use a bigger snapshot"
+    )
+
+
 def report_markdown(report: dict) -> str:
     """The report as Markdown (Prefect artifact, MLflow text artifact)."""
+    # `lmforge tokenizer report --snapshot` measures on another snapshot than the one it was trained on
+    measured = report.get("heldout_snapshot", report["snapshot"])
+    of = f" (of snapshot `{measured}`)" if measured != report["snapshot"] else ""
     lines = [
         f"# Tokenizer `{report['tokenizer']}`",
         "",
         f"- snapshot: `{report['snapshot']}`, model type: {report['model_type']}, vocab size: {report['vocab_size']}",
-        f"- held-out documents: {report['heldout_docs']}, tokens: {report['heldout_tokens']}",
+        f"- held-out documents{of}: {report['heldout_docs']}, tokens: {report['heldout_tokens']}",
         f"- unknown rate: {report['unk_rate']}, byte-fallback rate: {report['byte_fallback_rate']}",
         *(f"- **warning**: {w}" for w in report.get("warnings", [])),
         "",

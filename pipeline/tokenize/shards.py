@@ -45,7 +45,7 @@ from lmforge.pipeline.tokenize.trainer import (
     load_tokenizer,
     tokenizer_sha256,
 )
-from lmforge.schemas.manifest import Manifest
+from lmforge.schemas.manifest import MANIFEST_NAME, Manifest
 from lmforge.schemas.shards import DOCS_SCHEMA, SHARDS_FORMAT, ShardWriter, docs_path, dtype_for_vocab
 
 log = logging.getLogger(__name__)
@@ -130,13 +130,19 @@ def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config
         tokenizer_id=tokenizer.id,
         tokenizer_model=str(tokenizer_dir / MODEL_NAME),
         tokenizer_sha256=tokenizer_sha256(tokenizer_dir),
-        vocab_size=int(tokenizer.stats["vocab_size"]),
+        vocab_size=_vocab_size(tokenizer, tokenizer_dir),
         config=config,
     )
     if plan.done:
         _remove_parts(plan)
         return plan
-    load_tokenizer(tokenizer_dir)  # the model file must be the one its manifest (and so every shard header) names
+    # the model file must be the one its manifest (and so every shard header) names, of the size it records: the
+    # size picks the shards' dtype, and ids past a uint16 would wrap
+    if (pieces := load_tokenizer(tokenizer_dir).vocab_size()) != plan.vocab_size:
+        raise IntegrityError(
+            f"{tokenizer_dir / MANIFEST_NAME}: stats.vocab_size is {plan.vocab_size}, but {MODEL_NAME} has {pieces} "
+            "pieces; the manifest was changed: train the tokenizer again"
+        )
     files = snapshot_files(snapshot_dir)
     footers = [open_part(path).metadata for path in files]  # footers only: no file stays open
     units = tuple(
@@ -160,6 +166,22 @@ def plan_shards(snapshot_dir: Path, tokenizer_dir: Path, workspace: Path, config
         ids = (d for (d,) in read_ids(files, ("doc_id",)))
         forced_train = (max(ids, key=lambda d: stable_unit(d, f"split{config.seed}")),)
     return replace(plan, units=units, forced_val=forced, forced_train=forced_train)
+
+
+def _vocab_size(manifest: Manifest, tokenizer_dir: Path) -> int:
+    """`stats.vocab_size` of a tokenizer manifest, which shards cannot be built without (it picks their dtype)."""
+    value = manifest.stats.get("vocab_size") if isinstance(manifest.stats, dict) else None
+    if value is None:
+        raise IntegrityError(
+            f"{tokenizer_dir / MANIFEST_NAME}: no stats.vocab_size in the tokenizer manifest; the folder was not "
+            "written by `lmforge tokenizer train` or was changed: train the tokenizer again"
+        )
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise IntegrityError(
+            f"{tokenizer_dir / MANIFEST_NAME}: stats.vocab_size is {value!r}, not a positive whole number; the "
+            "manifest was changed: train the tokenizer again"
+        )
+    return value
 
 
 @lru_cache(maxsize=2)

@@ -238,4 +238,14 @@ def load_tokenizer(tokenizer_dir: Path) -> spm.SentencePieceProcessor:
 
 def tokenizer_sha256(tokenizer_dir: Path) -> str:
     """Digest of the model file: what shard headers record."""
-    return Manifest.read(tokenizer_dir).stats.get("model_sha256") or sha256_file(Path(tokenizer_dir) / MODEL_NAME)
+    from lmforge.pipeline.errors import IntegrityError
+
+    manifest = Manifest.read(tokenizer_dir)
+    if manifest.format != TOKENIZER_FORMAT:  # another stage's folder, given where a tokenizer's was meant
+        raise IntegrityError(f"{tokenizer_dir}: manifest format {manifest.format!r} is not {TOKENIZER_FORMAT!r}")
+    if recorded := manifest.stats.get("model_sha256"):
+        return recorded
+    path = Path(tokenizer_dir) / MODEL_NAME
+    if not path.is_file():
+        raise IntegrityError(f"{path}: missing; the tokenizer folder is damaged, train it again")
+    return sha256_file(path)

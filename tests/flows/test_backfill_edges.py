@@ -61,3 +61,20 @@ def test_a_workspace_the_markers_cannot_be_written_to_fails_before_any_run(tmp_p
     with pytest.raises(ConfigError, match=r"--workspace .*ws: cannot write to .*backfill .*give a writable folder"):
         backfill(root, D1, D1, ws)
     assert not (ws / "snapshots").exists() and not marker_path(ws, D1).exists()
+
+
+@pytest.mark.parametrize(
+    ("stages", "message"),
+    [
+        ([], r"the stages must include 'curate'"),
+        (["curate", "trian"], r"--stages: unknown stage\(s\) \['trian'\]; choose from"),
+    ],
+)
+def test_an_empty_or_misspelt_stage_list_is_refused_before_any_run(tmp_path, stages, message):
+    """`stages=[]` curated every day as if no list had been given, and an unknown stage failed each day's flow run
+    in turn (the CLI checks both, a caller of `backfill` did not)."""
+    root, ws = tmp_path / "raw", tmp_path / "ws"
+    write_jsonl(root / "date=2026-01-01" / "web.jsonl", read_docs()[0:2])
+    with pytest.raises(ConfigError, match=message):
+        backfill(root, D1, D1, ws, stages=stages)
+    assert not ws.exists()

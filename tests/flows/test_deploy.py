@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -171,6 +172,26 @@ def test_prefect_yaml_without_absolute_paths_fails_the_run_not_the_repository(mo
         params = apply_values(d["parameters"], os.environ, warn_on_notset=False)
         with pytest.raises(ConfigError, match="workspace: .*absolute path"):
             flows[d["name"]].fn(**params)
+
+
+@pytest.mark.parametrize(
+    ("given", "name"),
+    [
+        ({"inputs": ["data/web"]}, "inputs: 'data/web'"),
+        ({"inputs": ["/data/a.jsonl", "news=data/news.jsonl"]}, "inputs: 'data/news.jsonl'"),
+        ({"config_path": "configs/tiny-run.toml"}, "config_path: 'configs/tiny-run.toml'"),
+    ],
+)
+def test_a_deployed_run_given_relative_inputs_or_config_fails_before_reading_the_checkout(monkeypatch, given, name):
+    """The `run` deployment takes its inputs and config at trigger time; a relative one was read from the worker's
+    working folder, the checkout (`configs/tiny-run.toml`, `tests/data/…` are there), not from the caller's."""
+    from lmforge.flows.run import run_flow
+    from lmforge.pipeline.errors import ConfigError
+
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", "6e639c73-0ff3-4340-898b-5220c0a601d1")
+    with pytest.raises(ConfigError, match=rf"{name} is not an absolute path"):
+        run_flow.fn(workspace="/nonexistent/ws", **given)
+    assert not Path("/nonexistent/ws").exists()
 
 
 @pytest.mark.postgres

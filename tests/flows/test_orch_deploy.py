@@ -48,3 +48,29 @@ def test_deploying_twice_keeps_one_deployment_and_one_schedule_each(tmp_path):
         "train-weekly": [("0 4 * * 0", "UTC", True)],
         "run": [],
     }
+
+
+def test_an_empty_selection_deploys_nothing_and_says_so(tmp_path):
+    """`only=[]` registered every deployment, schedules included, as if no selection had been made."""
+    with pytest.raises(ConfigError, match=r"--only: no deployment given; choose from \['curate-daily', 'run'"):
+        deploy_all(str(tmp_path / "ws"), str(tmp_path / "raw"), None, pool="lmforge-none", only=[])
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_relative_config_path_is_deployed_absolute(tmp_path, monkeypatch):
+    """The workspace and input root were resolved, the config path not: a deployed run starts in the worker's
+    checkout, where `my.toml` is another file or none ("config file not found" at 02:00)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "my.toml").write_text("[train]\nmax_steps = 3\n", encoding="utf-8")
+    ensure_pool("lmforge-relative")
+    deploy_all("ws", "raw", "my.toml", pool="lmforge-relative", only=["curate-daily"])
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        (deployed,) = [d for d in client.read_deployments() if d.work_pool_name == "lmforge-relative"]
+    assert deployed.parameters == {
+        "workspace": str(tmp_path / "ws"),
+        "input_root": str(tmp_path / "raw"),
+        "config_path": str(tmp_path / "my.toml"),
+    }

@@ -54,6 +54,17 @@ def test_an_unknown_stage_is_an_error_before_any_work(prefect_harness, tmp_path)
     assert not (tmp_path / "ws" / "snapshots").exists()
 
 
+def test_an_empty_stage_list_is_an_error_not_every_stage(prefect_harness, tmp_path):
+    """`stages=[]` (a deployment triggered with an empty list, or a caller's filter that left nothing) ran the whole
+    chain, the default corpus and training included, as if no list had been given."""
+    from lmforge.pipeline.errors import ConfigError
+
+    data = write_jsonl(tmp_path / "in.jsonl", read_docs())
+    with pytest.raises(ConfigError, match=r"stages: no stage given; choose from"):
+        run_flow(workspace=str(tmp_path / "ws"), inputs=[str(data)], stages=[])
+    assert not (tmp_path / "ws" / "snapshots").exists()
+
+
 def test_input_names_the_snapshot_when_curate_is_left_out(curated):
     ws, kw, (a, snap_a), _ = curated
     out = run_flow(inputs=[str(a)], stages=["tokenizer"], **kw)
@@ -73,6 +84,36 @@ def test_a_stage_left_out_is_taken_from_the_workspace_never_run(curated):
     built = run_flow(inputs=[str(a)], stages=["tokenizer", "shards"], **kw)
     again = run_flow(inputs=[str(a)], stages=["shards", "shards", "tokenizer"], **kw)  # order and repeats: no matter
     assert again == built and built["snapshot"] == snap_a and set(built) >= {"tokenizer", "shards"}
+
+
+def test_register_alone_does_not_run_the_evaluate_stage(prefect_harness, tmp_path, monkeypatch):
+    """`stages=["register"]` ran the evaluate stage too (a full pass over the val split and a unigram baseline) that
+    nothing read: registration evaluates the packaged model itself, and a stage left out is never run."""
+    import lmforge.flows.register
+    import lmforge.flows.run
+    from lmforge.pipeline.config import load_config
+    from lmforge.pipeline.train.launch import plan_run
+
+    data = write_jsonl(tmp_path / "in.jsonl", read_docs() + _prose("en_prose.txt", "en_docs.txt", "de_prose.txt"))
+    kw = {"workspace": str(tmp_path / "ws"), "inputs": [str(data)], "config_path": str(TINY), "overrides": SMALL}
+    built = run_flow(stages=["curate", "tokenizer", "shards"], **kw)
+    run = plan_run(kw["workspace"], built["shards"], load_config(TINY, SMALL).train)
+    run.run_dir.mkdir(parents=True)
+    (run.run_dir / "manifest.json").write_text("{}", encoding="utf-8")  # stands for a finished run: only its path
+    registered = []
+
+    def not_evaluated(*args):
+        raise AssertionError("the evaluate stage ran")
+
+    monkeypatch.setattr(lmforge.flows.run, "evaluate_task", not_evaluated)
+    monkeypatch.setattr(
+        lmforge.flows.register,
+        "register_flow",
+        lambda **k: registered.append(k) or {"model_name": "m", "version": "1", "aliases": []},
+    )
+    out = run_flow(stages=["register"], **kw)
+    assert "eval" not in out
+    assert [r["run_dir"] for r in registered] == [str(run.run_dir)] and out["model"]["version"] == "1"
 
 
 def test_another_corpus_size_builds_the_default_corpus_again(tmp_path):

@@ -58,6 +58,17 @@ def test_tokenizer_flow_trains_and_publishes_report(prefect_harness, snapshot):
     assert tokenizer_flow(snapshot=snap.name, workspace=str(ws), config=CONFIG) == out  # re-run: same folder
 
 
+def test_tokenizer_flow_warns_in_its_log_and_report_when_nothing_was_held_out(prefect_harness, snapshot, caplog):
+    ws, snap = snapshot
+    config = TokenizerConfig(vocab_size=500, sample_chars=1_000_000, heldout_fraction=0.0, num_threads=1)
+    with caplog.at_level("WARNING"):
+        state = tokenizer_flow(snapshot=snap.name, workspace=str(ws), config=config, return_state=True)
+    artifact = asyncio.run(_artifact("tokenizer-report", state.state_details.flow_run_id))
+    assert "- **warning**: no held-out documents" in artifact.data
+    flow_lines = [r.getMessage() for r in caplog.records if r.name == "prefect.flow_runs"]
+    assert any("no held-out documents" in line for line in flow_lines), flow_lines
+
+
 def test_shards_flow_one_task_per_snapshot_file(prefect_harness, snapshot):
     ws, snap = snapshot
     tokenizer = tokenizer_flow(snapshot=snap.name, workspace=str(ws), config=CONFIG)
@@ -163,6 +174,51 @@ def test_cli_errors_are_one_line_exit_2(snapshot, restore_environ, capsys, monke
     assert err.startswith("lmforge: error:") and message in err and "\n" not in err
 
 
+@pytest.mark.parametrize("runner", ["dask", "thread"])
+def test_shards_build_says_task_runner_is_ignored_without_prefect(snapshot, restore_environ, capsys, runner):
+    """`--no-prefect` encodes in its own process pool: `--task-runner dask` was taken without a word and did nothing."""
+    from lmforge.flows.cli import main
+
+    ws, snap = snapshot
+    argv = ["shards", "build", "--snapshot", snap.name, "--tokenizer", "nope", "--no-prefect", "--task-runner", runner]
+    assert main([*argv, "--workspace", str(ws)]) == 2  # stopped by the unknown tokenizer, after the option checks
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (
+        "lmforge: warning: --task-runner is Prefect's: ignored with --no-prefect, which encodes in a process pool "
+        "of --workers"
+    )
+    assert lines[1].startswith("lmforge: error: no finished tokenizer") and len(lines) == 2
+    assert main([*argv[:-2], "--workspace", str(ws)]) == 2  # not given: nothing to say about it
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_tokenizer_report_of_a_folder_that_is_no_tokenizer_is_one_line(snapshot, tmp_path, restore_environ, capsys):
+    """A snapshot folder given as TOKENIZER (or a tokenizer manifest that names no snapshot) was a `KeyError:
+    'snapshot'` traceback."""
+    import json
+    import shutil
+
+    from lmforge.flows.cli import main
+    from lmforge.pipeline.tokenize.trainer import train_tokenizer
+
+    ws, snap = snapshot
+    assert main(["tokenizer", "report", str(snap), "--workspace", str(ws)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"lmforge: error: {snap} holds a 'lmforge.snapshot' manifest, not a tokenizer's; give a tokenizer id or folder"
+    )
+    tokenizer = train_tokenizer(snap, tmp_path, CONFIG)
+    copy = shutil.copytree(tokenizer, tmp_path / "copy" / tokenizer.name)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["inputs"]["snapshot"]
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert main(["tokenizer", "report", str(copy), "--workspace", str(ws)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"lmforge: error: {copy / 'manifest.json'}: no inputs.snapshot") and "\n" not in err
+    assert main(["tokenizer", "report", str(copy), "--snapshot", snap.name, "--workspace", str(ws)]) == 0
+    assert capsys.readouterr().out.startswith(f"# Tokenizer `{tokenizer.name}`")
+
+
 def test_shards_inspect_of_a_folder_named_like_a_shard_is_one_line(tmp_path, restore_environ, capsys):
     from lmforge.flows.cli import main
 
@@ -194,6 +250,24 @@ def test_shards_inspect_of_a_shard_with_ids_past_the_vocabulary_is_one_line(
     assert main(["shards", "inspect", str(damaged), "--tokenizer", str(tokenizer), "--workspace", str(ws)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"{damaged}: token id 65535 is outside the vocabulary of tokenizer" in err
+
+
+def test_shards_inspect_with_another_stage_as_tokenizer_is_one_line(snapshot, restore_environ, capsys):
+    """`--tokenizer` naming a snapshot folder (any finished stage folder is found by its path) was a
+    FileNotFoundError traceback about `<snapshot>/tokenizer.model`."""
+    from lmforge.flows.cli import main
+    from lmforge.pipeline.tokenize.shards import build_shards
+    from lmforge.pipeline.tokenize.trainer import train_tokenizer
+
+    ws, snap = snapshot
+    tokenizer = train_tokenizer(snap, ws, CONFIG)
+    shard = sorted(build_shards(snap, tokenizer, ws, ShardsConfig(), workers=1).glob("train-*.bin"))[0]
+    assert main(["shards", "inspect", str(shard), "--tokenizer", str(snap), "--workspace", str(ws)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        f"lmforge: error: {snap}: manifest format 'lmforge.snapshot' is not 'lmforge.tokenizer'"
+    ), err
+    assert "Traceback" not in err
 
 
 def test_cli_says_when_a_char_model_is_smaller_than_asked(snapshot, restore_environ, capsys):

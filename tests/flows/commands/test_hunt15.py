@@ -136,6 +136,49 @@ def test_run_says_which_options_its_stages_ignore(tmp_path: Path, capsys) -> Non
     ]
 
 
+def test_run_without_curate_says_index_is_ignored_and_needs_no_redis(tmp_path: Path, capsys) -> None:
+    """Only curation reads the dedup index: `--stages tokenizer --index redis://…` dropped the option without a word,
+    and a Redis that was down stopped the run ("dedup index … is unreachable") though no stage would have used it."""
+    os.environ["PREFECT_API_URL"] = "http://127.0.0.1:9/api"  # stops the command right after the index check
+    args = ["run", "--stages", "tokenizer", "--index", "redis://127.0.0.1:9/0", "--workspace", str(tmp_path / "ws")]
+    code, _, err = _run(args, capsys)
+    assert code == 2
+    lines = err.splitlines()
+    assert lines[0] == (
+        "lmforge: warning: --index is the dedup index of curation: ignored, since --stages does not include curate"
+    )
+    assert lines[1].startswith("lmforge: error: Prefect API at http://127.0.0.1:9/api is unreachable"), err
+    assert len(lines) == 2
+
+
+def test_run_without_train_or_register_needs_no_mlflow_server(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Only training and registration log to MLflow: `--stages tokenizer` with MLFLOW_TRACKING_URI at a server that
+    was down stopped with "MLflow tracking server … is unreachable" before a stage that never talks to it."""
+    import lmforge.flows.run
+
+    calls = []
+    monkeypatch.setattr(lmforge.flows.run, "run_flow", lambda **kw: calls.append(kw) or {})
+    os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"
+    code, _, err = _run(["run", "--stages", "tokenizer", "--workspace", str(tmp_path / "ws")], capsys)
+    assert code == 0 and "Traceback" not in err and "MLflow" not in err, err
+    assert [c["stages"] for c in calls] == [["tokenizer"]]
+    code, _, err = _run(["run", "--stages", "tokenizer,train", "--workspace", str(tmp_path / "ws")], capsys)
+    assert code == 2 and "MLflow tracking server http://127.0.0.1:9 is unreachable" in err and len(calls) == 1
+
+
+def test_deploy_says_input_root_is_ignored_when_only_run_is_deployed(tmp_path: Path, capsys) -> None:
+    """Only the scheduled deployments take the input root: `--only run --input-root R` dropped it without a word
+    (and refused an R that `run` would never read)."""
+    args = ["deploy", "--only", "run", "--input-root", str(tmp_path / "missing"), "--workspace", str(tmp_path / "ws")]
+    code, _, err = _run(args, capsys)  # no Prefect server configured: stops there, after the argument checks
+    assert code == 2
+    lines = err.splitlines()
+    assert lines[0] == (
+        "lmforge: warning: --input-root is for the scheduled deployments: ignored, since --only selects only ['run']"
+    )
+    assert lines[1].startswith("lmforge: error: no Prefect server configured") and len(lines) == 2, err
+
+
 def test_backfill_says_nproc_is_ignored_without_train(tmp_path: Path, capsys) -> None:
     args = ["backfill", "--from", "2026-01-01", "--to", "2026-01-01", "--input-root", str(tmp_path / "none")]
     code, _, err = _run([*args, "--nproc", "2", "--workspace", str(tmp_path / "ws")], capsys)

@@ -52,3 +52,43 @@ def test_another_split_seed_is_another_id_and_leaves_the_first_build_intact(tmp_
         np.asarray(open_tokens(p)) for p in (sorted(first.glob("val-*.bin"))[0], sorted(second.glob("val-*.bin"))[0])
     ]
     assert not np.array_equal(*val)
+
+
+def _tokenizer_copy(tmp_path, tokenizer, **stats):
+    """A copy of the session tokenizer whose manifest stats are changed: a value None removes the key."""
+    import json
+    import shutil
+
+    copy = tmp_path / "tokenizers" / tokenizer.name
+    shutil.copytree(tokenizer, copy)
+    data = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    for key, value in stats.items():
+        if value is None:
+            del data["stats"][key]
+        else:
+            data["stats"][key] = value
+    (copy / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("vocab_size", "message"),
+    [
+        (None, r"no stats\.vocab_size in the tokenizer manifest"),
+        ("600", r"stats\.vocab_size is '600', not a positive whole number"),
+        (0, r"stats\.vocab_size is 0, not a positive whole number"),
+        (70_000, r"stats\.vocab_size is 70000, but tokenizer\.model has 600 pieces"),
+    ],
+)
+def test_a_tokenizer_manifest_without_a_valid_vocab_size_names_the_file_and_key(
+    tmp_path, snapshot, tokenizer, vocab_size, message
+):
+    """A manifest without `stats.vocab_size` was a bare `KeyError: 'vocab_size'`; one that disagreed with its model
+    picked the shards' dtype by the wrong size (uint32 shards of a 600-piece model, or ids past 65535 wrapped)."""
+    from lmforge.pipeline.errors import IntegrityError
+    from lmforge.pipeline.tokenize.shards import plan_shards
+
+    copy = _tokenizer_copy(tmp_path, tokenizer, vocab_size=vocab_size)
+    with pytest.raises(IntegrityError, match=message) as caught:
+        plan_shards(snapshot, copy, tmp_path, ShardsConfig())
+    assert str(caught.value).startswith(f"{copy / 'manifest.json'}: ")

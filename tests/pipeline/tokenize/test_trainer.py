@@ -179,3 +179,24 @@ def test_a_model_of_the_size_asked_for_has_no_warning(tokenizer, snapshot):
 
     report = tokenizer_report(tokenizer, snapshot)
     assert report["warnings"] == [] and "warning" not in report_markdown(report)
+
+
+def test_the_digest_of_a_folder_that_is_no_intact_tokenizer_is_an_integrity_error(tmp_path, tokenizer, snapshot):
+    """Another stage's folder, or a tokenizer whose manifest records no digest and whose model file is gone, was a
+    FileNotFoundError about `tokenizer.model`."""
+    import json
+    import shutil
+
+    from lmforge.pipeline.errors import IntegrityError
+    from lmforge.pipeline.tokenize.trainer import MODEL_NAME, tokenizer_sha256
+
+    with pytest.raises(IntegrityError, match=r"manifest format 'lmforge.snapshot' is not 'lmforge.tokenizer'"):
+        tokenizer_sha256(snapshot)
+    copy = shutil.copytree(tokenizer, tmp_path / tokenizer.name)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["stats"]["model_sha256"]
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert tokenizer_sha256(copy) == tokenizer_sha256(tokenizer)  # read from the file when the manifest has none
+    (copy / MODEL_NAME).unlink()
+    with pytest.raises(IntegrityError, match=rf"{MODEL_NAME}: missing; the tokenizer folder is damaged"):
+        tokenizer_sha256(copy)
