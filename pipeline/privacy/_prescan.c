@@ -165,7 +165,7 @@ vec_free(Vec *a)
    Scan state
    ------------------------------------------------------------------------------------------------------------ */
 
-enum { N_KEYWORDS = 12, N_PROVIDERS = 16 };
+enum { N_KEYWORDS = 12, N_PROVIDERS = 23 };
 
 /* secrets._KEYWORDS, in order; the last four are CJK and handled by code point. */
 static const char *const KEYWORDS[8] = {"pass", "pwd", "secret", "token", "key", "auth", "credential", "kennwort"};
@@ -187,6 +187,8 @@ enum { /* the candidate lists, in the order scan() returns them (triggers._PATTE
        L_EMAIL_QUOTED,
        L_PROVIDER, /* one list per secrets._PROVIDER_RULES entry */
        L_PHONE_CUED = L_PROVIDER + N_PROVIDERS,
+       L_CLI_USER,
+       L_SPACED_EMAIL,
        N_LISTS };
 
 typedef struct {
@@ -275,6 +277,15 @@ digit_run(const Text *t, Py_ssize_t i, Py_ssize_t cap)
     return k;
 }
 
+static Py_ssize_t
+digit_run_back(const Text *t, Py_ssize_t i, Py_ssize_t cap) /* the digits right before i, at most cap */
+{
+    Py_ssize_t k = 0;
+    while (k < cap && is_digit(at(t, i - 1 - k)))
+        k++;
+    return k;
+}
+
 /* _IPV4_HINT = \.[0-9]{1,3}\.[0-9]{1,3}\. (finditer: a hint starts at or after the previous one's end) */
 static void
 on_dot(Scan *S, Py_ssize_t i)
@@ -316,11 +327,25 @@ ipv6_run_near(const Text *t, Py_ssize_t x)
     return 0;
 }
 
+static void provider(Scan *S, Py_ssize_t start, int rule);
+
+/* The Telegram bot token of secrets._PROVIDER_RULES before the ':' at i (followed by 'A'): its bot id is the whole
+   run of 8 to 10 digits before the ':'. */
+static void
+telegram_token(Scan *S, Py_ssize_t i)
+{
+    Py_ssize_t k = digit_run_back(S->t, i, 11);
+    if (k >= 8 && k <= 10)
+        provider(S, i - k, 16);
+}
+
 /* _IPV6_HINT = :[0-9A-Fa-f]{0,4}: ; and the "://user:password@" of secrets._URL_PASSWORD */
 static void
 on_colon(Scan *S, Py_ssize_t i, Py_UCS4 c1)
 {
     const Text *t = S->t;
+    if (c1 == 'A')
+        telegram_token(S, i);
     /* An IPv6 candidate's run holds "::" or 7 ':' within 39 characters (ipv6_candidate). Each ':' of the run but
        its last is followed by hex or ':', so it comes here: the first of "::", or six ':' within 38 characters.
        With neither anywhere in the text, there is no candidate and the IPv6 windows are not searched. */
@@ -436,6 +461,41 @@ break_beside_at(Scan *S, Py_ssize_t i)
     S->disguised = j >= 0 && at(t, j) == '-';
 }
 
+static inline int
+is_blank(Py_UCS4 c) /* [ \t] */
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline int is_close_bracket(Py_UCS4 c);
+static inline int is_alnum_ascii(Py_UCS4 c);
+
+/* disguised._SPACED_EMAIL around the '@' at i: one or two [ \t] before it and at most two after it, or none before
+   and one or two after; before them the local part, the whole run of [\w.+\-%] (1 to 64 characters, not starting
+   with '.'), which is the candidate; after them a domain, whose first label ([A-Za-z0-9], then at most 62 of
+   [A-Za-z0-9\-]) ends in a '.'. */
+NOINLINE static void
+spaced_email(Scan *S, Py_ssize_t i)
+{
+    const Text *t = S->t;
+    Py_ssize_t b = i, a = i + 1, k = 1;
+    while (i - b < 2 && is_blank(at(t, b - 1)))
+        b--;
+    while (a - i - 1 < 2 && is_blank(at(t, a)))
+        a++;
+    if ((b == i && a == i + 1) || !is_alnum_ascii(at(t, a)))
+        return;
+    while (k < 63 && (is_alnum_ascii(at(t, a + k)) || at(t, a + k) == '-'))
+        k++;
+    if (at(t, a + k) != '.')
+        return;
+    Py_ssize_t s = b;
+    while (b - s < 65 && is_local(at(t, s - 1)))
+        s--;
+    if (s < b && b - s <= 64 && !is_local(at(t, s - 1)) && at(t, s) != '.')
+        push2(S, &S->out[L_SPACED_EMAIL], s, t->n);
+}
+
 /* _AT_HINT = @(?<=[\w.+\-%<marks>]@)(?=@?[\w\-\[]) ; every '@' is kept for the e-mail candidates */
 static void
 on_at(Scan *S, Py_ssize_t i)
@@ -446,6 +506,10 @@ on_at(Scan *S, Py_ssize_t i)
         tag_beside_at(S, i);
     if (!S->disguised)
         break_beside_at(S, i);
+    spaced_email(S, i);
+    /* detectors._OBFUSCATION_HINTS' "@]", "@)", "@}", "@>", and each with a ' ' before the bracket */
+    if (is_close_bracket(at(t, i + 1)) || (at(t, i + 1) == ' ' && is_close_bracket(at(t, i + 2))))
+        S->obfuscation_hint = 1;
     Py_UCS4 prev = at(t, i - 1), next = at(t, i + 1);
     if (next == '@') /* `jane@@example.com`: the domain starts after the second '@' */
         next = at(t, i + 2);
@@ -575,6 +639,18 @@ on_spelled_at(Scan *S, Py_ssize_t i)
         spelled_name(S, i, before);
 }
 
+/* secrets._CLI_USER = -(?<=\s-)(?:u ?|-user[= ]) : the '-' at i is followed by 'u'; a match starts there after a space,
+   or at the '-' before it in "--user". */
+static void
+cli_user(Scan *S, Py_ssize_t i)
+{
+    const Text *t = S->t;
+    if (is_space(at(t, i - 1)))
+        push2(S, &S->out[L_CLI_USER], i, t->n);
+    else if (at(t, i - 1) == '-' && is_space(at(t, i - 2)) && lit(t, i + 1, "user"))
+        push2(S, &S->out[L_CLI_USER], i - 1, t->n);
+}
+
 /* secrets._PROVIDER_RULES by index: literal start of each pattern, and its lookbehind on the character before.
    Each is triggered by its rarest character pair (the caller's (c0, c1) at i), so `start` may lie before i. */
 static void
@@ -641,6 +717,28 @@ provider(Scan *S, Py_ssize_t start, int rule)
         break;
     case 15: /* SG\.(?<![0-9A-Za-z_\-]...) */
         ok = lit(t, start, "SG.") && free_an_dash;
+        break;
+    case 16: /* [0-9](?<![0-9][0-9])[0-9]{7,9}:A (the caller counted the digits) */
+        ok = is_digit(at(t, start)) && !is_digit(prev);
+        break;
+    case 17: /* [0-9] after discord.com/api/webhooks/ or discordapp.com/api/webhooks/ */
+        ok = is_digit(at(t, start)) &&
+             (lit(t, start - 25, "discord.com/api/webhooks/") || lit(t, start - 28, "discordapp.com/api/webhooks/"));
+        break;
+    case 18:
+        ok = lit(t, start, "GOCSPX-") && free_an_dash;
+        break;
+    case 19:
+        ok = lit(t, start, "gsk_") && free_an_dash;
+        break;
+    case 20:
+        ok = lit(t, start, "r8_") && free_an_dash;
+        break;
+    case 21:
+        ok = lit(t, start, "pplx-") && free_an_dash;
+        break;
+    case 22:
+        ok = lit(t, start, "whsec_") && free_an_dash;
         break;
     default:
         break;
@@ -749,6 +847,12 @@ enum {
     P_NPM,      /* npm_ */
     P_PYPI,     /* pypi-AgE */
     P_SENDGRID, /* SG. */
+    P_WEBHOOKS, /* "bh" of "/api/webhooks/" (Discord) */
+    P_CLI_USER, /* "-u" of secrets._CLI_USER */
+    P_GOCSPX,   /* "X-" of GOCSPX- */
+    P_R8,       /* r8_ */
+    P_PPLX,     /* "x-" of pplx- */
+    P_WHSEC,    /* "c_" of whsec_ */
     P_KW_PASS,
     P_KW_PWD,
     P_KW_CR, /* secret, credential */
@@ -868,6 +972,12 @@ init_tables(void)
     set_pair(m, 'm', '_', P_NPM);
     set_pair(m, '-', 'A', P_PYPI);
     set_pair(m, 'G', '.', P_SENDGRID);
+    set_pair(m, 'b', 'h', P_WEBHOOKS);
+    set_pair(m, '-', 'u', P_CLI_USER);
+    set_pair(m, 'X', '-', P_GOCSPX);
+    set_pair(m, 'r', '8', P_R8);
+    set_pair(m, 'x', '-', P_PPLX);
+    set_pair(m, 'c', '_', P_WHSEC);
     set_pair_cases(m, "pa", P_KW_PASS);
     set_pair_cases(m, "pw", P_KW_PWD);
     set_pair_cases(m, "cr", P_KW_CR);
@@ -958,6 +1068,7 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
     case P_K_UNDERSCORE:
         provider(S, i - 1, 7);
         provider(S, i - 1, 8);
+        provider(S, i - 2, 19); /* gsk_ */
         break;
     case P_K_DASH:
         provider(S, i - 1, 9);
@@ -976,6 +1087,25 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
         break;
     case P_SENDGRID:
         provider(S, i - 1, 15);
+        break;
+    case P_WEBHOOKS: /* "webhooks/" and the id's first digit: the 'b' is its third character */
+        if (lit(t, i - 2, "webhooks/") && is_digit(at(t, i + 7)))
+            provider(S, i + 7, 17);
+        break;
+    case P_CLI_USER:
+        cli_user(S, i);
+        break;
+    case P_GOCSPX:
+        provider(S, i - 5, 18);
+        break;
+    case P_R8:
+        provider(S, i, 20);
+        break;
+    case P_PPLX:
+        provider(S, i - 3, 21);
+        break;
+    case P_WHSEC:
+        provider(S, i - 4, 22);
         break;
     case P_SPELLED_AT:
         if (!S->spelled)
@@ -1349,6 +1479,12 @@ cn_id_date(const Text *t, Py_ssize_t q)
     return century && month && day;
 }
 
+static inline int
+nonzero_digit(Py_UCS4 c)
+{
+    return c >= '1' && c <= '9';
+}
+
 static void
 number_candidates(Scan *S, Py_ssize_t p, Py_ssize_t end)
 {
@@ -1372,9 +1508,11 @@ number_candidates(Scan *S, Py_ssize_t p, Py_ssize_t end)
         if (c == '1' ? cued_body(t, in3(at(t, p + 1), ' ', '-', '.') ? p + 2 : p + 1) : cued_body(t, p))
             push2(S, &S->out[L_PHONE_CUED], p, end);
     }
-    /* _PHONE_NATIONAL: 0(?<![0-9A-Za-z_/]0)(?<!…)\d or \((?<![0-9A-Za-z_]\()0\d or 8(?<!…)[ \-]?\( */
+    /* _PHONE_NATIONAL: 0(?<![0-9A-Za-z_/]0)(?<!…)\d or \((?<![0-9A-Za-z_]\()0\d or \((?<!…)[1-9][1-9]\) or
+       8(?<!…)[ \-]?\( */
     if ((c == '0' && nb && at(t, p - 1) != '/' && is_digit(at(t, p + 1))) ||
         (c == '(' && at(t, p + 1) == '0' && is_digit(at(t, p + 2))) ||
+        (c == '(' && nonzero_digit(at(t, p + 1)) && nonzero_digit(at(t, p + 2)) && at(t, p + 3) == ')') ||
         (c == '8' && nb && at(t, p - 1) != '/' &&
          (at(t, p + 1) == '(' || (in3(at(t, p + 1), ' ', '-', ' ') && at(t, p + 2) == '('))))
         push2(S, &S->out[L_NATIONAL], p, end);

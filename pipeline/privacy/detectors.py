@@ -78,12 +78,11 @@ _GENERIC_ACCOUNTS = frozenset(
 )  # fmt: skip
 _AT = r"\s?(?:[\[\(\{<]\s?(?:at|AT|At|@)\s?[\]\)\}>]|\s(?:at|AT)\s)\s?"
 _DOT = r"\s?(?:[\[\(\{<]\s?(?:dot|DOT|Dot|\.)\s?[\]\)\}>]|\s(?:dot|DOT)\s)\s?"
+_OBFUSCATED_DOMAIN = r"(?:[\w\-]{1,63}(?:" + _DOT + r"|\.)){1,6}[A-Za-z]{2,24}\b"
+#: The domain is no local part of a second address right after it: in `write me at jane.doe at gmail dot com` the
+#: address is `jane.doe at gmail dot com`, not `me at jane.doe` (which left the domain behind).
 _EMAIL_OBFUSCATED = re.compile(
-    r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}"
-    + _AT
-    + r"(?:[\w\-]{1,63}(?:"
-    + _DOT
-    + r"|\.)){1,6}[A-Za-z]{2,24}\b"
+    r"[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63}" + _AT + _OBFUSCATED_DOMAIN + f"(?!{_AT}{_OBFUSCATED_DOMAIN})"
 )
 #: An address whose '@' is escaped: `?email=jane%40example.org` in a URL, `jane&#64;example.org` in HTML, each also
 #: escaped twice (`%2540`, a URL encoded again as a query value; `&amp;#64;`, an entity escaped again), and `\\@` in
@@ -99,7 +98,12 @@ _EMAIL_ESCAPED = re.compile(
     rf"[\w+\-%](?<![\w.+\-%][\w+\-%])(?:[\w.+\-%]|{_ESCAPED_DOT}){{0,63}}?(?:{_ESCAPED_AT}|@)"
     rf"(?:[\w\-]{{1,63}}(?:\.|{_ESCAPED_DOT})){{1,8}}" + _TLD
 )
-_OBFUSCATION_HINTS = ("at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ")
+#: What switches `_EMAIL_OBFUSCATED` on (the C pre-scan tests the same): the end of a bracketed `at` or '@'
+#: (`jane [at] example.com`, `jane(@)example.com`), or a spelled dot.
+_OBFUSCATION_HINTS = (
+    "at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ",
+    "@]", "@)", "@}", "@>", "@ ]", "@ )", "@ }", "@ >",
+)  # fmt: skip
 _LOCAL_WORD = re.compile(rf"[\w.+\-%{_MARKS}]+")
 #: `icon@2x.png`, `logo%401.5x.webp`: a retina image's scale suffix, not an address (image extensions are no TLDs).
 _IMAGE_EXTENSION = r"\.(?i:png|jpe?g|gif|webp|svg|bmp|ico|tiff?|avif|heic)$"
@@ -126,11 +130,13 @@ _PHONE_US = re.compile(
 #: `01.42.68.53.00` (exactly five pairs: other dotted numbers are versions, dates and addresses). After `00` and a
 #: country code, the trunk `(0)` that Germans keep: `0049 (0)30 12345678`. Russia's trunk prefix 8 before a
 #: three-digit area code in parentheses and the 3-2-2 local number: `8 (495) 123-45-67` (that whole shape only: a
-#: volume, its year and pages, `8 (2001) 123-130`, is a citation).
+#: volume, its year and pages, `8 (2001) 123-130`, is a citation). Brazil's two-digit area code (no 0 in it) in
+#: parentheses before the 4-4 or 9+4-4 local number, which Brazil writes without a trunk prefix: `(11) 98765-4321`,
+#: `(21) 2345-6789` (that whole shape only; `national_phone_hit` tells an issue and its pages apart).
 _PHONE_NATIONAL = re.compile(
     r"(?:0(?<![0-9A-Za-z_/]0)(?<![0-9][\-.,/:]0)"
     r"(?:[1-9](?:\.\d\d){3}\.(?=\d\d(?![0-9]))|0\d{1,3}[ \-](?:\d[ \-]|\(0\) ?)|\d{1,4}(?: / |[ /\-]|(?=\d)))"
-    r"|\((?<![0-9A-Za-z_]\()0\d{1,4}\)\s?"
+    r"|\((?<![0-9A-Za-z_]\()(?:0\d{1,4}\)\s?|[1-9][1-9]\)\s?(?=9?\d{4}-\d{4}(?![0-9])))"
     r"|8(?<![0-9A-Za-z_/]8)(?<![0-9][\-.,/:]8)[ \-]?\([3-9]\d\d\) ?(?=\d{3}[ \-]?\d\d[ \-]?\d\d(?![0-9])))"
     r"\d{2,8}(?:[ \-]\d{2,8}){0,3}" + _ALTERNATIVE + f"(?:{_EXTENSION}|{_AFTER})",
     re.ASCII,
@@ -412,13 +418,15 @@ def _generic_account(local: str) -> bool:
     return len(local) < 2 or local.lower() in _GENERIC_ACCOUNTS
 
 
-#: Words that stand before ` at host.tld` in prose (`available at python.org`, `docs at readthedocs.io`), not names.
+#: Words that stand before ` at host.tld` in prose (`available at python.org`, `docs at readthedocs.io`), or before
+#: `@host.tld` (`works with @live.com`), not names.
 _PROSE_BEFORE_AT = frozenset(
     ["available", "hosted", "located", "found", "published", "released", "online", "here", "there", "us", "them",
      "it", "is", "are", "was", "be", "look", "visit", "docs", "documentation", "site", "website", "page", "pages",
      "served", "running", "deployed", "mirrored", "archived", "listed", "described", "documented", "maintained",
      "developed", "downloaded", "installed", "tracked", "reported", "discussed", "issues", "source", "code",
-     "repository", "repo", "project", "package", "packages", "information", "details", "info", "more", "tutorial"]
+     "repository", "repo", "project", "package", "packages", "information", "details", "info", "more", "tutorial",
+     "with", "from", "to", "for", "on", "in", "by", "via", "and", "or", "of", "as", "like", "than"]
 )  # fmt: skip
 
 
@@ -603,9 +611,19 @@ def national_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
         and not trivial_digits(digits)
         and not ("-" in m.group() and _ISO_DATE.search(m.group()))
         and not negative_context(text, m.start())
+        and not _issue_and_pages(m.group())
     ):
         return m.start(), m.end(), "PHONE"
     return None
+
+
+def _issue_and_pages(value: str) -> bool:
+    """`(12) 1234-1256`, `(11) 2019-2021`: Brazil's phone shape, but an issue number and the pages (or years) of a
+    citation, the second number a little above the first. A phone's halves are unrelated."""
+    if not value.startswith("(") or value[1] == "0":
+        return False
+    first, _, second = value.rpartition(" ")[2].rpartition(")")[2].partition("-")
+    return first.isdigit() and second.isdigit() and 0 < int(second) - int(first) <= 500
 
 
 #: The key of an assignment, a dict entry or a log field right before a value: `free=`, `"total": `, `mem.used = `.
@@ -623,13 +641,18 @@ _PERSONAL_KEY = re.compile(
 )
 #: `15482871808 bytes`, `13812345678 ms`: a unit after the number says it is a quantity.
 _UNIT_AFTER = re.compile(r" ?(?:bytes?|[KMGT]i?B|B|ms|ns|us|\u00b5s|sec|seconds|blocks|pages|tokens|rows)(?![\w])")
+#: The bare integers of a tuple or list before and after a number, up to its brackets: `(698095554475, 14118073569)`
+#: and `[(445, 9), (17625560, 356454)]` in sympy's docs, `divmod(…)`'s `(15482871808, 1)` in a doctest.
+_INTEGERS_BEFORE = re.compile(r"[(\[](?:\s{0,8}[-+]?\d{1,40}\s{0,8},)*\s{0,8}$")
+_INTEGERS_AFTER = re.compile(r"(?:\s{0,8},\s{0,8}[-+]?\d{1,40})*\s{0,8},?\s{0,8}[)\]]")
 
 
 def cn_mobile_hit(text: str, m: re.Match[str]) -> Hit | None:
     """`1[3-9]` and nine more digits: a Chinese mobile, unless a context word says otherwise (`negative_context`), or
     it is the value of a code-like key that names no person (`free=15482871808`, `"size": 13812345678` in psutil's
     and other docs: byte counts, ids and timestamps of that length are everywhere in code), or a unit follows it
-    (`15482871808 bytes`). A phone word before it (`tel=`, `手机：`, `phone: `) always makes it a phone."""
+    (`15482871808 bytes`), or it is one of the integers of a tuple or list (`_among_integers`). A phone word before
+    it (`tel=`, `手机：`, `phone: `) always makes it a phone."""
     start = m.start()
     if trivial_digits(digits_of(m.group())) or negative_context(text, start):
         return None
@@ -639,7 +662,24 @@ def cn_mobile_hit(text: str, m: re.Match[str]) -> Hit | None:
             return None
         if _UNIT_AFTER.match(text, m.end()):
             return None
+        if _among_integers(text, start, m.end()):
+            return None
     return start, m.end(), "PHONE"
+
+
+def _among_integers(text: str, start: int, end: int) -> bool:
+    """`text[start:end]` is one of several bare integers in brackets (a tuple or list of numbers in code or its
+    output), and neither a phone word nor a key that names a person (`phones = [139…, 138…]`) stands before them."""
+    before = _INTEGERS_BEFORE.search(text, max(0, start - 160), start)
+    if before is None or (after := _INTEGERS_AFTER.match(text, end)) is None:
+        return False
+    if "," not in before.group() and "," not in after.group():
+        return False  # `Li Wei (13912345678)`: a number alone in parentheses
+    bracket = before.start()
+    if _PHONE_CUE.search(text, max(0, bracket - 24), bracket) is not None:
+        return False
+    key = _VALUE_KEY.search(text, max(0, bracket - 48), bracket)
+    return key is None or _PERSONAL_KEY.search(key.group()) is None
 
 
 def _in(pattern: re.Pattern[str], text: str, windows: list[Window]) -> Iterator[re.Match[str]]:

@@ -1,11 +1,15 @@
 """Addresses written so that `_EMAIL` does not see them as one: split by HTML tags (`jane<b>@</b>example.com`, an
-anti-scraping habit of web pages) or by a wrapped line (`jane@\nexample.com`, `jane@exam-\nple.com`), or punctuated
-with CJK and full-width marks (`jane@example。com`, as CJK input methods type the dot, and `jane﹫example.com`).
+anti-scraping habit of web pages) or by a wrapped line (`jane@\nexample.com`, `jane@exam-\nple.com`), punctuated
+with CJK and full-width marks (`jane@example。com`, as CJK input methods type the dot, and `jane﹫example.com`), or
+with spaces beside the '@' (`jane @ example.com`).
 
 Both scan paths run `find_disguised_emails` on the text as given; the C pre-scan says when it may find something
 (`disguised`: an '@' with a tag or a line break beside its run of address characters, or one of `_CJK_MARKS` in the
 text). Each search runs on a twin of the text where the disguise is undone, and keeps only the hits that the disguise
 hid (those that contain a tag, a break or a mark); the rest are `_EMAIL`'s own.
+
+Spaced addresses are a pattern of their own, `_SPACED_EMAIL`, with a candidate list in the pre-scan like `_EMAIL`'s
+(`triggers._PATTERNS`); the reference runs `find_spaced_emails` beside `detectors.find_emails`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,46 @@ _MARK_DOT = re.compile(r"(?<=[\w\-])[\u3002\uff0e\uff61](?=[0-9A-Za-z\uff10-\uff
 #: The full-width letters, digits and '@' as ASCII (`detectors.ASCII_TWINS` without its unconditional '．'), and
 #: the small '@'.
 _TWINS = {k: v for k, v in detectors.ASCII_TWINS.items() if k != 0xFF0E} | {0xFE6B: "@"}
+
+
+#: An address with one or two spaces (or tabs) beside its '@': `alice @ example.com`, `alice@ example.com`, `alice
+#: @example.com`, as forum posts and pages that hope to escape scrapers write them. The local part is the whole run
+#: of address characters before the spaces, as in `_EMAIL` (the pre-scan lists its start); the domain is that of
+#: `detectors._SPELLED_DOMAIN`. The matrix product has this shape (`A @ B.T`, `x @ w.weight`, `u @ np.diag(s)`), so
+#: `spaced_email_hit` wants more than the shape.
+_SPACED_EMAIL = re.compile(
+    r"(?P<local>[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63})(?:[ \t]{1,2}@[ \t]{0,2}|@[ \t]{1,2})"
+    r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,6}(?P<tld>[A-Za-z]{2,24}))"
+    r"(?a:(?![\w\-@/(\[]|\.\w))"
+)
+_SPACED_HINTS = ("@ ", " @", "@\t", "\t@")
+
+
+def find_spaced_emails(text: str) -> Iterator[Hit]:
+    """`_SPACED_EMAIL`'s addresses in `text` (the reference scan's search; the pre-scan's candidates give the same)."""
+    if any(hint in text for hint in _SPACED_HINTS):
+        for m in _SPACED_EMAIL.finditer(text):
+            if (hit := spaced_email_hit(text, m)) is not None:
+                yield hit
+
+
+def spaced_email_hit(text: str, m: re.Match[str]) -> Hit | None:
+    """A spaced address when the domain ends in a known mail TLD in lower case, as `_at_` wants in code (`A @ B.T`, `x
+    @ w.weight`, `q.T @ self.yy`, `M @ M.mT` end in attributes), and the local part names a mailbox: not a letter
+    alone (`a @ b.io`, a product of two variables), a number, file or version (`2 @ 4.99`), a prose word or a word
+    after an article (`works with @live.com`, `the team @ example.com`), nor a project's object at the project's
+    site. CJK prose glued before a local part is cut off, as in `email_hit`."""
+    tld, name, start = m.group("tld"), m.group("local"), m.start()
+    if tld not in detectors._MAIL_TLDS and tld not in detectors._UNDERSCORE_TLDS:
+        return None
+    if len(name) < 2 or name[-1] in ".-+%" or detectors._NOT_A_MAILBOX.fullmatch(name):
+        return None
+    if name.lower() in detectors._PROSE_BEFORE_AT or detectors._ARTICLE_BEFORE.search(text, max(0, start - 5), start):
+        return None
+    if "." in name and name.partition(".")[0].lower() == m.group("domain").partition(".")[0].lower():
+        return None
+    cut = 0 if name.isascii() else max((c.end() for c in detectors._CJK.finditer(name)), default=0)
+    return (start + cut, m.end(), "EMAIL") if cut < len(name) else None
 
 
 #: A line break that wrapping put inside an address (with the spaces around it, and a quoted mail's `>`s): right

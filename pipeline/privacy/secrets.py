@@ -56,6 +56,22 @@ _PROVIDER_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
         ),
         # SendGrid API keys: `SG.` + 22-character key id + '.' + 43-character secret.
         ("SG.", r"SG\.(?<![0-9A-Za-z_\-]...)[0-9A-Za-z_\-]{22}\.[0-9A-Za-z_\-]{43}(?![0-9A-Za-z_\-])"),
+        # Telegram bot tokens: the bot's id, ':' and 35 characters starting with 'A' (34 in Telegram's own docs
+        # example); in a URL after `/bot` (`api.telegram.org/bot<token>/getMe`), so a letter may stand before it.
+        (":A", r"[0-9](?<![0-9][0-9])[0-9]{7,9}:A[0-9A-Za-z_\-]{33,34}(?![0-9A-Za-z_\-])"),
+        # Discord webhooks: the URL's id and token are what lets anyone post to the channel.
+        (
+            "/api/webhooks/",
+            r"[0-9](?:(?<=discord\.com/api/webhooks/[0-9])|(?<=discordapp\.com/api/webhooks/[0-9]))[0-9]{16,19}/"
+            r"[0-9A-Za-z_\-]{60,100}(?![0-9A-Za-z_\-])",
+        ),
+        # Google OAuth client secrets (since 2021), Groq, Replicate and Perplexity API keys, Stripe webhook signing
+        # secrets: a fixed prefix and a random body (the lengths gitleaks' rules use).
+        ("GOCSPX-", r"GOCSPX-(?<![0-9A-Za-z_\-]GOCSPX-)[0-9A-Za-z_\-]{28}(?![0-9A-Za-z_\-])"),
+        ("gsk_", r"gsk_(?<![0-9A-Za-z_\-]gsk_)[0-9A-Za-z]{52}(?![0-9A-Za-z_\-])"),
+        ("r8_", r"r8_(?<![0-9A-Za-z_\-]r8_)[0-9A-Za-z]{37}(?![0-9A-Za-z_\-])"),
+        ("pplx-", r"pplx-(?<![0-9A-Za-z_\-]pplx-)[0-9A-Za-z]{48}(?![0-9A-Za-z_\-])"),
+        ("whsec_", r"whsec_(?<![0-9A-Za-z_\-]whsec_)[0-9A-Za-z+/=]{32,88}(?![0-9A-Za-z_\-+/=])"),
     )
 )
 
@@ -83,18 +99,27 @@ _BASE64_PADDED = re.compile(r"^(?=(?:.{4})+$)[0-9A-Za-z+/]+={1,2}$")
 _DOTTED_NAME = re.compile(r"^~?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _FORMAT_FIELD = re.compile(r"%[-+ #0-9.]*[sdifrxXg]|\{[\w.]*\}")
 _URL_PASSWORD = re.compile(r"://[^\s:/@]{0,64}:([^\s:/@]{3,128})@")  # `redis://:pw@host`: no user
-#: A password slot that names what goes there (`user:password@`, `<password>`, `[password]]`, `mypass`, `****`,
-#: `AccountSid:AuthToken@`, `aws_secret_access_key`): how documentation writes a URL's form, not a credential. A
-#: camel-case word is a slot only when it is such a name (`ApiKey`): `SuperSecret` may be a real, weak password.
+#: A password slot that names what goes there (`user:password@`, `<password>`, `[password]]`, `mypass`, `my-token`,
+#: `APIPASS`, `seed`, `****`, `AccountSid:AuthToken@`, `mySendingPassword`, `aws_secret_access_key`, or `user` where
+#: the template swapped the slots): how documentation writes a URL's form, not a credential. A camel-case word is a
+#: slot only when it is such a name (`ApiKey`): `SuperSecret` may be a real, weak password.
 _NAMED_PASSWORD = re.compile(
-    r"[<\[{(]*(?:\**|(?i:(?:my|your)?(?:pass(?:word|wd|phrase)?|pwd|secret|token))"
+    r"[<\[{(]*(?:\**|(?i:(?:my|your|api)?[-_]?(?:pass(?:word|wd|phrase)?|pwd|secret|token|seed)|user(?:name)?|login)"
     r"|(?:Auth|Api|API|Access|Account|App|Client|JWT|Master)(?:Token|Secret|Key|Pass(?:word)?|Sid|SID|ID)"
+    r"|(?:my|your)(?:[A-Z][a-z]{1,15}){1,3}(?:Pass(?:word|wd|phrase)?|Secret|Token|Key)"
     r"|[a-z]+(?:_[a-z]+)*_(?:password|secret|token|key))[>\]})]*"
+)
+#: A template's slot where the password goes: `{password}`, `{corpsecret}`, `{{secret}}`, `${DB_PASSWORD}`,
+#: `$DB_PASSWORD`, `%(password)s`, `<pw>`. Apprise's plugins list their URL forms so (`{schema}://{user}:{apikey}@
+#: {host}`), whatever the slot's name; a password is no identifier in braces.
+_TEMPLATE_SLOT = re.compile(
+    r"\$?\{\{?[A-Za-z_][\w.\-]{0,63}\}\}?|\$[A-Z_][A-Z0-9_]{0,63}|%\([A-Za-z_]\w{0,63}\)s|<[A-Za-z_][\w\-]{0,63}>"
 )
 #: Oracle's sample schema account (`scott:tiger@`), in every SQLAlchemy and Oracle example.
 _SAMPLE_ACCOUNTS = frozenset([("scott", "tiger")])
-#: `key="user:123"`, `key="task-123"`: a bare `key` names a lookup key (cache, dict, task); an API key is named so.
-_LOOKUP_KEY = re.compile(r"[A-Za-z]+[:\-_]\d{1,6}")
+#: `key="user:123"`, `key="task-123"`, `key=Counter-1234abcd` (a name and a hash, as dask and distributed key their
+#: tasks): a bare `key` names a lookup key (cache, dict, task); an API key is named so.
+_LOOKUP_KEY = re.compile(r"[A-Za-z]+[:\-_](?:\d{1,6}|[0-9a-f]{8,32})")
 _BARE_KEY = re.compile(r"(?<![\w\-])key(?![\w\-])", re.IGNORECASE)
 #: `&state=`: the next parameter of a query string (`?access_token=abc&state=xyz&token_type=example`).
 _QUERY_PARAMETER = re.compile(r"&[A-Za-z_][\w.\-]*=")
@@ -115,6 +140,10 @@ def find_secrets(text: str, min_entropy: float = 3.0, min_length: int = 8) -> It
             hit = url_password_hit(text, m)
             if hit is not None:
                 yield hit
+    if "-u" in text:
+        for m in _CLI_USER.finditer(text):
+            if (hit := cli_password_hit(text, m)) is not None:
+                yield hit
     yield from _assignments(text, min_entropy, min_length)
 
 
@@ -124,22 +153,67 @@ def find_secrets(text: str, min_entropy: float = 3.0, min_length: int = 8) -> It
 _IDENTIFIER = re.compile(r"(?:[A-Z]?[a-z]{2,}|[A-Z]{2,}(?![a-z]))+[0-9]*")
 
 
+#: Prefixes of the rules whose body `_random_body` tests.
+_RANDOM_AFTER_PREFIX = ("GOCSPX-", "gsk_", "r8_", "pplx-", "whsec_")
+
+
 def provider_hit(text: str, m: re.Match[str]) -> Hit | None:
     if text.startswith(("hf_", "npm_"), m.start()) and _IDENTIFIER.fullmatch(
         text, text.index("_", m.start()) + 1, m.end()
     ):
         return None
+    body = _random_body(m.group())
+    if body is not None and not (any(map(str.isdigit, body)) and _has_lower(body) and _has_upper(body)):
+        return None
     return m.start(), m.end(), "SECRET"
+
+
+def _random_body(value: str) -> str | None:
+    """The random part of a token whose rule has only a short prefix or none (Telegram's `<bot id>:<secret>`,
+    Discord's `<id>/<token>`, `gsk_<key>` …): it holds digits and both cases, which names and fillers (`gsk_` and
+    camel-case words, `whsec_xxxx…`) do not. None for the other rules."""
+    if value[0].isdigit():
+        return value.rpartition(":" if ":" in value else "/")[2]
+    for prefix in _RANDOM_AFTER_PREFIX:
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return None
 
 
 def url_password_hit(text: str, m: re.Match[str]) -> Hit | None:
     password = m.group(1)
-    if _is_placeholder(password) or _NAMED_PASSWORD.fullmatch(password):
+    if _is_placeholder(password) or _NAMED_PASSWORD.fullmatch(password) or _TEMPLATE_SLOT.fullmatch(password):
         return None
     user = text[m.start() + 3 : m.start(1) - 1]
     if (user.lower(), password.lower()) in _SAMPLE_ACCOUNTS:
         return None
     return m.start(1), m.end(1), "SECRET"
+
+
+#: `curl -u jane:Xk9pLw2rTz7 https://…`, `curl --user=jane:…`: a password after a command-line user name. The same
+#: flag takes a user and group (`docker run -u 1000:1000`, `--user www-data:www-data`) or a host and path (`rsync
+#: -u host:/srv`): `cli_password_hit` tells those apart. `$` starts no user name (`-u "$USER:$PASS"`, `$(id -u)`).
+_CLI_USER = re.compile(r"-(?<=\s-)(?:u ?|-user[= ])[\"']?([^\s:\"'/@$]{1,64}):([^\s\"']{3,128})")
+
+
+#: A container runtime's command line: its `-u`/`--user` takes `user:group` (`docker run -u app:staff`).
+_CONTAINER_COMMAND = re.compile(r"(?<![\w\-])(?:docker|podman|nerdctl)(?![\w\-])")
+
+
+def cli_password_hit(text: str, m: re.Match[str]) -> Hit | None:
+    """The password of a `_CLI_USER` match, unless it is a slot's name, a group (digits, the user's own name, or any
+    name on a container runtime's command line) or a path."""
+    user, password = m.group(1), m.group(2)
+    if password.isdigit() or password == user or password[0] in "/$":
+        return None
+    line = text.rfind("\n", 0, m.start()) + 1
+    if _CONTAINER_COMMAND.search(text, max(line, m.start() - 200), m.start()):
+        return None
+    if _is_placeholder(password) or _NAMED_PASSWORD.fullmatch(password) or _TEMPLATE_SLOT.fullmatch(password):
+        return None
+    if (user.lower(), password.lower()) in _SAMPLE_ACCOUNTS:
+        return None
+    return m.start(2), m.end(2), "SECRET"
 
 
 def assignment_tail(text: str, start: int, end: int) -> re.Match[str] | None:
@@ -154,7 +228,27 @@ def assignment_tail(text: str, start: int, end: int) -> re.Match[str] | None:
     # a flag or tag has '-' or '<' before its keyword, or (`--api_key`, `<apiKey>`) '_' or 'i'
     if m is None and start and text[start - 1] in "-<_iI":
         m = _FLAG_OR_ELEMENT_TAIL.match(text, end)
+    if m is not None and _colon_of_a_name(text, start, end, m):
+        return None
     return m
+
+
+#: `urn:ietf:params:oauth:token-type:jwt`: the ':'s of a URN (RFC 8141) separate names, not a key from its value.
+_URN_BEFORE = re.compile(r"(?i)(?<![\w.\-])urn:[\w.\-:]{0,80}$")
+#: `sessions://public_key:seed@host`: a key word right after `://` is the URL's user name (or host), the part after
+#: its ':' the password (or port), which `_URL_PASSWORD` judges.
+_AUTHORITY_BEFORE = re.compile(r"://[^\s:/@]{0,64}$")
+
+
+def _colon_of_a_name(text: str, start: int, end: int, m: re.Match[str]) -> bool:
+    """The ':' after the keyword at `start:end` is part of a name, not an assignment: a URL's scheme (`misskey://`),
+    a URL's `user:password` or `host:port`, or a URN's separator."""
+    value = m.start(1)
+    if text.startswith("//", value) and text[value - 1] == ":":
+        return True
+    if "=" not in text[end:value] and _AUTHORITY_BEFORE.search(text, max(0, start - 72), start):
+        return True
+    return _URN_BEFORE.search(text, max(0, start - 88), start) is not None
 
 
 def _assignments(text: str, min_entropy: float, min_length: int) -> Iterator[Hit]:
@@ -223,6 +317,10 @@ def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> b
     if len(value) < min_length or _NOT_A_VALUE.match(value) or _is_placeholder(value):
         return False
     if value.endswith(")") or "(" in value or value.startswith(("os.", "self.", "env.", "process.", "http")):
+        return False
+    if value[:4].lower() == "urn:":  # `token_type: urn:ietf:params:oauth:token-type:jwt` names a kind of token
+        return False
+    if "..." in value or "\u2026" in value:  # `sk-...xyz1234`: a key shown with its middle left out
         return False
     if value[-1] in "+-*/|&%:" or _FORMAT_FIELD.search(value):  # `name+'…'`, `"VS%0.fTOOLS" % v`: expressions
         return False

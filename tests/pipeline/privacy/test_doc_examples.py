@@ -182,3 +182,123 @@ def test_a_git_remote_and_a_badge_image_are_no_email_addresses(text: str) -> Non
 )
 def test_addresses_next_to_those_look_alikes_are_still_found(text: str, address: str) -> None:
     assert _found(text) == [(address, "EMAIL")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[(445, 9), (17625560, 356454), (698095554475, 14118073569)]",  # sympy's diophantine docs
+        "(698095554475, 14118073569)",
+        "(14118073569, 698095554475)",
+        "[3, 13912345678, -7]",
+        ">>> divmod(x, y)\n(15482871808, 1)",
+    ],
+)
+def test_a_big_integer_in_a_tuple_of_integers_is_no_phone(text: str) -> None:
+    assert _found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("Call (415) 555-2671 today.", "(415) 555-2671"),
+        ("Call +1 415 555 2671 today.", "+1 415 555 2671"),
+        ("Tel: 4155552671", "4155552671"),
+        ("联系人：王女士，电话：13800138000", "13800138000"),
+        ("Li Wei (13912345678)", "13912345678"),
+        ("phones = [13912345678, 5]", "13912345678"),
+        ("电话：(13912345678, 13812345678)", "13912345678"),
+        ("call 13912345678, 13812345678 or 5", "13912345678"),
+    ],
+)
+def test_phones_beside_those_tuples_are_still_found(text: str, phone: str) -> None:
+    assert (phone, "PHONE") in _found(text)
+
+
+APPRISE_TEMPLATES = (
+    "{schema}://{corpid}:{corpsecret}@{agentid}",
+    "{schema}://{password}:{user}@{host}/{targets}/?{params}",
+    "{schema}://{public_key}:{seed}@{host}{port}/{rooms}?{params}",
+    "{schema}://{template}:{app}@{apikey}/{targets}",
+    "{schema}://{user}:{apikey}@{host}:{port}",
+    "{schema}://{user}:{pw}@{source}/{targets}?{params}",
+    "{schema}://{token}@{host}",
+    "mailto://{user}:{password}@{host}",
+    "postgresql://${DB_USER}:${DB_PASSWORD}@db/app",
+    "postgresql://$DB_USER:$DB_PASSWORD@db/app",
+    "redis://:{{ redis_password }}@cache",
+    "amqp://%(user)s:%(password)s@%(host)s/",
+)
+
+
+@pytest.mark.parametrize("text", APPRISE_TEMPLATES)
+def test_a_url_template_with_placeholder_slots_is_left_alone(text: str) -> None:
+    assert _found(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "| misskey:// or misskeys://| (TCP) 80 or 443  | misskey://access_token@hostname",
+        "sessions://public_key:seed@hostname/room",
+        "twist://password:login/#channel",
+        "mailto://mySendingUsername:mySendingPassword@example.com",
+        "“urn:ietf:params:oauth:token-type:jwt”",
+        "subject_token_type: urn:ietf:params:oauth:token-type:access_token",
+        "urn:ietf:params:aws:token-type:aws4_request",
+        "URN:IETF:PARAMS:OAUTH:TOKEN-TYPE:ID_TOKEN",
+    ],
+)
+def test_url_schemes_and_urns_that_hold_a_key_word_are_no_secret(text: str) -> None:
+    assert [kind for _, kind in _found(text)].count("SECRET") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("https://user:hunter2@host", "hunter2"),
+        ("https://{user}:hunter2@host", "hunter2"),
+        ("https://public_key:Xk9pLw2rTz7@host", "Xk9pLw2rTz7"),
+        ("https://x-access-token:Qw3rTy9uIo0pAs@github.com/org/repo", "Qw3rTy9uIo0pAs"),
+        ("AWS_ACCESS_KEY_ID=AKIAQ7CANARY4F3A9XYZ", "AKIAQ7CANARY4F3A9XYZ"),
+        ("token: ghp_C4n4ry7f3a9Xq2Lm8Rt5Vb1Nz6Kd0Wy3Hj9P", "ghp_C4n4ry7f3a9Xq2Lm8Rt5Vb1Nz6Kd0Wy3Hj9P"),
+        (
+            "assertion=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        ),
+        ("urn:x:y then token: Xk9#pLw2rTz", "Xk9#pLw2rTz"),
+        ("monkey: Xk9#pLw2rTz", "Xk9#pLw2rTz"),
+    ],
+)
+def test_real_credentials_beside_templates_and_urns_are_still_found(text: str, secret: str) -> None:
+    assert (secret, "SECRET") in _found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<Actor: Counter, key=Counter-1234abcd>",  # distributed's docs: a task key, a name and a hash
+        "<Future: status: finished, key: add-8f6e709446674bad78ea8aeecfee188e>",
+        'For example: {"api_key": "sk-...xyz1234"}',  # a key shown masked
+        'api_key = "AKIA…MPLE"',
+        "twist://password:user@example.com",
+        'GitLab PAT: "https://oauth2:my-token@gitlab.com/org/repo.git"',
+        "mobilemessage://APIUSER:APIPASS@SENDER/ToPhoneNo",
+    ],
+)
+def test_task_keys_masked_keys_and_more_named_slots_are_no_secret(text: str) -> None:
+    assert [kind for _, kind in _found(text)].count("SECRET") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ('key = "Xk9pLw2rTz7"', "Xk9pLw2rTz7"),
+        ("key=deadbeef-Xk9pLw2rTz7", "deadbeef-Xk9pLw2rTz7"),
+        ('api_key = "Counter-1234abcd"', "Counter-1234abcd"),  # only a bare `key` names a task's key
+        ("password: Xk9#pLw2rTz...", "Xk9#pLw2rTz"),  # an ellipsis after the value ends the sentence
+        ("https://oauth2:glpat-xY1z2A3b4C5d6E7f8G9h@gitlab.com/org/repo.git", "glpat-xY1z2A3b4C5d6E7f8G9h"),
+    ],
+)
+def test_keys_beside_those_look_alikes_are_still_found(text: str, secret: str) -> None:
+    assert (secret, "SECRET") in _found(text)

@@ -185,3 +185,222 @@ def test_citations_shaped_like_trunk_prefixed_phones_stay(text: str) -> None:
 def test_a_phone_with_a_percent_encoded_plus_in_a_query_string_is_found(text: str, want: str) -> None:
     assert redact(text) == want
     assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("Mail alice @ example.com today.", "Mail <EMAIL> today."),
+        ("Mail alice.smith @ example.co.uk today.", "Mail <EMAIL> today."),
+        ("Mail alice @example.com today.", "Mail <EMAIL> today."),
+        ("Mail alice@ example.com today.", "Mail <EMAIL> today."),
+        ("Mail j_doe42  @  mail.example.org, please.", "Mail <EMAIL>, please."),
+        ("Kontakt: jürgen.müller @ beispiel.de", "Kontakt: <EMAIL>"),
+        ("联系 zhang.wei @ example.cn 谢谢", "联系 <EMAIL> 谢谢"),
+    ],
+)
+def test_an_address_with_spaces_beside_its_at_sign_is_found(text: str, want: str) -> None:
+    assert redact(text) == want
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "C = A @ B.T",
+        "y = x @ y.T",
+        "out = x @ w.weight + b",
+        "v = np.ones(3) @ m.data",
+        "np.allclose(u2 @ np.diag(s2) @ vT2, A)",
+        "Q @ K.transpose(-2, -1)",
+        "L @ L.T.conj()",
+        "S = M @ M.mT",
+        "@ property\ndef x(self): ...",
+        "decorate it with @ pytest.mark.parametrize",
+        "format @arguments.txt",
+        "docs available @ github.com",
+        "2 @ 4.99 each",
+        "x\n@ app.route('/')",
+        "the team @ example.com",
+    ],
+)
+def test_matrix_products_and_decorators_with_spaced_at_signs_stay(text: str) -> None:
+    assert redact(text) == text
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("mail jane [@] example.com", "mail <EMAIL>"),
+        ("mail jane(@)example.com", "mail <EMAIL>"),
+        ("mail jane (@) example (dot) com", "mail <EMAIL>"),
+        ("mail jane{@}example.com", "mail <EMAIL>"),
+        ("mail bob <@> mail.example.com", "mail <EMAIL>"),
+        ("mail bob < @ > mail.example.com", "mail <EMAIL>"),
+    ],
+)
+def test_an_at_sign_in_brackets_is_found(text: str, want: str) -> None:
+    assert redact(text) == want
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("Email me at jane.doe at gmail dot com", "Email me at <EMAIL>"),
+        ("Write me at jane.doe [at] gmail [dot] com", "Write me at <EMAIL>"),
+        ("Reach us at info.desk (at) example (dot) org today", "Reach us at <EMAIL> today"),
+    ],
+)
+def test_an_obfuscated_address_after_me_at_is_found_whole(text: str, want: str) -> None:
+    # `me at jane.doe` has the obfuscated form's shape too; taking it left the domain behind
+    assert redact(text) == want
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize("text", ["x = {@}", "perl -e 'print @]'", "(@) is an operator", "a <@> b"])
+def test_bracketed_at_signs_without_an_address_stay(text: str) -> None:
+    assert redact(text) == text
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("Ligue (11) 98765-4321 hoje.", "(11) 98765-4321"),
+        ("Telefone: (21) 2345-6789", "(21) 2345-6789"),
+        ("WhatsApp (31)99876-5432", "(31)99876-5432"),
+        ("Contato: (48) 3232-1357 ou (48) 99111-2233", "(48) 3232-1357"),
+    ],
+)
+def test_brazilian_phones_with_a_two_digit_area_code_in_parentheses_are_found(text: str, phone: str) -> None:
+    assert (phone, "PHONE") in _found(text)
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Phys. Rev. 45 (12) 1234-1256",  # an issue and its pages
+        "Proc. 7 (11) 2019-2021",
+        "ISSN (12) 1234-5678",
+        "x = f(10) 1234-5678",  # no area code has a 0
+        "(1) 2345-6789",
+        "(11) 12345-67890",
+    ],
+)
+def test_issue_numbers_and_page_ranges_shaped_like_brazilian_phones_stay(text: str) -> None:
+    assert _found(text) == []
+
+
+_TELEGRAM = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw7"
+_DISCORD = "123456789012345678/" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5mN7pQ9rS1tU3vW5xY7zA9b"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        (f'bot = telegram.Bot("{_TELEGRAM}")', _TELEGRAM),
+        (f"https://api.telegram.org/bot{_TELEGRAM}/getMe", _TELEGRAM),
+        ("TELEGRAM=110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+        (f"https://discord.com/api/webhooks/{_DISCORD}", _DISCORD),
+        (f"url = 'https://discordapp.com/api/webhooks/{_DISCORD}?wait=true'", _DISCORD),
+    ],
+)
+def test_telegram_bot_tokens_and_discord_webhooks_are_found(text: str, secret: str) -> None:
+    assert _found(text) == [(secret, "SECRET")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "20240101:AbstractSingletonProxyFactoryBeanXY",  # a word, not a random token
+        "1234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw7",  # too short a bot id
+        "x123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw7_more",
+        "https://discord.com/api/webhooks/{webhook_id}/{webhook_token}",
+        "https://example.com/api/webhooks/" + _DISCORD,
+    ],
+)
+def test_look_alikes_of_telegram_and_discord_credentials_stay(text: str) -> None:
+    assert _found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("curl -u jane:Xk9pLw2rTz7 https://api.example.com", "Xk9pLw2rTz7"),
+        ("curl -u 'jane:s3cret!' https://api.example.com", "s3cret!"),
+        ('curl --user "admin:hunter2" https://x.example.com', "hunter2"),
+        ("curl --user=admin:hunter2 https://x.example.com", "hunter2"),
+        ("curl -s -u jane:Xk9pLw2rTz7 -X POST https://x", "Xk9pLw2rTz7"),
+        ("curl -ujane:Xk9pLw2rTz7 https://x", "Xk9pLw2rTz7"),
+    ],
+)
+def test_a_password_after_a_command_line_user_name_is_found(text: str, secret: str) -> None:
+    assert _found(text) == [(secret, "SECRET")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "curl -u user:password https://api.example.com",
+        'curl -u "$USER:$PASSWORD" https://api.example.com',
+        "curl -u ${USER}:${TOKEN} https://x",
+        "curl -u <user>:<password> https://x",
+        "curl -u sk_test_abc: https://api.stripe.com",
+        "docker run -u 1000:1000 image",
+        "docker run --user www-data:www-data image",
+        "docker run --rm -u appuser:appgroup image",
+        "podman exec -u postgres:staff db psql",
+        'docker run -u "$(id -u):$(id -g)" image',
+        "rsync -u host:/srv/data ./data",
+        "python -u train.py --config a:b",
+        "re-use it: x",
+    ],
+)
+def test_command_line_user_look_alikes_stay(text: str) -> None:
+    assert [kind for _, kind in _found(text)].count("SECRET") == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "qy = q.T @ self.yy",  # scipy's tests: two letters, but no mail domain's ending
+        "Works with @live.com, @hotmail.com and @outlook.com accounts",
+        "h = x @ self.mu + b",
+    ],
+)
+def test_more_code_and_prose_with_a_spaced_at_sign_stays(text: str) -> None:
+    assert redact(text) == text
+    assert scan(text) == scan_reference(text)
+
+
+MORE_PROVIDER_TOKENS = [
+    "GOCSPX-" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9v",  # Google OAuth client secret
+    "gsk_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5m",  # Groq
+    "r8_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5b",  # Replicate
+    "pplx-" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3",  # Perplexity
+    "whsec_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY",  # Stripe webhook signing secret
+]
+
+
+@pytest.mark.parametrize("token", MORE_PROVIDER_TOKENS, ids=lambda t: t[:6])
+@pytest.mark.parametrize("context", ["{}", "see {} here", '"{}"', "x={}", "中文{}中文"])
+def test_more_provider_tokens_are_found_without_a_keyword(token: str, context: str) -> None:
+    text = context.format(token)
+    assert _found(text) == [(token, "SECRET")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gsk_" + "ThisIsALongIdentifierNameWrittenInCamelCaseWordsOnly",
+        "xgsk_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5m",
+        "pplx-short",
+        "whsec_" + "x" * 32,
+        "GOCSPX-" + "a" * 28,
+    ],
+)
+def test_look_alikes_of_those_tokens_stay(text: str) -> None:
+    assert _found(text) == []

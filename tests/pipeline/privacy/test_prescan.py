@@ -91,6 +91,21 @@ FRAGMENTS = (
     "@localhost", "a@localhost.", "hf_" + "aBcD" * 8 + "eF", "npm_" + "a1B2" * 9, "pypi-AgEIcHlwaS5vcmc" + "Ab1-" * 6,
     "pypi-", "SG." + "a" * 22 + "." + "b" * 43, "SG.", "0049 (0)30 12345678", "8 (495) 123-45-67", "8(916)1234567", "8 (", "8-(812)123 45 67",
     "?p=%2B14155550173", "%2B44%2020%207946%200958", "%2b44+20+7946+0958", "%2B", "5%2B3",
+    # spaces beside an '@', with the matrix products and decorators of that shape
+    "alice @ example.com", "alice.smith @ example.co.uk", "a @example.com", "jo@ example.org", "jo  @  x.de",
+    "jo   @ x.de", "jo @   x.de", "jo\t@\tx.de", "A @ B.T", "x @ w.weight", "@ property", " @ ", "u @ np.diag(s)",
+    "jo @ a.1b.com", "jo @ 1b.c.com", "jo @ " + "a" * 63 + ".com", "jo @ " + "a" * 64 + ".com", "v" * 64 + " @ x.org",
+    "w" * 65 + " @ x.org", ".jo @ x.org", "jo. @ x.org", "中jo @ x.org", "a@b @ c.org", "x@ y.org@ z.org",
+    "(698095554475, 14118073569)", "[3, 13912345678, -7]", "{schema}://{user}:{apikey}@{host}",
+    "misskey://access_token@h", "urn:ietf:params:oauth:token-type:jwt", "jane(@)example.com", "bob < @ > x.org",
+    "@]", "@ )", "{@}", "me at jane.doe at gmail dot com", "me at j.d [at] g [dot] com", "(11) 98765-4321",
+    "(21)2345-6789", "(12) 1234-1256", "(10) 1234-5678", "(1) 2345-6789", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PAL",
+    "bot1234567890:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw7", "12345678901:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw7", ":A",
+    "discord.com/api/webhooks/123456789012345678/" + "aB3dE5fG7h" * 7, "discordapp.com/api/webhooks/1",
+    "webhooks/12", "curl -u jane:Xk9pLw2rTz7 x", "curl --user=a:hunter2", " --user b:c9d8e7", "x-u a:b", " -u", "--u",
+    "docker run -u 1000:1000", " -uj:Xk9pLw2r", "GOCSPX-" + "aB3dE5fG7h" * 3, "gsk_" + "aB3dE5fG7h" * 6,
+    "r8_" + "aB3d" * 10, "pplx-" + "aB3dE5fG7hJ9" * 4, "whsec_" + "aB3dE5fG7h" * 4, "xgsk_", "GOCSPX-", "r8_",
+    "pplx-", "whsec_", "docker run -u app:staff", "(14118073569, 698095554475)", "phones = [13912345678, 5]",
     # context words that turn numbers into negatives
     "order no. ", "Invoice #", "ISBN ", "ver: ", "Social Security ", "订单号", "Rechnungsnummer: ",
 )  # fmt: skip
