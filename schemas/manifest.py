@@ -46,6 +46,9 @@ class Manifest:
     def from_dict(cls, data: dict[str, Any], where: str = "manifest") -> Manifest:
         from lmforge.pipeline.errors import IntegrityError
 
+        if not isinstance(data, dict):  # valid JSON, but no manifest: a hand edit, another tool's file
+            kind = {list: "array", str: "string", int: "number", float: "number", bool: "true/false"}
+            raise IntegrityError(f"{where}: a JSON {kind.get(type(data), 'null')}, not a manifest (an object)")
         missing = {"format", "id", "created_at", "inputs", "params", "code_version"} - data.keys()
         if missing:
             raise IntegrityError(f"{where}: missing fields {sorted(missing)}")
@@ -55,7 +58,10 @@ class Manifest:
                 f"{where}: format_version {version!r} is newer than this lmforge understands ({FORMAT_VERSION}); "
                 "upgrade lmforge"
             )
-        files = [FileEntry(**f) for f in data.get("files", [])]
+        try:
+            files = [FileEntry(**f) for f in data.get("files", [])]
+        except TypeError as exc:  # not a list of objects, or an entry with a field missing or unknown
+            raise IntegrityError(f"{where}: files is not a list of {{path, bytes, sha256, …}} entries ({exc})") from exc
         known = {k: data[k] for k in ("format", "id", "created_at", "inputs", "params", "code_version") if k in data}
         return cls(**known, files=files, stats=data.get("stats", {}), format_version=version)
 

@@ -46,7 +46,7 @@ enum {
     CL_ALPHA = 4,     /* \w but not \d: what makes a token "alpha" (text_stats._NO_ALPHA_TOKEN_RE) */
     CL_UNSEG = 8,     /* a script written without spaces: a token of its own (text_stats.UNSEGMENTED_RANGES) */
     CL_CASED = 16,    /* sre's iscased: the simple lower or upper case differs */
-    CL_SENTENCE = 32, /* may end a sentence: [.!?؟।॥] or [。！？] (text_stats._SENTENCE_END_RE) */
+    CL_SENTENCE = 32, /* may end a sentence: [.!?؟।॥۔] or [。！？．｡។။] (text_stats._SENTENCE_END_RE) */
     CL_COUNTED = 64,  /* '#' or '…': counted for Gopher's symbol-to-word ratios */
 };
 
@@ -93,8 +93,8 @@ compute_class(Py_UCS4 c)
     if (Py_UNICODE_TOLOWER(c) != c || Py_UNICODE_TOUPPER(c) != c) {
         k |= CL_CASED;
     }
-    if (c == '.' || c == '!' || c == '?' || c == 0x061F || c == 0x0964 || c == 0x0965 || c == 0x3002 ||
-        c == 0xFF01 || c == 0xFF1F) {
+    if (c == '.' || c == '!' || c == '?' || c == 0x061F || c == 0x0964 || c == 0x0965 || c == 0x06D4 || c == 0x3002 ||
+        c == 0xFF01 || c == 0xFF1F || c == 0xFF0E || c == 0xFF61 || c == 0x17D4 || c == 0x104B) {
         k |= CL_SENTENCE;
     }
     if (c == '#' || c == ELLIPSIS_CHAR) {
@@ -142,11 +142,11 @@ fold(Py_UCS4 c) /* sre's lower case of a text character under IGNORECASE */
     return (char_class(c) & CL_CASED) ? Py_UNICODE_TOLOWER(c) : c;
 }
 
-/* The sentence ends of text_stats._SENTENCE_END_RE: [.!?؟।॥]+["'”’)\]]*(?=\s|$) | [。！？]+[」』”）]* */
+/* The sentence ends of text_stats._SENTENCE_END_RE: [.!?؟।॥۔]+["'”’)\]]*(?=\s|$) | [。！？．｡។။]+[」』”）]* */
 static ALWAYS_INLINE int
 is_sentence_punct(Py_UCS4 c)
 {
-    return c == '.' || c == '!' || c == '?' || c == 0x061F || c == 0x0964 || c == 0x0965;
+    return c == '.' || c == '!' || c == '?' || c == 0x061F || c == 0x0964 || c == 0x0965 || c == 0x06D4;
 }
 
 static ALWAYS_INLINE int
@@ -155,10 +155,11 @@ is_sentence_closer(Py_UCS4 c)
     return c == '"' || c == '\'' || c == 0x201D || c == 0x2019 || c == ')' || c == ']';
 }
 
+/* Khmer ។ and Myanmar ။ lie in unsegmented ranges: each is a token of its own (scan_chars), the others are not. */
 static ALWAYS_INLINE int
 is_cjk_sentence_punct(Py_UCS4 c)
 {
-    return c == 0x3002 || c == 0xFF01 || c == 0xFF1F;
+    return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF0E || c == 0xFF61 || c == 0x17D4 || c == 0x104B;
 }
 
 static ALWAYS_INLINE int
@@ -520,9 +521,12 @@ token_special_kind(ScanObject *s, int kind, const void *d, Py_ssize_t start, Py_
             while (j < end && is_cjk_sentence_closer(rd(kind, d, j))) {
                 j++;
             }
-            s->n_sentences++;
-            if (index_push(&s->sentence_ends, i) < 0) {
-                return -1;
+            /* Right after a ។ or ။ (an unsegmented token of its own), the run began there and was counted there. */
+            if (i > start || start == 0 || !is_cjk_sentence_punct(rd(kind, d, start - 1))) {
+                s->n_sentences++;
+                if (index_push(&s->sentence_ends, i) < 0) {
+                    return -1;
+                }
             }
             i = j;
         }
@@ -657,6 +661,13 @@ scan_chars(ScanObject *s, Toks *t, Lines *ln, int kind, const void *d, Py_ssize_
                 t->tok = -1;
             }
             emit_unsegmented(t, i);
+            /* Khmer ។ and Myanmar ။ end sentences: a run of CJK full stops is one end, counted where it starts. */
+            if ((k & CL_SENTENCE) && !(i > 0 && is_cjk_sentence_punct(rd(kind, d, i - 1)))) {
+                s->n_sentences++;
+                if (index_push(&s->sentence_ends, i) < 0) {
+                    return -1;
+                }
+            }
             ln->last_ns = i++;
             continue;
         }

@@ -32,13 +32,28 @@ class InputUnit:
     path: str
     source: str
     files: tuple[str, ...] = field(default=())
+    key: str | None = None
+    """Where a file unit is (`file_key`), which names its records that have no id of their own; None for a text
+    folder, whose files are named inside it."""
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "path": self.path, "source": self.source, "files": list(self.files)}
+        out = {"kind": self.kind, "path": self.path, "source": self.source, "files": list(self.files)}
+        return out | ({"key": self.key} if self.key is not None else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> InputUnit:
-        return cls(kind=d["kind"], path=d["path"], source=d["source"], files=tuple(d.get("files", ())))
+        files = tuple(d.get("files", ()))
+        return cls(kind=d["kind"], path=d["path"], source=d["source"], files=files, key=d.get("key"))
+
+
+def file_key(path: str | Path, folder: str | Path | None = None) -> str:
+    """`<folder name>/<path inside it>` of a file: inside the input `folder` it was found in (`in/siteA/2024/data.jsonl`
+    and `in/siteB/2024/data.jsonl` are two files), else inside the folder holding it (`2024-01-01/data.jsonl`: daily
+    partitions keep their file names). From absolute paths, so `data.jsonl` and `/corpus/2024-01-01/data.jsonl` are
+    one file, and moving the whole tree changes nothing."""
+    path = os.path.abspath(path)
+    folder = os.path.abspath(folder) if folder is not None else os.path.dirname(path)
+    return Path(os.path.basename(folder), os.path.relpath(path, folder)).as_posix()
 
 
 def kind_of(path: Path, text_extensions: tuple[str, ...]) -> str:
@@ -119,13 +134,15 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
         dangling = path.is_symlink() and not path.exists()
         shown = shown_path(path)
         if shown is not None and (path.is_file() or dangling):
-            units.append(InputUnit("bad_name", shown, name or source_name(Path(shown), file=True)))
+            src = name or source_name(Path(shown), file=True)
+            units.append(InputUnit("bad_name", shown, src, key=file_key(shown)))
             continue
         if path.is_file() or dangling:  # a dangling link is read like a file and reported as unreadable
-            units.append(InputUnit(kind_of(path, exts), str(path), name or source_name(path, file=True)))
+            src = name or source_name(path, file=True)
+            units.append(InputUnit(kind_of(path, exts), str(path), src, key=file_key(path)))
             continue
         if not path.is_dir():
-            units.append(InputUnit("special", str(path), name or source_name(path, file=True)))
+            units.append(InputUnit("special", str(path), name or source_name(path, file=True), key=file_key(path)))
             continue
         src = name or source_name(Path(shown or path))
         others = {real: arg for real, arg in claimed.items() if real != os.path.realpath(path)}  # not itself
@@ -160,13 +177,13 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
                         log.warning("%s: also named as an input of its own (%s); read there", f, owner)
                     continue
                 if (bad := shown_path(f)) is not None:
-                    units.append(InputUnit("bad_name", bad, src))
+                    units.append(InputUnit("bad_name", bad, src, key=file_key(bad, path)))
                     continue
                 k = kind_of(f, exts) if f.is_file() or not f.exists() else "special"
                 if k == "text":
                     text_files.append(str(f))
                 else:
-                    units.append(InputUnit(k, str(f), src))
+                    units.append(InputUnit(k, str(f), src, key=file_key(f, path)))
         for exc in unlisted:  # a member of the text folder, which the reader reports as unreadable with the reason
             found_any = True
             text_files.append(str(exc.filename or path))

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ from lmforge.pipeline.curate.filters import build_filters
 from lmforge.pipeline.curate.filters.base import Filter
 from lmforge.pipeline.curate.filters.config import FiltersConfig
 from lmforge.pipeline.curate.gc_pause import gc_paused
-from lmforge.pipeline.curate.inputs import InputUnit, redacted_name
+from lmforge.pipeline.curate.inputs import InputUnit, file_key, redacted_name
 from lmforge.pipeline.curate.langid import LanguageId
 from lmforge.pipeline.curate.readers import RawRecord, RecordReader
 from lmforge.pipeline.privacy import Redactor
@@ -120,14 +121,16 @@ def unit_result_path(out_dir: Path, unit_digest: str) -> Path:
     return Path(out_dir) / "results" / f"{unit_digest}.json"
 
 
-def doc_id_for(source: str, record_id: str | None, path: str, line: int | None) -> str:
+def doc_id_for(source: str, record_id: str | None, path: str, line: int | None, where: str | None = None) -> str:
     """Stable id. A record's own id is kept readable (`source/id`) when it is short and plain; otherwise, and for
-    records without an id, it is a hash of source + id (or source + the file's folder and name + line: daily
-    partitions keep their file names, `2024-01-01/data.jsonl`, and moving the whole tree keeps the ids)."""
+    records without an id, it is a hash of source + id (or source + where its file is + line, `where` as
+    `inputs.file_key` says, by default of the folder holding `path`)."""
     if record_id and len(record_id) <= 128 and _PLAIN_ID.fullmatch(record_id):
         return f"{source}/{record_id}"
-    where = os.path.join(os.path.basename(os.path.dirname(path)), os.path.basename(path))
-    key = f"{source}\x00{record_id}" if record_id else f"{source}\x00{where}\x00{line}"
+    if record_id:
+        key = f"{source}\x00{record_id}"
+    else:
+        key = f"{source}\x00{where if where is not None else file_key(path)}\x00{line}"
     return f"{source}/h{hashlib.blake2b(key.encode('utf-8', 'surrogatepass'), digest_size=8).hexdigest()}"
 
 
@@ -235,7 +238,10 @@ class UnitCurator:
         for sub in ("parts", "rejects", "results"):
             (out_dir / sub).mkdir(parents=True, exist_ok=True)
         cur = self.config.curate
-        tmp_tag = f".tmp-{os.getpid()}"
+        # One name per call, not per process: identical files of one source are one unit digest, which the flow's
+        # thread pool curates at once; with the pid alone both wrote one temporary file, and the second to publish
+        # found it moved away. Each publishes its own (equal) files by an atomic rename.
+        tmp_tag = f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         kept_w = _TableWriter(
             out_dir / "parts" / f"{unit_digest}.parquet{tmp_tag}", SNAPSHOT_SCHEMA, cur.row_group_rows
         )
@@ -282,6 +288,13 @@ class UnitCurator:
                 n_chars,
             )
 
+        # Where a record without an id comes from: the unit's file (planned with copies of one file named alike, so
+        # that whichever copy is curated writes the same part), or a text folder's file inside the folder.
+        unit_key = unit.key if unit.key is not None or unit.kind == "textdir" else file_key(unit.path)
+
+        def where(path: str) -> str:
+            return unit_key if unit_key is not None else file_key(path, unit.path)
+
         with gc_paused():  # no document makes a reference cycle; collections would only walk the heap
             items = self.reader_for(unit.source).read(unit)
             detect = self.langid.detect
@@ -295,13 +308,15 @@ class UnitCurator:
                             file_problems[item.reason] += 1  # a problem with a file, not a document
                         else:
                             docs_in[item.source] += 1
-                            item.doc_id = item.doc_id or doc_id_for(item.source, None, item.path, item.line)
+                            item.doc_id = item.doc_id or doc_id_for(
+                                item.source, None, item.path, item.line, where(item.path)
+                            )
                         outcomes.append(item)
                         continue
                     rec: RawRecord = item
                     docs_in[rec.source] += 1
                     bytes_in += len(rec.text)
-                    doc = self._document(rec)
+                    doc = self._document(rec, None if rec.record_id else where(rec.path))
                     if doc.doc_id in seen_ids:
                         outcomes.append(
                             Reject(
@@ -350,17 +365,17 @@ class UnitCurator:
             first_input_error=first_error,
             first_input_error_at=first_error_at,
         )
-        tmp = result_path.with_suffix(".json.tmp")
+        tmp = result_path.with_name(result_path.name + tmp_tag)
         tmp.write_text(json.dumps(result.to_dict(), sort_keys=True))
         os.replace(tmp, result_path)
         return result
 
-    def _document(self, rec: RawRecord) -> Document:
+    def _document(self, rec: RawRecord, where: str | None) -> Document:
         rid = rec.record_id
         if rid and self.redactor is not None and self.redactor.redact(rid).counts:
             rid = "pii:" + rid  # not plain: doc_id_for hashes it, so no PII reaches the doc_id
         return Document(
-            doc_id=doc_id_for(rec.source, rid, rec.path, rec.line),
+            doc_id=doc_id_for(rec.source, rid, rec.path, rec.line, where),
             text=rec.text,
             source=rec.source,
             path=rec.path,

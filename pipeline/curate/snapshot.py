@@ -12,7 +12,7 @@ import os
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ def curation_params(config: LmforgeConfig) -> dict[str, Any]:
 def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig, *, warn: bool = True) -> CurationPlan:
     units = plan_inputs(inputs, config.curate.text_extensions, warn=warn)
     digests = [unit_digest(u) for u in units]
+    units = _copies_named_alike(units, digests)
     unit_inputs = [
         {"source": u.source, "kind": u.kind, "path": u.path, "digest": d} for u, d in zip(units, digests, strict=True)
     ]
@@ -67,6 +68,18 @@ def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig, *
     )
     ws = Path(workspace)
     return CurationPlan(units, digests, sid, stage_dir(ws, "snapshots", sid), ws / "snapshots" / ".work" / sid)
+
+
+def _copies_named_alike(units: list[InputUnit], digests: list[str]) -> list[InputUnit]:
+    """Identical files of one source are one unit digest, curated once into one part (the flow may curate both at
+    once, and either may write it): each copy takes the first copy's `key`, which names the records without an id,
+    so the part is the same whichever copy wrote it, and the snapshot the same from run to run."""
+    first: dict[str, str | None] = {}
+    out = []
+    for unit, d in zip(units, digests, strict=True):
+        key = first.setdefault(d, unit.key)
+        out.append(unit if key == unit.key else replace(unit, key=key))
+    return out
 
 
 def check_strict(results: Sequence[UnitResult]) -> None:

@@ -25,8 +25,9 @@ try:
 except ImportError:  # built without a C compiler: the pure-Python statistics below give equal results
     _textstats = None
 
-UNSEGMENTED_LANGS = frozenset({"zh", "ja", "ko", "th", "lo", "km", "my"})
-"""ISO 639-1 codes of languages whose words are not (reliably) separated by spaces: characters count as words."""
+UNSEGMENTED_LANGS = frozenset({"zh", "yue", "wuu", "ja", "ko", "th", "lo", "km", "my"})
+"""Codes of languages whose words are not (reliably) separated by spaces: characters count as words. `yue`
+(Cantonese) and `wuu` (Wu) are Chinese written in Han characters, which py3langid names on their own."""
 
 UNSEGMENTED_RANGES: tuple[tuple[int, int], ...] = (
     (0x0E00, 0x0EFF),  # Thai, Lao
@@ -74,9 +75,14 @@ TERMINAL_PUNCTUATION: tuple[str, ...] = (
     "॥",
     "։",
     "።",
+    "۔",
+    "｡",
+    "។",
+    "။",
 )
 """Line endings that close a sentence: C4's `. ! ? "` (Raffel et al. 2020) plus closing quotes and the full stops
-of CJK (。！？．」』), Arabic (؟), Devanagari (। ॥), Armenian and Ethiopic scripts."""
+of CJK (。！？．｡」』), Arabic (؟, and ۔ of Urdu), Devanagari (। ॥), Armenian, Ethiopic, Khmer (។) and Myanmar (။)
+scripts (all in datatrove's TERMINAL_PUNCTUATION)."""
 
 BULLETS: tuple[str, ...] = ("•", "●", "◦", "▪", "‣", "·", "-", "*", "–", "—", "►", "➢", "✓")
 """Characters that open a bullet-list line (Gopher's bullet-line rule)."""
@@ -89,7 +95,7 @@ _TERMINAL_CHARS = "".join(TERMINAL_PUNCTUATION)
 _BULLET_CHARS = "".join(BULLETS)
 assert len(_TERMINAL_CHARS) == len(TERMINAL_PUNCTUATION) and len(_BULLET_CHARS) == len(BULLETS)
 
-_SENTENCE_END_RE = re.compile(r"[.!?؟।॥]+[\"'”’)\]]*(?=\s|$)|[。！？]+[」』”）]*")
+_SENTENCE_END_RE = re.compile(r"[.!?؟।॥۔]+[\"'”’)\]]*(?=\s|$)|[。！？．｡។။]+[」』”）]*")
 
 
 def tokens(text: str) -> list[str]:
@@ -104,17 +110,26 @@ def words(text: str) -> list[str]:
 
 
 def count_sentences(text: str) -> int:
-    """Sentence ends in `text` (terminal punctuation before a space or the end; CJK 。！？ anywhere), at least 1."""
+    """Sentence ends in `text` (terminal punctuation before a space or the end; the full stops of scripts without
+    spaces, 。！？．｡ and Khmer ។, Myanmar ။, anywhere), at least 1."""
     return max(1, len(_SENTENCE_END_RE.findall(text)))
 
 
 def is_unsegmented(text: str, lang: str) -> bool:
-    """True when `lang` is written without spaces, or (language unknown) most tokens are such characters."""
+    """True when `lang` is written without spaces, or most tokens are such characters whatever `lang` says: language
+    ID reads only a text's head, so a Chinese article after an English abstract is `en` (dedup's shingles follow the
+    script the same way)."""
     if lang in UNSEGMENTED_LANGS:
         return True
-    if lang != "und":
+    return _mostly_unsegmented(text, None)
+
+
+def _mostly_unsegmented(text: str, n_tokens: int | None) -> bool:
+    """More than half of the tokens of `text` (`n_tokens` of them, when known) are unsegmented characters."""
+    if text.isascii():  # most documents: no such character, and no regex pass
         return False
-    n_tokens = len(_TOKEN_RE.findall(text))
+    if n_tokens is None:
+        n_tokens = len(_TOKEN_RE.findall(text))
     return n_tokens > 0 and 2 * len(_UNSEGMENTED_RE.findall(text)) > n_tokens
 
 
@@ -162,8 +177,9 @@ class TextStats:
 
     @cached_property
     def cjk(self) -> bool:
-        """Characters count as words (zh, ja, ko, th, …); thresholds made for spaced words adapt."""
-        return is_unsegmented(self.text, self.lang)
+        """Characters count as words (zh, ja, ko, th, …, or a text mostly in such scripts); thresholds made for spaced
+        words adapt."""
+        return self.lang in UNSEGMENTED_LANGS or _mostly_unsegmented(self.text, self.n_tokens)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -294,8 +310,7 @@ class NativeTextStats(TextStats):
         self.n_ellipses = scan.n_ellipses
         self.n_newlines = scan.n_newlines
         # is_unsegmented(text, lang) from the scan's counts.
-        unsegmented = scan.n_tokens > 0 and 2 * scan.n_unsegmented > scan.n_tokens
-        self.cjk = lang in UNSEGMENTED_LANGS or (lang == "und" and unsegmented)
+        self.cjk = lang in UNSEGMENTED_LANGS or (scan.n_tokens > 0 and 2 * scan.n_unsegmented > scan.n_tokens)
 
     # Plain properties: the scan keeps the answer (functools.cached_property takes a lock on Python 3.11).
     @property

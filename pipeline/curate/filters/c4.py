@@ -3,7 +3,7 @@
 Line rules remove lines from the document (its text is rewritten, the document continues with the rest); page
 rules reject it: "lorem ipsum", a curly bracket (off by default), or fewer than `min_sentences` sentences left.
 The unit of the line rules is a paragraph by default (see `C4Config.unit`). Words are `text_stats.tokens` (CJK:
-characters) and sentences end on 。！？ as well. `_textstats.c4_units` judges all units in one call with the same
+characters) and sentences end on the full stops of other scripts as well (`text_stats.count_sentences`). `_textstats.c4_units` judges all units in one call with the same
 rules; `_judge_units_py` is the reference.
 """
 

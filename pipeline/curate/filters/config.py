@@ -158,7 +158,7 @@ class C4Config:
     max_word_chars: int = 1000
     """Units holding a longer word are removed (c4_utils._MAX_WORD_LENGTH)."""
     min_sentences: int = 3
-    """Documents with fewer sentences left are rejected (c4_utils._MIN_NUM_SENTENCES; CJK ends on 。！？)."""
+    """Documents with fewer sentences left are rejected (c4_utils._MIN_NUM_SENTENCES; CJK ends on 。！？．｡ too)."""
     drop_no_terminal_punct: bool = True
     """Remove units not ending in terminal punctuation, or ending in an ellipsis (T5 §2.2)."""
     drop_javascript: bool = True

@@ -87,3 +87,47 @@ def test_the_flow_reuses_no_cached_unit_whose_files_are_gone(tmp_path, inputs) -
     Path(results[1].part).unlink()
     assert _unit_cache_key(None, {"work_dir": str(plan.work_dir), "unit_digest": plan.digests[1]}) is None
     assert _unit_cache_key(None, {"work_dir": str(plan.work_dir), "unit_digest": plan.digests[0]}) == keys[0]
+
+
+def test_two_curations_of_one_unit_at_once_both_finish(tmp_path, monkeypatch) -> None:
+    """Identical files of one source are one unit digest, and the flow's thread pool curates them at once: the
+    second to publish found its temporary part (named by the process id alone, which both share) moved away by the
+    first, FileNotFoundError."""
+    from lmforge.pipeline.curate import process
+
+    docs = read_docs()
+    inputs = [str(write_jsonl(tmp_path / "in" / sub / "data.jsonl", docs[:6])) for sub in ("a", "b")]
+    cfg = load_config(overrides=NO_DEDUP)
+    plan = make_plan([str(tmp_path / "in")], tmp_path / "ws", cfg)
+    assert len(set(plan.digests)) == 1 and len(plan.units) == len(inputs)
+    publish, nested, started = process._publish, [], []
+
+    def publish_after_the_other_worker(tmp: str | None, tag: str) -> str | None:
+        if not started:  # the other worker runs the whole unit between this one's writing and publishing its part
+            started.append(True)
+            nested.append(UnitCurator(cfg).curate_unit(plan.units[1], plan.digests[1], plan.work_dir))
+        return publish(tmp, tag)
+
+    monkeypatch.setattr(process, "_publish", publish_after_the_other_worker)
+    first = UnitCurator(cfg).curate_unit(plan.units[0], plan.digests[0], plan.work_dir)
+    assert (first.part, first.kept) == (nested[0].part, nested[0].kept)
+    assert pq.read_table(first.part).num_rows == 6
+    monkeypatch.undo()
+    m = _check_snapshot(finalize_snapshot(plan, [first, nested[0]], cfg))
+    assert m.stats["kept"] == 6 and m.stats["by_reason"] == {"duplicate_doc_id": 6}
+
+
+def test_either_copy_of_one_file_curates_to_the_same_part(tmp_path) -> None:
+    """Copies of one file (one unit digest) share one part, which the flow's concurrent tasks may each write: its
+    records without an id were named after the copy that wrote it, so the snapshot's ids changed from run to run."""
+    docs = read_docs()
+    for site in ("siteA", "siteC"):
+        write_jsonl(tmp_path / "in" / site / "2024" / "data.jsonl", [{"text": d["text"]} for d in docs[:4]])
+    cfg = load_config(overrides=NO_DEDUP)
+    plan = make_plan([str(tmp_path / "in")], tmp_path / "ws", cfg)
+    assert plan.digests[0] == plan.digests[1]
+    ids = [
+        pq.read_table(UnitCurator(cfg).curate_unit(u, d, tmp_path / f"work{i}").part).column("doc_id").to_pylist()
+        for i, (u, d) in enumerate(zip(plan.units, plan.digests, strict=True))
+    ]
+    assert ids[0] == ids[1] and len(set(ids[0])) == 4

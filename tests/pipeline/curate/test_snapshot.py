@@ -235,3 +235,61 @@ def test_records_without_ids_in_same_named_daily_files_get_their_own_ids(tmp_pat
     assert not ids1 & {r["doc_id"] for r in rows2}
     copy = [r for r in rows2 if r["text"] == docs[1]["text"]]
     assert [r["reason"] for r in copy] == ["exact_duplicate"] and copy[0]["duplicate_of"] in ids1
+
+
+def test_records_without_ids_in_same_named_files_of_two_subfolders_are_all_kept(tmp_path):
+    """`in/siteA/2024/data.jsonl` and `in/siteB/2024/data.jsonl`: records without an id were named by the file's
+    folder and name (`2024/data.jsonl`) and line, so the second file's records took the first's ids and were all
+    rejected as `duplicate_doc_id`, although they are other documents (now: its path inside the input folder)."""
+    docs = read_docs()
+    for site, part in (("siteA", docs[:4]), ("siteB", docs[4:8])):
+        write_jsonl(tmp_path / "in" / site / "2024" / "data.jsonl", [{"text": d["text"]} for d in part])
+    snap = curate([str(tmp_path / "in")], tmp_path / "ws", load_config(overrides={"dedup": {"enabled": False}}))
+    assert Manifest.read(snap).stats["by_source"]["in"] == {"docs_in": 8, "kept": 8, "rejected": {}}
+
+
+def test_ids_of_records_without_ids_do_not_depend_on_how_the_path_is_spelled(tmp_path, monkeypatch):
+    """`curate data.jsonl` inside its folder and `curate /abs/day/data.jsonl` (or `curate .` and the folder's own
+    path) read the same records, but a relative path had no folder to name: other ids, so a later batch's dedup
+    took a document already published for a copy of another one (and the ids of one snapshot depended on the
+    shell's working folder)."""
+    docs = read_docs()
+    day = tmp_path / "2024-01-01"
+    write_jsonl(day / "data.jsonl", [{"text": d["text"]} for d in docs[:3]])
+    write_jsonl(day / "more" / "extra.jsonl", [{"text": d["text"]} for d in docs[3:5]])
+    cfg = load_config(overrides={"dedup": {"enabled": False}})
+    monkeypatch.chdir(day)
+
+    def ids(arg: str, ws: str) -> list[str]:
+        return sorted(read_folder(curate([arg], tmp_path / ws, cfg), "data").column("doc_id").to_pylist())
+
+    assert ids("data.jsonl", "ws1") == ids(str(day / "data.jsonl"), "ws2")
+    assert ids(".", "ws3") == ids(str(day), "ws4") == ids(f"{day}/", "ws5")
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        ("[]", "a JSON array"),
+        ('"lmforge.snapshot"', "a JSON string"),
+        ("files-not-a-list", "files"),
+        ("file-without-sha256", "files"),
+        ("file-with-unknown-field", "files"),
+    ],
+)
+def test_a_manifest_of_the_wrong_shape_is_an_integrity_error_naming_it(tmp_path, content, what):
+    """Valid JSON that is no manifest (a hand edit, another tool's file) was an AttributeError or TypeError
+    traceback from `Manifest.read`, not the one-line IntegrityError a damaged manifest gets."""
+    good = {"format": "lmforge.snapshot", "id": "x", "created_at": "now", "inputs": {}, "params": {}}
+    good["code_version"] = {}
+    entry = {"path": "data/part-00000.parquet", "bytes": 1, "sha256": "0" * 64}
+    shapes = {
+        "files-not-a-list": {**good, "files": "data/part-00000.parquet"},
+        "file-without-sha256": {**good, "files": [{k: v for k, v in entry.items() if k != "sha256"}]},
+        "file-with-unknown-field": {**good, "files": [{**entry, "md5": "0"}]},
+    }
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps(shapes[content]) if content in shapes else content)
+    with pytest.raises(IntegrityError, match=rf"manifest\.json: .*{what}"):
+        Manifest.read(folder)

@@ -66,13 +66,16 @@ def test_lines_and_paragraphs_skip_blank_lines() -> None:
 def test_sentences_end_on_latin_and_cjk_punctuation() -> None:
     assert count_sentences("One. Two! Three? e.g.x") == 3
     assert count_sentences("你好。我很好！你呢？") == 3
+    assert count_sentences("ایک۔ دو۔") == count_sentences("មួយ។ ពីរ។") == count_sentences("တစ်။နှစ်။") == 2
     assert count_sentences("no end mark") == 1
 
 
-def test_unsegmented_by_language_or_by_script_when_unknown() -> None:
+def test_unsegmented_by_language_or_by_script() -> None:
     assert is_unsegmented("anything", "zh")
-    assert not is_unsegmented("这是中文", "de")
     assert is_unsegmented("这是中文的句子。", "und")
+    # language ID reads a text's head: a text mostly in such a script is one whatever its language says
+    assert is_unsegmented("这是中文", "de")
+    assert not is_unsegmented("Das ist deutsch, mit zwei Wörtern 中文", "de")
     assert not is_unsegmented("plain English text", "und")
 
 

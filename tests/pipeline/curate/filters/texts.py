@@ -39,6 +39,7 @@ _WORDS = ["the", "The", "THE", "of", "and", "to", "that", "with", "word", "words
 _WORDS += ["z" * 16, "q" * 17, "ab" * 12, "İs", "ıs", "ſo", "\u212aey", "e.g.", "3.11", "1,000", "²", "½", "_", "__x__"]
 _PUNCT = ["#", "##", "...", "....", "......", "…", ".", "!", "?", "?!", ".)", ".'", "؟", "।", "॥", "։", "።"]
 _PUNCT += ["。", "！", "？", "」", "』", "”", "’", "'", '"', ")", "]", "）", "．", "-", "*", "•", "·", "–", "—", "✓"]
+_PUNCT += ["۔", "｡", "។", "။", "។。", "。។", "។」។", "．．"]  # full stops of Urdu, Khmer, Myanmar; runs across tokens
 _SCRIPTS = ["我", "的", "是", "用", "こ", "れ", "ン", "ｶ", "한", "국", "ไ", "ທ", "ក", "မ", "ᄀ", "ㄱ", "\U00020000"]
 _SCRIPTS += ["\U0002a6d6", "\U0001f600", "é", "ß", "Ω", "ж", "ـ", "\ud800", "\udfff", "\u0301", "µ", "ǅ"]
 _SPACES = [" ", "  ", "\t", "\n", "\n\n", "\n \n", "\n\n\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0"]
@@ -90,5 +91,6 @@ EDGE_TEXTS = [
     " ".join("w" * n for n in range(1, 40)) * 20,  # every word-key length, and the end of the buffer
     ("Ж" * 17 + " ") * 50 + "Ж" * 17,
     "a\ud800b \udfff. " * 100,
+    "ភាសា។។ ខ្មែរ។。 ពេញ。។」។ မြန်။ ۔ اردو۔ ３．１４｡" * 50,
 ]
 """Deterministic edge cases: empty, huge, one script, many repeats, long words, lone surrogates."""
