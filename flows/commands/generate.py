@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from lmforge.flows.commands.common import DEFAULT_WORKSPACE
+from lmforge.pipeline.configuring import INT64_MAX
 from lmforge.pipeline.errors import LmforgeError, NotFoundError
+from lmforge.pipeline.train.config import SAMPLE_TOKENS_MAX
 
 #: `models:/name@alias`, `runs:/id/path`, `mlflow-artifacts:/…`, `s3://…`: a URI scheme of two or more letters
 #: (one letter would be a Windows drive).
@@ -82,8 +84,14 @@ def from_mlflow(uri: str, prompt: str, workspace: Path, opts: dict[str, Any]) ->
 @click.command("generate")
 @click.argument("target", metavar="CHECKPOINT_OR_MODEL")
 @click.option("--prompt", default="", help="Text to continue (empty: start a new document).")
-@click.option("--max-new-tokens", type=click.IntRange(min=0), default=64, show_default=True, help="Most tokens to add.")
 # The ranges are sampling's own (`sample._check_options`), checked here too so a typo fails before a model loads.
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(min=0, max=SAMPLE_TOKENS_MAX),
+    default=64,
+    show_default=True,
+    help=f"Most tokens to add (at most {SAMPLE_TOKENS_MAX}).",
+)
 @click.option(
     "--temperature",
     type=click.FloatRange(min=0),
@@ -106,7 +114,7 @@ def from_mlflow(uri: str, prompt: str, workspace: Path, opts: dict[str, Any]) ->
     help="CTRL penalty; 1 is off.",
 )
 @click.option("--greedy", is_flag=True, help="Always take the most likely token.")
-@click.option("--seed", type=int, default=None, help="Seed for reproducible sampling.")
+@click.option("--seed", type=click.IntRange(min=0, max=INT64_MAX), default=None, help="Seed for reproducible sampling.")
 @click.option("--device", default="cpu", show_default=True, help="torch device for checkpoints (cpu, cuda, cuda:1).")
 @click.option(
     "--workspace",

@@ -35,7 +35,9 @@ def check_servers(config: Path | None) -> None:
 @click.command("train")
 @click.option("--shards", required=True, help="Shards id (or unique prefix, or folder) under <workspace>/shards.")
 @click.option(
-    "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML or YAML config with a [train] section."
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML, YAML or JSON config with a [train] section.",
 )
 @click.option(
     "--nproc", type=click.IntRange(min=1), default=None, help="Processes per node (default: one per GPU, else 1)."

@@ -165,6 +165,34 @@ def _continuable(run_id: str) -> bool:
     return False
 
 
+def _deleted(run_id: str | None, exc: Exception) -> str | None:
+    """Why the store refuses run `run_id` for good, when that is why `exc` was raised: the run, or its experiment, was
+    deleted while training (MLflow then refuses every write with INVALID_PARAMETER_VALUE, "must be in the 'active'
+    state"), or purged since (`mlflow gc`: RESOURCE_DOES_NOT_EXIST). None for anything else, such as a server that
+    does not answer, which the next flush tries again."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    if run_id is None or not isinstance(exc, MlflowException):
+        return None
+    if exc.error_code not in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+        return None
+    try:  # the store answered: ask it about the run rather than parse its message
+        client = MlflowClient()
+        try:
+            run = client.get_run(run_id)
+        except MlflowException as lookup:
+            return "it is no longer in the store (purged)" if lookup.error_code == "RESOURCE_DOES_NOT_EXIST" else None
+        if run.info.lifecycle_stage != "deleted":
+            return None
+        experiment = client.get_experiment(run.info.experiment_id)
+    except Exception:  # noqa: BLE001 - no answer now: taken for an outage, as the write's own failure was
+        return None
+    if experiment.lifecycle_stage == "deleted":
+        return f"its experiment {experiment.name!r} (id {experiment.experiment_id}) was deleted"
+    return "it was deleted"
+
+
 COPIED_FROM_TAG = "lmforge.copied_from_mlflow_run"
 """Tag of an MLflow run started for a copied run folder: the MLflow run it forked from (the trainer sets it)."""
 
@@ -229,6 +257,9 @@ class Tracker:
         self.run_id: str | None = None
         self._buffer: list[Any] = []
         self._outage = False
+        self.deleted: str | None = None
+        """Why the MLflow run was gone while training (deleted, or its experiment deleted), once a write found it so:
+        nothing more is sent then, and training goes on."""
         self._logged_to: dict[str, int] = {}
         """Per metric, the last step the continued MLflow run already holds (empty for a new run)."""
         self._history_runs: list[str] = []
@@ -236,6 +267,32 @@ class Tracker:
         self.guard: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
         """Entered around every call into the store: training sets it to hold a stop signal until the call returns
         (`signals.StopSignals.deferred`); an interrupt inside a SQLite write broke the store's session."""
+
+    @property
+    def live(self) -> bool:
+        """Whether this tracker logs: enabled, and its MLflow run not deleted under it."""
+        return self.enabled and self.deleted is None
+
+    def _gone(self, exc: Exception) -> bool:
+        """Whether `exc` says the run was deleted (see `_deleted`); the first time, say so once and drop what waits
+        to be sent: a deleted run takes nothing, and retrying at every flush would only fail again."""
+        if self.deleted is not None:
+            return True
+        why = _deleted(self.run_id, exc)
+        if why is None:
+            return False
+        self.deleted = why
+        log.warning(
+            "MLflow run %s at %s was deleted while training (%s): training goes on and checkpoints as before, but "
+            "nothing more is logged to MLflow (%d buffered metric(s) dropped); the run folder's metrics.jsonl holds "
+            "every step",
+            self.run_id,
+            mlflow_uri(),
+            why,
+            len(self._buffer),
+        )
+        self._buffer.clear()
+        return True
 
     @_guarded
     def start(
@@ -311,7 +368,7 @@ class Tracker:
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Buffer one step's metrics; a step the continued run already holds is skipped, so steps never repeat."""
-        if not self.enabled:
+        if not self.live:
             return
         from mlflow.entities import Metric
 
@@ -327,7 +384,7 @@ class Tracker:
         """Send the buffered metrics. A store that does not answer (a server restarting) is no reason to stop a
         training run: what it did not take stays buffered, is sent at the next flush, and the outage is logged once.
         metrics.jsonl in the run folder holds every step meanwhile."""
-        if not self.enabled or not self._buffer:
+        if not self.live or not self._buffer:
             return
         from mlflow import MlflowClient
 
@@ -337,6 +394,8 @@ class Tracker:
                 client.log_batch(self.run_id, metrics=self._buffer[:1000])  # MLflow's per-request metric limit
                 del self._buffer[:1000]
         except Exception as exc:  # noqa: BLE001 - MlflowException, or requests/urllib3 errors under it
+            if self._gone(exc):  # no outage: it will not answer for this run again
+                return
             if not self._outage:
                 log.warning(
                     "MLflow at %s did not take %d metric(s) (%s); training goes on, they are sent when it answers",
@@ -355,7 +414,7 @@ class Tracker:
     @_guarded
     def log_loss_plot(self, train: list[tuple[int, float]], val: list[tuple[int, float]]) -> None:
         """A loss-curve PNG artifact (matplotlib, Agg backend: no display needed)."""
-        if not self.enabled or not train:
+        if not self.live or not train:
             return
         import matplotlib
 
@@ -379,7 +438,7 @@ class Tracker:
     @_guarded
     def log_samples(self, prompts: list[str], completions: list[str], step: int) -> None:
         """Generated text for fixed prompts, as an MLflow table artifact (model output, not training data)."""
-        if not self.enabled or not prompts:
+        if not self.live or not prompts:
             return
         import mlflow
 
@@ -392,6 +451,8 @@ class Tracker:
         try:
             log_fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - MlflowException, or the HTTP/artifact store's own errors
+            if self._gone(exc):
+                return
             log.warning("MLflow at %s did not take an artifact of run %s (%s)", mlflow_uri(), self.run_id, exc)
 
     @_guarded
@@ -402,8 +463,10 @@ class Tracker:
 
         self.flush()
         try:
-            mlflow.end_run(status=status)
+            mlflow.end_run(status=status)  # ends this process's active run even where the store refuses the status
         except Exception as exc:  # noqa: BLE001 - the run's outputs are on disk; its MLflow status is cosmetic
+            if self._gone(exc):
+                return
             log.warning("MLflow at %s could not close run %s as %s (%s)", mlflow_uri(), self.run_id, status, exc)
         if self._buffer:
             log.warning(

@@ -452,7 +452,7 @@ def load_for_inference(
     from lmforge.pipeline.train.models import build_model
 
     device = D.resolve_device(device)
-    folder = _resolve(Path(path))
+    folder = _resolve(Path(path).absolute())  # a relative path ("r" in <ws>/runs) has too few parents to find <ws>
     meta = read_meta(folder)
     config = from_dict(TrainConfig, meta["config"], where=str(folder / META))
     model = build_model(config.model, int(meta["vocab_size"]))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from lmforge.pipeline.configuring import check, expand_dotted, from_dict, read_config_file, real, whole
+from lmforge.pipeline.errors import ConfigError
 from lmforge.pipeline.train.models import ModelConfig
 
 SAMPLE_TOKENS_MAX = 4096
@@ -209,12 +210,29 @@ class TrainConfig:
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
-    """The `[train]` section of an lmforge TOML file (the other sections are checked too, and ignored here)."""
-    from lmforge.pipeline.config import load_config
+    """The `[train]` section of an lmforge config file (TOML, YAML or JSON; the other sections are checked too, and
+    ignored here), or a file holding only that section's fields (a run folder's config.json).
+
+    Which of the two a file is goes by its top-level keys: a run config's sections (`train`, `tokenizer`, …, or a
+    dotted `train.max_steps`), or TrainConfig's fields. A run config without a `[train]` section trains the defaults,
+    as `lmforge run` reads it; a file whose keys are neither is refused, naming both."""
+    import dataclasses
+    import difflib
+
+    from lmforge.pipeline.config import LmforgeConfig, load_config
 
     data = read_config_file(path)
-    if "train" not in data and not any(isinstance(k, str) and k.startswith("train.") for k in data):
-        # A file holding only the train section's fields is accepted as well (a YAML `train.max_steps: 5` is the
-        # section's field written dotted, not a bare field named "train.max_steps").
-        return from_dict(TrainConfig, expand_dotted(data, TrainConfig, f"{path}"), where=f"{path}")
-    return load_config(path).train
+    heads = {k.split(".", 1)[0] if isinstance(k, str) else k for k in data}
+    sections = {f.name for f in dataclasses.fields(LmforgeConfig)}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    if heads & sections:
+        return load_config(path).train
+    if heads and not heads & fields:
+        close = [m for k in sorted(map(str, heads)) for m in difflib.get_close_matches(k, sections | fields, n=1)]
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise ConfigError(
+            f"{path}: neither a run config (sections {', '.join(sorted(sections))}, training reads `train`) nor a "
+            f"train table (fields {', '.join(sorted(fields))}): its keys are {sorted(map(str, heads))}{hint}"
+        )
+    # A YAML `train.max_steps: 5` is the section's field written dotted, not a bare field named "train.max_steps".
+    return from_dict(TrainConfig, expand_dotted(data, TrainConfig, f"{path}"), where=f"{path}")

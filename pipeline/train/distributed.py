@@ -41,6 +41,16 @@ def resolve_device(spec: str | torch.device, where: str = "device") -> torch.dev
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if (device.index or 0) >= count:
             raise ConfigError(f"{where}: {str(spec)!r}, but torch sees {count} CUDA device(s) here; use cpu")
+    elif device.type == "meta":  # tensors without data: the model "ran" and failed at the first value read back
+        raise ConfigError(f"{where}: 'meta' holds shapes, not values; use cpu or cuda")
+    elif device.type != "cpu":
+        # mps, xpu, …: a name torch knows, but this build or machine may not have it (a RuntimeError or an
+        # AssertionError from inside torch when the model moved there)
+        try:
+            torch.empty(0, device=device)
+        except (RuntimeError, AssertionError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"{where}: {str(spec)!r} is not available here ({reason}); use cpu") from exc
     return device
 
 

@@ -19,9 +19,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from lmforge.pipeline.configuring import from_dict, to_dict
+from lmforge.pipeline.configuring import to_dict
 from lmforge.pipeline.errors import ConfigError, LmforgeError
 from lmforge.pipeline.stage import find_stage, stage_id
 from lmforge.pipeline.train.config import TrainConfig
@@ -188,7 +187,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shards-dir", type=Path, required=True)
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument(
-        "--config", type=Path, help="TrainConfig as JSON, or an lmforge TOML/YAML (default: <run>/config.json)"
+        "--config",
+        type=Path,
+        help="TrainConfig as JSON, or an lmforge run config in TOML, YAML or JSON (default: <run>/config.json)",
     )
     resume = parser.add_mutually_exclusive_group()
     # --resume as well: the trainer's errors advise `--resume` (the `lmforge train` flag), and here it must work too
@@ -199,14 +200,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def read_config(path: Path) -> TrainConfig:
+    """The worker's TrainConfig: the run folder's config.json (a bare train table), or `--config` as given, a run
+    config in TOML, YAML or JSON with its `train` section. A JSON run config was read as a bare table, and refused
+    its `train` key (and every other section) as unknown fields."""
     from lmforge.pipeline.train.config import load_train_config
 
-    if path.suffix.lower() != ".json":
-        return load_train_config(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return from_dict(TrainConfig, data, where=str(path))
+    return load_train_config(path)
 
 
 def die_with_parent() -> None:

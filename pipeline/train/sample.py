@@ -14,7 +14,13 @@ from typing import Any
 
 import torch
 
+from lmforge.pipeline.configuring import INT64_MAX
 from lmforge.pipeline.errors import ConfigError
+from lmforge.pipeline.train.config import SAMPLE_TOKENS_MAX
+
+MAX_NEW_TOKENS = SAMPLE_TOKENS_MAX
+"""The most new tokens one `generate` call makes (4096, the registered model's bound too: `registry.pyfunc`). The
+window slides past the context, so nothing else bounds a generation: a huge value held the process for good."""
 
 
 def next_token_probs(
@@ -57,10 +63,20 @@ def next_token_probs(
 
 
 def _check_options(
-    max_new_tokens: int, temperature: float, top_k: int | None, top_p: float | None, repetition_penalty: float
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    repetition_penalty: float,
+    seed: int | None = None,
 ) -> None:
     if max_new_tokens < 0:
         raise ConfigError(f"max_new_tokens: must be ≥ 0, got {max_new_tokens}")
+    if max_new_tokens > MAX_NEW_TOKENS:
+        raise ConfigError(
+            f"max_new_tokens: must be at most {MAX_NEW_TOKENS} (MAX_NEW_TOKENS), got {max_new_tokens}; generate in "
+            "several calls, each continuing the last"
+        )
     if not 0 <= temperature < math.inf:  # written so that NaN fails too; inf would sample uniformly (noise)
         raise ConfigError(f"temperature: must be finite and ≥ 0 (0 means greedy), got {temperature}")
     if top_k is not None and top_k < 1:
@@ -69,6 +85,10 @@ def _check_options(
         raise ConfigError(f"top_p: must be in (0, 1], got {top_p}")
     if not 0 < repetition_penalty < math.inf:
         raise ConfigError(f"repetition_penalty: must be > 0 (1 = off), got {repetition_penalty}")
+    # torch took 2**64 with a bare "Overflow when unpacking long long", and wrapped a negative seed onto another one
+    # (-1 drew what 2**64 - 1 draws); the registered model means "no seed" by -1 and refuses the rest as well
+    if seed is not None and not 0 <= seed <= INT64_MAX:
+        raise ConfigError(f"seed: must be an integer in [0, {INT64_MAX}], got {seed}")
 
 
 def _check_ids(prompt: Sequence[int], eos_id: int | None, vocab: int | None) -> None:
@@ -106,7 +126,7 @@ def generate(
     `eos_id`, the separator the model saw before every document. Past the model's context length the window slides
     (the cache is rebuilt over the last `block_size` tokens), so cached and uncached runs give the same tokens.
     """
-    _check_options(max_new_tokens, temperature, top_k, top_p, repetition_penalty)
+    _check_options(max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed)
     ids = [int(t) for t in prompt]
     if not ids:
         if eos_id is None:

@@ -532,7 +532,7 @@ class Trainer:
 
     def _log_samples(self) -> None:
         tcfg = self.config.tracking
-        if not (self.tracker.enabled and tcfg.sample_prompts and tcfg.sample_tokens and self.tokenizer["model"]):
+        if not (self.tracker.live and tcfg.sample_prompts and tcfg.sample_tokens and self.tokenizer["model"]):
             return
         if self.config.parallel == "fsdp" and self.world.world_size > 1:
             return  # sharded weights: one rank alone cannot run the model

@@ -79,7 +79,26 @@ def test_generate_from_a_run_folder_is_reproducible(workspace: Path, capsys) -> 
 def test_generate_greedy_from_a_checkpoint_file(workspace: Path, capsys) -> None:
     path = workspace / "runs" / "r1" / "checkpoints" / "step-00000030" / "model.pt"
     code, out, err = run(["generate", str(path), "--prompt", "The", "--greedy", "--max-new-tokens", "5"], capsys)
-    assert code == 0, err and out.startswith("The")
+    assert code == 0, err
+    assert out.startswith("The")
+
+
+def test_generate_refuses_more_new_tokens_than_the_registered_model_allows(workspace: Path, capsys) -> None:
+    """From a checkpoint, --max-new-tokens had no upper bound (10**12 held the process for good); a registered model
+    refuses more than MAX_NEW_TOKENS, and so does a checkpoint now, before it is loaded."""
+    args = ["generate", str(workspace / "runs" / "r1"), "--prompt", "The", "--greedy", "--max-new-tokens", "4097"]
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "--max-new-tokens" in err and "4097 is not in the range 0<=x<=4096" in err
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64)])
+def test_generate_refuses_a_seed_torch_cannot_take(workspace: Path, capsys, seed: str) -> None:
+    """--seed 2**64 was a ValueError traceback from torch ("Overflow when unpacking long long"), and -1 seeded the
+    checkpoint's sampling where a registered model reads it as "no seed"."""
+    code, out, err = run(["generate", str(workspace / "runs" / "r1"), "--prompt", "The", "--seed", seed], capsys)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert f"--seed': {seed} is not in the range 0<=x<=9223372036854775807" in err
 
 
 def test_generate_missing_checkpoint_is_one_line_error(tmp_path: Path, capsys) -> None:

@@ -262,3 +262,38 @@ def test_long_params_many_params_and_non_finite_metrics_reach_the_store(workspac
     run = _client(workspace).get_run(run_id)
     assert len(run.data.params) == 251 and run.data.params["prompts"].startswith("x")
     assert math.isnan(run.data.metrics["loss"]) and run.data.metrics["grad_norm"] > 1e300
+
+
+@pytest.mark.parametrize("deleted", ["experiment", "run"])
+def test_a_run_deleted_while_training_is_said_once_and_not_as_an_outage(workspace: Path, deleted: str, caplog) -> None:
+    """The experiment (or the run) deleted in the UI mid-run: every write is refused with INVALID_PARAMETER_VALUE
+    ("must be in the 'active' state"), which the flush reported as the store not answering ("they are sent when it
+    answers"), buffered for good, and warned about again for each artifact and at the end. It is said once, as a
+    deletion; training's later calls neither raise nor warn, and the process can start another run."""
+    tracker = Tracker(workspace, system_metrics=False)
+    run_id = tracker.start(run_name="r", params={}, tags={})
+    tracker.log_metrics({"loss": 5.0}, 1)
+    tracker.flush()
+    client = _client(workspace)
+    if deleted == "experiment":
+        client.delete_experiment(client.get_run(run_id).info.experiment_id)
+    else:
+        client.delete_run(run_id)
+    with caplog.at_level(logging.WARNING, logger="lmforge.pipeline.tracking.mlflow_run"):
+        for step in (2, 3, 4):
+            tracker.log_metrics({"loss": 5.0 - step}, step)
+            tracker.flush()  # no exception: training goes on
+        tracker.log_loss_plot([(1, 5.0), (2, 3.0)], [])
+        tracker.log_samples(["The"], ["end"], step=4)
+        tracker.end()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    why = "its experiment 'lmforge' (id " if deleted == "experiment" else "it was deleted"
+    assert f"MLflow run {run_id}" in warnings[0] and "was deleted while training" in warnings[0] and why in warnings[0]
+    assert "when it answers" not in warnings[0] and not tracker.live and tracker.deleted
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [1]
+    if deleted == "experiment":
+        client.create_experiment("elsewhere")
+    again = Tracker(workspace, system_metrics=False, experiment="elsewhere" if deleted == "experiment" else "lmforge")
+    assert again.start(run_name="r", params={}, tags={})  # no run left active in this process
+    again.end()

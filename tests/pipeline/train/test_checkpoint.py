@@ -115,6 +115,24 @@ def test_an_unusable_device_is_a_config_error(shards_dir: Path, run_dir: Path, d
         load_for_inference(run_dir, device=device)
 
 
+def _available(kind: str) -> bool:
+    try:
+        torch.empty(0, device=kind)
+    except (RuntimeError, AssertionError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("device", ["meta", *(d for d in ("mps", "xpu") if not _available(d))])
+def test_a_device_kind_this_machine_lacks_is_a_config_error(shards_dir: Path, run_dir: Path, device: str) -> None:
+    """`--device mps` on Linux (or xpu on a build without it) passed the check, which knew only CUDA: torch then
+    raised a RuntimeError (an AssertionError for xpu) as the model moved, a traceback; `meta` loaded a model without
+    values, which failed at the first token."""
+    Trainer(tiny_config(max_steps=1), shards_dir, run_dir).fit()
+    with pytest.raises(ConfigError, match=f"device: '{device}'"):
+        load_for_inference(run_dir, device=device)
+
+
 def test_load_for_inference(shards_dir: Path, run_dir: Path) -> None:
     trainer = Trainer(tiny_config(max_steps=5, model={"kind": "lstm"}), shards_dir, run_dir)
     trainer.fit()
@@ -128,6 +146,25 @@ def test_load_for_inference(shards_dir: Path, run_dir: Path) -> None:
         assert torch.equal(model(x)[0], trainer.model(x)[0])
     with pytest.raises(NotFoundError):
         load_for_inference(run_dir / "nope")
+
+
+def test_a_moved_workspace_finds_its_tokenizer_from_a_relative_run_path(
+    shards_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The tokenizer path a checkpoint records is absolute; once the workspace moved, it is looked up under the
+    workspace that holds the checkpoint, found by counting the checkpoint path's parents. `lmforge generate r` run in
+    <ws>/runs gave too few of them, and the tokenizer right there was reported missing."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    for part in ("tokenizers", "shards"):
+        shutil.copytree(shards_dir.parent.parent / part, ws / part)
+    Trainer(tiny_config(max_steps=1), ws / "shards" / shards_dir.name, ws / "runs" / "r").fit()
+    moved = tmp_path / "moved"
+    ws.rename(moved)
+    monkeypatch.chdir(moved / "runs")
+    _, _, tokenizer = load_for_inference(Path("r"))
+    assert tokenizer.is_file() and tokenizer.resolve().is_relative_to(moved / "tokenizers")
 
 
 @pytest.mark.parametrize("name", ["model.pt", "optim.pt", "trainer.pt", "rank-00000.pt"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
 from lmforge.pipeline.errors import ConfigError, LmforgeError
+from lmforge.pipeline.train.config import OptimConfig, TrainConfig
 from lmforge.pipeline.train.launch import plan_run, read_config, run_torchrun, torchrun_command, write_config
 from tests.support.training import tiny_config
 
@@ -23,6 +25,46 @@ def test_run_folder_is_named_by_shards_and_config(shards_dir: Path) -> None:
 def test_config_round_trips_through_the_run_folder(tmp_path: Path) -> None:
     config = tiny_config(dtype="bf16", model={"kind": "lstm"})
     assert read_config(write_config(tmp_path, config)) == config
+
+
+def test_a_json_run_config_is_read_as_its_toml_twin(tmp_path: Path) -> None:
+    """`--config run.json` with a `train` section beside the others was taken for a bare train table: "unknown
+    field(s) ['tokenizer', 'train']". It now reads as the same file in TOML does; one without a `train` section trains
+    the defaults, as `lmforge run` reads it."""
+    sections = {"tokenizer": {"vocab_size": 300}, "train": {"max_steps": 7, "optim": {"lr": 1e-3}}}
+    toml = tmp_path / "run.toml"
+    toml.write_text("[tokenizer]\nvocab_size = 300\n\n[train]\nmax_steps = 7\n\n[train.optim]\nlr = 1e-3\n")
+    twin = tmp_path / "run.json"
+    twin.write_text(json.dumps(sections))
+    assert read_config(twin) == read_config(toml) == TrainConfig(max_steps=7, optim=OptimConfig(lr=1e-3))
+    dotted = tmp_path / "dotted.json"
+    dotted.write_text(json.dumps({"train.max_steps": 7, "train.optim.lr": 1e-3}))
+    assert read_config(dotted) == read_config(toml)
+    for suffix, text in ((".json", '{"tokenizer": {"vocab_size": 300}}'), (".toml", "[tokenizer]\nvocab_size = 300\n")):
+        no_train = tmp_path / f"no-train{suffix}"
+        no_train.write_text(text)
+        assert read_config(no_train) == TrainConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{"max_step": 5}',
+            r"neither a run config .* nor a train table .*\['max_step'\] \(did you mean 'max_steps'\?\)",
+        ),
+        ('{"shard": {}}', r"neither a run config .*did you mean 'shards'\?"),
+        ('{"max_steps": 5,', r"run\.json: not valid JSON"),
+        ("[5]", r"run\.json: a JSON config holds an object of sections, got a list"),
+    ],
+)
+def test_a_json_config_that_is_neither_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    """A JSON file that is no train table was a bare json.JSONDecodeError (a traceback in the worker) or a list of
+    "unknown field(s)" that did not say a run config was expected too."""
+    path = tmp_path / "run.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        read_config(path)
 
 
 def test_torchrun_command_lines() -> None:

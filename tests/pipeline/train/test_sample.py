@@ -152,3 +152,24 @@ def test_a_prompt_that_spells_the_space_symbol_is_encoded_as_the_shards_were(tmp
     monkeypatch.setattr(sample, "generate", lambda model, ids, **opts: seen.append(list(ids)) or [])
     generate_text(None, sp, "a\u2581b", max_new_tokens=1)
     assert sp.decode(seen[0]) == "a\u2581b"
+
+
+def test_max_new_tokens_is_bounded_as_for_the_registered_model() -> None:
+    """A checkpoint generated as many tokens as asked (the window slides past the context, so nothing stopped 10**12);
+    the registered model refuses more than MAX_NEW_TOKENS, and `generate` now applies that same bound."""
+    from lmforge.pipeline.registry.pyfunc import MAX_NEW_TOKENS
+
+    assert MAX_NEW_TOKENS == 4096
+    model = FixedLogits([0.0, 5.0, 1.0])
+    with pytest.raises(ConfigError, match=r"max_new_tokens: must be at most 4096 \(MAX_NEW_TOKENS\), got 4097"):
+        generate(model, [0], max_new_tokens=MAX_NEW_TOKENS + 1, greedy=True)
+    assert generate(model, [0], max_new_tokens=MAX_NEW_TOKENS, greedy=True) == [1] * MAX_NEW_TOKENS
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64])
+def test_a_seed_outside_the_registered_models_range_is_refused(seed: int) -> None:
+    """2**64 raised torch's bare "Overflow when unpacking long long"; -1 was taken as 2**64 - 1 (the registered model
+    reads -1 as "no seed"). Seeds are [0, 2**63 - 1], as the registered model takes them."""
+    with pytest.raises(ConfigError, match=rf"seed: must be an integer in \[0, 9223372036854775807\], got {seed}"):
+        generate(FixedLogits([0.0, 1.0, 2.0]), [0], max_new_tokens=3, seed=seed)
+    assert len(generate(FixedLogits([0.0, 1.0, 2.0]), [0], max_new_tokens=3, seed=2**63 - 1)) == 3

@@ -145,6 +145,37 @@ def test_mlflow_run_logs_metrics_params_plot_and_samples(shards_dir: Path, run_d
     assert (ws / "mlartifacts").is_dir()
 
 
+def test_an_experiment_deleted_mid_run_is_one_warning_and_training_finishes(
+    shards_dir: Path, run_dir: Path, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    """Deleting the experiment in the UI while a run trains: the run finishes, checkpoints and metrics.jsonl as
+    before, with one warning that says the MLflow run was deleted (it said the store did not answer and would get the
+    metrics later, then warned again for the loss plot, the samples, closing the run and the metrics it lacked)."""
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracking = {"mlflow": True, "eval_every": 5, "log_every": 2, "sample_tokens": 4, "system_metrics": False}
+    trainer = Trainer(tiny_config(max_steps=10, tracking=tracking), shards_dir, run_dir)
+    step = trainer.train_step
+
+    def delete_after_step_4() -> tuple[float, float]:
+        if trainer.state.step == 4:
+            client = MlflowClient()
+            client.delete_experiment(client.get_run(trainer.tracker.run_id).info.experiment_id)
+        return step()
+
+    monkeypatch.setattr(trainer, "train_step", delete_after_step_4)
+    with caplog.at_level(logging.WARNING):
+        result = trainer.fit()
+    assert result.step == 10 and [r["step"] for r in steps(run_dir)] == list(range(1, 11))
+    assert [p.name for p in list_checkpoints(run_dir)] == ["step-00000005", "step-00000010"]
+    assert (run_dir / "manifest.json").is_file()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "MLflow" in r.getMessage()]
+    assert len(warnings) == 1 and "was deleted while training (its experiment 'lmforge'" in warnings[0], warnings
+    history = MlflowClient().get_metric_history(result.mlflow_run_id, "loss")
+    assert [m.step for m in history] == [1, 2, 3, 4]
+
+
 def test_the_logged_lr_is_the_one_each_step_applied(shards_dir: Path, run_dir: Path) -> None:
     """metrics.jsonl's lr at step s is what the optimizer used for update s: warmup starts at lr/(warmup+1), and the
     last step does not show the floor the schedule would only reach one step later."""
