@@ -9,8 +9,6 @@ from lmforge.flows.commands.common import reading_workspace_option
 
 def chain_lines(name: str, version, aliases: list[str]) -> list[str]:
     """The printed chain: ids, paths, digests and counts from the version's tags and the manifests."""
-    import json
-
     from lmforge.pipeline.registry.lineage import CURATED_TAG
 
     t = dict(version.tags)
@@ -58,12 +56,24 @@ def chain_lines(name: str, version, aliases: list[str]) -> list[str]:
             f"  curated in workspace {t[CURATED_TAG]}"
             + (f", moved to {moved_to} before registration" if moved_to else ", moved before registration")
         )
-    try:
-        raw = json.loads(t.get("lmforge.raw_inputs", "[]"))
-    except json.JSONDecodeError:
-        raw = []
-    lines += [f"  {u['sha256'][:16]}  {u['path']}" for u in raw]
+    lines += raw_input_lines(t.get("lmforge.raw_inputs", "[]"))
     return lines
+
+
+def raw_input_lines(tag: str) -> list[str]:
+    """One line per raw input of the `lmforge.raw_inputs` tag ([{path, sha256}, …]). Tags can be edited in MLflow's
+    UI: one edited into other JSON (a dict, a list of numbers, a record without its digest) stopped `lineage` with a
+    TypeError before it printed anything; it is said to be edited instead, and `--verify` goes on by the manifests."""
+    import json
+
+    try:
+        raw = json.loads(tag)
+    except json.JSONDecodeError:  # "see lineage.json (too long for a tag)"
+        return []
+    records = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(u, dict) and isinstance(u.get("sha256"), str) and "path" in u for u in records):
+        return ["  (tag lmforge.raw_inputs is not the [{path, sha256}, …] list registered: it was edited)"]
+    return [f"  {u['sha256'][:16]}  {u['path']}" for u in records]
 
 
 @click.command("lineage")

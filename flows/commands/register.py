@@ -23,8 +23,9 @@ def resolve_run(workspace: Path, run: str) -> Path:
         if root.is_dir()
         else []
     )
-    if len(found) == 1:
-        return found[0]
+    exact = [d for d in found if d.name == run]  # a run whose copy (`<id>-copy`) sits beside it is no ambiguity
+    if len(found) == 1 or exact:
+        return (exact or found)[0]
     if not Path(workspace).exists():
         raise missing_workspace(Path(workspace))
     known = ", ".join(d.name for d in sorted(root.iterdir()) if d.is_dir()) if root.is_dir() else ""

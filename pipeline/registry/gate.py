@@ -323,18 +323,36 @@ def apply(name: str, result: GateResult) -> GateResult:
     # someone wrote by hand is left as it is.
     if not version.description or version.description.startswith("gate: "):
         client.update_model_version(name, result.candidate_version, description=result.line())
-    run_id = version.run_id
-    if run_id:
+    if version.run_id:
+        _log_gate_metrics(client, version.run_id, result)
+    if result.promoted:
+        client.set_registered_model_alias(name, CHAMPION, result.candidate_version)
+    log.info("%s", result.line())
+    return result
+
+
+def _log_gate_metrics(client: Any, run_id: str, result: GateResult) -> None:
+    """The gate's numbers as metrics of the version's run, one step after the last when they changed. A run deleted
+    in the UI (or its experiment) refuses every write, and purged it is gone: that stopped `apply` after the verdict
+    was on the version's tags and before @champion moved, at every gate of that version; the tags have the numbers."""
+    from mlflow.exceptions import MlflowException
+
+    try:
         for key in ("candidate_bpb", "champion_bpb"):
             value = getattr(result, key)
             history = client.get_metric_history(run_id, f"gate.{key}") if value is not None else []
             last = max(history, key=lambda m: (m.step, m.timestamp), default=None)
             if value is not None and (last is None or last.value != value):
                 client.log_metric(run_id, f"gate.{key}", value, step=last.step + 1 if last else 0)
-    if result.promoted:
-        client.set_registered_model_alias(name, CHAMPION, result.candidate_version)
-    log.info("%s", result.line())
-    return result
+    except MlflowException as exc:
+        if exc.error_code not in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+            raise  # a store that does not answer stops the gate, to be run again
+        log.warning(
+            "MLflow run %s of version %s takes no gate metrics (%s); the verdict is on the version's tags",
+            run_id,
+            result.candidate_version,
+            _first_line(exc),
+        )
 
 
 def judge_and_apply(

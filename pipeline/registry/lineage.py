@@ -21,7 +21,7 @@ from typing import Any
 
 from lmforge.pipeline.curate.inputs import safe_name
 from lmforge.pipeline.digest import code_version, sha256_file
-from lmforge.pipeline.errors import LmforgeError, NotFoundError
+from lmforge.pipeline.errors import IntegrityError, LmforgeError, NotFoundError
 from lmforge.pipeline.stage import find_stage, verify_files
 from lmforge.pipeline.train.checkpoint import read_meta
 from lmforge.schemas.manifest import MANIFEST_NAME, Manifest
@@ -260,9 +260,9 @@ def verify(
         if kind == "snapshot":
             snapshot_manifest = manifest
     if snapshot_manifest is not None:
-        exts = snapshot_manifest.params.get("curate", {}).get("text_extensions", [".txt", ".md"])
-        cwd = snapshot_manifest.inputs.get("cwd")
-        for unit in snapshot_manifest.inputs.get("units", []):
+        units, exts, cwd, found = _raw_inputs(snapshot_manifest, f"snapshot {tags.get('lmforge.snapshot')}")
+        problems += found
+        for unit in units:
             if (note := redacted_note(unit, cwd)) is not None:
                 log.info("%s", note)
                 if notes is not None:
@@ -272,6 +272,29 @@ def verify(
             if (problem := verify_raw(raw_unit_now(unit, cwd, tags, workspace), exts, cwd)) is not None:
                 problems.append(problem)
     return checked, problems
+
+
+def _raw_inputs(manifest: Manifest, what: str) -> tuple[list[dict[str, Any]], list[str], str | None, list[str]]:
+    """The raw units, text extensions and curation folder a snapshot manifest records, and a problem line for each
+    part of them that is not of the shape curation writes: an edited manifest (already reported by its sha256) made
+    `verify`, whose job is to report it, die of an AttributeError instead."""
+    inputs, curate = manifest.inputs, manifest.params.get("curate", {})
+    units, cwd = inputs.get("units", []), inputs.get("cwd")
+    exts = curate.get("text_extensions", [".txt", ".md"]) if isinstance(curate, dict) else None
+    problems = []
+    if not isinstance(units, list):
+        problems.append(f"{what}: manifest inputs.units is {type(units).__name__}, not a list of raw inputs")
+        units = []
+    for n, unit in enumerate(units):
+        if not isinstance(unit, dict):
+            problems.append(f"{what}: manifest inputs.units[{n}] is {type(unit).__name__}, not a raw input record")
+    if cwd is not None and not isinstance(cwd, str):
+        problems.append(f"{what}: manifest inputs.cwd is {type(cwd).__name__}, not a folder")
+        cwd = None
+    if not isinstance(exts, list) or not all(isinstance(e, str) for e in exts):
+        problems.append(f"{what}: manifest params.curate.text_extensions is not a list of extensions")
+        exts = [".txt", ".md"]
+    return [u for u in units if isinstance(u, dict)], exts, cwd, problems
 
 
 def redacted_note(unit: dict[str, Any], cwd: str | None) -> str | None:
@@ -352,6 +375,9 @@ def _verify_folder(
     problems = []
     try:
         manifest = Manifest.read(folder)
+        for part in ("inputs", "params"):
+            if not isinstance(getattr(manifest, part), dict):
+                raise TypeError(f"its {part} is {type(getattr(manifest, part)).__name__}, not an object")
         if manifest.id != tags.get(f"lmforge.{key}"):
             problems.append(f"{folder}: manifest id {manifest.id} != registered {tags.get(f'lmforge.{key}')}")
         pinned = tags.get(f"lmforge.{key}_manifest_sha256")
@@ -362,6 +388,10 @@ def _verify_folder(
         problems += verify_files(folder)
     except LmforgeError as exc:
         return 0, [str(exc)], None
+    except (TypeError, AttributeError, ValueError) as exc:
+        # JSON of another shape than a manifest's (a list, a file entry with a field too many or a number for its
+        # path): `Manifest.read` and the re-hashing fail on it with Python's own errors, which stopped `verify`
+        return 0, [f"{folder / MANIFEST_NAME}: damaged manifest, not the fields of a stage manifest ({exc})"], None
     return len(manifest.files), problems, manifest
 
 
@@ -383,22 +413,40 @@ def verify_package(tags: dict[str, str], workspace: str | Path | None = None) ->
         return 0, []
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
-    from mlflow.models import Model
 
     problems = []
     with tempfile.TemporaryDirectory(prefix="lmforge-verify-") as tmp:
         try:
             root = _package_dir(MlflowClient().get_logged_model(model_id).artifact_location, tags, workspace, tmp)
-            declared = Model.load(str(root)).flavors["python_function"].get("artifacts", {})
-        except (MlflowException, OSError) as exc:
+            declared = _declared_artifacts(root)
+        except (MlflowException, OSError, IntegrityError) as exc:
             return len(expected), [f"model package {model_id}: cannot be read ({exc})"]
         for key, sha in sorted(expected.items()):
-            path = root / declared.get(key, {}).get("path", key)
+            path = root / declared.get(key, key)
             if not path.is_file():
                 problems.append(f"{path}: packaged {key} missing")
             elif sha256_file(path) != sha:
                 problems.append(f"{path}: sha256 differs from the packaged {key} registered ({sha[:12]}…)")
     return len(expected), problems
+
+
+def _declared_artifacts(root: Path) -> dict[str, str]:
+    """{artifact key: path in the package} as the package's MLmodel declares them, which is where pyfunc loads them
+    from. An MLmodel edited out of its shape (not YAML, its pyfunc flavor gone) made `verify` die of a YAML, Key or
+    TypeError: it is an IntegrityError; an entry without a path is left out (its file is then reported missing)."""
+    import yaml
+    from mlflow.models import Model
+
+    try:
+        artifacts = Model.load(str(root)).flavors["python_function"].get("artifacts") or {}
+        return {
+            str(key): entry["path"]
+            for key, entry in artifacts.items()
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str)
+        }
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise IntegrityError(f"{root / 'MLmodel'}: damaged, {type(exc).__name__}: {first}") from exc
 
 
 def local_artifact_dir(location: str, tags: dict[str, str], workspace: str | Path | None) -> Path | None:

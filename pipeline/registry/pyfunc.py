@@ -140,6 +140,8 @@ def prompts_of(model_input: Any) -> list[str]:
     list) is an InputError naming its position: turned into text with `str` it generated from "b'…'" or "['…']".
     So is an input that is no batch (None, a number, bytes, a set, whose order would not match the outputs'): it
     failed with Python's TypeError, or generated from each byte's number."""
+    if isinstance(model_input, np.ndarray) and model_input.ndim == 0:
+        model_input = model_input.reshape(1)  # np.array("The"): one prompt, which iterating raised a TypeError for
     if isinstance(model_input, str):
         return [str(model_input)]
     if isinstance(model_input, bytes | bytearray | set | frozenset) or not isinstance(model_input, Iterable):
@@ -166,6 +168,11 @@ def prompts_of(model_input: Any) -> list[str]:
             return []
         column = "prompt" if "prompt" in model_input.columns else model_input.columns[0]
         model_input = model_input[column]
+        if isinstance(model_input, pd.DataFrame):  # columns named alike (a concat): iterated, it gave their names
+            raise InputError(
+                "model input",
+                f"has {model_input.shape[1]} columns named {str(column)[:40]!r}; give the prompts in one column",
+            )
     return [_prompt(value, k) for k, value in enumerate(list(model_input))]
 
 

@@ -7,12 +7,14 @@ locally; the run gets its inputs, metrics, lineage.json and the pyfunc model; on
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,14 +63,22 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, before anything is logged, when an HTTP tracking server does not answer its health check."""
     if not uri.startswith(("http://", "https://")):
         return
+    from urllib.parse import urlsplit, urlunsplit
+
+    from lmforge.pipeline.urls import shown_url
+
+    # `http://user:password@host` is basic auth to MLflow; urllib took it for part of the host name ("Name or service
+    # not known"), and /health needs no authentication. Messages show the URL without its password.
+    parts = urlsplit(uri)
+    health = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])).rstrip("/") + "/health"
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+        with urllib.request.urlopen(health, timeout=timeout) as response:
             if response.status >= 500:
-                raise TrackingUnreachableError(f"MLflow server {uri} is unhealthy (HTTP {response.status})")
+                raise TrackingUnreachableError(f"MLflow server {shown_url(uri)} is unhealthy (HTTP {response.status})")
     except (urllib.error.URLError, OSError) as exc:
         raise TrackingUnreachableError(
-            f"MLflow tracking server {uri} is unreachable ({getattr(exc, 'reason', exc)}); start it, or unset "
-            "MLFLOW_TRACKING_URI to use the workspace's SQLite store"
+            f"MLflow tracking server {shown_url(uri)} is unreachable ({getattr(exc, 'reason', exc)}); start it, or "
+            "unset MLFLOW_TRACKING_URI to use the workspace's SQLite store"
         ) from exc
 
 
@@ -80,11 +90,14 @@ def check_store(uri: str, registry_uri: str) -> None:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from lmforge.pipeline.urls import shown_url
+
     try:
         MlflowClient(tracking_uri=uri, registry_uri=registry_uri)
     except MlflowException as exc:
         raise TrackingUnreachableError(
-            f"MLflow cannot open the tracking store {uri} (registry {registry_uri}): {exc.message}"
+            f"MLflow cannot open the tracking store {shown_url(uri)} (registry {shown_url(registry_uri)}): "
+            f"{exc.message}"
         ) from exc
 
 
@@ -99,6 +112,36 @@ def use_tracking(workspace: str | Path) -> str:
     point_mlflow(uri, registry_uri)
     follow_workspace(workspace)  # a moved workspace's registrations log into it, not at its old place
     return uri
+
+
+@contextlib.contextmanager
+def mlflow_uris_kept() -> Iterator[None]:
+    """Leave MLflow's process-wide tracking and registry URIs, and MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, as they
+    were on entry, whatever happens inside: a library call that points MLflow at a workspace's store left its caller
+    there, whose next `mlflow.get_run` or `MlflowClient()` then read and wrote that store instead of its own."""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    env = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    # What was set, not what `get_tracking_uri()` resolves: an unset URI follows MLFLOW_TRACKING_URI, and setting it
+    # back to the value that variable had would pin it there.
+    tracking, registry = tracking_utils._tracking_uri, registry_utils._registry_uri
+    try:
+        yield
+    finally:
+        if tracking is None:
+            # follow the environment again; MLflow's setter would also unset MLFLOW_TRACKING_URI until it is put back
+            # below, and a backfill's other threads, still registering, would meanwhile resolve MLflow's default store
+            tracking_utils._tracking_uri = None
+        else:
+            mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+        for name, value in env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # -- resolving references ------------------------------------------------------------------------------------------
@@ -124,6 +167,10 @@ def parse_ref(ref: str, default_name: str = "lmforge") -> tuple[str, str | None,
     return body, None, None
 
 
+_NOT_THERE = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+"""MLflow's error codes for a version (or an alias) a model does not have: any other is the store failing."""
+
+
 def resolve_version(ref: str, default_name: str = "lmforge") -> Any:
     """The ModelVersion a reference names; NotFoundError listing what exists when it names nothing."""
     from mlflow import MlflowClient
@@ -141,7 +188,11 @@ def resolve_version(ref: str, default_name: str = "lmforge") -> Any:
             f"registered model {name!r} does not exist (registered models: "
             f"{', '.join(known) or 'none'}); register one with `lmforge register --run RUN`"
         ) from exc
-    versions = sorted((str(v.version) for v in client.search_model_versions(f"name='{name}'")), key=int)
+    try:
+        versions = sorted((str(v.version) for v in client.search_model_versions(f"name='{name}'")), key=int)
+    except MlflowException as exc:
+        raise store_error(exc, f"listing the versions of registered model {name!r}", "nothing was read") from exc
+    what = f"alias {alias!r}" if alias else f"version {version!r}"
     try:
         if alias:
             return client.get_model_version_by_alias(name, alias)
@@ -149,8 +200,12 @@ def resolve_version(ref: str, default_name: str = "lmforge") -> Any:
             return client.get_model_version(name, version)
         return client.get_model_version(name, versions[-1])
     except (MlflowException, IndexError) as exc:
+        # MLflow answers a missing alias (or a version that is no number) INVALID_PARAMETER_VALUE, a missing version
+        # RESOURCE_DOES_NOT_EXIST; a 503 is neither, and was reported as "no alias 'champion'" beside a list of
+        # aliases that held it
+        if isinstance(exc, MlflowException) and exc.error_code not in _NOT_THERE:
+            raise store_error(exc, f"looking up the {what} of registered model {name!r}", "nothing was read") from exc
         aliases = ", ".join(f"@{a}→v{v}" for a, v in sorted((model.aliases or {}).items())) or "none"
-        what = f"alias {alias!r}" if alias else f"version {version!r}"
         raise NotFoundError(
             f"model {name!r} has no {what} (aliases: {aliases}; versions: {', '.join(versions) or 'none'})"
         ) from exc
@@ -328,13 +383,17 @@ def _versions_of(name: str, sha: str) -> tuple[list[Any], int]:
 
 
 def _metrics_of(name: str, v: Any, lineage: L.Lineage, config: RegistryConfig) -> dict[str, float]:
-    """The eval metrics of an existing version: its `lmforge.eval.*` tags, else (tags deleted or never written) its
-    run's `registry.*` metrics, else the checkpoint evaluated again; missing tags are written back."""
+    """The eval metrics of an existing version: its `lmforge.eval.*` tags, else (tags deleted, edited into no number,
+    or never written) its run's `registry.*` metrics, else the checkpoint evaluated again; the tags are written back."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     keys = ("val_bpb", "val_loss", "val_ppl", "val_tokens")
-    metrics = {k.removeprefix("lmforge.eval."): float(x) for k, x in v.tags.items() if k.startswith("lmforge.eval.")}
+    metrics = {}
+    for key, text in v.tags.items():
+        if key.startswith("lmforge.eval."):
+            with contextlib.suppress(ValueError):  # edited in the UI into no number: taken from the run instead
+                metrics[key.removeprefix("lmforge.eval.")] = float(text)
     if all(k in metrics for k in keys):
         return metrics
     client = MlflowClient()
@@ -423,11 +482,18 @@ def register(
     """Package, evaluate, log and register the run's newest checkpoint; the new version gets alias `candidate`.
 
     `flow_run` ({"flow_run_id", "flow_run_url", …}) is recorded as tags; the promotion gate is a separate step.
+    MLflow is pointed at the workspace's store (or MLFLOW_TRACKING_URI) for the call only: the caller's process is
+    left pointed where it was, also when registering fails.
     """
+    with mlflow_uris_kept():
+        return _register(Path(workspace), Path(run_dir), config or RegistryConfig(), flow_run)
+
+
+def _register(
+    workspace: Path, run_dir: Path, config: RegistryConfig, flow_run: dict[str, str | None] | None
+) -> Registered:
     import mlflow
 
-    config = config or RegistryConfig()
-    workspace, run_dir = Path(workspace), Path(run_dir)
     if not run_dir.is_dir():
         raise NotFoundError(f"{run_dir}: no such run folder")
     try:

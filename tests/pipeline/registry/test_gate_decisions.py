@@ -130,3 +130,21 @@ def test_a_model_that_scores_nan_is_not_made_champion_and_a_nan_champion_is_repl
     result = gate.apply(name, gate.judge(chain.workspace, name, good.version, config))
     assert result.promoted and math.isnan(result.champion_bpb) and "nan" in result.reason
     assert MlflowClient().get_registered_model(name).aliases[CHAMPION] == int(good.version)
+
+
+def test_a_candidate_whose_mlflow_run_was_deleted_still_takes_champion(chain, trained, untrained):
+    """The gate logs its numbers on the version's run. That run deleted in the UI (the version stays) refused the
+    write, and `apply` stopped after the version's tags said "promoted" and before @champion moved to it, at every
+    gate of that version."""
+    name = "gate-deleted-run"
+    base, config = _register(chain, untrained, name)
+    gate.apply(name, gate.judge(chain.workspace, name, base.version, config))
+    better, _ = _register(chain, trained, name)
+    client = MlflowClient()
+    client.delete_run(better.run_id)
+    try:
+        result = gate.judge_and_apply(chain.workspace, name, better.version, config)
+    finally:
+        client.restore_run(better.run_id)  # the training run of the module's other registrations
+    assert result.promoted and _gate_tags(name, better.version)["promoted"] == "True"
+    assert client.get_registered_model(name).aliases[CHAMPION] == int(better.version)

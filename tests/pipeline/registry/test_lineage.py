@@ -15,7 +15,7 @@ import pytest
 
 from lmforge.pipeline.registry import lineage
 from lmforge.pipeline.registry.config import RegistryConfig
-from lmforge.pipeline.registry.registry import register, resolve_version, use_tracking
+from lmforge.pipeline.registry.registry import mlflow_uris_kept, register, resolve_version, use_tracking
 from tests.pipeline.registry.conftest import NAME
 from tests.support.registry import build_chain, tracking, train_run
 
@@ -76,6 +76,40 @@ def test_a_file_rewritten_together_with_its_manifest_entry_is_reported(chain, ta
         assert any("manifest" in p and str(chain.shards) in p for p in _problems(tags))
 
 
+def _edited(data: dict, key: str, value) -> dict:
+    """`data` with the dotted `key` (`inputs.units`, `files.0.path`) set to `value`."""
+    data = json.loads(json.dumps(data))
+    *path, last = key.split(".")
+    node = data
+    for part in path:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(last) if isinstance(node, list) else last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("inputs", []),
+        ("inputs.units", "corpus.jsonl"),
+        ("inputs.units", [1]),
+        ("inputs.cwd", 5),
+        ("params.curate", "x"),
+        ("params.curate.text_extensions", ".txt"),
+        ("files.0.path", 5),
+        ("files.0.sha256", 5),
+    ],
+)
+def test_a_snapshot_manifest_edited_out_of_shape_is_reported_not_a_crash(chain, tags, key: str, value) -> None:
+    """`verify` is there to find edits, and died of AttributeError or TypeError on a manifest whose JSON was edited
+    into another shape (raw inputs no list of records, a number for a path), printing a traceback instead."""
+    manifest = chain.snapshot / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    with tampered(manifest, json.dumps(_edited(data, key, value)).encode()):
+        problems = _problems(tags)
+    assert any(str(chain.snapshot.resolve()) in p or chain.snapshot.name in p for p in problems), problems
+
+
 def _package_file(version, name: str) -> Path:
     from urllib.parse import urlparse
 
@@ -91,6 +125,22 @@ def test_tampered_or_missing_model_package_is_reported(champion, tags, name: str
     path = _package_file(resolve_version(f"models:/{NAME}/{champion[0].version}"), name)
     with tampered(path, new):
         assert any(name in p for p in _problems(tags))
+
+
+@pytest.mark.parametrize("edit", ["flavors: [\n", "\n", "- 1\n", "no pyfunc flavor", "artifacts no map"])
+def test_a_damaged_mlmodel_is_reported_not_a_crash(champion, tags, edit: str) -> None:
+    """The package's MLmodel says where pyfunc finds each artifact; edited out of its shape (not YAML, empty, its
+    pyfunc flavor renamed), `verify` died of a YAML, Key or TypeError instead of reporting it."""
+    mlmodel = _package_file(resolve_version(f"models:/{NAME}/{champion[0].version}"), "model.pt").parents[1] / "MLmodel"
+    text = mlmodel.read_text(encoding="utf-8")
+    new = {
+        "no pyfunc flavor": text.replace("python_function:", "another_flavor:"),
+        "artifacts no map": text.replace("    artifacts:\n", "    artifacts: x\n    was_artifacts:\n"),
+    }.get(edit, edit)
+    assert new != text
+    with tampered(mlmodel, new.encode()):
+        problems = _problems(tags)
+    assert any(f"{mlmodel}: damaged" in p for p in problems), problems
 
 
 def test_latin1_named_raw_file_is_not_a_false_alarm(tmp_path: Path) -> None:
@@ -116,18 +166,11 @@ def test_latin1_named_raw_file_is_not_a_false_alarm(tmp_path: Path) -> None:
 
 @contextmanager
 def store(workspace: Path) -> Iterator[None]:
-    """MLflow pointed at `workspace`'s own store for the duration; the session's store afterwards."""
-    import mlflow
-
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
-
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    try:
-        with tracking(workspace):
-            use_tracking(workspace)
-            yield
-    finally:
-        point_mlflow(*before)
+    """MLflow pointed at `workspace`'s own store for the duration; as it was before (the session's store) afterwards.
+    Training runs inside it too: the trainer leaves MLflow pointed at the workspace it trained in."""
+    with mlflow_uris_kept(), tracking(workspace):
+        use_tracking(workspace)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +178,8 @@ def moved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     """A workspace registered at one place, then moved (`mv ws elsewhere`), with its SQLite MLflow store."""
     root = tmp_path_factory.mktemp("moved")
     chain = build_chain(root)
-    run = train_run(chain, "moved", 5)
     with store(chain.workspace):
+        run = train_run(chain, "moved", 5)
         register(chain.workspace, run, RegistryConfig(smoke_tokens=0, eval_max_batches=1))
     new = root / "elsewhere" / "ws"
     new.parent.mkdir()
@@ -192,7 +235,8 @@ def test_raw_inputs_inside_a_moved_workspace_are_found_there(tmp_path) -> None:
 def test_registering_in_a_moved_workspace_writes_nothing_at_its_old_place(tmp_path) -> None:
     """The reopened training run and the new model package landed under the old path, which `mv` had emptied."""
     chain = build_chain(tmp_path / "a")
-    train_run(chain, "moved", 3)
+    with store(chain.workspace):
+        train_run(chain, "moved", 3)
     old = chain.workspace
     new = tmp_path / "b" / "ws"
     new.parent.mkdir()
@@ -210,7 +254,8 @@ def test_registering_after_a_move_records_and_verifies_the_raw_inputs_that_moved
     raw-input tag named the corpus at the old place, and `--verify` called it missing: the registration's workspace
     (what a move is measured from) is the new place, and the snapshot manifest holds the curation's paths."""
     chain = build_chain(tmp_path / "a", raw_in_workspace=True)
-    train_run(chain, "moved", 3)
+    with store(chain.workspace):
+        train_run(chain, "moved", 3)
     new = tmp_path / "b" / "ws"
     new.parent.mkdir()
     shutil.move(chain.workspace, new)
@@ -232,3 +277,19 @@ def test_registering_after_a_move_records_and_verifies_the_raw_inputs_that_moved
         shutil.move(new, moved_again)
     with store(moved_again):
         assert _problems(tags, moved_again) == []
+
+
+@pytest.mark.parametrize("value", ['{"a": 1}', "[1]", '[{"path": "a"}]', '[{"path": "a", "sha256": 5}]', '"a"'])
+def test_lineage_says_an_edited_raw_inputs_tag_was_edited(value: str) -> None:
+    """Tags can be edited in MLflow's UI: `lmforge lineage` died of a TypeError (or KeyError) on a raw-inputs tag
+    edited into other JSON, before it printed any of the chain."""
+    from types import SimpleNamespace
+
+    from lmforge.flows.commands.lineage import chain_lines
+
+    version = SimpleNamespace(version="3", run_id="r", tags={"lmforge.raw_inputs": value, "lmforge.run": "r"})
+    lines = chain_lines(NAME, version, ["candidate"])
+    assert lines[0].startswith(f"model     models:/{NAME}/3") and "it was edited" in lines[-1]
+    intact = [{"path": "/data/a.jsonl", "sha256": "0123456789abcdef" * 4}]
+    version.tags["lmforge.raw_inputs"] = json.dumps(intact)
+    assert chain_lines(NAME, version, [])[-1] == "  0123456789abcdef  /data/a.jsonl"

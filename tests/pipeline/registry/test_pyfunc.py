@@ -68,6 +68,19 @@ def test_a_prompt_that_is_not_text_is_refused_with_its_position(model, batch, ki
         model.predict(batch, params=GREEDY)
 
 
+def test_a_frame_with_two_prompt_columns_is_refused_not_generated_from_their_names(model) -> None:
+    """`pd.concat([a, b], axis=1)` of two prompt frames: the `prompt` column was itself a frame, and iterating it
+    generated one continuation of the word "prompt" per column, whatever the prompts were."""
+    twice = pd.concat([pd.DataFrame({"prompt": ["The"]}), pd.DataFrame({"prompt": ["A"]})], axis=1)
+    with pytest.raises(InputError, match="has 2 columns named 'prompt'"):
+        model.predict(twice, params=GREEDY)
+
+
+def test_a_zero_dimensional_array_is_one_prompt(model) -> None:
+    """`np.array("The")` died of numpy's "iteration over a 0-d array" TypeError inside `predict`."""
+    assert model.predict(np.array("The"), params=GREEDY) == model.predict(["The"], params=GREEDY)
+
+
 def test_max_new_tokens_zero_gives_empty_continuations_and_negative_is_refused(model) -> None:
     assert model.predict(["The", ""], params={"max_new_tokens": 0}) == ["", ""]
     with pytest.raises(ConfigError, match="max_new_tokens: must be ≥ 0"):

@@ -160,3 +160,21 @@ def test_two_registrations_of_one_checkpoint_at_once_leave_one_version(chain, tr
     assert _versions(name) == ["1"]
     assert ours.version == other[0].version == "1"
     assert aliases_of(name, "1") == ["candidate"]
+
+
+def test_registering_again_after_an_eval_tag_was_edited_into_no_number_restores_it(chain, trained) -> None:
+    """Tags can be edited in MLflow's UI: re-registering the checkpoint (a scheduled re-run) died of ValueError on
+    `float("n/a")`, so the run that should set a missing @candidate never got there."""
+    from mlflow import MlflowClient
+
+    name = "lmforge-edited-eval"
+    config = RegistryConfig(model_name=name, smoke_tokens=0)
+    first = register(chain.workspace, trained, config)
+    client = MlflowClient()
+    client.set_model_version_tag(name, first.version, "lmforge.eval.val_bpb", "n/a")
+    client.delete_registered_model_alias(name, "candidate")
+    again = register(chain.workspace, trained, config)
+    assert again.version == first.version and again.metrics["val_bpb"] == pytest.approx(first.metrics["val_bpb"])
+    assert aliases_of(name, first.version) == ["candidate"]
+    restored = client.get_model_version(name, first.version).tags["lmforge.eval.val_bpb"]
+    assert float(restored) == pytest.approx(first.metrics["val_bpb"], rel=1e-5)

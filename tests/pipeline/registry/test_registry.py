@@ -135,6 +135,46 @@ def test_unreachable_server_registers_nothing(chain, trained, monkeypatch) -> No
         register(chain.workspace, trained)
 
 
+def _mlflow_pointing() -> tuple[str | None, ...]:
+    """What MLflow was told to use (None: not set) and the two environment variables it also follows."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    env = (os.environ.get("MLFLOW_TRACKING_URI"), os.environ.get("MLFLOW_REGISTRY_URI"))
+    return tracking_utils._tracking_uri, registry_utils._registry_uri, *env
+
+
+@pytest.mark.parametrize("caller", ["unset", "elsewhere"])
+@pytest.mark.parametrize("outcome", ["registered", "raised"])
+def test_register_leaves_mlflow_pointed_where_the_caller_had_it(
+    chain, champion, trained, tmp_path, monkeypatch, caller: str, outcome: str
+) -> None:
+    """`register` pointed the process's MLflow at the workspace's store and left it there: the caller's next
+    `mlflow.get_run` or `MlflowClient()` read and wrote that store (a test after test_lineage.py's moved workspace
+    looked its run up in that workspace's store)."""
+    import mlflow
+
+    from lmforge.pipeline.registry.registry import mlflow_uris_kept
+
+    session = os.environ["MLFLOW_TRACKING_URI"]
+    run = trained
+    if outcome == "raised":
+        run = chain.workspace / "runs" / "pointing-no-checkpoint"
+        run.mkdir(parents=True, exist_ok=True)
+    with mlflow_uris_kept():
+        mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'caller.db'}" if caller == "elsewhere" else None)
+        mlflow.set_registry_uri(f"sqlite:///{tmp_path / 'caller-registry.db'}" if caller == "elsewhere" else None)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", session)  # the store register uses; MLflow's setters wrote it
+        monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        before = _mlflow_pointing()
+        if outcome == "raised":
+            with pytest.raises(NotFoundError, match="no finished checkpoint"):
+                register(chain.workspace, run)
+        else:
+            assert register(chain.workspace, run).version == champion[0].version
+        assert _mlflow_pointing() == before
+
+
 def test_run_without_checkpoint_is_a_clear_error(chain, tmp_path) -> None:
     empty = chain.workspace / "runs" / "empty"
     empty.mkdir(parents=True, exist_ok=True)
