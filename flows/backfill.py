@@ -1,14 +1,21 @@
 """Backfill: one top-level `lmforge-run` flow run per date partition, idempotent and resumable.
 
 Partitions run in date order. With `concurrency` K > 1, K partitions run at a time (threads, each its own flow
-run): faster, but partitions that run together cannot see each other's documents in the dedup index, so which
-copy of a cross-day duplicate is kept may depend on timing. K = 1 is the deterministic mode: every partition is
-deduplicated against all earlier days, and the earliest copy always wins.
+run): faster, but a partition sees another running with it in the dedup index only once that one has finished
+(snapshots are checked against the index and added to it one at a time), so which copy of a cross-day duplicate is
+kept may depend on timing; one copy is. K = 1 is the deterministic mode: every partition is deduplicated against
+all earlier days, and the earliest copy always wins.
 
 A partition is done when its marker exists under `<ws>/backfill/` (written after success, ids and counts only)
 and still holds: the outputs it names exist, and they are the ones the partition's files and the config make now
 (its snapshot, and its tokenizer, shards and run when the stages reach them). A re-run skips those and runs the
 rest, so files that landed or changed after a day was done are curated, and a day trained with another config again.
+Whatever that check meets (a damaged marker, a manifest that is not JSON) is its day's alone: the day runs again,
+with a warning, and fails by itself (naming the file) when the damage is still in its way.
+
+A marker keeps every stage done for its day: a run of fewer stages on the same outputs (the daily `curate-latest`
+deployment, a curate-only backfill) adds to it rather than forgetting the tokenizer, shards or model of a run of
+more, which a later backfill of those stages would then have run again.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmforge.flows.progress import progress_bar
 from lmforge.pipeline.partitions import (
@@ -28,12 +35,16 @@ from lmforge.pipeline.partitions import (
     check_writable,
     covers,
     describe_days,
+    marker_path,
     missing_days,
     missing_outputs,
     read_marker,
     select_partitions,
     write_marker,
 )
+
+if TYPE_CHECKING:
+    from lmforge.pipeline.config import LmforgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,8 @@ class PartitionOutcome:
     duplicates_removed: int = 0
     flow_run_id: str | None = None
     error: str | None = None
+    note: str | None = None
+    """Why a day that had run before ran again (a damaged marker, outputs gone, files or config changed)."""
 
 
 @dataclass(slots=True)
@@ -108,8 +121,50 @@ def record_partition(
         record["model"] = {short: model[key] for key, short in names.items() if key in model}
     if record.get("snapshot"):
         record.update(snapshot_counts(workspace, record["snapshot"]))
-    write_marker(workspace, day, record)
+    write_marker(workspace, day, _with_earlier_stages(read_marker(workspace, day), record))
     return record
+
+
+#: The marker keys each stage writes (besides `stages` and `flow_run_id`).
+_STAGE_KEYS = {
+    "curate": ("snapshot", "docs_in", "kept", "duplicates_removed"),
+    "tokenizer": ("tokenizer",),
+    "shards": ("shards",),
+    "train": ("run", "mlflow_run_id"),
+    "evaluate": (),
+    "register": ("model",),
+}
+
+
+def _with_earlier_stages(earlier: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:
+    """`record` plus the stages `earlier` (the day's marker before this run) holds beyond it, when this run made the
+    same outputs as far as it went: curating a trained day again keeps its tokenizer, shards and model, whose chain
+    still holds. A run that made another output (new files, another config) starts the marker anew."""
+    if earlier is None or _damage(earlier) is not None:
+        return record
+    outputs = ("snapshot", "tokenizer", "shards", "run")
+    if any(key in record and key in earlier and record[key] != earlier[key] for key in outputs):
+        return record
+    merged = dict(record)
+    extra = [s for s in earlier["stages"] if s in _STAGE_KEYS and s not in record["stages"]]
+    for stage in extra:
+        merged.update({key: earlier[key] for key in _STAGE_KEYS[stage] if key in earlier and key not in record})
+    merged["stages"] = sorted({*record["stages"], *extra})
+    return merged
+
+
+def _damage(marker: dict[str, Any]) -> str | None:
+    """What makes a marker that parsed unlike any `record_partition` writes (edited by hand, an older lmforge's)."""
+    stages = marker.get("stages")
+    if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
+        return f"its stages are {stages!r}, not a list of stage names"
+    for key in ("snapshot", "tokenizer", "shards", "run"):
+        if key in marker and not isinstance(marker[key], str):
+            return f"its {key} is {marker[key]!r}, not an id"
+    for key in ("docs_in", "kept", "duplicates_removed"):
+        if key in marker and (not isinstance(marker[key], int) or isinstance(marker[key], bool)):
+            return f"its {key} is {marker[key]!r}, not a count"
+    return None
 
 
 def _run_partition(
@@ -193,8 +248,10 @@ def backfill(
     ws = str(Path(workspace))
     report = BackfillReport(missing=missing)
     with progress_bar(len(parts), "backfill", "day") as bar:
+        notes: dict[str, str] = {}  # day → why it runs again
 
         def finish(outcome: PartitionOutcome) -> None:
+            outcome.note = outcome.note or notes.get(outcome.day)
             report.outcomes.append(outcome)
             log.info("backfill %s: %s", outcome.day, outcome.status)
             if on_outcome:
@@ -204,23 +261,12 @@ def backfill(
 
         todo = []
         for part in parts:
-            marker = read_marker(ws, part.day)
-            if covers(marker, stages):
-                gone = missing_outputs(ws, marker)
-                changed = None if gone else changed_output(part, ws, cfg, marker, stages)
-                if not gone and changed is None:
-                    finish(_skipped(part, marker))
-                    continue
-                if gone:
-                    log.info(
-                        "backfill %s: its marker names %s, gone from the workspace: running it again", part.day, gone
-                    )
-                else:
-                    log.warning(
-                        "backfill %s: its files or the config changed since it was done (%s): running it again",
-                        part.day,
-                        changed,
-                    )
+            marker, again = _done_marker(part, ws, cfg, stages)
+            if marker is not None:
+                finish(_skipped(part, marker))
+                continue
+            if again:
+                notes[part.day.isoformat()] = f"ran again: {again}"
             todo.append(part)
         if todo:
             check_writable(ws)
@@ -231,6 +277,41 @@ def backfill(
             _run_concurrently(todo, concurrency, finish, ws, stages, config_path, index, nproc)
     report.outcomes.sort(key=lambda o: o.day)
     return report
+
+
+def _done_marker(
+    part: Partition, workspace: str, cfg: LmforgeConfig, stages: list[str]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the marker, None) when `part` is done for `stages` (module docstring); else (None, why it runs again), the
+    why None for a day that never ran these stages. A damaged marker, or an error telling whether the day is done,
+    is the day's alone: it runs again, with a warning naming the file, rather than stopping every other day."""
+    day, path = part.day, marker_path(workspace, part.day)
+    marker = read_marker(workspace, day)
+    damage = "it is not valid JSON, or not a marker" if marker is None else _damage(marker)
+    if damage is not None:
+        if marker is None and not path.exists():
+            return None, None
+        why = f"its marker {path} is damaged ({damage})"
+        log.warning("backfill %s: %s: running it again", day, why)
+        return None, why
+    if not covers(marker, stages):
+        return None, None
+    try:
+        gone = missing_outputs(workspace, marker)
+        changed = None if gone else changed_output(part, workspace, cfg, marker, stages)
+    except Exception as exc:  # noqa: BLE001 - a damaged manifest: the day's run meets it again and says so
+        why = f"cannot tell whether it is done ({type(exc).__name__}: {exc})"
+        log.warning("backfill %s: %s: running it again", day, why)
+        return None, why
+    if gone:
+        why = f"its marker names {', '.join(gone)}, gone from the workspace"
+        log.info("backfill %s: %s: running it again", day, why)
+        return None, why
+    if changed is not None:
+        why = f"its files or the config changed since it was done ({changed})"
+        log.warning("backfill %s: %s: running it again", day, why)
+        return None, why
+    return marker, None
 
 
 def _start_embedded_api() -> None:

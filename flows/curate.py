@@ -5,6 +5,8 @@ Tasks pass paths, ids and counts, never text (Prefect stores parameters, results
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,11 @@ from lmforge.pipeline.stage import find_stage
 from lmforge.schemas.manifest import Manifest
 
 _CURATORS: dict[str, UnitCurator] = {}
+
+_INDEX_TURN = threading.Lock()
+"""Held while a snapshot is deduplicated against the index, written and added to it: curate flows running side by
+side in one process (`lmforge backfill --concurrency K`) then each see the documents of the ones that finished
+before, and a document two of them hold is kept once, not by both (each asked the index before the other added)."""
 
 
 def _curator(config: LmforgeConfig) -> UnitCurator:
@@ -97,13 +104,14 @@ def finalize_task(
 ) -> str:
     cfg = load_config(overrides=config)
     plan = make_plan(inputs, workspace, cfg, warn=False)  # the flow has said what its plan had to say
-    path = finalize_snapshot(
-        plan,
-        [UnitResult(**r) for r in results],
-        cfg,
-        index_spec=index,
-        signatures=[Path(s) for s in signatures] if signatures is not None else None,
-    )
+    with _INDEX_TURN if cfg.dedup.enabled else contextlib.nullcontext():
+        path = finalize_snapshot(
+            plan,
+            [UnitResult(**r) for r in results],
+            cfg,
+            index_spec=index,
+            signatures=[Path(s) for s in signatures] if signatures is not None else None,
+        )
     return str(path)
 
 

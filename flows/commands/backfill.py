@@ -93,6 +93,8 @@ def command(start, end, input_root, workspace, stages, concurrency, config, inde
     for o in report.outcomes:
         snap = (o.snapshot or "-")[:16]
         click.echo(f"{o.day:<12} {o.status:<8} {snap:<18} {o.docs_in:>8} {o.kept:>8} {o.duplicates_removed:>13}")
+        if o.note:
+            click.echo(f"{'':<12} note: {o.note}")
         if o.error:
             click.echo(f"{'':<12} error: {o.error}")
     if report.missing:
