@@ -36,6 +36,8 @@ class RejectsModel(pa_.DataFrameModel):
     doc_id: Series[str] = pa_.Field(nullable=True)
     source: Series[str]
     path: Series[str]
+    """The input file, named as record ids name it (its folder's name and its name, or its path inside the input
+    folder: `inputs.file_key`), not as typed, so one snapshot id is one set of bytes; "" for dedup removals."""
     line: Series[float] = pa_.Field(nullable=True, coerce=True)
     step: Series[str]
     reason: Series[str] = pa_.Field(str_length={"min_value": 1})

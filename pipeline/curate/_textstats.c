@@ -46,8 +46,9 @@ enum {
     CL_ALPHA = 4,     /* \w but not \d: what makes a token "alpha" (text_stats._NO_ALPHA_TOKEN_RE) */
     CL_UNSEG = 8,     /* a script written without spaces: a token of its own (text_stats.UNSEGMENTED_RANGES) */
     CL_CASED = 16,    /* sre's iscased: the simple lower or upper case differs */
-    CL_SENTENCE = 32, /* may end a sentence: [.!?؟।॥۔] or [。！？．｡។။] (text_stats._SENTENCE_END_RE) */
+    CL_SENTENCE = 32, /* may end a sentence: [.!?؟।॥۔] or [。！？．｡។။།༎] (text_stats._SENTENCE_END_RE) */
     CL_COUNTED = 64,  /* '#' or '…': counted for Gopher's symbol-to-word ratios */
+    CL_MARK = 128,    /* joins the unsegmented character before it into one token (text_stats.CLUSTER_MARK_RANGES) */
 };
 
 #define ELLIPSIS_CHAR 0x2026 /* "…"; with "...", the endings text_stats.ELLIPSES names */
@@ -55,6 +56,7 @@ enum {
 /* Must equal text_stats.UNSEGMENTED_RANGES (a test compares them through the module attribute). */
 static const Py_UCS4 UNSEG_RANGES[][2] = {
     {0x0E00, 0x0EFF},   /* Thai, Lao */
+    {0x0F00, 0x0FFF},   /* Tibetan (Dzongkha) */
     {0x1000, 0x109F},   /* Myanmar */
     {0x1100, 0x11FF},   /* Hangul Jamo */
     {0x1780, 0x17FF},   /* Khmer */
@@ -69,6 +71,47 @@ static const Py_UCS4 UNSEG_RANGES[][2] = {
     {0x20000, 0x2FA1F}, /* CJK extensions B-F, compatibility supplement */
 };
 #define N_UNSEG_RANGES (sizeof(UNSEG_RANGES) / sizeof(UNSEG_RANGES[0]))
+
+/* Must equal text_stats.CLUSTER_MARK_RANGES (a test compares them): combining marks, sorted. */
+static const Py_UCS4 MARK_RANGES[][2] = {
+    {0x0300, 0x036F},   /* combining diacritical marks */
+    {0x0E31, 0x0E31},   /* Thai vowel and tone marks, and SARA AM */
+    {0x0E33, 0x0E3A},
+    {0x0E47, 0x0E4E},
+    {0x0EB1, 0x0EB1},   /* Lao likewise */
+    {0x0EB3, 0x0EBC},
+    {0x0EC8, 0x0ECD},
+    {0x0F18, 0x0F19},   /* Tibetan vowel signs, subjoined consonants and marks */
+    {0x0F35, 0x0F35},
+    {0x0F37, 0x0F37},
+    {0x0F39, 0x0F39},
+    {0x0F3E, 0x0F3F},
+    {0x0F71, 0x0F84},
+    {0x0F86, 0x0F87},
+    {0x0F8D, 0x0F97},
+    {0x0F99, 0x0FBC},
+    {0x0FC6, 0x0FC6},
+    {0x102B, 0x103E},   /* Myanmar vowel signs, medials, asat, virama, tones */
+    {0x1056, 0x1059},
+    {0x105E, 0x1060},
+    {0x1062, 0x1064},
+    {0x1067, 0x106D},
+    {0x1071, 0x1074},
+    {0x1082, 0x108D},
+    {0x108F, 0x108F},
+    {0x109A, 0x109D},
+    {0x17B4, 0x17D3},   /* Khmer vowel signs, coeng, diacritics */
+    {0x17DD, 0x17DD},
+    {0x1AB0, 0x1AFF},   /* combining diacritical marks extended and supplement */
+    {0x1DC0, 0x1DFF},
+    {0x200C, 0x200D},   /* zero width non-joiner and joiner */
+    {0x20D0, 0x20FF},   /* combining marks for symbols */
+    {0x3099, 0x309A},   /* combining kana voiced sound marks */
+    {0xFE00, 0xFE0F},   /* variation selectors */
+    {0xFE20, 0xFE2F},   /* combining half marks */
+    {0xE0100, 0xE01EF}, /* variation selectors supplement (ideographic variation sequences) */
+};
+#define N_MARK_RANGES (sizeof(MARK_RANGES) / sizeof(MARK_RANGES[0]))
 
 static uint8_t bmp_class[0x10000];
 
@@ -94,11 +137,18 @@ compute_class(Py_UCS4 c)
         k |= CL_CASED;
     }
     if (c == '.' || c == '!' || c == '?' || c == 0x061F || c == 0x0964 || c == 0x0965 || c == 0x06D4 || c == 0x3002 ||
-        c == 0xFF01 || c == 0xFF1F || c == 0xFF0E || c == 0xFF61 || c == 0x17D4 || c == 0x104B) {
+        c == 0xFF01 || c == 0xFF1F || c == 0xFF0E || c == 0xFF61 || c == 0x17D4 || c == 0x104B || c == 0x0F0D ||
+        c == 0x0F0E) {
         k |= CL_SENTENCE;
     }
     if (c == '#' || c == ELLIPSIS_CHAR) {
         k |= CL_COUNTED;
+    }
+    for (size_t r = 0; r < N_MARK_RANGES && c >= MARK_RANGES[r][0]; r++) {
+        if (c <= MARK_RANGES[r][1]) {
+            k |= CL_MARK;
+            break;
+        }
     }
     return k;
 }
@@ -142,7 +192,7 @@ fold(Py_UCS4 c) /* sre's lower case of a text character under IGNORECASE */
     return (char_class(c) & CL_CASED) ? Py_UNICODE_TOLOWER(c) : c;
 }
 
-/* The sentence ends of text_stats._SENTENCE_END_RE: [.!?؟।॥۔]+["'”’)\]]*(?=\s|$) | [。！？．｡។။]+[」』”）]* */
+/* The sentence ends of text_stats._SENTENCE_END_RE: [.!?؟।॥۔]+["'”’)\]]*(?=\s|$) | [。！？．｡។။།༎]+[」』”）]* */
 static ALWAYS_INLINE int
 is_sentence_punct(Py_UCS4 c)
 {
@@ -155,11 +205,13 @@ is_sentence_closer(Py_UCS4 c)
     return c == '"' || c == '\'' || c == 0x201D || c == 0x2019 || c == ')' || c == ']';
 }
 
-/* Khmer ។ and Myanmar ။ lie in unsegmented ranges: each is a token of its own (scan_chars), the others are not. */
+/* Khmer ។, Myanmar ။ and Tibetan ། ༎ lie in unsegmented ranges: each is a token of its own (scan_chars), the others
+   are not. */
 static ALWAYS_INLINE int
 is_cjk_sentence_punct(Py_UCS4 c)
 {
-    return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF0E || c == 0xFF61 || c == 0x17D4 || c == 0x104B;
+    return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF0E || c == 0xFF61 || c == 0x17D4 || c == 0x104B ||
+           c == 0x0F0D || c == 0x0F0E;
 }
 
 static ALWAYS_INLINE int
@@ -448,6 +500,7 @@ typedef struct {
     Py_ssize_t no_alpha, word_chars, unseg;
     Py_ssize_t tok;          /* start of the open token (a run of spaced characters), -1: none */
     unsigned tok_classes;    /* classes of its characters so far */
+    Py_ssize_t cluster_end;  /* end of the last unsegmented token: a mark there joins it (-1: none) */
 } Toks;
 
 static Span *
@@ -650,6 +703,16 @@ scan_chars(ScanObject *s, Toks *t, Lines *ln, int kind, const void *d, Py_ssize_
         }
         ln->para = ln->para < 0 ? i : ln->para;
         ln->line_first = ln->line_first < 0 ? i : ln->line_first;
+        if ((k & CL_MARK) && i == t->cluster_end) {
+            /* A combining mark right after an unsegmented character or its marks: one token with them (a Thai or
+               Burmese syllable's vowel signs and tones, a kana's voicing mark), which may cross a block's end. */
+            t->tv[t->nt - 1].end++;
+            t->wv[t->nw - 1].end++;
+            t->word_chars++;
+            t->cluster_end++;
+            ln->last_ns = i++;
+            continue;
+        }
         if (k & CL_UNSEG) {
             if (toks_reserve(t, 2) < 0) {
                 return -1;
@@ -661,6 +724,7 @@ scan_chars(ScanObject *s, Toks *t, Lines *ln, int kind, const void *d, Py_ssize_
                 t->tok = -1;
             }
             emit_unsegmented(t, i);
+            t->cluster_end = i + 1;
             /* Khmer ។ and Myanmar ။ end sentences: a run of CJK full stops is one end, counted where it starts. */
             if ((k & CL_SENTENCE) && !(i > 0 && is_cjk_sentence_punct(rd(kind, d, i - 1)))) {
                 s->n_sentences++;
@@ -840,7 +904,7 @@ scan_text(ScanObject *s, Toks *t, Lines *ln, int kind)
 static int
 scan_any(ScanObject *s, const CharSet *bullets, const CharSet *terminal)
 {
-    Toks t = {.tok = -1};
+    Toks t = {.tok = -1, .cluster_end = -1};
     Lines ln = {
         .bullets = bullets, .terminal = terminal, .line_first = -1, .last_ns = -1, .para = -1, .prev_nl = -1,
         .run_nl = -1, .sep_first = -1, .sep_last = -1,
@@ -1449,7 +1513,7 @@ static PyMemberDef scan_members[] = {
     SCAN_MEMBER(n_tokens, "tokens (text_stats.tokens)"),
     SCAN_MEMBER(n_symbol_tokens, "tokens without a letter or digit"),
     SCAN_MEMBER(n_no_alpha_tokens, "tokens without a letter"),
-    SCAN_MEMBER(n_unsegmented, "characters of scripts written without spaces"),
+    SCAN_MEMBER(n_unsegmented, "tokens of scripts written without spaces (a character and its marks)"),
     SCAN_MEMBER(word_chars, "characters inside words"),
     SCAN_MEMBER(n_lines, "non-blank lines"),
     SCAN_MEMBER(n_bullet_lines, "lines whose first non-space character is a bullet"),
@@ -2173,7 +2237,7 @@ count_symbols(int kind, const void *d, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *n
 }
 
 /* Tokens [from, to) of a scan: those without a letter (not unsegmented: emit_unsegmented counts those as alpha),
-   and unsegmented ones (a token of one character of such a script). */
+   and unsegmented ones (a character of such a script with the marks after it). */
 static void
 classify_tokens(const ScanObject *s, Py_ssize_t from, Py_ssize_t to, Py_ssize_t *no_alpha, Py_ssize_t *unseg)
 {
@@ -2448,17 +2512,40 @@ static struct PyModuleDef module_def = {
     .m_methods = module_methods,
 };
 
+/* A table of code point ranges as the module attribute `name`: a tuple of (first, last) pairs. */
+static int
+add_ranges(PyObject *m, const char *name, const Py_UCS4 (*table)[2], size_t n)
+{
+    PyObject *ranges = PyTuple_New((Py_ssize_t)n);
+    if (ranges == NULL) {
+        return -1;
+    }
+    for (size_t r = 0; r < n; r++) {
+        PyObject *item = Py_BuildValue("(kk)", (unsigned long)table[r][0], (unsigned long)table[r][1]);
+        if (item == NULL) {
+            Py_DECREF(ranges);
+            return -1;
+        }
+        PyTuple_SET_ITEM(ranges, (Py_ssize_t)r, item);
+    }
+    if (PyModule_AddObject(m, name, ranges) < 0) {
+        Py_DECREF(ranges);
+        return -1;
+    }
+    return 0;
+}
+
 PyMODINIT_FUNC
 PyInit__textstats(void)
 {
     for (Py_UCS4 c = 0; c < 0x10000; c++) {
         bmp_class[c] = (uint8_t)compute_class(c);
-        /* The scan takes unsegmented characters for non-space, the SSE2 path takes these ASCII classes for
+        /* The scan takes unsegmented characters and marks for non-space, the SSE2 path takes these ASCII classes for
            granted; if a Unicode database ever disagreed, text_stats would run instead. */
         int ascii_space = c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
         int ascii_alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
         int ascii_alnum = ascii_alpha || (c >= '0' && c <= '9');
-        if (((bmp_class[c] & CL_UNSEG) && (bmp_class[c] & CL_SPACE)) ||
+        if (((bmp_class[c] & (CL_UNSEG | CL_MARK)) && (bmp_class[c] & CL_SPACE)) ||
             (c < 128 && (ascii_space != !!(bmp_class[c] & CL_SPACE) ||
                          ascii_alnum != !!(bmp_class[c] & CL_ALNUM) ||
                          ascii_alpha != !!(bmp_class[c] & CL_ALPHA)))) {
@@ -2473,20 +2560,8 @@ PyInit__textstats(void)
     if (m == NULL) {
         return NULL;
     }
-    PyObject *ranges = PyTuple_New((Py_ssize_t)N_UNSEG_RANGES);
-    if (ranges == NULL) {
-        goto fail;
-    }
-    for (size_t r = 0; r < N_UNSEG_RANGES; r++) {
-        PyObject *item = Py_BuildValue("(kk)", (unsigned long)UNSEG_RANGES[r][0], (unsigned long)UNSEG_RANGES[r][1]);
-        if (item == NULL) {
-            Py_DECREF(ranges);
-            goto fail;
-        }
-        PyTuple_SET_ITEM(ranges, (Py_ssize_t)r, item);
-    }
-    if (PyModule_AddObject(m, "UNSEGMENTED_RANGES", ranges) < 0) {
-        Py_DECREF(ranges);
+    if (add_ranges(m, "UNSEGMENTED_RANGES", UNSEG_RANGES, N_UNSEG_RANGES) < 0 ||
+        add_ranges(m, "CLUSTER_MARK_RANGES", MARK_RANGES, N_MARK_RANGES) < 0) {
         goto fail;
     }
     Py_INCREF(&PhrasesType);

@@ -35,5 +35,7 @@ class Reject:
     doc_id: str | None = None
     duplicate_of: str | None = None
     similarity: float | None = None
+    record_id: str | None = None
+    """The record's own id, when it has one: its reject's doc_id is made from it as a kept document's would be."""
     redacted: bool = False
     """`text` went through the privacy filter already (redaction is idempotent, so this only saves the work)."""

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,7 +114,7 @@ def source_name(path: Path, *, file: bool = False) -> str:
 
 
 def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = True) -> list[InputUnit]:
-    """Expand INPUT arguments into units, sorted for determinism. A missing path is an InputError (nothing to do);
+    """Expand INPUT arguments into units, sorted by `location` for determinism. A missing path is an InputError (nothing to do);
     files with unknown formats and folders with no matching files become units that only produce rejects. `warn`:
     log a file named more than once (off where a run plans its inputs again, so it is said once per run). A file or
     folder named on its own and inside a named folder too is read once, as the more specific input."""
@@ -191,7 +191,46 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
             units.append(InputUnit("textdir", str(path), src, tuple(text_files)))
         if not found_any:
             units.append(InputUnit("empty_dir", str(path), src))
-    return sorted(_read_once(units, warn), key=lambda u: (u.path, u.kind))
+    units = _distinct_keys(_read_once(units, warn))
+    return sorted(units, key=lambda u: (location(u), u.kind, os.path.abspath(u.path)))
+
+
+def _distinct_keys(units: list[InputUnit]) -> list[InputUnit]:
+    """Files of one source whose keys are equal though they are other files (`/crawlA/2024-01-01/data.jsonl` and
+    `/crawlB/2024-01-01/data.jsonl`) get keys one folder longer, until they differ: their records without an id
+    took the same ids, and every one of the second file was rejected as `duplicate_doc_id`. The keys of files
+    that clash with none stay as they are, so their ids do too."""
+    while True:
+        named: dict[tuple[str, str], list[int]] = {}
+        for i, unit in enumerate(units):
+            if unit.key is not None:
+                named.setdefault((unit.source, unit.key), []).append(i)
+        longer = {
+            i: _one_folder_more(units[i])
+            for clash in named.values()
+            if len({os.path.abspath(units[i].path) for i in clash}) > 1
+            for i in clash
+        }
+        longer = {i: key for i, key in longer.items() if key != units[i].key}
+        if not longer:
+            return units
+        units = [replace(u, key=longer[i]) if i in longer else u for i, u in enumerate(units)]
+
+
+def _one_folder_more(unit: InputUnit) -> str:
+    """`unit.key` with the name of the folder above it in front (the key is the end of the unit's absolute path)."""
+    parts = Path(os.path.abspath(unit.path)).parts
+    depth = len(Path(unit.key or "").parts)
+    return Path(*parts[-(depth + 1) :]).as_posix() if depth < len(parts) - 1 else unit.key or ""
+
+
+def location(unit: InputUnit) -> str:
+    """Where a unit is, whatever way its path was typed: its `key` (`file_key`), or for a folder its name. Units are
+    ordered by it (which copy of a doc_id is kept, and which of two duplicates, follow that order), and reject rows
+    name their input by it: `./in/a.jsonl` and `/abs/in/a.jsonl` are one snapshot id, so must be one snapshot."""
+    if unit.key is not None:
+        return unit.key
+    return file_key(unit.path, unit.path) if unit.kind in ("textdir", "empty_dir") else file_key(unit.path)
 
 
 def _loops(root: str, name: str, real_root: str, warn: bool) -> bool:

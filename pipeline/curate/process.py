@@ -13,7 +13,7 @@ import os
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from lmforge.pipeline.config import LmforgeConfig
 from lmforge.pipeline.configuring import from_dict, merge, to_dict
+from lmforge.pipeline.curate import workdir
 from lmforge.pipeline.curate.clean import clean_text, fix_surrogates
 from lmforge.pipeline.curate.config import FieldsConfig
 from lmforge.pipeline.curate.dates import parse_created_at
@@ -31,7 +32,7 @@ from lmforge.pipeline.curate.filters import build_filters
 from lmforge.pipeline.curate.filters.base import Filter
 from lmforge.pipeline.curate.filters.config import FiltersConfig
 from lmforge.pipeline.curate.gc_pause import gc_paused
-from lmforge.pipeline.curate.inputs import InputUnit, file_key, redacted_name
+from lmforge.pipeline.curate.inputs import InputUnit, file_key, location, redacted_name
 from lmforge.pipeline.curate.langid import LanguageId
 from lmforge.pipeline.curate.readers import RawRecord, RecordReader
 from lmforge.pipeline.privacy import Redactor
@@ -257,6 +258,13 @@ class UnitCurator:
         first_error_at: str | None = None
         bytes_in = chars_kept = 0
 
+        # Where a record without an id comes from: the unit's file (planned with copies of one file named alike, so
+        # that whichever copy is curated writes the same part), or a text folder's file inside the folder.
+        unit_key = None if unit.kind == "textdir" else location(unit)
+
+        def where(path: str) -> str:
+            return unit_key if unit_key is not None else file_key(path, unit.path)
+
         def reject(r: Reject) -> None:
             nonlocal first_error, first_error_at
             text = r.text if r.redacted or r.text is None else self.redact(r.text, pii, r.source)[0]
@@ -265,7 +273,10 @@ class UnitCurator:
             if first_error is None and r.reason in INPUT_ERROR_REASONS:
                 first_error = r.reason + (f" ({r.detail})" if r.detail else "")
                 first_error_at = f"{r.path}:{r.line}" if r.line is not None else r.path
-            rej_w.add(tuple(text if name == "text" else getattr(r, name) for name in _REJECT_COLUMNS), len(text or ""))
+            # The row names the file by `where`, as ids do, not as typed: one snapshot id is one snapshot (`location`)
+            path = where(r.path)
+            row = (text if name == "text" else path if name == "path" else getattr(r, name) for name in _REJECT_COLUMNS)
+            rej_w.add(tuple(row), len(text or ""))
 
         def keep(doc: Document) -> None:
             nonlocal chars_kept
@@ -288,13 +299,6 @@ class UnitCurator:
                 n_chars,
             )
 
-        # Where a record without an id comes from: the unit's file (planned with copies of one file named alike, so
-        # that whichever copy is curated writes the same part), or a text folder's file inside the folder.
-        unit_key = unit.key if unit.key is not None or unit.kind == "textdir" else file_key(unit.path)
-
-        def where(path: str) -> str:
-            return unit_key if unit_key is not None else file_key(path, unit.path)
-
         with gc_paused():  # no document makes a reference cycle; collections would only walk the heap
             items = self.reader_for(unit.source).read(unit)
             detect = self.langid.detect
@@ -308,15 +312,15 @@ class UnitCurator:
                             file_problems[item.reason] += 1  # a problem with a file, not a document
                         else:
                             docs_in[item.source] += 1
-                            item.doc_id = item.doc_id or doc_id_for(
-                                item.source, None, item.path, item.line, where(item.path)
+                            item.doc_id = item.doc_id or self._doc_id(
+                                item.source, item.record_id, item.path, item.line, where
                             )
                         outcomes.append(item)
                         continue
                     rec: RawRecord = item
                     docs_in[rec.source] += 1
                     bytes_in += len(rec.text)
-                    doc = self._document(rec, None if rec.record_id else where(rec.path))
+                    doc = self._document(rec, where)
                     if doc.doc_id in seen_ids:
                         outcomes.append(
                             Reject(
@@ -370,12 +374,19 @@ class UnitCurator:
         os.replace(tmp, result_path)
         return result
 
-    def _document(self, rec: RawRecord, where: str | None) -> Document:
-        rid = rec.record_id
-        if rid and self.redactor is not None and self.redactor.redact(rid).counts:
-            rid = "pii:" + rid  # not plain: doc_id_for hashes it, so no PII reaches the doc_id
+    def _doc_id(
+        self, source: str, record_id: str | None, path: str, line: int | None, where: Callable[[str], str]
+    ) -> str:
+        """`doc_id_for` a record (kept or rejected): `where(path)` names a record without an id."""
+        if not record_id:
+            return doc_id_for(source, None, path, line, where(path))
+        if self.redactor is not None and self.redactor.redact(record_id).counts:
+            record_id = "pii:" + record_id  # not plain: doc_id_for hashes it, so no PII reaches the doc_id
+        return doc_id_for(source, record_id, path, line)
+
+    def _document(self, rec: RawRecord, where: Callable[[str], str]) -> Document:
         return Document(
-            doc_id=doc_id_for(rec.source, rid, rec.path, rec.line, where),
+            doc_id=self._doc_id(rec.source, rec.record_id, rec.path, rec.line, where),
             text=rec.text,
             source=rec.source,
             path=rec.path,
@@ -421,7 +432,12 @@ class UnitCurator:
 def finished_result(path: Path, unit_digest: str) -> UnitResult | None:
     """The result a finished run of the unit left, or None when the unit must be curated (again): no result, one
     that does not parse (a disk that filled up, a hand edit), or one whose part or rejects file is gone since (a
-    cleaned-up work folder) — the snapshot step would fail on it, and re-curating the unit is cheap and exact."""
+    cleaned-up work folder) — the snapshot step would fail on it, and re-curating the unit is cheap and exact.
+
+    Every unit of a run asks this first (the flow's cache key too), so it also marks this process as a user of the
+    work folder until the run finalizes (`workdir.hold`): another run of the snapshot that publishes it meanwhile
+    leaves the folder, with the parts this run still reads, in place."""
+    workdir.hold(Path(path).parent.parent)
     if not path.is_file():
         return None
     try:

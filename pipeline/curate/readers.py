@@ -297,18 +297,21 @@ class RecordReader:
         src = _field_str(_lookup(obj, f.source)) or source
         if text is None:
             missing = f"{f.text!r} is null" if f.text in obj else f"no {f.text!r} field"  # a Parquet null: no text
-            return Reject(src, path, line, "read", "missing_text", missing, doc_id=None)
+            return Reject(src, path, line, "read", "missing_text", missing, record_id=rid)
         if isinstance(text, bytes):
             # Older Spark and Hive store strings as Parquet BINARY without the UTF8 annotation: bytes, decoded
             # under the configured policy as a JSONL line is.
             decoded, err = decode(text, self.clean.invalid_utf8)
             if decoded is None:
-                return Reject(src, path, line, "read", "invalid_utf8", err, text=text.decode("utf-8", errors="replace"))
+                shown = text.decode("utf-8", errors="replace")
+                return Reject(src, path, line, "read", "invalid_utf8", err, text=shown, record_id=rid)
             text = decoded
         if not isinstance(text, str):
-            return Reject(src, path, line, "read", "text_not_string", f"{f.text!r} is {type(text).__name__}")
+            detail = f"{f.text!r} is {type(text).__name__}"
+            return Reject(src, path, line, "read", "text_not_string", detail, record_id=rid)
         if len(text) > self.clean.max_bytes:  # chars ≤ bytes, so this is a cheap lower bound on size
-            return Reject(src, path, line, "read", "too_large", f"{len(text)} characters > clean.max_bytes", text=text)
+            detail = f"{len(text)} characters > clean.max_bytes"
+            return Reject(src, path, line, "read", "too_large", detail, text=text, record_id=rid)
         return RawRecord(src, path, line, rid, text, _field_str(_lookup(obj, f.url)), _lookup(obj, f.created_at))
 
     def _jsonl(self, unit: InputUnit) -> Iterator[RawRecord | Reject]:

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -22,7 +23,8 @@ import pyarrow.parquet as pq
 
 from lmforge.pipeline.config import LmforgeConfig
 from lmforge.pipeline.configuring import to_dict
-from lmforge.pipeline.curate.inputs import InputUnit, plan_inputs, safe_name, unit_digest
+from lmforge.pipeline.curate import workdir
+from lmforge.pipeline.curate.inputs import InputUnit, location, plan_inputs, safe_name, unit_digest
 from lmforge.pipeline.curate.process import UnitCurator, UnitResult
 from lmforge.pipeline.errors import InputError, IntegrityError
 from lmforge.pipeline.stage import building, is_done, stage_dir, stage_id, write_manifest
@@ -46,6 +48,8 @@ class CurationPlan:
     snapshot_id: str
     snapshot_dir: Path
     work_dir: Path
+    locations: list[str]
+    """Where each unit is (`inputs.location`), as reject rows name it: a copy's own, not the first copy's `key`."""
 
     @property
     def done(self) -> bool:
@@ -59,6 +63,7 @@ def curation_params(config: LmforgeConfig) -> dict[str, Any]:
 def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig, *, warn: bool = True) -> CurationPlan:
     units = plan_inputs(inputs, config.curate.text_extensions, warn=warn)
     digests = [unit_digest(u) for u in units]
+    locations = [location(u) for u in units]
     units = _copies_named_alike(units, digests)
     unit_inputs = [
         {"source": u.source, "kind": u.kind, "path": u.path, "digest": d} for u, d in zip(units, digests, strict=True)
@@ -67,7 +72,9 @@ def make_plan(inputs: list[str], workspace: str | Path, config: LmforgeConfig, *
         {"units": sorted((x["source"], x["kind"], x["digest"]) for x in unit_inputs)}, curation_params(config)
     )
     ws = Path(workspace)
-    return CurationPlan(units, digests, sid, stage_dir(ws, "snapshots", sid), ws / "snapshots" / ".work" / sid)
+    return CurationPlan(
+        units, digests, sid, stage_dir(ws, "snapshots", sid), ws / "snapshots" / ".work" / sid, locations
+    )
 
 
 def _copies_named_alike(units: list[InputUnit], digests: list[str]) -> list[InputUnit]:
@@ -131,13 +138,31 @@ def finalize_snapshot(
     signatures: Sequence[Path] | None = None,
 ) -> Path:
     """Dedup the parts, write the snapshot folder atomically, then add its documents to the dedup index. When the
-    snapshot exists already, only an index addition an earlier run did not finish is done (`index_pending`)."""
-    if plan.done:
-        index_pending(plan, config, index_spec)
-        return plan.snapshot_dir
+    snapshot exists already (a re-run, or another run of the same snapshot that finished first while this one
+    waited for it), only an index addition an earlier run did not finish is done (`index_pending`)."""
+    try:
+        with workdir.publishing(plan.work_dir):
+            if plan.done:
+                log.info("snapshot %s was published by another run of it; keeping that one", plan.snapshot_id)
+                _add_pending(plan, config, index_spec)
+            else:
+                _publish(plan, results, config, index_spec, signatures)
+    finally:
+        workdir.release(plan.work_dir)  # nothing below reads the work folder: whoever finishes last removes it
+    _remove_work(plan)
+    return plan.snapshot_dir
+
+
+def _publish(
+    plan: CurationPlan,
+    results: Sequence[UnitResult],
+    config: LmforgeConfig,
+    index_spec: str | None,
+    signatures: Sequence[Path] | None,
+) -> None:
     _check_unit_files(plan, results)
-    # results are in plan order; a unit's own path, not its result's: identical files of one source share a result
-    originals = [(Path(r.part), u.path) for u, r in zip(plan.units, results, strict=True) if r.part]
+    # results are in plan order; a unit's own location, not its result's: identical files of one source share one
+    originals = [(Path(r.part), where) for where, r in zip(plan.locations, results, strict=True) if r.part]
     parts, id_rejects = _unique_ids(originals, plan.work_dir / "unique")
     dups: dict[str, tuple[str, float, str]] = {}
     dedup_stats: dict[str, Any] = {}
@@ -154,7 +179,7 @@ def finalize_snapshot(
         else:  # a part that lost rows to `_unique_ids` needs its own signatures: the given ones still hold those rows
             signatures = [
                 Path(sig) if part == original else compute_signatures(part, config.dedup, sig_dir)
-                for sig, part, original in zip(signatures, parts, originals, strict=True)
+                for sig, part, (original, _) in zip(signatures, parts, originals, strict=True)
             ]
         index = open_index(index_spec, plan.snapshot_dir.parent.parent, config.dedup)
         found = find_duplicates(parts, signatures, config.dedup, plan.work_dir / "dedup", index)
@@ -167,7 +192,7 @@ def finalize_snapshot(
             stats["dedup"] = dedup_stats
             _report_unused_overrides(config, stats["by_source"])
             if index is not None:  # written before the snapshot is published, removed once the index holds it
-                (plan.work_dir / PENDING).write_text(json.dumps([str(s) for s in signatures]))
+                _write_atomically(plan.work_dir / PENDING, json.dumps([str(s) for s in signatures]))
             write_manifest(
                 tmp,
                 format=SNAPSHOT_FORMAT,
@@ -190,11 +215,10 @@ def finalize_snapshot(
         # maybe is never re-run) would make later batches drop their copies as duplicates of nothing readable.
         if index is not None:
             index.add(signatures, _published_ids(plan.snapshot_dir))
+            (plan.work_dir / PENDING).unlink()
     finally:
         if index is not None:
             index.close()
-    shutil.rmtree(plan.work_dir, ignore_errors=True)
-    return plan.snapshot_dir
 
 
 PENDING = "index-pending.json"
@@ -203,7 +227,18 @@ PENDING = "index-pending.json"
 
 def index_pending(plan: CurationPlan, config: LmforgeConfig, index_spec: str | None) -> None:
     """Finish what a run stopped between publishing the snapshot and adding it to the index left undone (its work
-    folder, signatures included, stays until the index holds the snapshot)."""
+    folder, signatures included, stays until the index holds the snapshot), then remove the work folder unless
+    another run still uses it."""
+    if not plan.work_dir.is_dir():  # nothing pending, nothing to remove
+        return
+    with workdir.publishing(plan.work_dir):
+        _add_pending(plan, config, index_spec)
+    workdir.release(plan.work_dir)
+    _remove_work(plan)
+
+
+def _add_pending(plan: CurationPlan, config: LmforgeConfig, index_spec: str | None) -> None:
+    """`index_pending`'s addition, under the publishing lock."""
     pending = plan.work_dir / PENDING
     if not pending.is_file():
         return
@@ -215,7 +250,28 @@ def index_pending(plan: CurationPlan, config: LmforgeConfig, index_spec: str | N
         index.add([Path(s) for s in json.loads(pending.read_text())], _published_ids(plan.snapshot_dir))
     finally:
         index.close()
-    shutil.rmtree(plan.work_dir, ignore_errors=True)
+    pending.unlink()
+
+
+def _remove_work(plan: CurationPlan) -> None:
+    """Remove the work folder of the published snapshot, and of any other published snapshot whose runs all ended
+    before they could (another run still used it then, or a process that held it was killed)."""
+    root = plan.work_dir.parent
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.is_dir() and (folder == plan.work_dir or _finished_work(folder, plan.snapshot_dir.parent)):
+            workdir.remove_unused(folder)
+
+
+def _finished_work(folder: Path, snapshots: Path) -> bool:
+    """A work folder whose snapshot is published and in the dedup index (no `PENDING`: `index_pending` needs it)."""
+    return is_done(snapshots / folder.name) and not (folder / PENDING).exists()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A file cut short by a crash must not stand for the whole (`PENDING` is read by every later run)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _published_ids(snapshot_dir: Path) -> set[str]:
@@ -229,7 +285,7 @@ def _published_ids(snapshot_dir: Path) -> set[str]:
 def _unique_ids(parts: list[tuple[Path, str]], out_dir: Path) -> tuple[list[Path], list[dict[str, Any]]]:
     """The same record id in two files of one source: the first occurrence wins, later ones become rejects
     (`duplicate_doc_id`) naming their input and the one that had the id first, so every later step can rely on
-    unique doc_ids. `parts`: (part, the input file or folder it was curated from). Rewrites only the affected parts."""
+    unique doc_ids. `parts`: (part, where its input is: `inputs.location`). Rewrites only the affected parts."""
     first_in: dict[str, str] = {}  # doc_id → input path (one shared string per input)
     out, rejects = [], []
     for part, where in parts:
@@ -259,7 +315,10 @@ def _unique_ids(parts: list[tuple[Path, str]], out_dir: Path) -> tuple[list[Path
             )
         out_dir.mkdir(parents=True, exist_ok=True)
         new = out_dir / part.name
-        pq.write_table(table.filter(pc.invert(mask)), new, compression="zstd")
+        # under a name of this run's own, renamed whole: never a half-written part where another run may look
+        tmp = out_dir / f".{part.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+        pq.write_table(table.filter(pc.invert(mask)), tmp, compression="zstd")
+        os.replace(tmp, new)
         out.append(new)
     return out, rejects
 
@@ -395,11 +454,22 @@ def curate(
 
         check_index(index_spec, plan.snapshot_dir.parent.parent, config.dedup)
     curator = UnitCurator(config)
-    results = []
-    for unit, d in zip(plan.units, plan.digests, strict=True):
-        results.append(curator.curate_unit(unit, d, plan.work_dir))
-        if on_unit:
-            on_unit(results[-1])
-        if strict:  # stop at the first bad file, not after curating all the others
-            check_strict(results[-1:])
+    results: list[UnitResult] = []
+    try:
+        with workdir.using(plan.work_dir):  # another run that publishes the snapshot meanwhile leaves our parts be
+            for unit, d in zip(plan.units, plan.digests, strict=True):
+                if plan.done:  # another run of the same snapshot published it: it is the result of this one too
+                    break
+                results.append(curator.curate_unit(unit, d, plan.work_dir))
+                if on_unit:
+                    on_unit(results[-1])
+                if strict:  # stop at the first bad file, not after curating all the others
+                    check_strict(results[-1:])
+    except BaseException:
+        workdir.release(plan.work_dir)
+        raise
+    if len(results) < len(plan.units):
+        log.info("snapshot %s was published by another run of it; keeping that one", plan.snapshot_id)
+        index_pending(plan, config, index_spec)
+        return plan.snapshot_dir
     return finalize_snapshot(plan, results, config, index_spec=index_spec)

@@ -1,9 +1,12 @@
 """Text statistics shared by the quality filters, CJK-aware and computed once per document.
 
 A "token" is a run of non-space characters, except that every character of a script written without spaces
-(Han, Kana, Hangul, Thai, Lao, Khmer, Myanmar) is a token of its own: so "Python 3.11 很好用。" has the tokens
+(Han, Kana, Hangul, Thai, Lao, Tibetan, Khmer, Myanmar) is a token of its own, with the combining marks that follow
+it (a grapheme cluster: "ที่" is one token, not three code points): so "Python 3.11 很好用。" has the tokens
 "Python", "3.11", "很", "好", "用", "。". A "word" is a token with at least one letter or digit (Gopher counts
-whitespace-separated words; punctuation stays attached to them, as it does here for spaced scripts).
+whitespace-separated words; punctuation stays attached to them, as it does here for spaced scripts). Counted in
+code points, a Burmese or Thai character n-gram was one or two syllables (half of the characters are vowel signs,
+tones and medials), so Gopher's repetition limits, made for words, rejected short ordinary Burmese prose.
 
 `TextStats` defines every statistic with compiled regular expressions and builtins, lazily and cached: several
 filters ask `stats_for(doc)` about the same document, and only the first question pays. It is the reference and
@@ -25,12 +28,14 @@ try:
 except ImportError:  # built without a C compiler: the pure-Python statistics below give equal results
     _textstats = None
 
-UNSEGMENTED_LANGS = frozenset({"zh", "yue", "wuu", "ja", "ko", "th", "lo", "km", "my"})
+UNSEGMENTED_LANGS = frozenset({"zh", "yue", "wuu", "ja", "ko", "th", "lo", "km", "my", "bo", "dz"})
 """Codes of languages whose words are not (reliably) separated by spaces: characters count as words. `yue`
-(Cantonese) and `wuu` (Wu) are Chinese written in Han characters, which py3langid names on their own."""
+(Cantonese) and `wuu` (Wu) are Chinese written in Han characters, which py3langid names on their own; Tibetan (`bo`)
+and Dzongkha (`dz`, py3langid's name for Tibetan script) separate syllables by a tsheg (་), not by spaces."""
 
 UNSEGMENTED_RANGES: tuple[tuple[int, int], ...] = (
     (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x0F00, 0x0FFF),  # Tibetan (Dzongkha)
     (0x1000, 0x109F),  # Myanmar
     (0x1100, 0x11FF),  # Hangul Jamo
     (0x1780, 0x17FF),  # Khmer
@@ -46,14 +51,70 @@ UNSEGMENTED_RANGES: tuple[tuple[int, int], ...] = (
 )
 """Code point ranges of scripts written without spaces (`_textstats.c` holds the same table)."""
 
-_U = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in UNSEGMENTED_RANGES)
+CLUSTER_MARK_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0300, 0x036F),  # combining diacritical marks
+    (0x0E31, 0x0E31),  # Thai vowel and tone marks, and SARA AM (a spacing mark in UAX #29)
+    (0x0E33, 0x0E3A),
+    (0x0E47, 0x0E4E),
+    (0x0EB1, 0x0EB1),  # Lao likewise
+    (0x0EB3, 0x0EBC),
+    (0x0EC8, 0x0ECD),
+    (0x0F18, 0x0F19),  # Tibetan vowel signs, subjoined consonants and marks
+    (0x0F35, 0x0F35),
+    (0x0F37, 0x0F37),
+    (0x0F39, 0x0F39),
+    (0x0F3E, 0x0F3F),
+    (0x0F71, 0x0F84),
+    (0x0F86, 0x0F87),
+    (0x0F8D, 0x0F97),
+    (0x0F99, 0x0FBC),
+    (0x0FC6, 0x0FC6),
+    (0x102B, 0x103E),  # Myanmar vowel signs, medials, asat, virama, tones
+    (0x1056, 0x1059),
+    (0x105E, 0x1060),
+    (0x1062, 0x1064),
+    (0x1067, 0x106D),
+    (0x1071, 0x1074),
+    (0x1082, 0x108D),
+    (0x108F, 0x108F),
+    (0x109A, 0x109D),
+    (0x17B4, 0x17D3),  # Khmer vowel signs, coeng, diacritics
+    (0x17DD, 0x17DD),
+    (0x1AB0, 0x1AFF),  # combining diacritical marks extended and supplement
+    (0x1DC0, 0x1DFF),
+    (0x200C, 0x200D),  # zero width non-joiner and joiner
+    (0x20D0, 0x20FF),  # combining marks for symbols
+    (0x3099, 0x309A),  # combining kana voiced sound marks
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFE20, 0xFE2F),  # combining half marks
+    (0xE0100, 0xE01EF),  # variation selectors supplement (ideographic variation sequences)
+)
+"""Characters that join the unsegmented character before them (and its marks) into one token: the combining marks
+(general category M) of those scripts and the combining blocks, plus what UAX #29 keeps in a grapheme cluster
+besides (Thai and Lao AM, the joiners). `_textstats.c` holds the same table."""
 
-_TOKEN_RE = re.compile(rf"[{_U}]|[^\s{_U}]+")
-# Tokens without a letter or digit (punctuation/symbol runs): start after a boundary, end before one.
+_U = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in UNSEGMENTED_RANGES)
+_M = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in CLUSTER_MARK_RANGES)
+
+# The marks outside the unsegmented ranges (those inside are unsegmented characters themselves).
+_MX = "".join(
+    f"{chr(lo)}-{chr(hi)}"
+    for lo, hi in CLUSTER_MARK_RANGES
+    if not any(ulo <= lo and hi <= uhi for ulo, uhi in UNSEGMENTED_RANGES)
+)
+
+_TOKEN_RE = re.compile(rf"[{_U}][{_M}]*|[^\s{_U}]+")
+# Tokens without a letter or digit (punctuation/symbol runs): start after a boundary, end before one. Exact where
+# every mark that joins an unsegmented token is itself unsegmented (`_plain` makes it so).
 _SYMBOL_TOKEN_RE = re.compile(rf"(?<![^\s{_U}])(?:_|[^\w\s{_U}])+(?![^\s{_U}])")
+_SYMBOL_RE = re.compile(rf"(?:_|[^\w\s{_U}])+")
 # Tokens without a letter (digits and symbols only).
 _NO_ALPHA_TOKEN_RE = re.compile(rf"(?<![^\s{_U}])(?:[\d_]|[^\w\s{_U}])+(?![^\s{_U}])")
-_UNSEGMENTED_RE = re.compile(rf"[{_U}]")
+_UNSEGMENTED_RE = re.compile(rf"[{_U}][{_M}]*")
+# A mark from outside the unsegmented ranges joining an unsegmented token (a variation selector after a Han
+# character, a joiner in Khmer), and all such marks: the regular expressions above would take it for a token.
+_FOREIGN_MARK_RE = re.compile(rf"[{_U}][{_MX}]")
+_FOREIGN_MARKS_RE = re.compile(rf"(?<=[{_U}])[{_MX}]+")
 _PARAGRAPH_RE = re.compile(r"\n\s*\n")
 
 TERMINAL_PUNCTUATION: tuple[str, ...] = (
@@ -79,10 +140,13 @@ TERMINAL_PUNCTUATION: tuple[str, ...] = (
     "｡",
     "។",
     "။",
+    "།",
+    "༎",
 )
 """Line endings that close a sentence: C4's `. ! ? "` (Raffel et al. 2020) plus closing quotes and the full stops
 of CJK (。！？．｡」』), Arabic (؟, and ۔ of Urdu), Devanagari (। ॥), Armenian, Ethiopic, Khmer (។) and Myanmar (။)
-scripts (all in datatrove's TERMINAL_PUNCTUATION)."""
+scripts (all in datatrove's TERMINAL_PUNCTUATION), and Tibetan's shad and double shad (། ༎), which end its sentences
+and sections."""
 
 BULLETS: tuple[str, ...] = ("•", "●", "◦", "▪", "‣", "·", "-", "*", "–", "—", "►", "➢", "✓")
 """Characters that open a bullet-list line (Gopher's bullet-line rule)."""
@@ -95,23 +159,34 @@ _TERMINAL_CHARS = "".join(TERMINAL_PUNCTUATION)
 _BULLET_CHARS = "".join(BULLETS)
 assert len(_TERMINAL_CHARS) == len(TERMINAL_PUNCTUATION) and len(_BULLET_CHARS) == len(BULLETS)
 
-_SENTENCE_END_RE = re.compile(r"[.!?؟।॥۔]+[\"'”’)\]]*(?=\s|$)|[。！？．｡។။]+[」』”）]*")
+_SENTENCE_END_RE = re.compile(r"[.!?؟।॥۔]+[\"'”’)\]]*(?=\s|$)|[。！？．｡។။།༎]+[」』”）]*")
 
 
 def tokens(text: str) -> list[str]:
-    """All tokens of `text` (see the module docstring): whitespace runs split, unsegmented scripts per character."""
+    """All tokens of `text` (see the module docstring): whitespace runs split, unsegmented scripts per character
+    (with its combining marks)."""
     return _TOKEN_RE.findall(text)
 
 
 def words(text: str) -> list[str]:
-    """Tokens that contain a letter or digit; for zh/ja/ko/th text each character is a word."""
+    """Tokens that contain a letter or digit; for zh/ja/ko/th text each character (with its marks) is a word."""
+    if not text.isascii() and _FOREIGN_MARK_RE.search(text):  # rare: token by token
+        return [t for t in _TOKEN_RE.findall(text) if not _SYMBOL_RE.fullmatch(t)]
     symbol_free = _SYMBOL_TOKEN_RE.sub(" ", text)
     return _TOKEN_RE.findall(symbol_free)
 
 
+def _plain(text: str) -> str:
+    """`text` without the marks from outside the unsegmented ranges that join an unsegmented token: the same tokens
+    but for those marks, so the token regular expressions above count them exactly."""
+    if text.isascii() or not _FOREIGN_MARK_RE.search(text):
+        return text
+    return _FOREIGN_MARKS_RE.sub("", text)
+
+
 def count_sentences(text: str) -> int:
     """Sentence ends in `text` (terminal punctuation before a space or the end; the full stops of scripts without
-    spaces, 。！？．｡ and Khmer ។, Myanmar ။, anywhere), at least 1."""
+    spaces, 。！？．｡ and Khmer ។, Myanmar ။, Tibetan ། ༎, anywhere), at least 1."""
     return max(1, len(_SENTENCE_END_RE.findall(text)))
 
 
@@ -125,7 +200,8 @@ def is_unsegmented(text: str, lang: str) -> bool:
 
 
 def _mostly_unsegmented(text: str, n_tokens: int | None) -> bool:
-    """More than half of the tokens of `text` (`n_tokens` of them, when known) are unsegmented characters."""
+    """More than half of the tokens of `text` (`n_tokens` of them, when known) are unsegmented characters (each with
+    its marks)."""
     if text.isascii():  # most documents: no such character, and no regex pass
         return False
     if n_tokens is None:
@@ -207,8 +283,12 @@ class TextStats:
         return len(self.tokens)
 
     @cached_property
+    def _plain(self) -> str:
+        return _plain(self.text)
+
+    @cached_property
     def n_symbol_tokens(self) -> int:
-        return len(_SYMBOL_TOKEN_RE.findall(self.text))
+        return len(_SYMBOL_TOKEN_RE.findall(self._plain))
 
     @cached_property
     def n_words(self) -> int:
@@ -222,7 +302,7 @@ class TextStats:
     @cached_property
     def n_alpha_tokens(self) -> int:
         """Tokens with at least one letter (Han and Kana characters are letters)."""
-        return self.n_tokens - len(_NO_ALPHA_TOKEN_RE.findall(self.text))
+        return self.n_tokens - len(_NO_ALPHA_TOKEN_RE.findall(self._plain))
 
     @cached_property
     def n_hashes(self) -> int:

@@ -320,7 +320,9 @@ def find_duplicates(
     """Duplicates within the batch (`parts`, with their `signatures` in the same order) and against `index`.
 
     A document matching an index entry is a duplicate of the indexed document; an entry with the document's own
-    doc_id is ignored, so re-running a batch whose signatures were already added gives the same result.
+    doc_id is ignored, so re-running a batch whose signatures were already added gives the same result. An entry
+    whose doc_id the batch holds with other text (a re-curated document) still stands for its published text: a
+    copy of that text under another id is its duplicate, while the document with the new text is kept.
     `workdir` is scratch space for the on-disk band sort (its files are removed before returning).
     """
     if len(parts) != len(signatures):
@@ -354,10 +356,18 @@ def find_duplicates(
 
     ipairs, entries, node_of = [], {}, {}
     if index is not None and n:
-        in_batch = set(batch.doc_ids)
+        row_of = {doc_id: i for i, doc_id in enumerate(batch.doc_ids)}
         ipairs, entries, isigs = _lookup_index(index, signatures, batch, reps, nbands)
         sigs.update(isigs)
-        ipairs = [(q, d) for q, d in ipairs if d not in in_batch]
+        # An entry with the id and text of a batch document is that document (a re-run, or signatures added
+        # already): it takes part as the batch member. An entry with the id of a batch document but other text is
+        # the published text that document replaces: its snapshot stays, so a copy of it under another id in this
+        # batch is its duplicate, as in a later batch; only the replacing document is never its own duplicate.
+        ipairs = [
+            (q, d)
+            for q, d in ipairs
+            if batch.doc_ids[q] != d and (d not in row_of or entries[d].digest != batch.digests[row_of[d]])
+        ]
         matched = [
             (q, doc_id)
             for q, doc_id in ipairs
@@ -382,8 +392,8 @@ def find_duplicates(
             keeper, keeper_id = min(members, key=batch.rank), ""
 
         for m in members:
-            if m >= n or (not idx_members and m == keeper):
-                continue
+            if m >= n or (not idx_members and m == keeper) or batch.doc_ids[m] == keeper_id:
+                continue  # an indexed document, the keeper, or the batch's new text of the indexed keeper
             if idx_members:
                 e = entries[keeper_id]
                 if e.digest == batch.digests[m]:

@@ -126,7 +126,8 @@ class GopherRepetitionConfig:
     """Largest share of characters in repeated paragraphs (Gopher table A1)."""
     top_ngrams: dict[str, float] = field(default_factory=_top_ngrams)
     """n → largest share of word characters in the most frequent n-gram (Gopher table A1: 2: 0.20, 3: 0.18,
-    4: 0.16). For CJK an n-gram is n characters."""
+    4: 0.16). For CJK an n-gram is n characters, each with its combining marks (a Thai or Burmese vowel sign is no
+    character of its own)."""
     dup_ngrams: dict[str, float] = field(default_factory=_dup_ngrams)
     """n → largest share of word characters in repeated n-grams (Gopher table A1: 5: 0.15 … 10: 0.10)."""
 

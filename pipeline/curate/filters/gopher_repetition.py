@@ -1,10 +1,10 @@
 """Gopher repetition heuristics (Rae et al. 2021, table A1), CJK-aware and fast on clean text.
 
 Fractions of characters are taken over the characters inside words (`TextStats.word_chars`) for n-grams, and over
-the whole text for lines and paragraphs. For CJK an n-gram is n characters. The counts come from `text_stats`
-(`duplicates`, `top_ngram_chars`, `repeated_ngram_chars`, or the C extension's equal numbers); a document without
-any repeated 5-gram, the usual case for prose, skips the longer n-grams entirely (a repeated n-gram contains a
-repeated 5-gram).
+the whole text for lines and paragraphs. For CJK an n-gram is n characters, each with its combining marks (Thai,
+Burmese). The counts come from `text_stats` (`duplicates`, `top_ngram_chars`, `repeated_ngram_chars`, or the C
+extension's equal numbers); a document without any repeated 5-gram, the usual case for prose, skips the longer
+n-grams entirely (a repeated n-gram contains a repeated 5-gram).
 """
 
 from __future__ import annotations

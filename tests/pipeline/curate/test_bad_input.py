@@ -65,6 +65,19 @@ def test_record_level_bad_input_is_rejected_with_file_and_line(tmp_path, good):
     src = manifest.stats["by_source"]["bad"]
     assert src["docs_in"] == 8 and src["kept"] == 2
     assert src["docs_in"] == src["kept"] + sum(src["rejected"].values())
+    # a rejected record with an id of its own is named by it, as it would be if kept (it had a hash of its line)
+    assert [by[reason][0]["doc_id"] for reason in ("missing_text", "text_not_string", "empty_text")] == [
+        "bad/no-text",
+        "bad/num",
+        "bad/empty",
+    ]
+
+
+def test_a_rejected_record_whose_id_holds_personal_data_is_named_by_a_hash(tmp_path):
+    path = write_jsonl(tmp_path / "in" / "ids.jsonl", [{"id": "jane.doe@example.com", "text": 7}])
+    _, _, rejects = _run([path], tmp_path / "ws")
+    [row] = rejects.to_pylist()
+    assert row["reason"] == "text_not_string" and row["doc_id"].startswith("ids/h") and "jane" not in row["doc_id"]
 
 
 def test_json_nested_too_deep_is_one_malformed_line_and_the_file_goes_on(tmp_path):
@@ -208,7 +221,7 @@ def test_an_unreadable_file_in_a_folder_does_not_lose_the_files_after_it(tmp_pat
         locked.chmod(0)
     (folder / "z.txt").write_text(docs[1]["text"], encoding="utf-8")
     snap, manifest, rejects = _run([folder], tmp_path / "ws")
-    assert [r["path"] for r in _reasons(rejects)["unreadable"]] == [str(locked)]
+    assert [r["path"] for r in _reasons(rejects)["unreadable"]] == ["notes/m.txt"]  # as ids name it
     assert manifest.stats["docs_in"] == 2
     assert sorted(read_folder(snap, "data").column("doc_id").to_pylist()) == ["notes/a.txt", "notes/z.txt"]
 
@@ -395,8 +408,8 @@ def test_a_file_name_that_is_not_utf8_is_one_reject_and_the_folder_goes_on(tmp_p
     top = os.fsdecode(os.fsencode(tmp_path) + b"/top\xe9.jsonl")
     _, manifest, rejects = _run([good, folder, top], tmp_path / "ws")
     unreadable = _reasons(rejects)["unreadable"]
-    names = sorted(r["path"].replace(str(tmp_path), "") for r in unreadable)
-    assert names == ["/texts/caf\\xe9.txt", "/texts/sub-caf\\xe9/inner.txt", "/top\\xe9.jsonl"]
+    names = sorted(r["path"] for r in unreadable)
+    assert names == [f"{tmp_path.name}/top\\xe9.jsonl", "texts/caf\\xe9.txt", "texts/sub-caf\\xe9/inner.txt"]
     assert all("not valid UTF-8" in r["detail"] for r in unreadable)
     assert manifest.stats["by_source"]["texts"]["docs_in"] == 1  # fine.txt, read as usual
     with pytest.raises(InputError, match=r"caf\\xe9\.txt.*UTF-8|UTF-8.*caf\\xe9"):

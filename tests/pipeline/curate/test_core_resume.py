@@ -1,7 +1,13 @@
-"""Resuming a curation whose work folder was damaged between runs, and a re-run with one more input."""
+"""Resuming a curation whose work folder was damaged between runs, a re-run with one more input, and two runs of one
+snapshot at once."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -11,6 +17,7 @@ from lmforge.pipeline.config import load_config
 from lmforge.pipeline.curate.process import UnitCurator, unit_result_path
 from lmforge.pipeline.curate.snapshot import CurationPlan, curate, finalize_snapshot, make_plan
 from lmforge.pipeline.errors import IntegrityError
+from lmforge.pipeline.stage import verify_files
 from lmforge.schemas.manifest import Manifest
 from tests.support.curate import NO_DEDUP, read_docs, read_folder, write_jsonl
 
@@ -131,3 +138,73 @@ def test_either_copy_of_one_file_curates_to_the_same_part(tmp_path) -> None:
         for i, (u, d) in enumerate(zip(plan.units, plan.digests, strict=True))
     ]
     assert ids[0] == ids[1] and len(set(ids[0])) == 4
+
+
+def _curate_elsewhere(inputs: list[str], ws: Path) -> str:
+    """A whole curation (dedup on, the local index) in another process: a second run of the same snapshot."""
+    code = (
+        "import json, sys\n"
+        "from lmforge.pipeline.config import load_config\n"
+        "from lmforge.pipeline.curate.snapshot import curate\n"
+        "print(curate(json.loads(sys.argv[1]), sys.argv[2], load_config()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(inputs), str(ws)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_a_run_between_its_units_and_signatures_keeps_its_parts_when_another_run_publishes(tmp_path, inputs):
+    """Two runs of one snapshot share its work folder (a schedule and a manual run): a run that finished removed it
+    while the other, between its units and its signature tasks (the flow's steps), still had to read its parts, so
+    that one failed with "snapshot part not found". Now the folder stays until the last run is done with it, and
+    the slower run finds the snapshot published and reports it."""
+    from lmforge.pipeline.dedup.signatures import compute_signatures
+
+    cfg, ws = load_config(), tmp_path / "ws"
+    plan = make_plan(inputs, ws, cfg)
+    curator = UnitCurator(cfg)
+    results = [curator.curate_unit(u, d, plan.work_dir) for u, d in zip(plan.units, plan.digests, strict=True)]
+    assert _curate_elsewhere(inputs, ws) == str(plan.snapshot_dir)  # the other run finishes first
+    signatures = [compute_signatures(Path(r.part), cfg.dedup, plan.work_dir / "signatures") for r in results]
+    assert finalize_snapshot(plan, results, cfg, signatures=signatures) == plan.snapshot_dir
+    assert verify_files(plan.snapshot_dir) == []
+    _check_snapshot(plan.snapshot_dir)
+    assert not plan.work_dir.exists()  # the last run removed it
+
+
+def test_a_run_that_publishes_while_another_writes_a_part_leaves_that_part_be(tmp_path, inputs, monkeypatch):
+    """Two runs of one snapshot in two threads: the first to finish removed the work folder while the other was
+    between writing a part under its temporary name and renaming it, FileNotFoundError. Now the slower run finishes
+    its unit, sees the snapshot published and keeps it, and removes the folder last."""
+    from lmforge.pipeline.curate import process
+
+    cfg, ws = load_config(), tmp_path / "ws"
+    publish, others = process._publish, []
+
+    def publish_after_another_run(tmp: str | None, tag: str) -> str | None:
+        if not others:  # the other run does everything between this one's writing and publishing its first part
+            others.append(None)
+            thread = threading.Thread(target=lambda: others.append(curate(inputs, ws, cfg)))
+            thread.start()
+            thread.join()
+        return publish(tmp, tag)
+
+    monkeypatch.setattr(process, "_publish", publish_after_another_run)
+    snap = curate(inputs, ws, cfg)
+    assert others[1:] == [snap] and verify_files(snap) == []
+    reference = _check_snapshot(curate(inputs, tmp_path / "ref", cfg))
+    assert _check_snapshot(snap).stats == reference.stats
+    assert not (ws / "snapshots" / ".work").exists() or not any((ws / "snapshots" / ".work").iterdir())
+
+
+def test_two_runs_of_one_snapshot_in_two_processes_give_one_snapshot(tmp_path, inputs):
+    """Both runs finish whatever the order they reach each step in; they report the same, intact snapshot."""
+    ws = tmp_path / "ws"
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: _curate_elsewhere(inputs, ws), range(2)))
+    assert paths[0] == paths[1]
+    assert verify_files(Path(paths[0])) == []
+    _check_snapshot(Path(paths[0]))
+    assert not any((ws / "snapshots" / ".work").iterdir())

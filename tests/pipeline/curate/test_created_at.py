@@ -65,3 +65,43 @@ def test_odd_but_common_forms(value, expected) -> None:
 )
 def test_what_is_still_no_date(value) -> None:
     assert parse_created_at(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (20240101, datetime(2024, 1, 1, tzinfo=UTC)),  # was 1970-08-23 (epoch seconds)
+        (20231114, datetime(2023, 11, 14, tzinfo=UTC)),  # the same day as the string "20231114"
+        (20240229.0, datetime(2024, 2, 29, tzinfo=UTC)),  # an integer column with nulls, read as floats
+        (19991231, datetime(1999, 12, 31, tzinfo=UTC)),
+        (20240231, datetime(1970, 8, 23, 6, 17, 11, tzinfo=UTC)),  # no such day: epoch seconds, as before
+        (20241301, datetime(1970, 8, 23, 6, 35, 1, tzinfo=UTC)),  # no month 13
+        (20240101.5, datetime(1970, 8, 23, 6, 15, 1, 500000, tzinfo=UTC)),  # not an integer
+        (1234567, datetime(1970, 1, 15, 6, 56, 7, tzinfo=UTC)),  # seven digits
+        (123456789, datetime(1973, 11, 29, 21, 33, 9, tzinfo=UTC)),  # nine digits
+        (-20240101, datetime(1969, 5, 11, 17, 44, 59, tzinfo=UTC)),
+    ],
+)
+def test_an_eight_digit_integer_that_is_a_date_is_that_date(value, expected) -> None:
+    """Integers like 20240101 (Hive and SQL exports) were read as epoch seconds, 1970-08-23, while the string
+    "20240101" was 2024-01-01; any other integer stays epoch seconds (or milliseconds)."""
+    assert parse_created_at(value) == expected
+    if isinstance(value, int) and value > 0 and len(str(value)) == 8 and expected.year > 1970:
+        assert parse_created_at(str(value)) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (20240101123000, datetime(2024, 1, 1, 12, 30, tzinfo=UTC)),  # CDX / Wayback timestamps: was the year 2611
+        ("20240101123000", datetime(2024, 1, 1, 12, 30, tzinfo=UTC)),
+        (1699963200000000, NOON),  # epoch microseconds (Spark, BigQuery): was no date
+        ("1699963200000000", NOON),
+        (1699963200000000000, NOON),  # epoch nanoseconds (pandas, Arrow)
+        (20241301000000, datetime(2611, 6, 4, 7, 36, 40, tzinfo=UTC)),  # no month 13: milliseconds, as before
+    ],
+)
+def test_crawl_timestamps_and_finer_epoch_units_are_read(value, expected) -> None:
+    """Fourteen digits are YYYYMMDDhhmmss when they spell a time (as milliseconds they are after the year 2286);
+    epoch numbers past milliseconds' range (after 5138 as milliseconds) are micro- or nanoseconds."""
+    assert parse_created_at(value) == expected

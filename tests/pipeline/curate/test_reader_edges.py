@@ -125,7 +125,7 @@ def test_a_subfolder_that_cannot_be_listed_is_an_unreadable_reject(tmp_path, mon
     monkeypatch.setattr(os, "listdir", refuse(real_listdir))
     snap, manifest, rejects = _run([folder], tmp_path / "ws")
     [rej] = rejects.to_pylist()
-    assert (rej["reason"], rej["path"]) == ("unreadable", str(folder / "locked"))
+    assert (rej["reason"], rej["path"]) == ("unreadable", "notes/locked")
     assert rej["detail"] == "cannot read folder: Permission denied"
     assert read_folder(snap, "data").column("doc_id").to_pylist() == ["notes/a.txt"]
     assert manifest.stats["file_problems"] == {"unreadable": 1}

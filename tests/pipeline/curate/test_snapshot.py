@@ -141,9 +141,10 @@ def test_the_same_ids_in_two_files_keep_the_first_copy(tmp_path, precomputed):
     stats = Manifest.read(snap).stats["by_source"]["web"]
     assert stats["docs_in"] == 2 * len(docs) and stats["kept"] == alone.num_rows
     assert stats["rejected"]["duplicate_doc_id"] == len(docs)
-    # each copy names its file and the file that had the id first (it named neither: path "", "another file")
+    # each copy names its file and the file that had the id first (it named neither: path "", "another file"), as
+    # record ids do, whatever way their paths were typed (`inputs.location`)
     dup = [r for r in read_folder(snap, "rejects").to_pylist() if r["reason"] == "duplicate_doc_id"]
-    assert {(r["path"], r["detail"]) for r in dup} == {(str(b), f"id already used in {a}")}
+    assert {(r["path"], r["detail"]) for r in dup} == {("in/b.jsonl", "id already used in in/a.jsonl")}
 
 
 def test_relative_raw_inputs_verify_from_any_folder(tmp_path, monkeypatch):
@@ -248,6 +249,26 @@ def test_records_without_ids_in_same_named_files_of_two_subfolders_are_all_kept(
     assert Manifest.read(snap).stats["by_source"]["in"] == {"docs_in": 8, "kept": 8, "rejected": {}}
 
 
+def test_records_without_ids_in_same_named_files_of_two_roots_are_all_kept(tmp_path):
+    """`curate /crawlA/2024-01-01/data.jsonl /crawlB/2024-01-01/data.jsonl`: one source (`data`), and both files
+    were keyed `2024-01-01/data.jsonl`, so the second file's records took the first's ids line by line and were all
+    rejected as `duplicate_doc_id`. Clashing keys now take one folder more; a file that clashes with none keeps its
+    key, and with it its ids."""
+    docs = read_docs()
+    files = [
+        write_jsonl(tmp_path / root / "2024-01-01" / "data.jsonl", [{"text": d["text"]} for d in part])
+        for root, part in (("crawlA", docs[:4]), ("crawlB", docs[4:8]))
+    ]
+    cfg = load_config(overrides={"dedup": {"enabled": False}})
+    snap = curate([str(f) for f in files], tmp_path / "ws", cfg)
+    assert Manifest.read(snap).stats["by_source"]["data"] == {"docs_in": 8, "kept": 8, "rejected": {}}
+    assert [u.key for u in make_plan([str(f) for f in files], tmp_path / "ws", cfg).units] == [
+        "crawlA/2024-01-01/data.jsonl",
+        "crawlB/2024-01-01/data.jsonl",
+    ]
+    assert [u.key for u in make_plan([str(files[0])], tmp_path / "ws", cfg).units] == ["2024-01-01/data.jsonl"]
+
+
 def test_ids_of_records_without_ids_do_not_depend_on_how_the_path_is_spelled(tmp_path, monkeypatch):
     """`curate data.jsonl` inside its folder and `curate /abs/day/data.jsonl` (or `curate .` and the folder's own
     path) read the same records, but a relative path had no folder to name: other ids, so a later batch's dedup
@@ -293,3 +314,34 @@ def test_a_manifest_of_the_wrong_shape_is_an_integrity_error_naming_it(tmp_path,
     (folder / "manifest.json").write_text(json.dumps(shapes[content]) if content in shapes else content)
     with pytest.raises(IntegrityError, match=rf"manifest\.json: .*{what}"):
         Manifest.read(folder)
+
+
+def test_rejects_do_not_depend_on_how_the_input_path_is_spelled(tmp_path, monkeypatch):
+    """`./in/a.jsonl` and `/abs/in/a.jsonl` are the same inputs and the same snapshot id (it holds no path), but each
+    reject row recorded the path as typed, so the two snapshots' rejects files differed byte for byte. Rows name
+    the file as record ids do (`inputs.location`: its folder's name and its name)."""
+    docs = read_docs()
+    project = tmp_path / "project"
+    a = write_jsonl(project / "in" / "a.jsonl", docs[:6])
+    write_jsonl(project / "in" / "b.jsonl", docs[:2] + docs[6:9])  # two ids of a.jsonl again
+    with open(a, "a", encoding="utf-8") as f:
+        f.write('{"id": "broken", "text": \n')  # malformed JSON
+    (project / "in" / "texts").mkdir()
+    (project / "in" / "texts" / "short.txt").write_text("Too short.\n", encoding="utf-8")
+    cfg = load_config()
+    monkeypatch.chdir(project)
+    first = curate(["web=./in/a.jsonl", "web=in/b.jsonl", "in/texts/"], tmp_path / "ws1", cfg)
+    monkeypatch.chdir(tmp_path)
+    second = curate(
+        [f"web={a}", f"web={project}/in/../in/b.jsonl", str(project / "in" / "texts")], tmp_path / "ws2", cfg
+    )
+    assert first.name == second.name
+    # and the units were ordered by path as typed (`/abs/in/../in/b.jsonl` before `/abs/in/a.jsonl`): which copy of
+    # an id, and of a duplicate, was kept depended on it too
+    files = sorted(p.relative_to(first) for p in first.rglob("*.parquet"))
+    assert len([f for f in files if f.parts[0] == "rejects"]) >= 3
+    for rel in files:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+    paths = {(r["reason"], r["path"]) for r in read_folder(first, "rejects").to_pylist() if r["path"]}
+    assert {("malformed_json", "in/a.jsonl"), ("duplicate_doc_id", "in/b.jsonl")} <= paths
+    assert any(reason != "malformed_json" and path == "texts/short.txt" for reason, path in paths), paths

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from lmforge.pipeline.curate.document import Document
 from lmforge.pipeline.curate.text_stats import (
     _SENTENCE_END_RE,
+    CLUSTER_MARK_RANGES,
     UNSEGMENTED_RANGES,
     NativeTextStats,
     TextStats,
@@ -47,6 +49,35 @@ def test_cjk_characters_are_words_and_latin_runs_stay_whole() -> None:
 def test_kana_and_hangul_are_per_character() -> None:
     assert words("これはペンです") == list("これはペンです")
     assert words("안녕하세요 세계") == list("안녕하세요세계")
+
+
+def test_a_character_of_an_unsegmented_script_takes_its_marks_along() -> None:
+    """A token of Thai, Burmese, Khmer or Tibetan was one code point: a vowel sign, tone mark or medial was a
+    "word" of its own, so half of a Burmese text's words were marks and an n-gram one or two syllables."""
+    assert tokens("ที่นี่ทำ") == ["ที่", "นี่", "ทำ"]  # SARA AM joins too (a spacing mark in UAX #29)
+    assert tokens("မြန်မာ") == ["မြ", "န်", "မာ"]
+    assert tokens("ཀྱི་ཡིན།") == ["ཀྱི", "་", "ཡི", "ན", "།"]  # Tibetan: a stack of consonants and its vowel
+    assert tokens("か\u3099き 漢\U000e0100字!") == ["か\u3099", "き", "漢\U000e0100", "字", "!"]
+    # a mark after a space or a Latin letter is what it was: a token of its own, or part of the spaced token
+    assert tokens("\u0e48ก a\u0301b\u0e48") == ["\u0e48", "ก", "a\u0301b", "\u0e48"]
+    st_ = TextStats("ก\u0301! ที่", "th")
+    assert st_.words == ["ก\u0301", "ที่"] and (st_.n_tokens, st_.n_symbol_tokens, st_.word_chars) == (3, 1, 5)
+
+
+def test_tibetan_is_an_unsegmented_script() -> None:
+    tibetan = "ལྷ་སའི་གྲོང་ཁྱེར་ནི་བོད་ཀྱི་རྒྱལ་ས་ཡིན།"
+    assert is_unsegmented(tibetan, "und") and is_unsegmented("anything", "dz") and is_unsegmented("x", "bo")
+
+
+def test_cluster_marks_are_the_combining_marks_of_their_blocks() -> None:
+    """Every combining mark (category M) of the unsegmented scripts joins the character before it; beyond those
+    the table holds whole combining blocks, the joiners, and Thai and Lao AM (spacing marks in UAX #29)."""
+    marks = {c for lo, hi in CLUSTER_MARK_RANGES for c in range(lo, hi + 1)}
+    scripts = {c for lo, hi in UNSEGMENTED_RANGES for c in range(lo, hi + 1)}
+    assert {c for c in scripts if unicodedata.category(chr(c)).startswith("M")} <= marks
+    assert {c for c in marks & scripts if not unicodedata.category(chr(c)).startswith("M")} == {0x0E33, 0x0EB3}
+    assert not any(chr(c).isspace() for c in marks)
+    assert list(CLUSTER_MARK_RANGES) == sorted(CLUSTER_MARK_RANGES)
 
 
 def test_stats_counts_agree_with_words() -> None:
@@ -146,6 +177,7 @@ def _assert_native_equals_python(text: str, lang: str) -> None:
 def test_native_unsegmented_ranges_are_the_python_ones() -> None:
     if NATIVE_BUILT:
         assert _textstats.UNSEGMENTED_RANGES == UNSEGMENTED_RANGES
+        assert _textstats.CLUSTER_MARK_RANGES == CLUSTER_MARK_RANGES
 
 
 @NATIVE

@@ -16,7 +16,7 @@ from lmforge.pipeline.dedup.find import find_duplicates
 from lmforge.pipeline.dedup.index import LocalIndex, index_meta
 from lmforge.pipeline.dedup.signatures import RECIPE, compute_signatures
 from lmforge.pipeline.errors import ConfigError, IntegrityError
-from tests.support.dedup import doc, paragraphs, write_part
+from tests.support.dedup import doc, edit_words, paragraphs, write_part
 
 EN = paragraphs("en")
 ZH = paragraphs("zh")
@@ -141,3 +141,36 @@ def test_a_damaged_redis_entry_is_an_integrity_error_naming_its_key(tmp_path, sp
             index.client.hset(key, "sig", b"\x00" * 12)
         with pytest.raises(IntegrityError, match=f"entry {key} is damaged"):
             find_duplicates([part], [sig], CONFIG, tmp_path / "work", index)
+
+
+@pytest.mark.parametrize("backend", ["local", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_batch_that_replaces_an_indexed_text_still_finds_copies_of_it(tmp_path, backend, request):
+    """`d1` is indexed with text A; a batch re-curates `d1` with text B and also holds copies of A under other ids.
+    Every index entry whose id the batch holds was ignored (meant for a re-run, whose own documents are in the
+    index), so the old text was hidden from the batch's lookups and its copies were kept, although A's snapshot
+    stays published. Only `d1` itself is never its own duplicate."""
+    a, b = " ".join(EN[0:3]), " ".join(EN[5:8])
+    _, v1 = _signatures(tmp_path, "v1", [doc("d1", a)])
+    batch = [doc("d1", b, day=2), doc("n1", a.upper(), day=2), doc("n2", edit_words(a, 0.01, 1), day=2)]
+    part, sig = _signatures(tmp_path, "batch", batch)
+    # the new text is itself an edit of the old: linked to it through a copy, it is still kept
+    edited = [doc("d1", edit_words(a, 0.01, 2), day=2), doc("n3", a.lower(), day=2)]
+    part_e, sig_e = _signatures(tmp_path, "edited", edited)
+    if backend == "redis":
+        from lmforge.pipeline.dedup.redis_index import RedisIndex
+
+        index = RedisIndex(request.getfixturevalue("spec"), CONFIG)
+    else:
+        index = LocalIndex(tmp_path / "idx", CONFIG)
+    with index:
+        index.add([v1], None)
+        found = find_duplicates([part], [sig], CONFIG, tmp_path / "work", index)
+        rows = [(r["doc_id"], r["duplicate_of"], r["reason"]) for r in found.duplicates.to_pylist()]
+        assert rows == [("n1", "d1", "exact_duplicate"), ("n2", "d1", "near_duplicate")]
+        assert found.stats["index_matches"] == 2
+        found = find_duplicates([part_e], [sig_e], CONFIG, tmp_path / "work-e", index)
+        assert [(r["doc_id"], r["duplicate_of"]) for r in found.duplicates.to_pylist()] == [("n3", "d1")]
+        # a re-run of a batch whose documents the index holds already still ignores their own entries
+        index.add([sig], {"d1"})
+        again = find_duplicates([part], [sig], CONFIG, tmp_path / "work2", index)
+        assert "d1" not in again.duplicates.column("doc_id").to_pylist() and again.stats["index_matches"] == 0

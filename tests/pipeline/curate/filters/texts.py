@@ -40,8 +40,13 @@ _WORDS += ["z" * 16, "q" * 17, "ab" * 12, "İs", "ıs", "ſo", "\u212aey", "e.g.
 _PUNCT = ["#", "##", "...", "....", "......", "…", ".", "!", "?", "?!", ".)", ".'", "؟", "।", "॥", "։", "።"]
 _PUNCT += ["。", "！", "？", "」", "』", "”", "’", "'", '"', ")", "]", "）", "．", "-", "*", "•", "·", "–", "—", "✓"]
 _PUNCT += ["۔", "｡", "។", "။", "។。", "。។", "។」។", "．．"]  # full stops of Urdu, Khmer, Myanmar; runs across tokens
+_PUNCT += ["།", "༎", "།།", "ཡིན།", "།」"]  # Tibetan shad and double shad
 _SCRIPTS = ["我", "的", "是", "用", "こ", "れ", "ン", "ｶ", "한", "국", "ไ", "ທ", "ក", "မ", "ᄀ", "ㄱ", "\U00020000"]
 _SCRIPTS += ["\U0002a6d6", "\U0001f600", "é", "ß", "Ω", "ж", "ـ", "\ud800", "\udfff", "\u0301", "µ", "ǅ"]
+# Grapheme clusters of unsegmented scripts (a character and the marks after it), marks alone, and marks from outside
+# those scripts that join them (variation selectors, joiners, a combining accent or enclosing circle).
+_SCRIPTS += ["ที่", "ทำ", "\u0e48", "\u0e33", "ໍ້", "မြန်", "\u103a", "ཀྱི", "\u0f7a", "།", "ཀ", "ក្ម", "\u17d2"]
+_SCRIPTS += ["\ufe0f", "\U000e0100", "\u200d", "\u200c", "\u20dd", "か\u3099", "\u3099", "\u1ab0", "漢\U000e0101"]
 _SPACES = [" ", "  ", "\t", "\n", "\n\n", "\n \n", "\n\n\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0"]
 _SPACES += ["\u2028", "\u3000", " \n"]
 _PHRASES = ["lorem", "ipsum", "Lorem  Ipsum", "LOREM\nipsum", "javascript", "JavaScript", "cookie policy"]
@@ -74,7 +79,7 @@ TEXTS = st.one_of(
 )
 """Arbitrary text, biased towards what the filters look at."""
 
-LANGS = st.sampled_from(["en", "de", "zh", "ja", "ko", "th", "und"])
+LANGS = st.sampled_from(["en", "de", "zh", "ja", "ko", "th", "my", "dz", "und"])
 
 EDGE_TEXTS = [
     "",
@@ -92,5 +97,9 @@ EDGE_TEXTS = [
     ("Ж" * 17 + " ") * 50 + "Ж" * 17,
     "a\ud800b \udfff. " * 100,
     "ភាសា។។ ខ្មែរ។。 ពេញ。។」។ မြန်။ ۔ اردو۔ ３．１４｡" * 50,
+    # clusters whose marks cross the 8-character blocks of 2-byte strings, and marks no character takes
+    "abcdefgท" + "\u0e35\u0e48\u0301" * 5 + " x\u0301 \u0301ท!" * 20,
+    "ก" + "\ufe0f" * 15 + "!" + "\u200d" * 9 + " " + "မြန်မာ" * 40,
+    "漢\U000e0100字" * 30 + " ！ ",
 ]
 """Deterministic edge cases: empty, huge, one script, many repeats, long words, lone surrogates."""
