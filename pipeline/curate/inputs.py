@@ -67,6 +67,19 @@ def kind_of(path: Path, text_extensions: tuple[str, ...]) -> str:
     return "unknown"
 
 
+#: Files that Hadoop, Spark and Hive jobs leave beside the data of an output folder, which their own readers skip:
+#: the commit markers (`_SUCCESS`, Databricks' `_committed_…`/`_started_…`) and a Parquet dataset's summaries
+#: (`_metadata`, `_common_metadata`, footers without rows). Curating a partition that a Spark job wrote would
+#: otherwise reject them as unknown formats, and a marker rewritten by a re-run job would change the snapshot id.
+_JOB_MARKERS = frozenset(["_SUCCESS", "_metadata", "_common_metadata"])
+_JOB_MARKER_PREFIXES = ("_committed_", "_started_")
+
+
+def job_marker(name: str) -> bool:
+    """Whether a file found in an input folder is a job's marker or dataset summary (`_JOB_MARKERS`), not data."""
+    return name in _JOB_MARKERS or name.startswith(_JOB_MARKER_PREFIXES)
+
+
 def _split_named(arg: str) -> tuple[str | None, Path]:
     """`NAME=PATH` names the source; a bare PATH takes its name from the file or folder."""
     if "=" in arg and not Path(arg).exists():
@@ -168,7 +181,7 @@ def plan_inputs(args: list[str], text_extensions: list[str], *, warn: bool = Tru
                     if warn:
                         log.warning("%s: also named as an input of its own (%s); read there", Path(root) / d, owner)
             for fname in sorted(files):
-                if fname.startswith("."):
+                if fname.startswith(".") or job_marker(fname):
                     continue
                 f = Path(root) / fname
                 found_any = True

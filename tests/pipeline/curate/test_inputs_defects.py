@@ -178,3 +178,22 @@ def test_a_single_text_file_is_a_source_named_without_its_extension(tmp_path, mo
     [unit] = plan_inputs([name], [".txt", ".md", ".html"])
     assert unit.source == name.partition(".")[0]
     assert [u.source for u in plan_inputs([f"mine={name}"], [".md", ".txt", ".html"])] == ["mine"]
+
+
+def test_a_spark_jobs_markers_and_dataset_summaries_are_not_inputs(tmp_path):
+    """A partition written by Spark holds `_SUCCESS` (and Databricks' `_committed_…`/`_started_…`, a dataset's
+    `_metadata`) beside its data files. They were units of unknown format, rejected on every run, and a marker
+    rewritten by a re-run job changed the snapshot id; a folder holding only markers has no matching files."""
+    day = tmp_path / "date=2026-01-01"
+    day.mkdir()
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["one doc", "two docs"]}), day / "part-00000.parquet")
+    for name in ("_SUCCESS", "_committed_123", "_started_123", "_metadata", "_common_metadata"):
+        (day / name).write_bytes(b"")
+    units = plan_inputs([str(day)], [".txt"])
+    assert [(u.kind, u.path.rsplit("/", 1)[-1]) for u in units] == [("parquet", "part-00000.parquet")]
+    (day / "_success.txt").write_text("a text file that only looks alike\n")
+    assert sorted(u.kind for u in plan_inputs([str(day)], [".txt"])) == ["parquet", "textdir"]
+    empty = tmp_path / "date=2026-01-02"
+    empty.mkdir()
+    (empty / "_SUCCESS").write_bytes(b"")
+    assert [u.kind for u in plan_inputs([str(empty)], [".txt"])] == ["empty_dir"]
