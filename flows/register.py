@@ -19,6 +19,7 @@ from lmforge.pipeline.errors import LmforgeError
 from lmforge.pipeline.registry import gate
 from lmforge.pipeline.registry.config import RegistryConfig
 from lmforge.pipeline.registry.registry import aliases_of, register, run_shards_id, use_tracking
+from lmforge.pipeline.tracking.mlflow_run import mlflow_uris_kept
 
 
 def flow_run_info() -> dict[str, str | None]:
@@ -57,11 +58,15 @@ def register_task(
 
 @task(name="promotion-gate", task_run_name="gate-v{version}")
 def gate_task(workspace: Path, name: str, version: str, config: dict[str, Any]) -> dict[str, Any]:
-    use_tracking(workspace)
-    # judged again when @champion moved while it judged (another registration's gate), so the verdict is the last
-    result = gate.judge_and_apply(workspace, name, version, from_dict(RegistryConfig, config, "registry"))
+    """The gate's verdict, and (under "aliases") the version's aliases after it. MLflow points at the workspace's
+    store for the task only: a flow called in-process (a notebook, a test) left its caller pointed there."""
+    with mlflow_uris_kept():
+        use_tracking(workspace)
+        # judged again when @champion moved while it judged (another registration's gate), so the verdict is the last
+        result = gate.judge_and_apply(workspace, name, version, from_dict(RegistryConfig, config, "registry"))
+        aliases = aliases_of(name, version)
     get_run_logger().info("%s", result.line())
-    return asdict(result)
+    return asdict(result) | {"aliases": aliases}
 
 
 @flow(name="register", flow_run_name="register-{run_dir}", log_prints=False)
@@ -83,5 +88,5 @@ def register_flow(
         raise LmforgeError(f"{run_dir}: trained on shards {trained_on}, not {shards_id}; nothing was registered")
     result = register_task(ws, run, to_dict(config), flow_run_info())
     result["gate"] = gate_task(ws, result["model_name"], result["version"], to_dict(config))
-    result["aliases"] = aliases_of(result["model_name"], result["version"])
+    result["aliases"] = result["gate"].pop("aliases")
     return result

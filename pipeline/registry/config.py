@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lmforge.pipeline.configuring import check
+from lmforge.pipeline.configuring import check, whole
+from lmforge.pipeline.train.config import SAMPLE_TOKENS_MAX
 
 #: MLflow registered-model names used in `models:/<name>@<alias>` URIs; kept to a safe subset.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
@@ -26,7 +27,8 @@ class RegistryConfig:
     min_improvement: float = 0.0
     """The candidate must beat the champion's val bits-per-byte by more than this to be promoted (0: any gain)."""
     smoke_tokens: int = 4
-    """Tokens the packaged model generates as a load check before anything is logged (0 skips the check)."""
+    """Tokens the packaged model generates as a load check before anything is logged (0 skips the check; at most
+    SAMPLE_TOKENS_MAX, the most the packaged model generates for one prompt)."""
 
     def __post_init__(self) -> None:
         check(
@@ -42,4 +44,10 @@ class RegistryConfig:
             "must be at least 1 (or unset for the whole split)",
         )
         check(self.min_improvement >= 0.0, "registry.min_improvement", "must be ≥ 0")
-        check(self.smoke_tokens >= 0, "registry.smoke_tokens", "must be ≥ 0 (0 skips the load check)")
+        # past the bound, `register` failed only after the run was packaged and evaluated, minutes later
+        check(
+            whole(self.smoke_tokens, 0, SAMPLE_TOKENS_MAX),
+            "registry.smoke_tokens",
+            f"must be an integer in [0, {SAMPLE_TOKENS_MAX}] (0 skips the load check; the packaged model generates at "
+            f"most {SAMPLE_TOKENS_MAX} tokens a prompt), got {self.smoke_tokens!r}",
+        )

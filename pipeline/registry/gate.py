@@ -359,10 +359,23 @@ def judge_and_apply(
     workspace: str | Path, name: str, candidate_version: str, config: RegistryConfig | None = None, attempts: int = 3
 ) -> GateResult:
     """`judge` then `apply`, judging again (up to `attempts` times) when the champion moved while it judged, so a
-    candidate that also beats the new champion still becomes champion."""
-    for _ in range(attempts - 1):
-        judged = judge(workspace, name, candidate_version, config)
-        result = apply(name, judged)
-        if result == judged:
-            return result
-    return apply(name, judge(workspace, name, candidate_version, config))
+    candidate that also beats the new champion still becomes champion. A store that fails meanwhile (a server
+    restarting) is one line saying so, not MLflow's traceback: the gate is run again by re-running `register`."""
+    from mlflow.exceptions import MlflowException
+
+    from lmforge.pipeline.registry.registry import store_error
+
+    try:
+        for _ in range(attempts - 1):
+            judged = judge(workspace, name, candidate_version, config)
+            result = apply(name, judged)
+            if result == judged:
+                return result
+        return apply(name, judge(workspace, name, candidate_version, config))
+    except MlflowException as exc:
+        raise store_error(
+            exc,
+            f"judging {name} version {candidate_version} against @{CHAMPION}",
+            f"@{CHAMPION} not moved (the version may hold part of the verdict's tags); `lmforge register` of its run "
+            "registers nothing new and judges it again",
+        ) from exc

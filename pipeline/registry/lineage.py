@@ -4,8 +4,8 @@ Built from the run's checkpoint and the chain of stage manifests (DESIGN.md, "Co
 tags for the model version, and re-hashed on demand (`verify`). Ids, digests, counts and paths only: never text.
 
 The tags pin each manifest by its sha256 (a file rewritten together with its manifest entry is still caught) and the
-packaged model by the sha256 of its files. Paths are recorded absolute; `verify` given the workspace's current
-folder finds a moved workspace's files there.
+packaged model by the sha256 of every file MLflow logged for it (PACKAGE_FILES_TAG). Paths are recorded absolute;
+`verify` given the workspace's current folder finds a moved workspace's files there.
 """
 
 from __future__ import annotations
@@ -35,6 +35,14 @@ CHECKPOINT_TAG = "lmforge.checkpoint_sha256"
 CURATED_TAG = "lmforge.curated_workspace"
 """The model version tag with the folder the workspace was in when its snapshot was curated, when it had been moved
 since (with raw inputs inside it) by the time of registration: the snapshot manifest's raw paths are under it."""
+PACKAGE_FILES_TAG = "lmforge.package_files"
+"""The model version tag with {path: sha256} of every file of the logged model package: besides the weights, model.json
+and tokenizer (`lmforge.package_sha256`), the MLmodel that names the loader, python_model.pkl (code run on load) and
+the environment files (requirements.txt, conda.yaml, python_env.yaml) a serving environment installs."""
+_WRITTEN_BY_MLFLOW = frozenset({"registered_model_meta"})
+"""Files MLflow itself writes into a package folder after it was logged: loading `models:/NAME/VERSION` from a local
+artifact store records the version's name and number there, in place, and nothing reads it back on load. Neither
+recorded nor reported as added."""
 #: Raw unit kinds whose files are read (and so move along with a moved workspace); the others' digest is of the path.
 _READ_KINDS = ("jsonl", "parquet", "text", "textdir")
 _REDACTED_SUFFIX = re.compile(r"~[0-9a-f]{8}$")
@@ -229,6 +237,29 @@ def tags(lineage: Lineage, metrics: dict[str, float], flow_run: dict[str, str | 
     return out
 
 
+def package_files(root: Path) -> dict[str, Path]:
+    """{path under `root`, with '/': file} of every file of a model package folder, in path order."""
+    files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+    return {rel: path for rel, path in files.items() if rel not in _WRITTEN_BY_MLFLOW}
+
+
+def logged_package_files(model_id: str) -> dict[str, str]:
+    """{path: sha256} of every file of logged model `model_id` as MLflow serves it (read in place from a local
+    artifact store, downloaded from a remote one): what `verify` re-hashes later."""
+    from mlflow import MlflowClient
+
+    location = MlflowClient().get_logged_model(model_id).artifact_location
+    with tempfile.TemporaryDirectory(prefix="lmforge-package-") as tmp:
+        return {rel: sha256_file(path) for rel, path in package_files(_package_dir(location, {}, None, tmp)).items()}
+
+
+def _note(notes: list[str] | None, note: str) -> None:
+    """A note of `verify`: what could not be checked and is no sign of tampering; logged, and kept when asked."""
+    log.info("%s", note)
+    if notes is not None:
+        notes.append(note)
+
+
 def verify(
     version_tags: dict[str, str], workspace: str | Path | None = None, notes: list[str] | None = None
 ) -> tuple[int, list[str]]:
@@ -241,7 +272,7 @@ def verify(
     to `notes` when given, neither a problem nor a file checked.
     """
     tags = version_tags
-    checked, problems = verify_package(tags, workspace)
+    checked, problems = verify_package(tags, workspace, notes)
     recorded = tags.get("lmforge.checkpoint")
     ckpt = relocate(Path(recorded), tags, workspace) / "model.pt" if recorded else None
     if ckpt is None or not ckpt.is_file():
@@ -264,9 +295,7 @@ def verify(
         problems += found
         for unit in units:
             if (note := redacted_note(unit, cwd)) is not None:
-                log.info("%s", note)
-                if notes is not None:
-                    notes.append(note)
+                _note(notes, note)
                 continue
             checked += 1
             if (problem := verify_raw(raw_unit_now(unit, cwd, tags, workspace), exts, cwd)) is not None:
@@ -395,9 +424,13 @@ def _verify_folder(
     return len(manifest.files), problems, manifest
 
 
-def verify_package(tags: dict[str, str], workspace: str | Path | None = None) -> tuple[int, list[str]]:
-    """Re-hash the packaged model's files (weights, model.json, tokenizer) where MLflow serves them from, against
-    the sha256s recorded at registration; versions registered before these tags existed are skipped."""
+def verify_package(
+    tags: dict[str, str], workspace: str | Path | None = None, notes: list[str] | None = None
+) -> tuple[int, list[str]]:
+    """Re-hash the packaged model where MLflow serves it: its artifacts (weights, model.json, tokenizer) where its
+    MLmodel declares them, against `lmforge.package_sha256`, and every file of the package against PACKAGE_FILES_TAG,
+    reporting a file changed, missing or added. A version registered before a tag existed gets a note for what is
+    not checked."""
     try:
         expected = json.loads(tags.get("lmforge.package_sha256") or "{}")
     except json.JSONDecodeError:
@@ -410,7 +443,18 @@ def verify_package(tags: dict[str, str], workspace: str | Path | None = None) ->
         gone = "lmforge.package_model_id" if expected else "lmforge.package_sha256"
         return 1, [f"tag {gone}: deleted (it is registered with every version); the package cannot be checked"]
     if not expected:
+        _note(notes, "model package: not re-hashed, this version was registered before lmforge recorded its digests")
         return 0, []
+    files = _recorded_package_files(tags)
+    if isinstance(files, str):
+        return 1, [files]
+    if files is None:
+        _note(
+            notes,
+            f"model package {model_id}: only its {', '.join(sorted(expected))} re-hashed; this version was registered "
+            f"before lmforge recorded every file of the package (tag {PACKAGE_FILES_TAG}, or it was deleted), so its "
+            "MLmodel, python_model.pkl and environment files are not checked",
+        )
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -427,7 +471,38 @@ def verify_package(tags: dict[str, str], workspace: str | Path | None = None) ->
                 problems.append(f"{path}: packaged {key} missing")
             elif sha256_file(path) != sha:
                 problems.append(f"{path}: sha256 differs from the packaged {key} registered ({sha[:12]}…)")
-    return len(expected), problems
+        if files is None:
+            return len(expected), problems
+        # the artifacts' own lines above say which artifact: not said twice
+        said = {(root / declared.get(key, key)).resolve() for key in expected}
+        now = package_files(root)
+        others = sorted(rel for rel in set(files) | set(now) if (root / rel).resolve() not in said)
+        for rel in others:
+            if rel not in now:
+                problems.append(f"{root / rel}: package file missing (registered with sha256 {files[rel][:12]}…)")
+            elif rel not in files:
+                problems.append(f"{root / rel}: package file added since registration (not in tag {PACKAGE_FILES_TAG})")
+            elif sha256_file(now[rel]) != files[rel]:
+                problems.append(f"{root / rel}: sha256 differs from the package file registered ({files[rel][:12]}…)")
+    return len(expected) + len(others), problems
+
+
+def _recorded_package_files(tags: dict[str, str]) -> dict[str, str] | str | None:
+    """The {path: sha256} of PACKAGE_FILES_TAG; None without the tag; a problem line when it was edited."""
+    text = tags.get(PACKAGE_FILES_TAG)
+    if text is None:
+        return None
+    try:
+        files = json.loads(text)
+    except json.JSONDecodeError:
+        files = None
+    if not isinstance(files, dict) or not files or not all(isinstance(v, str) for v in files.values()):
+        return f"tag {PACKAGE_FILES_TAG}: not the {{path: sha256}} JSON registered; it was edited"
+    for rel in files:
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts:  # would re-hash a file outside the package
+            return f"tag {PACKAGE_FILES_TAG}: names {rel!r}, outside the package; it was edited"
+    return files
 
 
 def _declared_artifacts(root: Path) -> dict[str, str]:

@@ -8,6 +8,7 @@ locally; the run gets its inputs, metrics, lineage.json and the pyfunc model; on
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -34,6 +35,7 @@ from lmforge.pipeline.registry.pyfunc import (
     smoke_check,
     stage_artifacts,
 )
+from lmforge.pipeline.tracking.mlflow_run import mlflow_uris_kept
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,11 @@ class TrackingUnreachableError(LmforgeError):
 
 class RunNotFinishedError(LmforgeError):
     """The run's training did not reach its end (killed, crashed, or still running); nothing was registered."""
+
+
+class RegistrationIncompleteError(LmforgeError):
+    """MLflow (or its artifact store) failed midway through a registration: the message says at which step and what
+    it left; running `register` again finishes the job without registering the checkpoint twice."""
 
 
 class NotFiniteError(LmforgeError):
@@ -112,36 +119,6 @@ def use_tracking(workspace: str | Path) -> str:
     point_mlflow(uri, registry_uri)
     follow_workspace(workspace)  # a moved workspace's registrations log into it, not at its old place
     return uri
-
-
-@contextlib.contextmanager
-def mlflow_uris_kept() -> Iterator[None]:
-    """Leave MLflow's process-wide tracking and registry URIs, and MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, as they
-    were on entry, whatever happens inside: a library call that points MLflow at a workspace's store left its caller
-    there, whose next `mlflow.get_run` or `MlflowClient()` then read and wrote that store instead of its own."""
-    import mlflow
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    env = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    # What was set, not what `get_tracking_uri()` resolves: an unset URI follows MLFLOW_TRACKING_URI, and setting it
-    # back to the value that variable had would pin it there.
-    tracking, registry = tracking_utils._tracking_uri, registry_utils._registry_uri
-    try:
-        yield
-    finally:
-        if tracking is None:
-            # follow the environment again; MLflow's setter would also unset MLFLOW_TRACKING_URI until it is put back
-            # below, and a backfill's other threads, still registering, would meanwhile resolve MLflow's default store
-            tracking_utils._tracking_uri = None
-        else:
-            mlflow.set_tracking_uri(tracking)
-        mlflow.set_registry_uri(registry)
-        for name, value in env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 # -- resolving references ------------------------------------------------------------------------------------------
@@ -309,11 +286,33 @@ def store_error(exc: BaseException, doing: str, outcome: str = "nothing was regi
     one (a check skipped, a duplicate version, a model logged away from its training run)."""
     from lmforge.pipeline.tracking.mlflow_run import mlflow_uri
 
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    first = next((line.strip() for line in str(message).splitlines() if line.strip()), type(exc).__name__)
     return TrackingUnreachableError(
-        f"MLflow at {mlflow_uri()} failed while {doing} ({first[:300]}); {outcome}: retry once it answers"
+        f"MLflow at {mlflow_uri()} failed while {doing} ({_first_line(exc)}); {outcome}: retry once it answers"
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an MLflow error (its own message is a multi-line HTTP body or a retry chain)."""
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return next((line.strip() for line in str(message).splitlines() if line.strip()), type(exc).__name__)[:300]
+
+
+@contextlib.contextmanager
+def _step(run: str, doing: str, left: str) -> Iterator[None]:
+    """One step of registering run `run` once something is written: a failure of MLflow, or of its HTTP or artifact
+    store (MlflowException, OSError), is one line saying which step failed and what it left (`left`), not a
+    traceback; lmforge's own errors and bugs pass as they are."""
+    from mlflow.exceptions import MlflowException
+
+    from lmforge.pipeline.tracking.mlflow_run import mlflow_uri
+
+    try:
+        yield
+    except (MlflowException, OSError) as exc:
+        raise RegistrationIncompleteError(
+            f"MLflow at {mlflow_uri()} failed while {doing} ({_first_line(exc)}); {left}: re-run `lmforge register "
+            f"--run {run}` to finish"
+        ) from exc
 
 
 def check_not_foreign(name: str) -> None:
@@ -361,15 +360,17 @@ def _open_run(workspace: Path, lineage: L.Lineage) -> tuple[Any, str | None]:
                 raise store_error(exc, f"reopening MLflow run {lineage.mlflow_run_id}") from exc
             training = None
         if training is not None and training.info.lifecycle_stage != "deleted":
-            return mlflow.start_run(run_id=lineage.mlflow_run_id), training.info.status
+            with _step(lineage.run_id, f"reopening MLflow run {lineage.mlflow_run_id}", "nothing was registered"):
+                return mlflow.start_run(run_id=lineage.mlflow_run_id), training.info.status
         log.warning(
             "MLflow run %s of %s is %s; starting a new run",
             lineage.mlflow_run_id,
             lineage.run_dir,
             "deleted" if training is not None else "not in this store",
         )
-    experiment_id = ensure_experiment(workspace)
-    return mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{lineage.run_id}"), None
+    with _step(lineage.run_id, "starting an MLflow run for the model", "nothing was registered"):
+        experiment_id = ensure_experiment(workspace)
+        return mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{lineage.run_id}"), None
 
 
 def _versions_of(name: str, sha: str) -> tuple[list[Any], int]:
@@ -406,8 +407,9 @@ def _metrics_of(name: str, v: Any, lineage: L.Lineage, config: RegistryConfig) -
         with tempfile.TemporaryDirectory(prefix="lmforge-package-") as tmp:
             artifacts = stage_artifacts(lineage.checkpoint, lineage.tokenizer_model, Path(tmp))
             metrics = candidate_metrics(artifacts, lineage.shards.path, config)
-    for key, value in metrics.items():
-        client.set_model_version_tag(name, str(v.version), f"lmforge.eval.{key}", f"{value:.6g}")
+    with _step(lineage.run_id, f"restoring the eval tags of {name} version {v.version}", "no alias moved"):
+        for key, value in metrics.items():
+            client.set_model_version_tag(name, str(v.version), f"lmforge.eval.{key}", f"{value:.6g}")
     log.info("%s version %s had no eval tags: restored (val bpb %.4f)", name, v.version, metrics["val_bpb"])
     return metrics
 
@@ -437,9 +439,10 @@ def _registered_before(
         f"{lineage.checkpoint} (registered as {name} version {v.version})",
         f"No alias moved to version {v.version}",
     )
-    if int(v.version) == newest and CANDIDATE not in aliases_of(name, str(v.version)):
-        MlflowClient().set_registered_model_alias(name, CANDIDATE, str(v.version))
-        log.info("%s version %s had no @%s (an earlier registration stopped early): set", name, newest, CANDIDATE)
+    with _step(lineage.run_id, f"moving @{CANDIDATE} to {name} version {v.version}", f"@{CANDIDATE} not moved"):
+        if int(v.version) == newest and CANDIDATE not in aliases_of(name, str(v.version)):
+            MlflowClient().set_registered_model_alias(name, CANDIDATE, str(v.version))
+            log.info("%s version %s had no @%s (an earlier registration stopped early): set", name, newest, CANDIDATE)
     log.info("checkpoint %s is already registered as %s version %s: skipped", lineage.checkpoint, name, v.version)
     return Registered(name, str(v.version), v.run_id, f"models:/{name}/{v.version}", metrics, lineage)
 
@@ -492,8 +495,6 @@ def register(
 def _register(
     workspace: Path, run_dir: Path, config: RegistryConfig, flow_run: dict[str, str | None] | None
 ) -> Registered:
-    import mlflow
-
     if not run_dir.is_dir():
         raise NotFoundError(f"{run_dir}: no such run folder")
     try:
@@ -514,15 +515,52 @@ def _register(
         metrics = candidate_metrics(artifacts, lineage.shards.path, config)
         check_finite(metrics, str(lineage.checkpoint))  # before anything is logged
         version_tags = L.tags(lineage, metrics, flow_run) | {"lmforge.package_sha256": package_sha256(artifacts)}
-        run, prior_status = _open_run(workspace, lineage)
-        # A failed registration must not mark the reopened training run FAILED: its training did not fail.
-        kept = prior_status if prior_status in ("FINISHED", "KILLED") else None
-        status = kept or "FAILED"
-        try:
-            mlflow.set_tags(version_tags)
+        run_id, info = _log_package(workspace, lineage, artifacts, metrics, version_tags)
+    name = config.model_name
+    version = str(_create_version(name, lineage, run_id, info, version_tags).version)
+    left = f"version {version} registered, @{CANDIDATE} not moved"
+    with _step(lineage.run_id, f"checking {name} version {version} for an earlier copy", left):
+        first = _first_of_its_checkpoint(name, version, sha)
+    if not first:
+        earlier = _registered_before(name, lineage, sha, config)
+        if earlier is not None:
+            return earlier
+    with _step(lineage.run_id, f"moving @{CANDIDATE} to {name} version {version}", left):
+        _move_candidate(name, version)
+    log.info(
+        "registered %s version %s (run %s) as @%s, val bpb %.4f", name, version, run_id, CANDIDATE, metrics["val_bpb"]
+    )
+    return Registered(name, version, run_id, f"models:/{name}/{version}", metrics, lineage)
+
+
+def _log_package(
+    workspace: Path, lineage: L.Lineage, artifacts: dict[str, str], metrics: dict[str, float], tags: dict[str, str]
+) -> tuple[str, Any]:
+    """Log the lineage (tags, dataset inputs, metrics, lineage.json) and the pyfunc package into the training's MLflow
+    run, reopened, or a new one; returns (MLflow run id, the package's ModelInfo)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    run, prior_status = _open_run(workspace, lineage)
+    run_id = run.info.run_id
+    # A failed registration must not mark the reopened training run FAILED: its training did not fail.
+    kept = prior_status if prior_status in ("FINISHED", "KILLED") else None
+    status = kept or "FAILED"
+    try:
+        with _step(
+            lineage.run_id,
+            f"logging the lineage to MLflow run {run_id}",
+            f"MLflow run {run_id} holds part of it and no model; no version was registered",
+        ):
+            mlflow.set_tags(tags)
             datasets.log_inputs(lineage)
             mlflow.log_metrics({f"registry.{k}": v for k, v in metrics.items()})
             mlflow.log_dict(lineage.to_dict(), "lineage.json")
+        with _step(
+            lineage.run_id,
+            f"logging the model package to MLflow run {run_id}",
+            f"MLflow run {run_id} holds the lineage but no model; no version was registered",
+        ):
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=LmforgeLanguageModel(),
@@ -530,32 +568,36 @@ def _register(
                 signature=signature(),
                 pip_requirements=pip_requirements(),
             )
-            status = kept or "FINISHED"
-        finally:
+        status = kept or "FINISHED"
+    finally:
+        try:
             mlflow.end_run(status=status)
-    version_tags["lmforge.package_model_id"] = info.model_id  # where `lineage --verify` finds the package
-    version = mlflow.register_model(info.model_uri, config.model_name, tags=version_tags)
-    if not _first_of_its_checkpoint(config.model_name, str(version.version), sha):
-        earlier = _registered_before(config.model_name, lineage, sha, config)
-        if earlier is not None:
-            return earlier
-    _move_candidate(config.model_name, str(version.version))
-    log.info(
-        "registered %s version %s (run %s) as @%s, val bpb %.4f",
-        config.model_name,
-        version.version,
-        run.info.run_id,
-        CANDIDATE,
-        metrics["val_bpb"],
-    )
-    return Registered(
-        config.model_name,
-        str(version.version),
-        run.info.run_id,
-        f"models:/{config.model_name}/{version.version}",
-        metrics,
-        lineage,
-    )
+        except (MlflowException, OSError) as exc:
+            # MLflow closes the run in this process before it asks the store: only the status shown is lost, and an
+            # error here hid the step's own
+            log.warning("MLflow could not mark run %s %s (%s)", run_id, status, _first_line(exc))
+    return run_id, info
+
+
+def _create_version(name: str, lineage: L.Lineage, run_id: str, info: Any, tags: dict[str, str]) -> Any:
+    """Register the logged package as a new version of `name`, with every tag at creation, among them the digest of
+    each file of the package as MLflow serves it (what `lineage --verify` re-hashes)."""
+    import mlflow
+
+    logged = f"the model is logged to MLflow run {run_id}, no version was registered"
+    with _step(lineage.run_id, f"reading back the files of model package {info.model_id}", logged):
+        files = json.dumps(L.logged_package_files(info.model_id), sort_keys=True)
+    tags = tags | {"lmforge.package_model_id": info.model_id}  # where `lineage --verify` finds the package
+    if len(files) <= L.TAG_LIMIT:
+        tags[L.PACKAGE_FILES_TAG] = files
+    else:  # MLflow refuses the version with it; `lineage --verify` notes the package files as not recorded
+        log.warning("model package %s has too many files to record their digests in a tag", info.model_id)
+    with _step(
+        lineage.run_id,
+        f"registering the model of MLflow run {run_id} as a version of {name}",
+        f"the model is logged to MLflow run {run_id}; no alias moved (the version may have been created)",
+    ):
+        return mlflow.register_model(info.model_uri, name, tags=tags)
 
 
 def load_pyfunc(ref: str, workspace: str | Path | None = None) -> Any:

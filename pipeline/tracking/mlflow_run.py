@@ -1,7 +1,8 @@
 """MLflow for a training run: the only module (with its package) that imports mlflow.
 
 Tracking URI from `MLFLOW_TRACKING_URI`, else `sqlite:///<ws>/mlflow.db`; with a SQLite store the
-experiment's artifacts go under `<ws>/mlartifacts`.
+experiment's artifacts go under `<ws>/mlartifacts`. MLflow is pointed there from `Tracker.start` to `Tracker.end` only:
+the process's URIs are what its caller had before and after.
 Metrics are buffered and sent with `log_batch` every few steps. Params are the flattened config; tags carry ids
 (shards, tokenizer, run folder, git sha, Prefect flow run) — never document text. A resumed run continues its MLflow
 run and logs each metric step once: the steps it recomputes after its last checkpoint are already there.
@@ -15,7 +16,7 @@ import importlib.util
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,37 @@ def point_mlflow(uri: str, registry_uri: str | None = None) -> None:
             mlflow.set_registry_uri(registry_uri)
     finally:
         for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def mlflow_uris_kept() -> Iterator[None]:
+    """Leave MLflow's process-wide tracking and registry URIs, and MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, as they
+    were on entry, whatever happens inside: a library call that points MLflow at a workspace's store left its caller
+    there, whose next `mlflow.get_run` or `MlflowClient()` then read and wrote that store instead of its own."""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    env = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    # What was set, not what `get_tracking_uri()` resolves: an unset URI follows MLFLOW_TRACKING_URI, and setting it
+    # back to the value that variable had (or to MLflow's default, `sqlite:///mlflow.db` in the current folder) would
+    # pin it there.
+    tracking, registry = tracking_utils._tracking_uri, registry_utils._registry_uri
+    try:
+        yield
+    finally:
+        if tracking is None:
+            # follow the environment again; MLflow's setter would also unset MLFLOW_TRACKING_URI until it is put back
+            # below, and a backfill's other threads, still registering, would meanwhile resolve MLflow's default store
+            tracking_utils._tracking_uri = None
+        else:
+            mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+        for name, value in env.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
@@ -267,6 +299,9 @@ class Tracker:
         self.guard: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
         """Entered around every call into the store: training sets it to hold a stop signal until the call returns
         (`signals.StopSignals.deferred`); an interrupt inside a SQLite write broke the store's session."""
+        self._caller_uris = contextlib.ExitStack()
+        """Puts the caller's MLflow URIs back (`mlflow_uris_kept`) when the run ends: MLflow points at the workspace's
+        store from `start` to `end` only."""
 
     @property
     def live(self) -> bool:
@@ -313,6 +348,18 @@ class Tracker:
         """
         if not self.enabled:
             return None
+        # MLflow's URIs are process-wide and the run logs through them; a library caller (a notebook, a test, an
+        # in-process `Trainer.fit`) was left pointed at this workspace's store for good: `end` puts its own back.
+        self._caller_uris.enter_context(mlflow_uris_kept())
+        try:
+            return self._start(run_name, params, tags, run_id, history_from)
+        except BaseException:
+            self._caller_uris.close()
+            raise
+
+    def _start(
+        self, run_name: str, params: dict[str, Any], tags: dict[str, str], run_id: str | None, history_from: str | None
+    ) -> str:
         import mlflow
 
         experiment_id = ensure_experiment(self.workspace, self.experiment)
@@ -413,16 +460,16 @@ class Tracker:
 
     @_guarded
     def log_loss_plot(self, train: list[tuple[int, float]], val: list[tuple[int, float]]) -> None:
-        """A loss-curve PNG artifact (matplotlib, Agg backend: no display needed)."""
+        """A loss-curve PNG artifact. Drawn on a bare `Figure`, not through pyplot: no display is needed, and
+        `matplotlib.use("Agg")` switched the backend of the whole process, so a notebook that trained in-process showed
+        no plot of its own afterwards."""
         if not self.live or not train:
             return
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
         import mlflow
+        from matplotlib.figure import Figure
 
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig = Figure(figsize=(7, 4))
+        ax = fig.subplots()
         ax.plot(*zip(*train, strict=True), label="train loss", linewidth=1)
         if val:
             ax.plot(*zip(*val, strict=True), "o-", label="val loss")
@@ -430,10 +477,7 @@ class Tracker:
         ax.set_ylabel("loss (nats/token)")
         ax.grid(alpha=0.3)
         ax.legend()
-        try:
-            self._artifact(mlflow.log_figure, fig, "loss_curve.png")
-        finally:
-            plt.close(fig)
+        self._artifact(mlflow.log_figure, fig, "loss_curve.png")
 
     @_guarded
     def log_samples(self, prompts: list[str], completions: list[str], step: int) -> None:
@@ -457,6 +501,13 @@ class Tracker:
 
     @_guarded
     def end(self, status: str = "FINISHED") -> None:
+        """Close the run as `status` and point MLflow back where the caller had it before `start`."""
+        try:
+            self._end(status)
+        finally:
+            self._caller_uris.close()
+
+    def _end(self, status: str) -> None:
         if not self.enabled or self.run_id is None:
             return
         import mlflow

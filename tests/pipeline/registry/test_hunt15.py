@@ -194,11 +194,9 @@ def test_a_store_mlflow_refuses_to_open_is_one_line_before_any_work(chain, train
     """MLFLOW_TRACKING_URI=./mlruns: MLflow 3 refuses a file store unless told otherwise. The registry's first reads
     took its refusal for "no such model yet", so the run was packaged and evaluated first and then died with MLflow's
     traceback."""
-    import mlflow
 
     from lmforge.pipeline.errors import LmforgeError
     from lmforge.pipeline.registry import registry
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
 
     def no_evaluation(*args, **kwargs):
         raise AssertionError("evaluated before the store was opened")
@@ -206,12 +204,8 @@ def test_a_store_mlflow_refuses_to_open_is_one_line_before_any_work(chain, train
     monkeypatch.setattr(registry, "candidate_metrics", no_evaluation)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    try:
-        with pytest.raises(LmforgeError, match=r"MLflow cannot open the tracking store file:.*MLFLOW_ALLOW_FILE_STORE"):
-            register(chain.workspace, trained, RegistryConfig(model_name="hunt15-file-store", smoke_tokens=0))
-    finally:
-        point_mlflow(*before)
+    with pytest.raises(LmforgeError, match=r"MLflow cannot open the tracking store file:.*MLFLOW_ALLOW_FILE_STORE"):
+        register(chain.workspace, trained, RegistryConfig(model_name="hunt15-file-store", smoke_tokens=0))
 
 
 @pytest.mark.parametrize("value", ["not json", "[]", '{"weights": 5}'])

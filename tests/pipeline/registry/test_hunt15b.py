@@ -67,6 +67,20 @@ def test_max_new_tokens_past_the_maximum_is_refused_naming_the_param(tokens: int
     assert sampling_options({"max_new_tokens": 4096})["max_new_tokens"] == 4096
 
 
+@pytest.mark.parametrize("tokens", [4097, 10**6])
+def test_smoke_tokens_past_the_maximum_is_refused_when_the_config_is_loaded(tmp_path: Path, tokens: int) -> None:
+    """`registry.smoke_tokens` had no upper bound: past MAX_NEW_TOKENS the packaged model refuses the load check, so
+    `register` failed only after the run was packaged and evaluated, not when the config was read."""
+    from lmforge.pipeline.config import load_config
+    from lmforge.pipeline.registry.config import RegistryConfig
+
+    config = tmp_path / "run.toml"
+    config.write_text(f"[registry]\nsmoke_tokens = {tokens}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"registry\.smoke_tokens: must be an integer in \[0, 4096\].*got {tokens}$"):
+        load_config(config)
+    assert RegistryConfig(smoke_tokens=pyfunc.MAX_NEW_TOKENS).smoke_tokens == 4096
+
+
 def test_a_dict_of_dicts_is_refused_not_taken_as_a_column() -> None:
     """pandas made {"a": {"prompt": "x"}} a column `a`: "x" was generated from, and the key `prompt` ignored."""
     with pytest.raises(InputError, match=r"dict whose value for 'a' is a dict"):
@@ -114,14 +128,13 @@ def test_a_store_error_while_resolving_a_reference_is_not_no_such_model(monkeypa
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> Iterator[Path]:
     """A workspace with its own SQLite MLflow store (the env URI points at it)."""
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
+    from lmforge.pipeline.tracking.mlflow_run import mlflow_uris_kept
 
     ws = tmp_path / "ws"
     ws.mkdir()
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()  # the session's store, for the tests after these
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{ws.resolve() / 'mlflow.db'}")
-    yield ws
-    point_mlflow(*before)
+    with mlflow_uris_kept():  # what the tests point MLflow at ends with them: the tests after these use their own
+        yield ws
 
 
 def test_reopening_the_training_run_while_the_store_fails_is_an_error_not_a_new_run(store, monkeypatch) -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from lmforge.pipeline.registry import lineage
 from lmforge.pipeline.registry.config import RegistryConfig
-from lmforge.pipeline.registry.registry import mlflow_uris_kept, register, resolve_version, use_tracking
+from lmforge.pipeline.registry.registry import register, resolve_version, use_tracking
+from lmforge.pipeline.tracking.mlflow_run import mlflow_uris_kept
 from tests.pipeline.registry.conftest import NAME
 from tests.support.registry import build_chain, tracking, train_run
 
@@ -127,6 +128,67 @@ def test_tampered_or_missing_model_package_is_reported(champion, tags, name: str
         assert any(name in p for p in _problems(tags))
 
 
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("python_model.pkl", "flip"),  # unpickled on load: code that runs
+        ("MLmodel", "loader"),  # the module pyfunc imports to load the model
+        ("requirements.txt", "append"),  # what a serving environment installs
+        ("conda.yaml", "append"),
+        ("python_env.yaml", "append"),
+        ("requirements.txt", "remove"),
+        ("code/extra.py", "add"),
+    ],
+)
+def test_every_file_of_the_model_package_is_pinned(champion, tags, name: str, edit: str) -> None:
+    """Only the weights, model.json and tokenizer of the package were re-hashed: python_model.pkl (unpickled, that
+    is run, on load), the MLmodel's loader_module or the requirements could be changed and `--verify` said OK."""
+    root = _package_file(resolve_version(f"models:/{NAME}/{champion[0].version}"), "model.pt").parents[1]
+    path = root / name
+    assert tags[lineage.PACKAGE_FILES_TAG] and (edit == "add") != path.is_file()
+    if edit == "add":
+        path.parent.mkdir()
+        path.write_text("import os\n", encoding="utf-8")
+        try:
+            problems = _problems(tags)
+        finally:
+            shutil.rmtree(path.parent)
+        assert problems == [f"{path}: package file added since registration (not in tag {lineage.PACKAGE_FILES_TAG})"]
+        return
+    text = path.read_bytes()
+    new = {
+        "flip": None,
+        "loader": text.replace(b"loader_module: mlflow.pyfunc.model", b"loader_module: evil.loader"),
+        "append": text + b"\nevil-package==1.0\n",
+        "remove": b"",
+    }[edit]
+    assert new != text
+    with tampered(path, new):
+        problems = _problems(tags)
+    what = "package file missing" if edit == "remove" else "sha256 differs from the package file registered"
+    assert len(problems) == 1 and problems[0].startswith(f"{path}: {what}"), problems
+
+
+def test_a_version_registered_before_the_package_files_were_recorded_is_a_note(champion, tags) -> None:
+    """Versions registered before lmforge recorded every package file verify as before, and say what they skip."""
+    notes: list[str] = []
+    older = {k: v for k, v in tags.items() if k != lineage.PACKAGE_FILES_TAG}
+    assert lineage.verify(older, notes=notes)[1] == []
+    assert any("MLmodel, python_model.pkl and environment files are not checked" in n for n in notes), notes
+    notes.clear()
+    oldest = {k: v for k, v in older.items() if k not in ("lmforge.package_sha256", "lmforge.package_model_id")}
+    assert lineage.verify(oldest, notes=notes)[1] == []
+    assert any(n.startswith("model package: not re-hashed") for n in notes), notes
+
+
+@pytest.mark.parametrize("value", ["not json", "{}", '{"MLmodel": 5}', '{"../../etc/passwd": "00"}'])
+def test_an_edited_package_files_tag_is_reported(champion, tags, value: str) -> None:
+    problems = _problems({**tags, lineage.PACKAGE_FILES_TAG: value})
+    assert (
+        len(problems) == 1 and problems[0].startswith(f"tag {lineage.PACKAGE_FILES_TAG}: ") and "edited" in problems[0]
+    )
+
+
 @pytest.mark.parametrize("edit", ["flavors: [\n", "\n", "- 1\n", "no pyfunc flavor", "artifacts no map"])
 def test_a_damaged_mlmodel_is_reported_not_a_crash(champion, tags, edit: str) -> None:
     """The package's MLmodel says where pyfunc finds each artifact; edited out of its shape (not YAML, empty, its
@@ -166,8 +228,8 @@ def test_latin1_named_raw_file_is_not_a_false_alarm(tmp_path: Path) -> None:
 
 @contextmanager
 def store(workspace: Path) -> Iterator[None]:
-    """MLflow pointed at `workspace`'s own store for the duration; as it was before (the session's store) afterwards.
-    Training runs inside it too: the trainer leaves MLflow pointed at the workspace it trained in."""
+    """MLflow pointed at `workspace`'s own store for the duration (training and registering inside it use that store
+    too); as it was before (the session's store) afterwards."""
     with mlflow_uris_kept(), tracking(workspace):
         use_tracking(workspace)
         yield

@@ -9,7 +9,7 @@ import pytest
 from lmforge.pipeline.errors import LmforgeError, NotFoundError
 from lmforge.pipeline.registry import gate, registry
 from lmforge.pipeline.registry.config import RegistryConfig
-from lmforge.pipeline.registry.registry import aliases_of, register, resolve_version
+from lmforge.pipeline.registry.registry import RegistrationIncompleteError, aliases_of, register, resolve_version
 from tests.pipeline.registry.conftest import NAME
 from tests.support.registry import tracking
 from tests.support.training import tiny_config
@@ -61,7 +61,7 @@ def test_a_rerun_after_the_alias_failed_sets_it(chain, trained, monkeypatch) -> 
         raise ConnectionError("connection reset while moving the alias")
 
     monkeypatch.setattr(MlflowClient, "set_registered_model_alias", fail_once)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(RegistrationIncompleteError, match="connection reset"):
         register(chain.workspace, trained, config)
     assert _versions(name) == ["1"] and aliases_of(name, "1") == []
     again = register(chain.workspace, trained, config)
@@ -78,10 +78,75 @@ def test_a_failed_registration_leaves_the_training_run_finished(chain, trained, 
         raise OSError("artifact store is read-only")
 
     monkeypatch.setattr(mlflow.pyfunc, "log_model", broken)
-    with pytest.raises(OSError, match="read-only"):
+    with pytest.raises(RegistrationIncompleteError, match="read-only"):
         register(chain.workspace, trained, RegistryConfig(model_name="lmforge-broken-store", smoke_tokens=0))
     run_id = Trainer.read_run_json(trained)["mlflow_run_id"]
     assert mlflow.get_run(run_id).info.status == "FINISHED"
+
+
+@pytest.mark.parametrize(
+    ("step", "left"),
+    [
+        (
+            "set_tags",
+            r"while logging the lineage to MLflow run \w+ \(.*\); MLflow run \w+ holds part of it and no model; "
+            "no version was registered",
+        ),
+        (
+            "log_model",
+            r"while logging the model package to MLflow run \w+ \(.*\); MLflow run \w+ holds the lineage but "
+            "no model; no version was registered",
+        ),
+        (
+            "register_model",
+            r"while registering the model of MLflow run \w+ as a version of lmforge-step-register_model "
+            r"\(.*\); the model is logged to MLflow run \w+; no alias moved \(the version may have been created\)",
+        ),
+        ("register_model_late", r"while registering the model of MLflow run \w+ as a version of .*no alias moved"),
+        (
+            "alias",
+            r"while moving @candidate to lmforge-step-alias version 1 \(.*\); version 1 registered, @candidate "
+            "not moved",
+        ),
+    ],
+)
+def test_a_store_failing_midway_is_one_line_and_a_rerun_finishes(chain, trained, monkeypatch, step, left) -> None:
+    """MLflow failing a request midway through a registration (a server restarting) showed its raw traceback, which
+    said neither what was left nor what to do. The error says which step failed and what it left, and running
+    `register` again finishes the job: one version of the checkpoint, with @candidate and every package file pinned."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from lmforge.pipeline.registry import lineage
+
+    name = f"lmforge-step-{step}"
+    config = RegistryConfig(model_name=name, smoke_tokens=0)
+    real_register = mlflow.register_model
+
+    def unavailable(*args, **kwargs):
+        if step == "register_model_late":  # the version is created, the answer lost
+            real_register(*args, **kwargs)
+        raise MlflowException("API request failed with error code 503 != 200\n<html>Service Unavailable</html>")
+
+    owner, attr = {
+        "set_tags": (mlflow, "set_tags"),
+        "log_model": (mlflow.pyfunc, "log_model"),
+        "register_model": (mlflow, "register_model"),
+        "register_model_late": (mlflow, "register_model"),
+        "alias": (MlflowClient, "set_registered_model_alias"),
+    }[step]
+    with monkeypatch.context() as patched:
+        patched.setattr(owner, attr, unavailable)
+        with pytest.raises(RegistrationIncompleteError, match=left) as failed:
+            register(chain.workspace, trained, config)
+    message = str(failed.value)
+    assert "\n" not in message and "error code 503" in message
+    assert message.endswith("re-run `lmforge register --run trained` to finish")
+    again = register(chain.workspace, trained, config)
+    assert _versions(name) == [again.version] and aliases_of(name, again.version) == ["candidate"]
+    tags = dict(MlflowClient().get_model_version(name, again.version).tags)
+    assert lineage.PACKAGE_FILES_TAG in tags and lineage.verify(tags)[1] == []
 
 
 def test_an_mlflow_error_is_not_taken_for_no_champion(chain, champion, monkeypatch) -> None:
@@ -97,6 +162,25 @@ def test_an_mlflow_error_is_not_taken_for_no_champion(chain, champion, monkeypat
     monkeypatch.setattr(MlflowClient, "get_registered_model", unavailable)
     with pytest.raises(MlflowException, match="503"):
         gate.judge(chain.workspace, NAME, "2")
+
+
+def test_a_store_failing_during_the_gate_is_one_line(chain, champion, monkeypatch) -> None:
+    """The gate runs right after registering: a 503 there ended `lmforge register` with MLflow's traceback."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from lmforge.pipeline.registry.registry import TrackingUnreachableError
+
+    def unavailable(self, *args, **kwargs):
+        raise MlflowException("API request failed with error code 503 != 200\n<html>Service Unavailable</html>")
+
+    monkeypatch.setattr(MlflowClient, "get_registered_model", unavailable)
+    with pytest.raises(TrackingUnreachableError) as failed:
+        gate.judge_and_apply(chain.workspace, NAME, champion[0].version)
+    message = str(failed.value)
+    assert "\n" not in message and "error code 503" in message
+    assert f"while judging {NAME} version {champion[0].version} against @champion" in message
+    assert "@champion not moved" in message and "`lmforge register` of its run" in message
 
 
 @pytest.mark.parametrize(

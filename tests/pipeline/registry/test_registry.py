@@ -154,7 +154,7 @@ def test_register_leaves_mlflow_pointed_where_the_caller_had_it(
     looked its run up in that workspace's store)."""
     import mlflow
 
-    from lmforge.pipeline.registry.registry import mlflow_uris_kept
+    from lmforge.pipeline.tracking.mlflow_run import mlflow_uris_kept
 
     session = os.environ["MLFLOW_TRACKING_URI"]
     run = trained
@@ -173,6 +173,28 @@ def test_register_leaves_mlflow_pointed_where_the_caller_had_it(
         else:
             assert register(chain.workspace, run).version == champion[0].version
         assert _mlflow_pointing() == before
+
+
+def test_the_flows_gate_leaves_mlflow_pointed_where_the_caller_had_it(chain, champion, tmp_path, monkeypatch) -> None:
+    """The register flow's gate task pointed MLflow at the workspace's store and left it there: `register_flow`
+    called in-process (a notebook, a test) kept its caller's `mlflow.get_run` and `MlflowClient()` on that store."""
+    import logging
+
+    import mlflow
+
+    from lmforge.flows import register as flow
+    from lmforge.pipeline.tracking.mlflow_run import mlflow_uris_kept
+
+    monkeypatch.setattr(flow, "get_run_logger", lambda: logging.getLogger("gate-task"))  # no Prefect run here
+    session = os.environ["MLFLOW_TRACKING_URI"]
+    with mlflow_uris_kept():
+        mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'caller.db'}")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", session)  # the store the gate uses; MLflow's setter wrote it
+        before = _mlflow_pointing()
+        verdict = flow.gate_task.fn(chain.workspace, NAME, champion[0].version, {})
+        assert _mlflow_pointing() == before
+    assert verdict["promoted"] and verdict["aliases"] == aliases_of(NAME, champion[0].version)
+    assert "champion" in verdict["aliases"]
 
 
 def test_run_without_checkpoint_is_a_clear_error(chain, tmp_path) -> None:

@@ -47,15 +47,12 @@ def mlflow_server(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_verify_reads_the_package_through_the_server(chain, trained, mlflow_server, monkeypatch) -> None:
-    import mlflow
-
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
+    from lmforge.pipeline.tracking.mlflow_run import mlflow_uris_kept
 
     url, artifacts = mlflow_server
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    try:
+    with mlflow_uris_kept():  # `use_tracking` points MLflow at the server: the tests after this use their own store
         registered = register(chain.workspace, trained, RegistryConfig(model_name=MODEL, smoke_tokens=0))
         use_tracking(chain.workspace)
         tags = dict(resolve_version(f"models:/{MODEL}/{registered.version}").tags)
@@ -69,5 +66,3 @@ def test_verify_reads_the_package_through_the_server(chain, trained, mlflow_serv
             assert len(problems) == 1 and "packaged weights" in problems[0]
         finally:
             weights.write_bytes(original)
-    finally:
-        point_mlflow(*before)

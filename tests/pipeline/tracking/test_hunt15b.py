@@ -11,17 +11,14 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
-from lmforge.pipeline.tracking.mlflow_run import ensure_experiment
+from lmforge.pipeline.tracking.mlflow_run import ensure_experiment, mlflow_uris_kept
 
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch) -> Iterator[Path]:
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
-
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()  # put back for the tests after these
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    yield tmp_path / "ws"
-    point_mlflow(*before)
+    with mlflow_uris_kept():  # `ensure_experiment` points MLflow at the workspace: the tests after these use their own
+        yield tmp_path / "ws"
 
 
 def test_a_store_refusing_to_create_the_experiment_says_why(workspace: Path, monkeypatch) -> None:

@@ -9,20 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from lmforge.pipeline.tracking.mlflow_run import Tracker
+from lmforge.pipeline.tracking.mlflow_run import Tracker, mlflow_uris_kept
 
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch) -> Iterator[Path]:
     """A fresh workspace whose own SQLite store the tracker uses; MLflow points where it did before afterwards."""
-    import mlflow
-
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
-
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    yield tmp_path / "ws"
-    point_mlflow(*before)
+    with mlflow_uris_kept():
+        yield tmp_path / "ws"
 
 
 def _client(workspace: Path):
@@ -86,13 +81,12 @@ def test_each_workspace_of_a_process_tracks_into_its_own_store(tmp_path: Path, m
     import mlflow
 
     from lmforge.pipeline.registry.registry import use_tracking
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow, tracking_uri
+    from lmforge.pipeline.tracking.mlflow_run import tracking_uri
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     first, second = tmp_path / "first", tmp_path / "second"
-    try:
+    with mlflow_uris_kept():  # `use_tracking` points MLflow at a workspace for good, as the CLI wants it
         runs = {}
         for ws in (first, second):
             tracker = Tracker(ws, system_metrics=False)
@@ -101,8 +95,78 @@ def test_each_workspace_of_a_process_tracks_into_its_own_store(tmp_path: Path, m
             assert use_tracking(ws) == tracking_uri(ws) == f"sqlite:///{ws.resolve() / 'mlflow.db'}"
             assert mlflow.get_tracking_uri() == mlflow.get_registry_uri() == tracking_uri(ws)
         assert _client(second).get_run(runs[second]).info.run_name == "second"
+
+
+def _pointing() -> tuple[str | None, ...]:
+    """What MLflow was told to use (None: not set) and the two environment variables it also follows."""
+    import os
+
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    env = (os.environ.get("MLFLOW_TRACKING_URI"), os.environ.get("MLFLOW_REGISTRY_URI"))
+    return tracking_utils._tracking_uri, registry_utils._registry_uri, *env
+
+
+@pytest.mark.parametrize("caller", ["unset", "env", "elsewhere"])
+@pytest.mark.parametrize("outcome", ["finished", "refused"])
+def test_a_tracked_run_leaves_mlflow_pointed_where_the_caller_had_it(
+    tmp_path: Path, monkeypatch, caller: str, outcome: str
+) -> None:
+    """`Tracker.start` pointed the process's MLflow at the workspace's store for good: a library caller (a notebook,
+    a test, an in-process `Trainer.fit`) then read and wrote that store, and a caller that had set nothing was pinned
+    to it even after MLFLOW_TRACKING_URI changed. The run itself logs into the workspace's store throughout."""
+    import mlflow
+
+    from lmforge.pipeline.errors import LmforgeError
+    from lmforge.pipeline.tracking.mlflow_run import tracking_uri
+
+    ws = tmp_path / "ws"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    with mlflow_uris_kept():  # this test's own pointing ends with it, whatever the tracker does
+        mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'caller.db'}" if caller == "elsewhere" else None)
+        mlflow.set_registry_uri(f"sqlite:///{tmp_path / 'caller-registry.db'}" if caller == "elsewhere" else None)
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # MLflow's setters wrote it
+        monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        if caller == "env":  # the caller's choice by the environment, which the tracker follows too
+            monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'env.db'}")
+        if outcome == "refused":
+            client = _client(ws)
+            client.delete_experiment(client.create_experiment("lmforge"))
+        before = _pointing()
+        tracker = Tracker(ws, system_metrics=False)
+        if outcome == "refused":
+            with pytest.raises(LmforgeError, match="is deleted"):
+                tracker.start(run_name="r", params={}, tags={})
+        else:
+            run_id = tracker.start(run_name="r", params={"lr": 0.1}, tags={})
+            assert mlflow.get_tracking_uri() == tracking_uri(ws)  # the run logs into the workspace's store
+            tracker.log_metrics({"loss": 2.0}, 1)
+            tracker.flush()
+            tracker.log_samples(["The"], ["end"], step=1)
+            tracker.end()
+            run = _client(ws).get_run(run_id)
+            assert run.data.metrics == {"loss": 2.0} and run.info.status == "FINISHED"
+        assert _pointing() == before
+
+
+def test_the_loss_plot_leaves_matplotlibs_backend_as_the_caller_had_it(workspace: Path) -> None:
+    """`matplotlib.use("Agg")` switched the process's backend: a notebook that trained in-process (its inline
+    backend) showed none of its own plots afterwards. The loss curve is still logged."""
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("pdf")  # any backend but Agg stands for the caller's
+    try:
+        tracker = Tracker(workspace, system_metrics=False)
+        run_id = tracker.start(run_name="r", params={}, tags={})
+        tracker.log_loss_plot([(1, 5.0), (2, 3.0)], [(2, 3.5)])
+        tracker.end()
+        assert matplotlib.get_backend() == "pdf"
     finally:
-        point_mlflow(*before)
+        matplotlib.use(before)
+    assert [a.path for a in _client(workspace).list_artifacts(run_id)] == ["loss_curve.png"]
 
 
 def test_a_tracking_server_outage_does_not_stop_training_and_loses_no_metric(
@@ -145,33 +209,25 @@ def test_a_moved_or_copied_workspace_logs_its_artifacts_into_itself(tmp_path: Pa
     and resumed runs wrote their artifacts back at the old path (recreating it), and a copy wrote into the original."""
     import shutil
 
-    import mlflow
-
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
-
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     old, new = tmp_path / "ws", tmp_path / "elsewhere" / "ws"
-    try:
-        tracker = Tracker(old, system_metrics=False)
-        first = tracker.start(run_name="first", params={}, tags={})
+    tracker = Tracker(old, system_metrics=False)
+    first = tracker.start(run_name="first", params={}, tags={})
+    tracker.end()
+    new.parent.mkdir()
+    (shutil.move if how == "moved" else shutil.copytree)(old, new)
+    logged = []
+    for run_id in (None, first):  # a new run, and the first one resumed
+        tracker = Tracker(new, system_metrics=False)
+        logged.append(tracker.start(run_name="second", params={}, tags={}, run_id=run_id))
+        tracker.log_samples(["The"], ["end"], step=1)
         tracker.end()
-        new.parent.mkdir()
-        (shutil.move if how == "moved" else shutil.copytree)(old, new)
-        logged = []
-        for run_id in (None, first):  # a new run, and the first one resumed
-            tracker = Tracker(new, system_metrics=False)
-            logged.append(tracker.start(run_name="second", params={}, tags={}, run_id=run_id))
-            tracker.log_samples(["The"], ["end"], step=1)
-            tracker.end()
-            assert _client(new).get_run(tracker.run_id).info.artifact_uri.startswith(new.resolve().as_uri() + "/")
-        assert how == "copied" or not old.exists()
-        assert sorted(p.parent.parent.name for p in new.rglob("samples.json")) == sorted(logged)
-        if how == "copied":
-            assert not list(old.rglob("samples.json"))
-    finally:
-        point_mlflow(*before)
+        assert _client(new).get_run(tracker.run_id).info.artifact_uri.startswith(new.resolve().as_uri() + "/")
+    assert how == "copied" or not old.exists()
+    assert sorted(p.parent.parent.name for p in new.rglob("samples.json")) == sorted(logged)
+    if how == "copied":
+        assert not list(old.rglob("samples.json"))
 
 
 def _run_with_val(workspace: Path, points: dict[int, float], **start) -> str:

@@ -78,23 +78,27 @@ def test_a_workspace_path_with_an_address_is_redacted_in_the_run_tags(
     shards_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:
     """A workspace under /data/jane.doe@example.org/ put her address in the training run's `lmforge.run_dir` tag.
-    (MLflow's own artifact URIs still hold the path: lmforge does not choose those.)"""
-    import mlflow
-    from mlflow import MlflowClient
+    (MLflow's own artifact URIs still hold the path: lmforge does not choose those.)
 
-    from lmforge.pipeline.tracking.mlflow_run import point_mlflow
+    Training in-process also left MLflow pointed at the workspace's store: the tests after it (and a notebook's next
+    `mlflow.get_run`) read that store, and a caller that had set no URI was pinned to MLflow's default afterwards."""
+    from mlflow import MlflowClient
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    def pointing() -> tuple[str | None, ...]:
+        env = (os.environ.get("MLFLOW_TRACKING_URI"), os.environ.get("MLFLOW_REGISTRY_URI"))
+        return tracking_utils._tracking_uri, registry_utils._registry_uri, *env
 
     ws = tmp_path / "jane.doe@example.org" / "ws"
     for part in ("tokenizers", "shards"):
         shutil.copytree(shards_dir.parent.parent / part, ws / part)
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     run_dir = ws / "runs" / "r"
     config = tiny_config(max_steps=1, tracking={"mlflow": True, "system_metrics": False, "sample_tokens": 0})
-    try:
-        result = Trainer(config, ws / "shards" / shards_dir.name, run_dir).fit()
-    finally:
-        point_mlflow(*before)  # the trainer points MLflow at this workspace: the tests after these use their own
+    before = pointing()
+    result = Trainer(config, ws / "shards" / shards_dir.name, run_dir).fit()
+    assert pointing() == before  # MLflow pointed at the workspace while it trained only
     tags = MlflowClient(tracking_uri=f"sqlite:///{ws.resolve() / 'mlflow.db'}").get_run(result.mlflow_run_id).data.tags
     assert "jane.doe@example.org" not in tags["lmforge.run_dir"]
     assert tags["lmforge.run_dir"].startswith(str(tmp_path.resolve() / "<EMAIL>" / "ws" / "runs" / "r"))
