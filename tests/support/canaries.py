@@ -91,6 +91,26 @@ CANARIES: tuple[Canary, ...] = tuple(
         ("password_de", "SECRET", "de", "Kq7#vZ2!mR9pX4wL", "Das Passwort lautet {x} und gilt ab sofort."),
         ("password_zh", "SECRET", "zh", "Zh8$cN3qT6yW1uE5", "数据库密码：{x}，请勿外传。"),
         ("password_code", "SECRET", "code", "Cn7#qZ4!vK9pW2xR", 'DB_PASSWORD = "{x}"'),
+        # Disguised forms (the needle is what must not survive: a local part, a password, a token)
+        ("email_spaced", "EMAIL", "en", "ramona.kite.3c8e", "Send the signed forms to {x} @ mailbox-canary.com soon."),
+        ("email_bracket_at", "EMAIL", "en", "brack.4e7a", "Questions about the event go to {x}(@)mailbox-canary.net."),
+        ("email_tag_split", "EMAIL", "en", "hidden.9b2e", "The curator is reachable as {x}<b>@</b>mailbox-canary.org."),
+        ("email_cjk_mark", "EMAIL", "zh", "lanque.6d1f", "投稿请发邮件到{x}@mail-canary。cn，我们会尽快回复。"),
+        ("phone_br", "PHONE", "en", "(11) 98273-6415", "In São Paulo our office answers at {x} on weekdays."),
+        (
+            "password_curl",
+            "SECRET",
+            "code",
+            "Tz8qLm4vWn2kR7c",
+            "curl -u deploy:{x} https://api.example.org/v1/items",
+        ),
+        (
+            "telegram_code",
+            "SECRET",
+            "code",
+            "5829461037:AAGc7Tq2Zk9Lm4Vn8Rx1Wb6Yd3Hs0Pj5FeQ",
+            'BOT_URL = "https://api.telegram.org/bot{x}/getMe"',
+        ),
     )
 )
 
