@@ -165,7 +165,7 @@ vec_free(Vec *a)
    Scan state
    ------------------------------------------------------------------------------------------------------------ */
 
-enum { N_KEYWORDS = 12, N_PROVIDERS = 23 };
+enum { N_KEYWORDS = 12, N_PROVIDERS = 27 };
 
 /* secrets._KEYWORDS, in order; the last four are CJK and handled by code point. */
 static const char *const KEYWORDS[8] = {"pass", "pwd", "secret", "token", "key", "auth", "credential", "kennwort"};
@@ -189,6 +189,7 @@ enum { /* the candidate lists, in the order scan() returns them (triggers._PATTE
        L_PHONE_CUED = L_PROVIDER + N_PROVIDERS,
        L_CLI_USER,
        L_SPACED_EMAIL,
+       L_HASH_EMAIL,
        N_LISTS };
 
 typedef struct {
@@ -244,9 +245,9 @@ push2(Scan *S, Vec *a, Py_ssize_t x, Py_ssize_t y)
    One-pass triggers
    ------------------------------------------------------------------------------------------------------------ */
 
-/* _DIGIT_CLUSTER = [0-9](?:(?:[ \-./()]{0,2}| / )[0-9]){7,}+ : from its first digit a match takes every next digit
-   that follows the previous one after at most two separators or " / " (possessive, so no shorter match), and needs
-   8 digits. Its matches are therefore exactly the maximal such chains with at least 8 digits. */
+/* _DIGIT_CLUSTER = [0-9](?:(?:[ \-./()]{0,2}| / | - )[0-9]){7,}+ : from its first digit a match takes every next
+   digit that follows the previous one after at most two separators, " / " or " - " (possessive, so no shorter
+   match), and needs 8 digits. Its matches are therefore exactly the maximal such chains with at least 8 digits. */
 static void
 on_digit(Scan *S, Py_ssize_t i)
 {
@@ -255,7 +256,7 @@ on_digit(Scan *S, Py_ssize_t i)
         Py_ssize_t last = S->chain_last, gap = i - last - 1;
         if ((gap <= 2 && (gap < 1 || is_cluster_sep(at(t, last + 1))) &&
              (gap < 2 || is_cluster_sep(at(t, last + 2)))) ||
-            (gap == 3 && lit(t, last + 1, " / "))) {
+            (gap == 3 && (lit(t, last + 1, " / ") || lit(t, last + 1, " - ")))) {
             S->chain_last = i;
             S->chain_digits++;
             return;
@@ -470,10 +471,44 @@ is_blank(Py_UCS4 c) /* [ \t] */
 static inline int is_close_bracket(Py_UCS4 c);
 static inline int is_alnum_ascii(Py_UCS4 c);
 
+/* The start of a local part that ends at e (exclusive): the whole run of [\w.+\-%] before e, 1 to 64 characters, not
+   starting with '.' (-1 when there is none). */
+static Py_ssize_t
+local_start(const Text *t, Py_ssize_t e)
+{
+    Py_ssize_t s = e;
+    while (e - s < 65 && is_local(at(t, s - 1)))
+        s--;
+    return (s < e && e - s <= 64 && !is_local(at(t, s - 1)) && at(t, s) != '.') ? s : -1;
+}
+
+/* disguised._SPACED_DOT = [ \t]{1,2}(?:\.|dot|DOT)[ \t]{1,2} ending at e (exclusive): where it starts, or -1. */
+static Py_ssize_t
+spaced_dot_before(const Text *t, Py_ssize_t e)
+{
+    Py_ssize_t j = e, d;
+    while (e - j < 2 && is_blank(at(t, j - 1)))
+        j--;
+    if (j == e)
+        return -1;
+    if (at(t, j - 1) == '.')
+        d = j - 1;
+    else if (lit(t, j - 3, "dot") || lit(t, j - 3, "DOT"))
+        d = j - 3;
+    else
+        return -1;
+    j = d;
+    while (d - j < 2 && is_blank(at(t, j - 1)))
+        j--;
+    return j < d ? j : -1;
+}
+
 /* disguised._SPACED_EMAIL around the '@' at i: one or two [ \t] before it and at most two after it, or none before
    and one or two after; before them the local part, the whole run of [\w.+\-%] (1 to 64 characters, not starting
-   with '.'), which is the candidate; after them a domain, whose first label ([A-Za-z0-9], then at most 62 of
-   [A-Za-z0-9\-]) ends in a '.'. */
+   with '.'), which is a candidate, and so are the starts of up to three more such runs before it, each joined to
+   the next by a spaced or spelled dot (the regex tries each where the one before it fails); after them a domain,
+   whose first label ([A-Za-z0-9], then at most 62 of [A-Za-z0-9\-]) ends in a '.', plain or spaced, or a spaced
+   "dot" or "DOT". */
 NOINLINE static void
 spaced_email(Scan *S, Py_ssize_t i)
 {
@@ -487,13 +522,38 @@ spaced_email(Scan *S, Py_ssize_t i)
         return;
     while (k < 63 && (is_alnum_ascii(at(t, a + k)) || at(t, a + k) == '-'))
         k++;
-    if (at(t, a + k) != '.')
+    Py_ssize_t d = a + k;
+    while (d - a - k < 2 && is_blank(at(t, d)))
+        d++;
+    int dot = at(t, d) == '.' && (d == a + k || is_blank(at(t, d + 1)));
+    int word = d > a + k && (lit(t, d, "dot") || lit(t, d, "DOT")) && is_blank(at(t, d + 3));
+    if (!dot && !word)
         return;
-    Py_ssize_t s = b;
-    while (b - s < 65 && is_local(at(t, s - 1)))
-        s--;
-    if (s < b && b - s <= 64 && !is_local(at(t, s - 1)) && at(t, s) != '.')
-        push2(S, &S->out[L_SPACED_EMAIL], s, t->n);
+    Py_ssize_t starts[4], n = 0, s = local_start(t, b);
+    while (s >= 0) {
+        starts[n++] = s;
+        Py_ssize_t dot = n < 4 ? spaced_dot_before(t, s) : -1;
+        s = dot >= 0 ? local_start(t, dot) : -1;
+    }
+    while (n > 0)
+        push2(S, &S->out[L_SPACED_EMAIL], starts[--n], t->n);
+}
+
+/* disguised._HASH_EMAIL around the '#' at i (followed by [A-Za-z0-9]): the local part before it, as for
+   _SPACED_EMAIL but after none of "/?=&#", and a first label of the domain that ends in a '.'. */
+NOINLINE static void
+hash_email(Scan *S, Py_ssize_t i)
+{
+    const Text *t = S->t;
+    Py_ssize_t k = 1;
+    while (k < 63 && (is_alnum_ascii(at(t, i + 1 + k)) || at(t, i + 1 + k) == '-'))
+        k++;
+    if (at(t, i + 1 + k) != '.')
+        return;
+    Py_ssize_t s = local_start(t, i);
+    Py_UCS4 prev = at(t, s - 1);
+    if (s >= 0 && prev != '/' && prev != '?' && prev != '=' && prev != '&' && prev != '#')
+        push2(S, &S->out[L_HASH_EMAIL], s, t->n);
 }
 
 /* _AT_HINT = @(?<=[\w.+\-%<marks>]@)(?=@?[\w\-\[]) ; every '@' is kept for the e-mail candidates */
@@ -519,13 +579,24 @@ on_at(Scan *S, Py_ssize_t i)
         quoted_candidate(S, i - 1);
 }
 
-/* _PHONE_INTL = \+(?<![0-9A-Za-z_+]\+)\d++ ... (the caller saw a digit after the '+') */
+/* detectors._ENCODED_SPACE_PHONE after its '+' or "tel:": [0-9]{1,5}%(?:25)?20 from j on */
+static int
+encoded_space_after(const Text *t, Py_ssize_t j)
+{
+    Py_ssize_t k = digit_run(t, j, 6);
+    return k >= 1 && k <= 5 && (lit(t, j + k, "%20") || lit(t, j + k, "%2520"));
+}
+
+/* _PHONE_INTL = \+(?<![0-9A-Za-z_+]\+)\d++ ... (the caller saw a digit after the '+'); and `escaped` for the '+'
+   of a phone whose spaces are percent-encoded (`+1%20415%20555%202671`) */
 static void
 on_plus(Scan *S, Py_ssize_t i)
 {
     Py_UCS4 prev = at(S->t, i - 1);
     if (!is_an_(prev) && prev != '+')
         push2(S, &S->out[L_INTL], i, S->t->n);
+    if (!S->escaped && encoded_space_after(S->t, i + 1))
+        S->escaped = 1;
 }
 
 /* The local part of _EMAIL_OBFUSCATED ends at `e`: it is the whole run of [\w.+\-%] before `e` (the run cannot end
@@ -550,7 +621,8 @@ is_close_bracket(Py_UCS4 c)
     return c == ']' || c == ')' || c == '}' || c == '>';
 }
 
-/* _AT's bracket form at `b`: \s?[\[\(\{<]\s?(?:at|AT|At|@)\s?[\]\)\}>] */
+/* _AT's bracket form at `b`: \s?[\[\(\{<]\s?(?:at|AT|At|@|ät|Ät|ÄT)\s?[\]\)\}>], or \([aA]\) glued between a local
+   part's character and a domain's (the only places the regex can use it) */
 static void
 on_open_bracket(Scan *S, Py_ssize_t b)
 {
@@ -559,9 +631,10 @@ on_open_bracket(Scan *S, Py_ssize_t b)
     if (is_space(at(t, j)))
         j++;
     Py_UCS4 c = at(t, j), d = at(t, j + 1);
-    if (c == '@')
+    if (c == '@' || ((c == 'a' || c == 'A') && d == ')' && j == b + 1 && at(t, b) == '(' && is_local(at(t, b - 1)) &&
+                     (is_word(at(t, j + 2)) || at(t, j + 2) == '-')))
         j += 1;
-    else if ((c == 'a' && d == 't') || (c == 'A' && (d == 'T' || d == 't')))
+    else if (((c == 'a' || c == 0xE4) && d == 't') || ((c == 'A' || c == 0xC4) && (d == 'T' || d == 't')))
         j += 2;
     else
         return;
@@ -640,7 +713,8 @@ on_spelled_at(Scan *S, Py_ssize_t i)
 }
 
 /* secrets._CLI_USER = -(?<=\s-)(?:u ?|-user[= ]) : the '-' at i is followed by 'u'; a match starts there after a space,
-   or at the '-' before it in "--user". */
+   or at the '-' before it in "--user". And the Mailchimp key of secrets._PROVIDER_RULES that "-us" and a digit end:
+   its 32 hex digits before the '-'. */
 static void
 cli_user(Scan *S, Py_ssize_t i)
 {
@@ -649,6 +723,14 @@ cli_user(Scan *S, Py_ssize_t i)
         push2(S, &S->out[L_CLI_USER], i, t->n);
     else if (at(t, i - 1) == '-' && is_space(at(t, i - 2)) && lit(t, i + 1, "user"))
         push2(S, &S->out[L_CLI_USER], i - 1, t->n);
+    else if (at(t, i + 2) == 's' && is_digit(at(t, i + 3)) && i >= 32) {
+        for (Py_ssize_t k = i - 32; k < i; k++) {
+            Py_UCS4 c = at(t, k);
+            if (!(is_digit(c) || (c >= 'a' && c <= 'f')))
+                return;
+        }
+        provider(S, i - 32, 25);
+    }
 }
 
 /* secrets._PROVIDER_RULES by index: literal start of each pattern, and its lookbehind on the character before.
@@ -740,6 +822,26 @@ provider(Scan *S, Py_ssize_t start, int rule)
     case 22:
         ok = lit(t, start, "whsec_") && free_an_dash;
         break;
+    case 23: /* shp(?:at|ca|pa|ss)_(?<![0-9A-Za-z_\-]shp.._) */
+        ok = lit(t, start, "shp") &&
+             (lit(t, start + 3, "at_") || lit(t, start + 3, "ca_") || lit(t, start + 3, "pa_") ||
+              lit(t, start + 3, "ss_")) &&
+             free_an_dash;
+        break;
+    case 24: { /* do[opr]_v1_(?<![0-9A-Za-z_\-]do._v1_) */
+        Py_UCS4 c2 = at(t, start + 2);
+        ok = lit(t, start, "do") && (c2 == 'o' || c2 == 'p' || c2 == 'r') && lit(t, start + 3, "_v1_") && free_an_dash;
+        break;
+    }
+    case 25: /* [0-9a-f](?<![0-9A-Za-z_\-][0-9a-f]) (the caller saw the 32 hex digits and "-us" and a digit) */
+        ok = free_an_dash;
+        break;
+    case 26: { /* [0-9A-Za-z%+/](?<=[?&]sig=[0-9A-Za-z%+/]) */
+        Py_UCS4 c0 = at(t, start), q = at(t, start - 5);
+        ok = (is_alnum_ascii(c0) || c0 == '%' || c0 == '+' || c0 == '/') && lit(t, start - 4, "sig=") &&
+             (q == '?' || q == '&');
+        break;
+    }
     default:
         break;
     }
@@ -747,8 +849,16 @@ provider(Scan *S, Py_ssize_t start, int rule)
         push2(S, &S->out[L_PROVIDER + rule], start, t->n);
 }
 
+static inline Py_UCS4
+fold(Py_UCS4 c, int on)
+{
+    return (on && is_upper(c)) ? c + 32 : c;
+}
+
 /* Can secrets._ASSIGN_TAIL match at q? It needs, after [\w\-]{0,24}, an optional quote and at most 3+1 spaces,
    an operator starting with one of = : ： i(s) l(autet) 为 是 ; 为/是 are \w, so they may also sit inside the run.
+   Or (secrets._VALUE_AFTER_NAME) an optional quote, at most 3 spaces, an optional ',', at most 24 spaces, an
+   optional quote and "value" (any case): after the spaces of the first test, at most 24 + 3 more, then 'v' or 'V'.
    A keyword where the tail cannot match changes nothing in secrets._assignments' walk, so it can go. */
 static int
 tail_possible(const Text *t, Py_ssize_t q)
@@ -766,13 +876,23 @@ tail_possible(const Text *t, Py_ssize_t q)
         c = at(t, ++i);
     for (int w = 0; w < 4 && is_space(c); w++)
         c = at(t, ++i);
-    return c == '=' || c == ':' || c == 0xFF1A || c == 'i' || c == 'l' || c == 0x4E3A || c == 0x662F;
-}
-
-static inline Py_UCS4
-fold(Py_UCS4 c, int on)
-{
-    return (on && is_upper(c)) ? c + 32 : c;
+    if (c == '=' || c == ':' || c == 0xFF1A || c == 'i' || c == 'l' || c == 0x4E3A || c == 0x662F)
+        return 1;
+    if (c == ',')
+        c = at(t, ++i);
+    for (int w = 0; w < 27 && is_space(c); w++)
+        c = at(t, ++i);
+    if (c == '"' || c == '\'')
+        i++;
+    for (const char *v = "value"; *v; v++, i++)
+        if (fold(at(t, i), 1) != (Py_UCS4)*v)
+            return 0;
+    c = at(t, i);
+    if (c == '"' || c == '\'')
+        c = at(t, ++i);
+    for (int w = 0; w < 3 && is_space(c); w++)
+        c = at(t, ++i);
+    return c == ':' || c == '=';
 }
 
 /* Can secrets._FLAG_OR_ELEMENT_TAIL match after keyword k at `start`? Its lookbehinds name the flag or the tag
@@ -832,6 +952,7 @@ enum {
     P_HINT_SPACE, /* "at ]" "at )" */
     P_HINT_DOT,   /* " dot " " DOT " */
     P_HINT_T,     /* "at]" "at)" "at}" "at>" "AT]" "AT)" */
+    P_HINT_A,     /* "a)" "A)" of a glued "(a)": detectors._GLUED_A */
     P_BEGIN,
     P_AWS,
     P_GH,
@@ -853,6 +974,12 @@ enum {
     P_R8,       /* r8_ */
     P_PPLX,     /* "x-" of pplx- */
     P_WHSEC,    /* "c_" of whsec_ */
+    P_SHOPIFY,  /* "hp" of shpat_, shpca_, shppa_, shpss_ */
+    P_DO_V1,    /* "v1" of dop_v1_, doo_v1_, dor_v1_ */
+    P_TEL,      /* "l:" of "tel:" before a number with percent-encoded spaces */
+    P_HASH,     /* '#' before [A-Za-z0-9]: disguised._HASH_EMAIL */
+    P_SAS_SIG,  /* "g=" of "?sig=" or "&sig=" */
+    P_FILLER,   /* a pair that triggers nothing: it gives its first character the second characters of another */
     P_KW_PASS,
     P_KW_PWD,
     P_KW_CR, /* secret, credential */
@@ -953,6 +1080,8 @@ init_tables(void)
         set_pair(m, 't', (unsigned char)*c, P_HINT_T);
     set_pair(m, 'T', ']', P_HINT_T);
     set_pair(m, 'T', ')', P_HINT_T);
+    set_pair(m, 'a', ')', P_HINT_A);
+    set_pair(m, 'A', ')', P_HINT_A);
     set_pair(m, ' ', ']', P_HINT_SPACE);
     set_pair(m, ' ', ')', P_HINT_SPACE);
     set_pair(m, 'd', 'o', P_HINT_DOT);
@@ -978,6 +1107,24 @@ init_tables(void)
     set_pair(m, 'r', '8', P_R8);
     set_pair(m, 'x', '-', P_PPLX);
     set_pair(m, 'c', '_', P_WHSEC);
+    set_pair(m, 'h', 'p', P_SHOPIFY);
+    set_pair(m, 'v', '1', P_DO_V1);
+    set_pair(m, 'l', ':', P_TEL);
+    set_pair(m, 'L', ':', P_TEL);
+    set_pair(m, 'g', '=', P_SAS_SIG);
+    for (unsigned b = 0; b < 128; b++)
+        if (is_alnum_ascii(b))
+            set_pair(m, '#', b, P_HASH);
+    /* init_masks has 32 bits for the sets of second characters; these rare pairs make first characters with one
+       trigger each share a set, so that no two sets share a bit (which would fire the shared bit's pairs for all) */
+    set_pair(m, 'I', 'a', P_FILLER); /* 'I' and 'z': {a, A} */
+    set_pair(m, 'z', 'A', P_FILLER);
+    set_pair(m, 'G', '-', P_FILLER); /* 'G' and 'X': {., -} */
+    set_pair(m, 'X', '.', P_FILLER);
+    set_pair(m, 'r', '1', P_FILLER); /* 'r' and 'v': {1, 8} */
+    set_pair(m, 'v', '8', P_FILLER);
+    set_pair(m, 'h', ':', P_FILLER); /* 'h', 'l' and 'L': {p, :} */
+    set_pair(m, 'L', 'p', P_FILLER);
     set_pair_cases(m, "pa", P_KW_PASS);
     set_pair_cases(m, "pw", P_KW_PWD);
     set_pair_cases(m, "cr", P_KW_CR);
@@ -1001,6 +1148,8 @@ init_tables(void)
         set_pair(o, a, 0, P_OPEN_BRACKET);
         set_pair(o, a, 'a', P_OPEN_BRACKET);
         set_pair(o, a, 'A', P_OPEN_BRACKET);
+        set_pair(o, a, 0xE4, P_OPEN_BRACKET); /* 'ä' */
+        set_pair(o, a, 0xC4, P_OPEN_BRACKET); /* 'Ä' */
         set_pair(o, a, '@', P_OPEN_BRACKET);
         for (unsigned b = 0; b < 256; b++)
             if (latin1_space[b])
@@ -1029,16 +1178,20 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
     case P_PLUS:
         on_plus(S, i);
         break;
-    case P_HINT_SPACE: /* "at ]" "at )" */
-        if (lit(t, i - 2, "at"))
+    case P_HINT_SPACE: /* "at ]" "at )" "ät ]" "ät )" */
+        if ((at(t, i - 2) == 'a' || at(t, i - 2) == 0xE4) && at(t, i - 1) == 't')
             S->obfuscation_hint = 1;
         break;
     case P_HINT_DOT: /* " dot " " DOT " */
         if (lit(t, i - 1, at(t, i) == 'd' ? " dot " : " DOT "))
             S->obfuscation_hint = 1;
         break;
-    case P_HINT_T:
-        if (at(t, i - 1) == (at(t, i) == 't' ? 'a' : 'A'))
+    case P_HINT_A: /* [\w.+\-%]\([aA]\)[\w\-] */
+        if (at(t, i - 1) == '(' && is_local(at(t, i - 2)) && (is_word(at(t, i + 2)) || at(t, i + 2) == '-'))
+            S->obfuscation_hint = 1;
+        break;
+    case P_HINT_T: /* "at]" "at)" "at}" "at>" "AT]" "AT)", and with 'ä' or 'Ä' */
+        if (at(t, i) == 't' ? at(t, i - 1) == 'a' || at(t, i - 1) == 0xE4 : at(t, i - 1) == 'A' || at(t, i - 1) == 0xC4)
             S->obfuscation_hint = 1;
         break;
     case P_BEGIN:
@@ -1107,6 +1260,23 @@ on_pair(Scan *S, Py_ssize_t i, unsigned code, Py_UCS4 c1)
     case P_WHSEC:
         provider(S, i - 4, 22);
         break;
+    case P_SHOPIFY:
+        provider(S, i - 1, 23);
+        break;
+    case P_DO_V1:
+        provider(S, i - 4, 24);
+        break;
+    case P_SAS_SIG:
+        provider(S, i + 2, 26);
+        break;
+    case P_HASH:
+        if (is_local(at(t, i - 1)))
+            hash_email(S, i);
+        break;
+    case P_TEL: /* (?i:tel):[0-9]{1,5}%(?:25)?20 */
+        if ((at(t, i - 2) | 32) == 't' && (at(t, i - 1) | 32) == 'e' && encoded_space_after(t, i + 2))
+            S->escaped = 1;
+        break;
     case P_SPELLED_AT:
         if (!S->spelled)
             on_spelled_at(S, i);
@@ -1172,14 +1342,15 @@ cjk_mark(Py_UCS4 c)
     return c == 0x3002 || c == 0xFF0E || c == 0xFF61 || c == 0xFE6B;
 }
 
-/* Characters >= 256 start nothing but CJK keywords, other scripts' digits and the CJK marks; two of them make
-   str.lower() differ from ASCII folding: U+0130 lower-cases to two characters (so the reference searches the text
-   as is), U+212A (KELVIN SIGN) to 'k'. A test checks against unicodedata that no other character does either. */
+/* Characters >= 256 start nothing but CJK keywords, other scripts' digits, the CJK marks and the stand-ins for an '@'
+   of disguised._HASH_EMAIL ('＃', '★', '☆'); two of them make str.lower() differ from ASCII folding: U+0130
+   lower-cases to two characters (so the reference searches the text as is), U+212A (KELVIN SIGN) to 'k'. A test
+   checks against unicodedata that no other character does either. */
 static inline int
 wide_trigger(Py_UCS4 c)
 {
     return c == 0x130 || c == 0x212A || c == 0x5BC6 || c == 0x53E3 || c == 0x4EE4 || (c >= 0xFE6B && c <= 0xFF20) ||
-           c == 0xFF61 || c == 0x3002 || other_digit(c);
+           c == 0xFF61 || c == 0x3002 || c == 0x2605 || c == 0x2606 || other_digit(c);
 }
 
 static void
@@ -1193,6 +1364,9 @@ on_wide(Scan *S, Py_ssize_t i, Py_UCS4 c0)
         S->fullwidth |= c0 <= 0xFF19 || c0 == 0xFF20; /* not the full-width punctuation between them */
     } else if (other_digit(c0)) {
         S->fullwidth = 1;
+    } else if (c0 == 0xFF03 || c0 == 0x2605 || c0 == 0x2606) { /* '＃', '★', '☆' for an '@' */
+        if (is_local(at(S->t, i - 1)) && is_alnum_ascii(at(S->t, i + 1)))
+            hash_email(S, i);
     } else if (S->kw_fold) {
         for (int k = 8; k < N_KEYWORDS; k++)
             keyword(S, S->t, i, k, 1);

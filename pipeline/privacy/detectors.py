@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 
+from lmforge.pipeline.privacy import versions
 from lmforge.pipeline.privacy.validators import (
     IBAN_LENGTHS,
     card_prefix_ok,
@@ -76,8 +77,11 @@ _GENERIC_ACCOUNTS = frozenset(
      "webmaster", "hostmaster", "mail", "mailer", "daemon", "service", "system", "sys", "local", "localuser",
      "default", "anonymous", "ftp", "apache", "nginx", "hadoop", "spark", "airflow", "superset", "grafana"]
 )  # fmt: skip
-_AT = r"\s?(?:[\[\(\{<]\s?(?:at|AT|At|@)\s?[\]\)\}>]|\s(?:at|AT)\s)\s?"
-_DOT = r"\s?(?:[\[\(\{<]\s?(?:dot|DOT|Dot|\.)\s?[\]\)\}>]|\s(?:dot|DOT)\s)\s?"
+#: The '@' and the dots spelled out, in brackets or spaced: `jane [at] example [dot] com`, `jane at example dot com`;
+#: in brackets also as German pages write them, `jane(ät)example(punkt)de` and, glued to the names around it,
+#: `max(a)beispiel.de`, and the dot in other languages' words (`[punkt]`, `(punto)`, `(point)`, `(ponto)`, `(punt)`).
+_AT = r"(?:\s?(?:[\[\(\{<]\s?(?:at|AT|At|@|ät|Ät|ÄT)\s?[\]\)\}>]|\s(?:at|AT)\s)\s?|\([aA]\))"
+_DOT = r"\s?(?:[\[\(\{<]\s?(?:dot|DOT|Dot|\.|punkt|Punkt|PUNKT|punto|point|ponto|punt)\s?[\]\)\}>]|\s(?:dot|DOT)\s)\s?"
 _OBFUSCATED_DOMAIN = r"(?:[\w\-]{1,63}(?:" + _DOT + r"|\.)){1,6}[A-Za-z]{2,24}\b"
 #: The domain is no local part of a second address right after it: in `write me at jane.doe at gmail dot com` the
 #: address is `jane.doe at gmail dot com`, not `me at jane.doe` (which left the domain behind).
@@ -99,16 +103,27 @@ _EMAIL_ESCAPED = re.compile(
     rf"(?:[\w\-]{{1,63}}(?:\.|{_ESCAPED_DOT})){{1,8}}" + _TLD
 )
 #: What switches `_EMAIL_OBFUSCATED` on (the C pre-scan tests the same): the end of a bracketed `at` or '@'
-#: (`jane [at] example.com`, `jane(@)example.com`), or a spelled dot.
+#: (`jane [at] example.com`, `jane(@)example.com`), or a spelled dot (`_obfuscation_hint`).
 _OBFUSCATION_HINTS = (
     "at]", "at)", "at}", "at>", "AT]", "AT)", "at ]", "at )", " dot ", " DOT ",
     "@]", "@)", "@}", "@>", "@ ]", "@ )", "@ }", "@ >",
 )  # fmt: skip
+#: The same with an umlaut (`jane(ät)example(punkt)de`), only looked for in texts that are not ASCII.
+_UMLAUT_HINTS = ("ät]", "ät)", "ät}", "ät>", "ÄT]", "ÄT)", "ät ]", "ät )")
+#: `max(a)beispiel.de`: the glued `(a)` is a hint only between names (`(a) first item` is none).
+_GLUED_A = re.compile(r"[\w.+\-%]\([aA]\)[\w\-]")
+_BRACKETED_A = re.compile(r"\([aA]\)")
 _LOCAL_WORD = re.compile(rf"[\w.+\-%{_MARKS}]+")
 #: `icon@2x.png`, `logo%401.5x.webp`: a retina image's scale suffix, not an address (image extensions are no TLDs).
 _IMAGE_EXTENSION = r"\.(?i:png|jpe?g|gif|webp|svg|bmp|ico|tiff?|avif|heic)$"
 _SCALED_IMAGE = re.compile(r"(?:[@;]|%(?:25)?40)\d{1,2}(?:\.\d{1,2})?x" + _IMAGE_EXTENSION)
-_IMAGE_NAME = re.compile(_IMAGE_EXTENSION)
+#: The extensions of images and other files, which no top-level domain is (`file@1.txt`, `archive.zip@member.pkl`).
+_FILE_EXTENSIONS = frozenset(
+    ["png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "tif", "tiff", "avif", "heic", "txt", "json", "yaml",
+     "yml", "csv", "log", "cfg", "ini", "toml", "html", "htm", "xml", "pdf", "exe", "dll", "bin", "dat", "tmp", "bak",
+     "lock", "whl", "tgz", "pyc", "pyi", "ipynb", "rst", "tex", "npy", "npz", "pkl", "pickle", "onnx", "parquet",
+     "asc", "sig", "gpg", "pem", "crt"]
+)  # fmt: skip
 #: `scheme://user:` right before a match: what follows up to the '@' is the URL's password (secrets._URL_PASSWORD).
 _URL_USER = re.compile(r"://[^\s:/@]{0,64}:$")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -125,8 +140,8 @@ _PHONE_US = re.compile(
     r"(?:\(\d{3}\)[ ]?|\d{3}[\-. ])\d{3}[\-. ]\d{4}" + _ALTERNATIVE + f"(?:{_EXTENSION}|{_AFTER_FIELD})",
     re.ASCII,
 )
-#: A trunk or area code, then groups: `030 1234567`, `089 / 12 34 56 78`, `(030) 1234567`, after a `00`
-#: international prefix a one-digit area code, as in France: `0033 1 42 68 53 00`, and France's dotted pairs,
+#: A trunk or area code, then groups: `030 1234567`, `089 / 12 34 56 78`, `089 - 123 45 67`, `(030) 1234567`, after
+#: a `00` international prefix a one-digit area code, as in France: `0033 1 42 68 53 00`, and France's dotted pairs,
 #: `01.42.68.53.00` (exactly five pairs: other dotted numbers are versions, dates and addresses). After `00` and a
 #: country code, the trunk `(0)` that Germans keep: `0049 (0)30 12345678`. Russia's trunk prefix 8 before a
 #: three-digit area code in parentheses and the 3-2-2 local number: `8 (495) 123-45-67` (that whole shape only: a
@@ -135,7 +150,7 @@ _PHONE_US = re.compile(
 #: `(21) 2345-6789` (that whole shape only; `national_phone_hit` tells an issue and its pages apart).
 _PHONE_NATIONAL = re.compile(
     r"(?:0(?<![0-9A-Za-z_/]0)(?<![0-9][\-.,/:]0)"
-    r"(?:[1-9](?:\.\d\d){3}\.(?=\d\d(?![0-9]))|0\d{1,3}[ \-](?:\d[ \-]|\(0\) ?)|\d{1,4}(?: / |[ /\-]|(?=\d)))"
+    r"(?:[1-9](?:\.\d\d){3}\.(?=\d\d(?![0-9]))|0\d{1,3}[ \-](?:\d[ \-]|\(0\) ?)|\d{1,4}(?: / | - |[ /\-]|(?=\d)))"
     r"|\((?<![0-9A-Za-z_]\()(?:0\d{1,4}\)\s?|[1-9][1-9]\)\s?(?=9?\d{4}-\d{4}(?![0-9])))"
     r"|8(?<![0-9A-Za-z_/]8)(?<![0-9][\-.,/:]8)[ \-]?\([3-9]\d\d\) ?(?=\d{3}[ \-]?\d\d[ \-]?\d\d(?![0-9])))"
     r"\d{2,8}(?:[ \-]\d{2,8}){0,3}" + _ALTERNATIVE + f"(?:{_EXTENSION}|{_AFTER})",
@@ -180,7 +195,7 @@ _IPV4 = re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!
 _IPV6 = re.compile(r"[0-9A-Fa-f:](?<![0-9A-Za-z_:.][0-9A-Fa-f:])[0-9A-Fa-f:]{2,38}(?![0-9A-Za-z_:])")
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
 #: Runs of at least eight digits with short separators: every number-based type lies in (or next to) one.
-_DIGIT_CLUSTER = re.compile(r"[0-9](?:(?:[ \-./()]{0,2}| / )[0-9]){7,}+")
+_DIGIT_CLUSTER = re.compile(r"[0-9](?:(?:[ \-./()]{0,2}| / | - )[0-9]){7,}+")
 #: Dotted quads start with a '.'-led run; a literal first character lets the regex engine skip ahead fast.
 _IPV4_HINT = re.compile(r"\.[0-9]{1,3}\.[0-9]{1,3}\.")
 #: An '@' between an address-like character and a domain-like one or an address literal's '[' (decorators and
@@ -204,19 +219,6 @@ ASCII_TWINS = {
 }
 FULLWIDTH = re.compile("[\uff10-\uff19\uff20\u0660-\u0669\u06f0-\u06f9\u0966-\u096f\u09e6-\u09ef]")
 Window = tuple[int, int]
-_VERSION_CONTEXT = re.compile(
-    r"(?i)(?:(?<![a-z])(?:version|ver|release|build|v|rev|firmware|sections?|sec|chapter|abschnitt|kapitel|§|版本|章节|oid"
-    r"|(?:up|down)grad(?:e|ed|es|ing)(?: to)?)|(?-i:Version))"  # `AssemblyVersion(`, but not `conversion`
-    # also `"version": "`, `<version>`, `__version__ = '`, and a CSV's `ROCM_VERSION,6.0.0.0`
-    r"[\"'>_\-]{0,2},?\s{0,2}[:=]?[\s\"'(]{0,3}$"
-)
-#: `brotlicffi >= 1.2.1.0`, `~= 2.7.2.2`: an ordering comparison compares versions (addresses are compared with
-#: `==`, as in `ip.addr==8.8.8.8`, which stays found).
-_VERSION_COMPARISON = re.compile(r"(?:>=|<=|~=|===)\s{0,2}$")
-#: `opencv-python==4.8.0.76`, `pywin32>=1.2.3.4`: a dotted quad glued to a distribution name by a PEP 440 operator
-#: is a version. `ip.addr==` and `$ip==` are not distribution names, so the addresses they compare stay found. A name
-#: glued by a dash (`opencv-python-4.8.0.76` in pip's output) is not enough: `web-93.184.216.34` is a host.
-_PACKAGE_VERSION = re.compile(r"(?<![\w.\-$])[A-Za-z][\w\-]{0,63}(?:\[[\w,\-]{0,40}\])?[=!<>~]=$", re.ASCII)
 
 
 def _merge(spans: list[Window]) -> list[Window]:
@@ -266,22 +268,42 @@ def find_emails(text: str) -> Iterator[Hit]:
         yield from _hits(email_hit, text, _in(_EMAIL, text, _hint_windows(_AT_HINT, text, 64, 256)))
         if '"@' in text:
             yield from _hits(quoted_email_hit, text, _EMAIL_QUOTED.finditer(text))
-    if any(hint in text for hint in _OBFUSCATION_HINTS):
+    if _obfuscation_hint(text):
         yield from _hits(obfuscated_email_hit, text, _EMAIL_OBFUSCATED.finditer(text))
 
 
+def _obfuscation_hint(text: str) -> bool:
+    """Some form of `_AT` ends in the text (the C pre-scan's `obfuscation_hint`): `_EMAIL_OBFUSCATED` may match."""
+    if any(hint in text for hint in _OBFUSCATION_HINTS):
+        return True
+    if not text.isascii() and any(hint in text for hint in _UMLAUT_HINTS):
+        return True
+    return _BRACKETED_A.search(text) is not None and _GLUED_A.search(text) is not None
+
+
+#: The digits of a phone in a URL after its '+': groups joined by encoded spaces, '+', '-' or '.'.
+_ESCAPED_PHONE_BODY = r"[0-9]++(?:(?:%(?:25)?20|[+\-.])[0-9]++){0,6}+(?![0-9A-Za-z_])"
 #: `?phone=%2B14155550173`, `%2B44%2020%207946%200958`, `%2B44+20+7946+0958`: a phone in a URL's query string, its
 #: '+' percent-encoded and its spaces as `%20` or (form encoding) '+'; also encoded twice (`%252B44%2520…`).
 _PHONE_ESCAPED = re.compile(
-    r"%(?:25)?2[Bb](?<![0-9]%2[Bb])(?<![0-9]%252[Bb])[0-9]++(?:(?:%(?:25)?20|[+\-.])[0-9]++){0,6}+(?![0-9A-Za-z_])",
+    r"%(?:25)?2[Bb](?<![0-9]%2[Bb])(?<![0-9]%252[Bb])" + _ESCAPED_PHONE_BODY,
     re.ASCII,
 )
+#: The same with its '+' left as it is and only its spaces encoded (`tel:+1%20415%20555%202671`, `?to=+44%2020%207946
+#: %200958`), or a national number with encoded spaces after the `tel:` scheme (`tel:030%201234567`).
+_PHONE_SPACES_ESCAPED = re.compile(
+    r"(?:\+(?<![0-9A-Za-z_+]\+)|(?<=[Tt][Ee][Ll]:))(?=[0-9]{1,5}%(?:25)?20)" + _ESCAPED_PHONE_BODY, re.ASCII
+)
 _PERCENT_PLUS, _PERCENT_SPACE = re.compile("%(?:25)?2[Bb]"), re.compile("%(?:25)?20")
+#: Where `_PHONE_SPACES_ESCAPED` may match: a plain '+' or `tel:`, a country or area code and an encoded space (a
+#: digit before an encoded space first: a search that starts with a class of characters is the faster one).
+_DIGIT_ENCODED_SPACE = re.compile(r"[0-9]%(?:25)?20")
+_ENCODED_SPACE_PHONE = re.compile(r"(?:\+|[Tt][Ee][Ll]:)[0-9]{1,5}%(?:25)?20")
 
 
 def find_escaped_values(text: str) -> Iterator[Hit]:
-    """Addresses with a percent-encoded or HTML-escaped '@' or '.', and phones with a percent-encoded '+'; both scan
-    paths run this (`scanner._spans`)."""
+    """Addresses with a percent-encoded or HTML-escaped '@' or '.', and phones with a percent-encoded '+' or spaces;
+    both scan paths run this (`scanner._spans`)."""
     # A one-character test first (str's search for one character is the fastest), then a regex with a literal
     # first character, which beats `"%40" in text` 2-4x on the long texts that hold a '%' or '&' (code, docs).
     percent = "%" in text and _PERCENT_40.search(text)
@@ -289,11 +311,19 @@ def find_escaped_values(text: str) -> Iterator[Hit]:
         yield from _hits(escaped_email_hit, text, _in(_EMAIL_ESCAPED, text, _hint_windows(_ESCAPE, text, 64, 256)))
         if percent and _PERCENT_PLUS.search(text):
             yield from _hits(escaped_phone_hit, text, _PHONE_ESCAPED.finditer(text))
+    if ("%20" in text or "%2520" in text) and _DIGIT_ENCODED_SPACE.search(text) and _ENCODED_SPACE_PHONE.search(text):
+        yield from _hits(escaped_phone_hit, text, _PHONE_SPACES_ESCAPED.finditer(text))
 
 
 def escaped_phone_hit(text: str, m: re.Match[str]) -> Hit | None:
-    """`intl_phone_hit`'s digit checks, on the digits after `%2B` (the `%20` between them are no digits)."""
-    digits = digits_of(_PERCENT_SPACE.sub(" ", m.group()[_PERCENT_PLUS.match(m.group()).end() :]))
+    """`intl_phone_hit`'s digit checks on the digits after `%2B` or '+' (the `%20` between them are no digits); after
+    `tel:`, those of a national number."""
+    value = _PERCENT_SPACE.sub(" ", m.group())
+    plus = _PERCENT_PLUS.match(value)
+    if plus is None and value[0] != "+":
+        digits = digits_of(value)
+        return (m.start(), m.end(), "PHONE") if 9 <= len(digits) <= 15 and not trivial_digits(digits) else None
+    digits = digits_of(value[plus.end() if plus else 1 :])
     if 8 <= len(digits) <= 15 and country_code_ok(digits) and not trivial_digits(digits):
         return m.start(), m.end(), "PHONE"
     return None
@@ -366,6 +396,12 @@ _MAIL_HEADER = re.compile(
 )
 
 
+def _mail_ending(tld: str) -> bool:
+    """A top-level domain that mail addresses end in: a generic one of `_MAIL_TLDS` or a country's (two letters that
+    name no kind of file)."""
+    return (len(tld) == 2 and tld not in _FILE_LIKE_TLDS) or tld in _MAIL_TLDS
+
+
 def find_spelled_emails(text: str) -> Iterator[Hit]:
     """Addresses written `local at domain.tld` (pipermail): both scan paths run this, on the text as given."""
     for at in _SPELLED_AT.finditer(text):
@@ -387,7 +423,7 @@ def spelled_email_hit(text: str, at: int, domain: re.Match[str]) -> Hit | None:
     if glued:
         if tld not in _UNDERSCORE_TLDS:
             return None
-    elif not ((len(tld) == 2 and tld not in _FILE_LIKE_TLDS) or tld in _MAIL_TLDS):
+    elif not _mail_ending(tld):
         return None
     local = _SPELLED_LOCAL.search(text, max(0, at - 65), at)
     if local is None or local.group()[-1] in ".-+%" or _NOT_A_MAILBOX.fullmatch(local.group()):
@@ -431,14 +467,18 @@ _PROSE_BEFORE_AT = frozenset(
 
 
 def _plain_at_not_mailbox(text: str, m: re.Match[str]) -> bool:
-    """`available at python.org`, `the numpy.ndarray at numpy.org`: `_EMAIL_OBFUSCATED`'s plain form (` at ` and
-    real dots, no bracket and no spelled dot) runs in any text that has some hint elsewhere, so it takes
-    `spelled_email_hit`'s tests of what is no mailbox: a prose word, an article before, a file or version, a
-    project's object at the project's site."""
+    """`available at python.org`, `the numpy.ndarray at numpy.org`, `break at autograd.grad`: `_EMAIL_OBFUSCATED`'s
+    plain form (` at ` and real dots, no bracket and no spelled dot) runs in any text that has some hint elsewhere,
+    so it takes `spelled_email_hit`'s tests of what is no mailbox: a host (no URL's path after it) with a mail
+    domain's ending; not a prose word, a word after an article, a file or version, or a project's object at the
+    project's site."""
     value = m.group()
     local, sep, domain = value.partition(" at ") if " at " in value else value.partition(" AT ")
     if not sep or any(ch in value for ch in "[({<") or "dot" in domain.lower().split():
         return False
+    host = _SPELLED_DOMAIN.match(text, m.end() - len(domain.lstrip()))
+    if host is None or not _mail_ending(host.group(1).lower()):
+        return True  # `tested at test_validation.py`, `break at autograd.grad`, `viewer at pytorch.org/memory_viz`
     local = local.strip()
     if local.lower() in _PROSE_BEFORE_AT or _NOT_A_MAILBOX.fullmatch(local):
         return True
@@ -495,12 +535,17 @@ def email_hit(text: str, m: re.Match[str]) -> Hit | None:
             return None
     if "x." in text[max(0, end - 10) : end] and _SCALED_IMAGE.search(m.group()):
         return None
-    at = m.group().find("@")  # the plain form; escaped and spelt-out '@'s are left as they were
-    if at > 0 and (image := _IMAGE_NAME.search(m.group())) is not None:
+    value = m.group()
+    at, dot = value.find("@"), value.rfind(".")  # the plain '@'; escaped and spelt-out ones are left as they were
+    if 0 < at < dot and value[dot + 1 :].lower() in _FILE_EXTENSIONS:
         # `badge/slack-@mlflow--users-CF0E5B.svg` is an image; `jane@example.org.png` is an address in a file name
-        if "." not in m.group()[at : image.start()]:
+        if "." not in value[at:dot]:
             return None
-        end = start + image.start()
+        end = m.start() + dot
+    if text.startswith("(", end):
+        return None  # `L@D@L.conjugate()`: a method called on a matrix product
+    if at == 1 and start and text[start - 1] == "\\" and text[start] in "ntr":
+        return None  # `"\n@triton.jit"`: an escaped line break before a decorator
     if text.endswith("@localhost", start, end) and _generic_account(text[start : end - 10]):
         return None
     if text.startswith("git@", start) and text[end : end + 1] in (":", "/"):
@@ -774,13 +819,9 @@ def find_ips(text: str) -> Iterator[Hit]:
 
 def ipv4_hit(text: str, m: re.Match[str]) -> Hit | None:
     start = m.start()
-    if not public_ip(m.group()) or _VERSION_CONTEXT.search(text, max(0, start - 16), start):
+    if not public_ip(m.group()) or counting_digits(digits_of(m.group())):  # `1.2.3.4`: the placeholder docs write
         return None
-    if counting_digits(digits_of(m.group())):  # `1.2.3.4`, `123.45.67.89`: the placeholders docs write
-        return None
-    if start and text[start - 1] == "=" and _PACKAGE_VERSION.search(text, max(0, start - 72), start):
-        return None
-    if _VERSION_COMPARISON.search(text, max(0, start - 6), start):
+    if versions.is_version(text, start, m.end()):  # `version 5.4.2.1`, `Python 2.7.2.2`, `opencv-python==4.8.0.76`
         return None
     return start, m.end(), "IPV4"
 

@@ -8,8 +8,9 @@ Both scan paths run `find_disguised_emails` on the text as given; the C pre-scan
 text). Each search runs on a twin of the text where the disguise is undone, and keeps only the hits that the disguise
 hid (those that contain a tag, a break or a mark); the rest are `_EMAIL`'s own.
 
-Spaced addresses are a pattern of their own, `_SPACED_EMAIL`, with a candidate list in the pre-scan like `_EMAIL`'s
-(`triggers._PATTERNS`); the reference runs `find_spaced_emails` beside `detectors.find_emails`.
+Spaced addresses, and addresses with '#' for '@' (`zhang.wei#example.cn`), are patterns of their own,
+`_SPACED_EMAIL` and `_HASH_EMAIL`, with candidate lists in the pre-scan like `_EMAIL`'s (`triggers._PATTERNS`); the
+reference runs `find_spaced_emails` and `find_hash_emails` beside `detectors.find_emails`.
 """
 
 from __future__ import annotations
@@ -45,16 +46,23 @@ _TWINS = {k: v for k, v in detectors.ASCII_TWINS.items() if k != 0xFF0E} | {0xFE
 
 
 #: An address with one or two spaces (or tabs) beside its '@': `alice @ example.com`, `alice@ example.com`, `alice
-#: @example.com`, as forum posts and pages that hope to escape scrapers write them. The local part is the whole run
-#: of address characters before the spaces, as in `_EMAIL` (the pre-scan lists its start); the domain is that of
-#: `detectors._SPELLED_DOMAIN`. The matrix product has this shape (`A @ B.T`, `x @ w.weight`, `u @ np.diag(s)`), so
-#: `spaced_email_hit` wants more than the shape.
+#: @example.com`, as forum posts and pages that hope to escape scrapers write them, and with its dots spaced or
+#: spelled too (`jane . doe @ example . com`, `jane @ example dot com`). The local part is the whole run of address
+#: characters before the spaces, as in `_EMAIL` (the pre-scan lists its start, and the start of each spaced part
+#: before it); the domain is that of `detectors._SPELLED_DOMAIN` and ends in a mail domain's ending (so that
+#: `example . com . Then` ends at `com`). The matrix product has this shape (`A @ B.T`, `x @ w.weight`, `u @
+#: np.diag(s)`), so `spaced_email_hit` wants more than the shape.
+_SPACED_DOT = r"[ \t]{1,2}(?:\.|dot|DOT)[ \t]{1,2}"
+_MAIL_ENDINGS = "|".join(sorted(detectors._MAIL_TLDS | detectors._UNDERSCORE_TLDS, key=lambda t: (-len(t), t)))
 _SPACED_EMAIL = re.compile(
-    r"(?P<local>[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{0,63})(?:[ \t]{1,2}@[ \t]{0,2}|@[ \t]{1,2})"
-    r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,6}(?P<tld>[A-Za-z]{2,24}))"
+    rf"(?P<local>[\w+\-%](?<![\w.+\-%][\w+\-%])[\w.+\-%]{{0,63}}(?:{_SPACED_DOT}[\w+\-%][\w.+\-%]{{0,63}}){{0,3}})"
+    r"(?:[ \t]{1,2}@[ \t]{0,2}|@[ \t]{1,2})"
+    rf"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{{0,61}}[A-Za-z0-9])?(?:\.|{_SPACED_DOT})){{1,6}}"
+    rf"(?P<tld>{_MAIL_ENDINGS}))"
     r"(?a:(?![\w\-@/(\[]|\.\w))"
 )
 _SPACED_HINTS = ("@ ", " @", "@\t", "\t@")
+_SPACED_DOTS = re.compile(_SPACED_DOT)
 
 
 def find_spaced_emails(text: str) -> Iterator[Hit]:
@@ -70,18 +78,66 @@ def spaced_email_hit(text: str, m: re.Match[str]) -> Hit | None:
     @ w.weight`, `q.T @ self.yy`, `M @ M.mT` end in attributes), and the local part names a mailbox: not a letter
     alone (`a @ b.io`, a product of two variables), a number, file or version (`2 @ 4.99`), a prose word or a word
     after an article (`works with @live.com`, `the team @ example.com`), nor a project's object at the project's
-    site. CJK prose glued before a local part is cut off, as in `email_hit`."""
-    tld, name, start = m.group("tld"), m.group("local"), m.start()
-    if tld not in detectors._MAIL_TLDS and tld not in detectors._UNDERSCORE_TLDS:
-        return None
+    site. Spaced dots count in the local part only when the domain has one too (`Thanks . bob @ example.com` is
+    prose before an address); CJK prose glued before a local part is cut off, as in `email_hit`."""
+    local = m.group("local")
+    domain = _SPACED_DOTS.sub(".", m.group("domain"))
+    cut = 0 if len(domain) < len(m.group("domain")) else max(local.rfind(" "), local.rfind("\t")) + 1
+    if not local.isascii():
+        cut = max(cut, max((c.end() for c in detectors._CJK.finditer(local)), default=0))
+    start, name = m.start() + cut, _SPACED_DOTS.sub(".", local[cut:])
     if len(name) < 2 or name[-1] in ".-+%" or detectors._NOT_A_MAILBOX.fullmatch(name):
         return None
     if name.lower() in detectors._PROSE_BEFORE_AT or detectors._ARTICLE_BEFORE.search(text, max(0, start - 5), start):
         return None
-    if "." in name and name.partition(".")[0].lower() == m.group("domain").partition(".")[0].lower():
+    if "." in name and name.partition(".")[0].lower() == domain.partition(".")[0].lower():
         return None
-    cut = 0 if name.isascii() else max((c.end() for c in detectors._CJK.finditer(name)), default=0)
-    return (start + cut, m.end(), "EMAIL") if cut < len(name) else None
+    return start, m.end(), "EMAIL"
+
+
+#: `zhang.wei#example.cn`: Chinese pages write '#' (or the full-width '＃', or a star, '★' '☆') for the '@' so that
+#: scrapers miss the address, often with a note (`(请把#换成@)`). '#' is everywhere in code and URLs
+#: (`page.html#section.top`, `obj#method.name`, `issue#123`), so `hash_email_hit` wants a mail domain's ending and a
+#: mail word or such a note nearby.
+_HASH_EMAIL = re.compile(
+    r"(?P<local>[\w+\-%](?<![\w.+\-%/?=&#][\w+\-%])[\w.+\-%]{0,63})[#\uff03\u2605\u2606]"
+    r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,6}(?P<tld>[A-Za-z]{2,24}))"
+    r"(?a:(?![\w\-@#/(\[]|\.\w))"
+)
+#: A mail word before the address (`邮箱：`, `E-mail: `, `联系 `), on its line.
+_MAIL_WORD_BEFORE = re.compile(
+    r"(?:(?i:e-?mail|mail|contact|kontakt)|电子邮件|电子邮箱|邮箱|邮件|电邮|信箱|联系|聯繫|郵箱|郵件|メール)[^\n#@＃★☆]{0,24}$"
+)
+#: The note that says what the '#' stands for: `#换成@`, `# 替换为 @`, `(# -> @)`, `replace # with @`.
+_HASH_NOTE = re.compile(r"[#＃★☆]\s{0,2}(?:换成|改成|改为|替换成|替换为|換成|->|→|=>|=|to|with)\s{0,2}[@＠]")
+
+
+def find_hash_emails(text: str) -> Iterator[Hit]:
+    """`_HASH_EMAIL`'s addresses in `text` (the reference scan's search; the pre-scan lists the candidates)."""
+    if "#" in text or (not text.isascii() and ("\uff03" in text or "\u2605" in text or "\u2606" in text)):
+        for m in _HASH_EMAIL.finditer(text):
+            if (hit := hash_email_hit(text, m)) is not None:
+                yield hit
+
+
+def hash_email_hit(text: str, m: re.Match[str]) -> Hit | None:
+    """An address with '#' for '@' when its domain ends in a mail domain's ending in lower case, its local part
+    names a mailbox (no file, version or number; the pattern leaves out the last part of a URL's path or query,
+    `docs/os.html#os.path`), and a mail word stands before it on its line or a note near it says that '#' stands
+    for '@'."""
+    start, local = m.start(), m.group("local")
+    cut = 0 if local.isascii() else max((c.end() for c in detectors._CJK.finditer(local)), default=0)
+    name = local[cut:]
+    if m.group("tld") not in detectors._UNDERSCORE_TLDS or len(name) < 2 or name[-1] in ".-+%":
+        return None
+    if detectors._NOT_A_MAILBOX.fullmatch(name):
+        return None
+    if not (
+        _MAIL_WORD_BEFORE.search(text, max(0, start + cut - 48), start + cut)
+        or _HASH_NOTE.search(text, max(0, start - 80), min(len(text), m.end() + 80))
+    ):
+        return None
+    return start + cut, m.end(), "EMAIL"
 
 
 #: A line break that wrapping put inside an address (with the spaces around it, and a quoted mail's `>`s): right

@@ -171,6 +171,7 @@ def reference_hits(text: str, config: PrivacyConfig) -> list[tuple[int, int, str
     hits: list[tuple[int, int, str]] = list(find_secrets(text, config.secret_min_entropy, config.secret_min_length))
     hits.extend(detectors.find_emails(text))
     hits.extend(disguised.find_spaced_emails(text))
+    hits.extend(disguised.find_hash_emails(text))
     numbers, ibans = detectors.number_windows(text)
     if numbers:
         hits.extend(detectors.find_cn_ids(text, numbers))

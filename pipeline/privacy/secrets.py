@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from lmforge.pipeline.privacy.placeholders import PLACEHOLDERS
-from lmforge.pipeline.privacy.validators import shannon_entropy
+from lmforge.pipeline.privacy.validators import name_words, shannon_entropy
 
 Hit = tuple[int, int, str]
 
@@ -72,6 +72,15 @@ _PROVIDER_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
         ("r8_", r"r8_(?<![0-9A-Za-z_\-]r8_)[0-9A-Za-z]{37}(?![0-9A-Za-z_\-])"),
         ("pplx-", r"pplx-(?<![0-9A-Za-z_\-]pplx-)[0-9A-Za-z]{48}(?![0-9A-Za-z_\-])"),
         ("whsec_", r"whsec_(?<![0-9A-Za-z_\-]whsec_)[0-9A-Za-z+/=]{32,88}(?![0-9A-Za-z_\-+/=])"),
+        # Shopify access tokens and shared secrets (`shpat_`, `shpca_`, `shppa_`, `shpss_`), DigitalOcean personal,
+        # OAuth and refresh tokens (`dop_v1_`, `doo_v1_`, `dor_v1_`), and Mailchimp API keys (32 hex digits and
+        # the data centre, `-us12`): a hex body (the lengths gitleaks' rules use) that `_random_hex` must accept.
+        ("shp", r"shp(?:at|ca|pa|ss)_(?<![0-9A-Za-z_\-]shp.._)[0-9a-fA-F]{32}(?![0-9A-Za-z_\-])"),
+        ("_v1_", r"do[opr]_v1_(?<![0-9A-Za-z_\-]do._v1_)[0-9a-f]{64}(?![0-9A-Za-z_\-])"),
+        ("-us", r"[0-9a-f](?<![0-9A-Za-z_\-][0-9a-f])[0-9a-f]{31}-us[0-9]{1,2}(?![0-9A-Za-z_\-])"),
+        # The signature of an Azure shared access signature (SAS) URL (`…&sp=r&se=…&sig=<base64, URL-encoded>`): it
+        # grants the access by itself. `provider_hit` wants it random.
+        ("sig=", r"[0-9A-Za-z%+/](?<=[?&]sig=[0-9A-Za-z%+/])[0-9A-Za-z%+/=]{19,199}(?![0-9A-Za-z%+/=])"),
     )
 )
 
@@ -81,11 +90,19 @@ _KEYWORDS: tuple[str, ...] = (
     "pass", "pwd", "secret", "token", "key", "auth", "credential", "kennwort", "密码", "口令", "密钥", "令牌",
 )  # fmt: skip
 _VALUE = r"([^\s\"'`,;<>(){}\[\]\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]{1,200})"
+#: A value given after the name it is the value of: `<add key="ApiKey" value="…"/>` in a .NET config, `{"name":
+#: "API_TOKEN", "value": "…"}`, a Kubernetes env entry (`name: DB_PASSWORD` and `value: …` on the next line).
+_VALUE_AFTER_NAME = r",?\s{0,24}[\"']?(?i:value)[\"']?\s{0,3}[:=]\s{0,3}[\"'`]?"
 _ASSIGN_TAIL = re.compile(
-    r"[\w\-]{0,24}[\"'\]]?\s{0,3}(?:=>|:=|=|:|：|\s(?:is|ist|lautet)\s|\s?(?:为|是)\s?)\s{0,3}[\"'`]?"
-    r"(?:(?i:bearer|basic)\s{1,3})?"  # `Authorization: Bearer <token>`, `auth = "Basic <base64 of user:password>"`
+    r"[\w\-]{0,24}[\"'\]]?\s{0,3}(?:(?:=>|:=|=|:|：|\s(?:is|ist|lautet)\s|\s?(?:为|是)\s?)\s{0,3}[\"'`]?"
+    + f"|{_VALUE_AFTER_NAME})"
+    # `Authorization: Bearer <token>`, `auth = "Basic <base64 of user:password>"`, GitHub's `Authorization: token <…>`
+    + r"(?:(?i:bearer|basic)\s{1,3}|(?i:token)[ \t]{1,3})?"
     + _VALUE
 )
+#: The value attribute after a quoted name (`key="ApiKey" value="…"`), where the name holds a key word.
+_NAMED_VALUE = re.compile(r"[\"']\s{0,3}" + _VALUE_AFTER_NAME + _VALUE)
+
 #: Where no operator follows the keyword: a long command-line flag (`--password X`; short ones like `-p` are as
 #: often a port or a path) and an XML element (`<password>X</password>`). The lookbehinds name the whole flag or
 #: tag, so the keyword inside them is where the match starts, as for `_ASSIGN_TAIL`.
@@ -153,11 +170,14 @@ def find_secrets(text: str, min_entropy: float = 3.0, min_length: int = 8) -> It
 _IDENTIFIER = re.compile(r"(?:[A-Z]?[a-z]{2,}|[A-Z]{2,}(?![a-z]))+[0-9]*")
 
 
+_PERCENT_ESCAPE = re.compile("%[0-9A-Fa-f]{2}")
 #: Prefixes of the rules whose body `_random_body` tests.
 _RANDOM_AFTER_PREFIX = ("GOCSPX-", "gsk_", "r8_", "pplx-", "whsec_")
 
 
 def provider_hit(text: str, m: re.Match[str]) -> Hit | None:
+    if text.startswith("sig=", m.start() - 4):
+        return (m.start(), m.end(), "SECRET") if _random_signature(m.group()) else None
     if text.startswith(("hf_", "npm_"), m.start()) and _IDENTIFIER.fullmatch(
         text, text.index("_", m.start()) + 1, m.end()
     ):
@@ -165,14 +185,45 @@ def provider_hit(text: str, m: re.Match[str]) -> Hit | None:
     body = _random_body(m.group())
     if body is not None and not (any(map(str.isdigit, body)) and _has_lower(body) and _has_upper(body)):
         return None
+    if (hex_body := _hex_body(m.group())) is not None and not _random_hex(hex_body):
+        return None
     return m.start(), m.end(), "SECRET"
+
+
+def _random_signature(value: str) -> bool:
+    """A SAS signature is the base64 of a MAC, its '+', '/' and '=' URL-encoded: digits, both cases, a dozen
+    different characters (`<signature>` and fillers are none of that)."""
+    body = _PERCENT_ESCAPE.sub("", value)
+    return any(map(str.isdigit, body)) and _has_lower(body) and _has_upper(body) and len(set(body)) >= 12
+
+
+def _hex_body(value: str) -> str | None:
+    """The hex digits of a Shopify, DigitalOcean or Mailchimp token; None for the other rules."""
+    if value.startswith("shp"):
+        return value[6:]
+    if value.startswith("do") and value[3:7] == "_v1_":
+        return value[7:]
+    if value[32:35] == "-us":
+        return value[:32]
+    return None
+
+
+def _random_hex(body: str) -> bool:
+    """Hex digits as a generator gives them: both digits and letters, and neither a short pattern repeated
+    (`deadbeef` four times, `0123…ef0123…ef`) nor a count (`0123456789abcdef…`), as examples and fillers are."""
+    if not (any(map(str.isdigit, body)) and any(map(str.isalpha, body))) or len(set(body)) < 8:
+        return False
+    if any(body == body[:k] * (len(body) // k) for k in range(1, len(body) // 2 + 1) if len(body) % k == 0):
+        return False
+    steps = [(int(b, 16) - int(a, 16)) % 16 for a, b in zip(body, body[1:], strict=False)]
+    return steps.count(1) < len(steps) // 2
 
 
 def _random_body(value: str) -> str | None:
     """The random part of a token whose rule has only a short prefix or none (Telegram's `<bot id>:<secret>`,
     Discord's `<id>/<token>`, `gsk_<key>` …): it holds digits and both cases, which names and fillers (`gsk_` and
     camel-case words, `whsec_xxxx…`) do not. None for the other rules."""
-    if value[0].isdigit():
+    if value[0].isdigit() and (":" in value or "/" in value) and "%" not in value:  # not a Mailchimp key or a SAS
         return value.rpartition(":" if ":" in value else "/")[2]
     for prefix in _RANDOM_AFTER_PREFIX:
         if value.startswith(prefix):
@@ -216,6 +267,9 @@ def cli_password_hit(text: str, m: re.Match[str]) -> Hit | None:
     return m.start(2), m.end(2), "SECRET"
 
 
+_KEY_WORD = re.compile("(?i)" + "|".join(_KEYWORDS))
+
+
 def assignment_tail(text: str, start: int, end: int) -> re.Match[str] | None:
     """The assignment after the keyword at `start:end`, if any: `= value`, ` is value`, `--flag value`, `<tag>value`."""
     if (
@@ -230,6 +284,11 @@ def assignment_tail(text: str, start: int, end: int) -> re.Match[str] | None:
         m = _FLAG_OR_ELEMENT_TAIL.match(text, end)
     if m is not None and _colon_of_a_name(text, start, end, m):
         return None
+    # `key="ApiKey" value="…"`: the key word's value names the credential that the value attribute holds
+    if m is not None and text.startswith(("'", '"'), m.end(1)):
+        named = _NAMED_VALUE.match(text, m.end(1))
+        if named is not None and _KEY_WORD.search(m.group(1)):
+            return named
     return m
 
 
@@ -298,7 +357,16 @@ def assignment_hit(text: str, m: re.Match[str], min_entropy: float, min_length: 
     if len(value) < min_length:  # the first thing looks_random rejects
         return None
     after = text[m.start(1) + len(value) : m.start(1) + len(value) + 1]
-    if after in ("(", "[") or not looks_random(value, min_entropy, min_length):
+    if after in ("(", "["):
+        return None
+    chosen = _CHOSEN_BY_PEOPLE.search(text, max(0, m.start(1) - 32), m.start(1)) is not None
+    if not looks_random(value, min_entropy, min_length) and not (
+        chosen and _PEOPLES_PASSWORD.fullmatch(value) and shannon_entropy(value) >= min_entropy
+    ):
+        return None
+    # `token="token123"`, `dep_token=dep_token0`: one word and a number names something in code after a key word;
+    # after a password word it may be what a person chose (`summer-2024`)
+    if not chosen and not value.isupper() and name_words(value):
         return None
     if _LOOKUP_KEY.fullmatch(value) and _BARE_KEY.match(text, m.start() - 3):
         return None
@@ -312,8 +380,18 @@ def assignment_hit(text: str, m: re.Match[str], min_entropy: float, min_length: 
     return m.start(1), m.start(1) + len(value), "SECRET"
 
 
+#: The key words whose values people choose (a password), unlike the generated ones of tokens and keys.
+_CHOSEN_BY_PEOPLE = re.compile("(?i)pass|pwd|kennwort|密码|口令")
+#: What a person types as a password after such a word, however much it reads like a name in code: words and a
+#: number or a mark in one piece (`MyPassword2024`, `Sommer2024!`; a hyphen alone is prose: `Admin-provided`). A name
+#: in code after a password word is joined by `_`, `.` or `/` (`s3_password_path`, `settings.DB_PASSWORD`), which
+#: `looks_random` still tells apart.
+_PEOPLES_PASSWORD = re.compile(r"(?=.*[0-9!#%&*+?@])(?=.*[A-Za-z])[A-Za-z0-9!#%&*+?@-]+")
+
+
 def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> bool:
-    """A credential, not a word or a reference: long, mixed character classes, high entropy, no call/attribute."""
+    """A credential, not a word or a reference: long, mixed character classes, high entropy, no call/attribute, no
+    name in code or path of two words or more (`validators.name_words`)."""
     if len(value) < min_length or _NOT_A_VALUE.match(value) or _is_placeholder(value):
         return False
     if value.endswith(")") or "(" in value or value.startswith(("os.", "self.", "env.", "process.", "http")):
@@ -328,12 +406,15 @@ def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> b
         return False
     if _DOTTED_NAME.match(value) and not any(map(_random_part, value.split("."))):
         return False  # `Statistic._sort_key`, `Kind.POSITIONAL_OR_KEYWORD`: code; not `ya29.a0AfH6SMBx…` (OAuth)
-    # The tests below are pure, so each runs only when the answer still depends on it (entropy last: it is dearest).
+    # The tests below are pure, so each runs only when the answer still depends on it (entropy, then the names of
+    # code, last: they are dearest).
     if any(map(str.isdigit, value)):  # passwords and keys nearly always carry a digit; identifiers rarely do
         cased = _has_lower(value) or _has_upper(value) or not value.isalnum()
-        return cased and shannon_entropy(value) >= min_entropy
+        return cased and shannon_entropy(value) >= min_entropy and not _code_name(value)
     if _has_punctuation(value):  # `Kx#pLw!rTz`: punctuation marks a password
-        return (_has_lower(value) or _has_upper(value)) and shannon_entropy(value) >= min_entropy
+        return (
+            (_has_lower(value) or _has_upper(value)) and shannon_entropy(value) >= min_entropy and not _code_name(value)
+        )
     # letters only: `mail_options`, `getElementById` are names; `ceGOKrVfxqroGm` is random (case flips mid-word)
     return (
         _has_lower(value)
@@ -341,7 +422,14 @@ def looks_random(value: str, min_entropy: float = 3.0, min_length: int = 8) -> b
         and len(value) >= 12
         and shannon_entropy(value) >= min_entropy
         and not _camel_case(value)
+        and not _code_name(value)
     )
+
+
+def _code_name(value: str) -> bool:
+    """`PKCS12PrivateKeyTypes`, `s3_full_path`, `/oidc/v1/token`, `SSHPublicKeyTypes`: a name in code or a path of
+    two words or more, whatever its digits and entropy."""
+    return name_words(value) >= 2
 
 
 def _random_part(part: str) -> bool:

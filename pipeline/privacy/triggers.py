@@ -24,7 +24,8 @@ except ImportError:  # pragma: no cover - a machine without a C compiler
 Hit = tuple[int, int, str]
 
 #: The pre-scan's candidate lists, by the index `_prescan.scan` gives them (the provider rules in order, then the
-#: phones that need a cue word, the passwords after a command line's user name, the addresses with a spaced '@').
+#: phones that need a cue word, the passwords after a command line's user name, the addresses with a spaced '@', the
+#: addresses with a '#' for it).
 _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Hit | None]], ...] = (
     (detectors._EMAIL, detectors.email_hit),
     (detectors._EMAIL_OBFUSCATED, detectors.obfuscated_email_hit),
@@ -44,6 +45,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Hit | Non
     (detectors._PHONE_CUED, detectors.cued_phone_hit),
     (secrets._CLI_USER, secrets.cli_password_hit),
     (disguised._SPACED_EMAIL, disguised.spaced_email_hit),
+    (disguised._HASH_EMAIL, disguised.hash_email_hit),
 )
 _MATCHERS = tuple((pattern.match, check) for pattern, check in _PATTERNS)
 

@@ -184,3 +184,125 @@ def counting_digits(digits: str) -> bool:
 
 def digits_of(value: str) -> str:
     return "".join(ch for ch in value if "0" <= ch <= "9")
+
+
+#: The parts of a name in code: an acronym (`HTTP` in `HTTPServer`), a word that may start with a capital, a lone
+#: capital (`X25519`, `AType`), a number.
+_NAME_PART = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+|[A-Z]|[0-9]+")
+#: What joins the segments of snake_case, kebab-case, dotted and namespaced names, paths and entry points.
+_NAME_JOINT = re.compile(r"[_\-./:~]+")
+#: `+xml`, `+jwt`: the suffix of a structured-syntax media type (RFC 6838); `+5` of `Etc/GMT+5`. Elsewhere a '+'
+#: joins no name (base64 holds it).
+_PLUS_SUFFIX = re.compile(r"\+(?:[a-z]{2,6}|[0-9]{1,2})$")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_CAPITAL = re.compile("[A-Z]")
+#: Capitalised words of two letters that names are made of (`ClientId`, `IoError`, `OsPath`, `DeGroote`, `IAmReady`).
+_TWO_LETTER_WORDS = frozenset(
+    ["Am", "An", "As", "At", "Be", "By", "De", "Do", "Db", "Fs", "Go", "He", "Id", "If", "In", "Io", "Ip", "Is", "It",
+     "Me", "My", "No", "Of", "Ok", "On", "Or", "Os", "Pk", "Qt", "So", "Tf", "To", "Tz", "Ui", "Up", "Us", "We"]
+)  # fmt: skip
+#: The letter pairs that make up 0.01% or more of the pairs inside the lower-case words of the Python documentation
+#: (the stdlib part of `lmforge corpus default`): 321 of the 676. A random string of letters holds the others
+#: often, an English word seldom.
+_WORD_PAIRS = frozenset(
+    ["ab", "ac", "ad", "af", "ag", "ai", "ak", "al", "am", "an", "ap", "ar", "as", "at", "au", "av", "aw", "ax", "ay",
+     "ba", "bc", "be", "bi", "bj", "bl", "bo", "bp", "br", "bs", "bt", "bu", "by", "ca", "cc", "ce", "ch", "ci", "ck",
+     "cl", "co", "cr", "cs", "ct", "cu", "cy", "da", "db", "dd", "de", "dg", "di", "dl", "do", "dr", "ds", "dt", "du",
+     "dy", "ea", "eb", "ec", "ed", "ee", "ef", "eg", "eh", "ei", "el", "em", "en", "eo", "ep", "eq", "er", "es", "et",
+     "ev", "ew", "ex", "ey", "fa", "fe", "ff", "fi", "fl", "fo", "fr", "ft", "fu", "fy", "ga", "ge", "gg", "gh", "gi",
+     "gl", "gn", "go", "gr", "gs", "gt", "gu", "ha", "he", "hi", "ho", "hr", "ht", "hu", "ia", "ib", "ic", "id", "ie",
+     "if", "ig", "ik", "il", "im", "in", "io", "ip", "ir", "is", "it", "iv", "ix", "iz", "je", "jo", "ju", "ka", "ke",
+     "kg", "ki", "kl", "kn", "kp", "ks", "kw", "la", "lb", "lc", "ld", "le", "lf", "li", "ll", "lo", "lp", "lr", "ls",
+     "lt", "lu", "lw", "ly", "ma", "mb", "me", "mi", "mm", "mo", "mp", "ms", "mu", "na", "nc", "nd", "ne", "nf", "ng",
+     "ni", "nk", "nl", "nm", "nn", "no", "np", "ns", "nt", "nu", "nv", "ny", "oa", "ob", "oc", "od", "oe", "of", "og",
+     "oi", "ok", "ol", "om", "on", "oo", "op", "or", "os", "ot", "ou", "ov", "ow", "ox", "pa", "pd", "pe", "ph", "pi",
+     "pl", "po", "pp", "pr", "ps", "pt", "pu", "py", "qu", "ra", "rb", "rc", "rd", "re", "rf", "rg", "ri", "rk", "rl",
+     "rm", "rn", "ro", "rp", "rr", "rs", "rt", "ru", "rv", "rw", "ry", "sa", "sc", "se", "sf", "sg", "sh", "si", "sk",
+     "sl", "sm", "sn", "so", "sp", "ss", "st", "su", "sy", "ta", "tc", "td", "te", "tf", "th", "ti", "tl", "tm", "to",
+     "tp", "tr", "ts", "tt", "tu", "tw", "ty", "ua", "ub", "uc", "ud", "ue", "uf", "ug", "ui", "ul", "um", "un", "uo",
+     "up", "ur", "us", "ut", "va", "ve", "vi", "vo", "wa", "we", "wh", "wi", "wl", "wn", "wo", "wr", "ws", "xa", "xc",
+     "xe", "xi", "xp", "xt", "ye", "yi", "yl", "ym", "yn", "yo", "yp", "ys", "yt", "yw", "za", "ze", "zi"]
+)  # fmt: skip
+
+
+def name_words(value: str) -> int:
+    """How many words (two letters or more) `value` has when it reads as a name in code or a path (`dep_token0`,
+    `PKCS12PrivateKeyTypes`, `s3_full_path`, `/oidc/v1/token`, `AWS4-HMAC-SHA256`); 0 when it does not, as random
+    strings seldom do: their letters fall into runs of one or two between case changes and digits (`Xk9pLw2rTz7`),
+    some run is no word (`hk`, `Fxqr`: letter pairs words do not have), letters stand between two numbers
+    (`p4ssw0rd`, `abc123def456`), a segment holds long hex (`1234abcd`), three numbers, two with no capital between
+    them, or a number of seven digits or more, or is a number of five digits or more (`user:123456`)."""
+    words = fragments = longest = 0
+    for segment in _NAME_JOINT.split(_PLUS_SUFFIX.sub("", value)):
+        if not segment:
+            continue
+        if not (segment.isascii() and segment.isalnum()) or _random_segment(segment):
+            return 0
+        parts = _NAME_PART.findall(segment)
+        numbers = [k for k, part in enumerate(parts) if part.isdigit()]
+        if not _numbers_of_a_name(segment, parts, numbers):
+            return 0
+        for i, part in enumerate(parts):
+            if part.isdigit():
+                continue
+            if not _word_like(part, i, parts):
+                return 0
+            words += len(part) >= 2
+            longest = max(longest, len(part))
+            # a run of one or two letters that is no common word and names no number
+            short = len(part) == 2 and not part.isupper() and part not in _TWO_LETTER_WORDS
+            fragments += short or (len(part) == 1 and not numbers and len(parts) > 1)
+    return words if fragments <= 1 and longest >= 4 else 0
+
+
+def _random_segment(segment: str) -> bool:
+    """Hex of eight characters or more (`1234abcd`), or a number of five digits or more (`123456`)."""
+    if segment.isdigit():
+        return len(segment) > 4
+    return len(segment) >= 8 and set(segment) <= _HEX and not segment.isalpha()
+
+
+def _numbers_of_a_name(segment: str, parts: list[str], numbers: list[int]) -> bool:
+    """At most two numbers of six digits or fewer, two only around a capital (`MLKEM768X25519`); in capitals alone
+    one, at the end or before one letter (`AWS4`, `SHA256`, `P384`, `TZ9X`; not `E6F4YSY9ZQ`, `XCTV45EA`); and in a
+    camel-case segment one acronym at most (`ForwardTokenAOTOutput`)."""
+    if len(numbers) > 2 or any(len(parts[k]) > 6 for k in numbers):
+        return False
+    if len(numbers) == 2 and not (numbers[1] - numbers[0] == 2 and _CAPITAL.fullmatch(parts[numbers[0] + 1])):
+        return False
+    if segment.isupper():
+        return not numbers or (len(numbers) == 1 and len(parts[0]) <= 6 and len("".join(parts[numbers[0] + 1 :])) <= 1)
+    return sum(len(part) > 1 and part.isupper() for part in parts) <= 1
+
+
+def _word_like(part: str, i: int, parts: list[str]) -> bool:
+    """`parts[i]` (letters) can be a word of a name: a letter that names a number (`s3`, `X25519`, `Indexer2D`, `2d`),
+    a capital before a word or at the end (`AType`, `LikeT`), an acronym (of five letters at most, four beside a
+    number), a capitalised word, a lower-case word at the start of its segment or (`1hr`, `base64url`) of three
+    letters at most after a number that ends it; and, but for short acronyms and an abbreviation alone in its
+    segment (`ssh`, `oidc`, `pkcs12`), made of the letter pairs words have."""
+    last = len(parts) - 1
+    after_number = i > 0 and parts[i - 1].isdigit()
+    before = parts[i + 1] if i < last else ""
+    if len(part) == 1:
+        if part.isupper() and (after_number or before.isdigit()):
+            return True  # `X25519`, `768X25519`, `Indexer2D`
+        if part.islower() and (after_number or before.isdigit()):
+            return (i == 0 and not after_number) or (i == last and after_number)  # `s3`, `2d`; not `p4ssw0rd`
+        return i == last or (part.isupper() and before[:1].isupper() and before[1:2].islower())
+    if part.isupper():
+        return len(part) <= (4 if after_number or before.isdigit() else 5) or _wordy(part)
+    if part[0].islower() and i > 0:
+        return after_number and i == last and len(part) <= 3 and _wordy(part)
+    if part[0].isupper() and len(part) == 2:
+        return part in _TWO_LETTER_WORDS
+    if i == 0 and part.islower() and len(part) <= 4 and (i == last or (last == 1 and parts[1].isdigit())):
+        return True
+    return _wordy(part)
+
+
+def _wordy(letters: str) -> bool:
+    """At most one letter pair outside `_WORD_PAIRS` per five (none in a word of five letters or fewer)."""
+    word = letters.lower()
+    rare = sum(a + b not in _WORD_PAIRS for a, b in zip(word, word[1:], strict=False))
+    return rare <= (len(word) - 1) // 5

@@ -302,3 +302,129 @@ def test_task_keys_masked_keys_and_more_named_slots_are_no_secret(text: str) -> 
 )
 def test_keys_beside_those_look_alikes_are_still_found(text: str, secret: str) -> None:
     assert (secret, "SECRET") in _found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def load(data: bytes, key: PKCS12PrivateKeyTypes) -> None:",  # cryptography's type hints
+        'params = {"Bucket": bucket, "Key": s3_full_path}',
+        'OIDC_TOKEN_PATH = "/oidc/v1/token"',
+        "y = torch.clamp(x.shape[0], min=1, max=3, dep_token=dep_token0)",
+        'credentials = StaticCredentials(token="token123")',
+        "private_key: _1_KeyScalar = ...",
+        "encryption_properties(footer_key=DIRECT_KEY_128, plaintext_footer=False)",
+        "auth=mlflow.server.auth:create_app",
+        "key = SSHPublicKeyTypes",
+        "token_url = oauth2_redirect_url",
+        'AUTH = "AWS4-HMAC-SHA256"',
+        "secret_ref = /var/run/secrets/workload-spiffe-credentials/x509.credential-bundle.private-key.pem",
+        "token = nyc-taxi/2015/yellow_tripdata_2015-01.csv",
+        "APPLICATION_VND_MARLIN_DRM_CONFTOKEN_XML = 'application/vnd.marlin.drm.conftoken+xml'",
+        "PASSWORD_HASHER = PG_PASSWORD_SCRAM_SHA_256",
+    ],
+)
+def test_names_and_paths_in_code_after_a_key_word_are_no_secret(text: str) -> None:
+    assert [kind for _, kind in _found(text)].count("SECRET") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ('api_key = "3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"', "3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"),  # hex
+        ("token: dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZQ=="),  # base64
+        ("key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        ("access_token=2YotnFZFEjr1zCsicMWpAA", "2YotnFZFEjr1zCsicMWpAA"),  # RFC 6749's example
+        ("secret = mD9_qMaKBAuGPi95KzXYqg", "mD9_qMaKBAuGPi95KzXYqg"),
+        ("token = h480djs93hd8", "h480djs93hd8"),
+        ("token = sdf0o9823sjdfsdf", "sdf0o9823sjdfsdf"),
+        ("key = abc123def456", "abc123def456"),  # letters between two numbers: no name
+        ("password = password1234", "password1234"),  # a word and a number may be what a person chose
+        ('password = "summer-2024"', "summer-2024"),
+        ("password = MyPassword2024", "MyPassword2024"),  # words in camel case, but what a person typed
+        ('"db_pwd": "CorrectHorse9!"', "CorrectHorse9!"),
+        ("API_KEY = E6F4YSY9ZQ", "E6F4YSY9ZQ"),
+        ("token = ABCD1234", "ABCD1234"),  # capitals and a number: a code, not a name
+    ],
+)
+def test_random_values_after_key_words_are_still_secrets(text: str, secret: str) -> None:
+    assert _found(text) == [(secret, "SECRET")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Python 2.7.2.2 was never released",
+        "python-2.7.2.2",
+        "fixed in versions 2.7.2.1 and 2.7.2.2",
+        "supports 2.7.2.2, 3.1.1.6 and 3.2.1",  # a list with a version no address looks like
+        "Releases: 2.7.2.2, 3.1.1.6, 7.1.4.34",
+        "on 2.7.18, 2.7.2.2 or v3.1.1.6",
+        "tested with 2.7.2.2 and later",
+        "AIX 7.1.4.34",
+        # the stdlib's AIX support and distutils' version docs (`lmforge corpus default`)
+        "_aix_bos_rte:\nReturn a Tuple[str, int] e.g., ['7.1.4.34', 1806]\nThe fileset bos.rte represents the current "
+        "AIX run-time level. It's VRMF and\nbuilddate reflect the current ABI levels of the runtime",
+        "The following are examples of invalid version numbers:\n\n    1\n    2.7.2.2\n    1.3.a4\n    1.3pl1\n",
+        "    3.4j\n    1996.07.12\n    3.2.pl0\n    3.1.1.6\n    2g6\n    11g\n",
+        'X25519 = ObjectIdentifier("1.3.101.110")',
+        "OS-release       : 5.10.102.1-microsoft-standard-WSL2",
+        "# using Guile 3.0.5.130-5a1e7.",
+        "RFC 5445 3.8.2.4: The VALUE parameter",
+        "(sections `3.1.3.6`_, `3.2.2.10`_, `3.3.2.11`_)",
+    ],
+)
+def test_four_part_versions_in_their_context_are_no_ip_address(text: str) -> None:
+    assert [kind for _, kind in _found(text)].count("IPV4") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Accepted password for root from 81.169.207.33 port 22 ssh2", ["81.169.207.33"]),
+        ("nameservers 8.8.8.8, 8.8.4.4 and 1.1.1.1", ["8.8.8.8", "8.8.4.4", "1.1.1.1"]),  # addresses alone
+        ("2024-01-01,81.169.207.33,0.25,1.2.3", ["81.169.207.33"]),  # a CSV row: the decimals are other fields
+        ("from 81.169.207.33, 0.25 ms", ["81.169.207.33"]),
+        ("hosts:\n    81.169.207.33\n    93.184.216.34\n", ["81.169.207.33", "93.184.216.34"]),
+        ("range 81.169.207.33-81.169.207.40", ["81.169.207.33", "81.169.207.40"]),
+        ("upgrade the Python host at 81.169.207.33 first", ["81.169.207.33"]),
+        ("raddr=addr(ip='93.186.135.91', port=80), status='ESTABLISHED'", ["93.186.135.91"]),
+        ('"X-Forwarded-For": "81.169.207.33, 93.184.216.34"', ["81.169.207.33", "93.184.216.34"]),
+        ('hosts = ["81.169.207.33", "93.184.216.34"]', ["81.169.207.33", "93.184.216.34"]),
+    ],
+)
+def test_ip_addresses_in_logs_and_lists_are_still_found(text: str, found: list[str]) -> None:
+    assert _found(text) == [(address, "IPV4") for address in found]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # prose ` at ` before a dotted name in a text where a bracketed form switches the obfuscated search on
+        "# More weird corner cases are tested at test_validation.py (at) least",
+        "# Set the flag to graph break at autograd.grad on retry [at] once",
+        "opened by the interactive snapshot viewer at pytorch.org/memory_viz (at) will",
+        "Expected module at node.target to be an input (at) x",
+        # file names, a method called on a matrix product, an escaped line break before a decorator
+        "a filename like 'file@1.txt' is literal",
+        'sys.stderr.write("    file.zip@member.pkl\\n")',
+        "assert_allclose(A, L@D@L.conjugate().T, atol=atol)",
+        'res += "\\n@triton.jit\\n"',
+    ],
+)
+def test_code_prose_and_file_names_around_an_at_are_no_address(text: str) -> None:
+    assert [kind for _, kind in _found(text)].count("EMAIL") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("mail thartmann15 at gmail.com (at) once", "thartmann15 at gmail.com"),
+        ("signed by chris@nuxref.com-prv.asc", "chris@nuxref.com-prv"),  # the key file's name keeps its address
+        ("saved as jane@example.org.txt", "jane@example.org"),
+        ("write to jane@example.com (preferred)", "jane@example.com"),
+        ('"\\t@" + "x\\j@example.com"', "j@example.com"),  # one letter after a backslash, but no escape before it
+    ],
+)
+def test_addresses_beside_those_look_alikes_are_still_found_too(text: str, address: str) -> None:
+    assert (address, "EMAIL") in _found(text)

@@ -1,5 +1,7 @@
 """Forms the filter used to let through (quoted local parts, `-at-`/`_at_`, escaped dots, `@localhost`, keyword-less
-provider tokens, trunk-prefixed national phones), each beside the look-alikes that must stay as they are."""
+provider tokens, trunk-prefixed national phones, phones with percent-encoded spaces, '#' for '@', German and other
+languages' spelled '@' and dots, fully spaced addresses, credentials in key/value attribute pairs, Shopify,
+DigitalOcean and Mailchimp tokens, SAS signatures), each beside the look-alikes that must stay as they are."""
 
 from __future__ import annotations
 
@@ -404,3 +406,250 @@ def test_more_provider_tokens_are_found_without_a_keyword(token: str, context: s
 )
 def test_look_alikes_of_those_tokens_stay(text: str) -> None:
     assert _found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ('<a href="tel:+1%20415%20555%202671">call</a>', '<a href="tel:<PHONE>">call</a>'),
+        ("https://x.com/?to=+44%2020%207946%200958&x=1", "https://x.com/?to=<PHONE>&x=1"),
+        ("https://x.com/?to=+44%252020%25207946%25200958", "https://x.com/?to=<PHONE>"),  # encoded twice
+        ("TEL:+49%2030%2090182736", "TEL:<PHONE>"),
+        ("<a href='tel:030%2090182736'>", "<a href='tel:<PHONE>'>"),  # a national number after the tel: scheme
+    ],
+)
+def test_a_phone_with_percent_encoded_spaces_is_found(text: str, want: str) -> None:
+    assert redact(text) == want
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "?q=+1%20and%202",  # no number after the first space
+        "?size=+12%20px&x=5+3%20y",
+        "tel:+1%20000%20000%200000",  # a filler
+        "tel:12%2034",  # too short
+        "?q=C%2B%2B%2011",
+    ],
+)
+def test_look_alikes_of_phones_with_encoded_spaces_stay(text: str) -> None:
+    assert redact(text) == text
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("邮箱：zhang.wei#example.cn", "邮箱：<EMAIL>"),
+        ("联系邮箱zhang.wei#example.cn，谢谢", "联系邮箱<EMAIL>，谢谢"),
+        ("Email: zhang.wei#example.cn", "Email: <EMAIL>"),
+        ("E-mail：li_na#mail.example.com.cn", "E-mail：<EMAIL>"),
+        ("zhang.wei#example.cn（请把#换成@）", "<EMAIL>（请把#换成@）"),
+        ("Kontakt: hans.mueller#example.de", "Kontakt: <EMAIL>"),
+        ("邮箱：zhang.wei＃example.cn", "邮箱：<EMAIL>"),  # the full-width '#'
+        ("email zhang.wei★example.cn (把★换成@)", "email <EMAIL> (把★换成@)"),  # a star for the '@'
+        ("联系：li☆mail.example.com", "联系：<EMAIL>"),
+    ],
+)
+def test_an_address_with_a_hash_for_its_at_sign_is_found(text: str, want: str) -> None:
+    assert redact(text) == want
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see page.html#section.top",
+        "call obj#method.name here",
+        "fixed in issue#123.",
+        "zhang.wei#example.cn",  # no mail word nor note near it
+        "Email us; the docs are at https://x.org/docs/os.html#os.path",
+        "Email: see README.md#install.com",  # a file's anchor
+        "Email: a#b.com",  # a one-letter local part
+        "E-mail: v2.1#release.com",  # a version
+        "★★★ best.site.com ★★★",
+        "Rating: 5★hotel.com",
+    ],
+)
+def test_hashes_in_code_and_urls_are_no_address(text: str) -> None:
+    assert redact(text) == text
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mail: jane(ät)example(punkt)de",
+        "jane [at] example [punkt] de",
+        "jane (ÄT) example (PUNKT) de",
+        "jane [ät] mail.example.de",
+        "juan [at] ejemplo [punto] es",
+        "jean (at) exemple (point) fr",
+        "jan [at] voorbeeld [punt] nl",
+        "E-Mail: max.mustermann(a)beispiel.de",  # `(a)` glued between the names
+        "max(A)example.de",
+    ],
+)
+def test_german_and_other_languages_spelled_at_and_dot_are_found(text: str) -> None:
+    assert [kind for _, kind in _found(text)] == ["EMAIL"]
+    assert "example" not in redact(text) and "ejemplo" not in redact(text) and "voorbeeld" not in redact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Qualität) ist gut (punkt)",
+        "sieh die Universität (Punkt) de",
+        "x (ät) y",
+        "Punkt (at) Stelle",
+        "Antwort (a) beispiel.de ist richtig",  # `(a)` as a list's label, not glued
+        "see (a) python.org, (b) numpy.org",
+        "np.empty_like(a)\narray.shape",
+        "Dagger(A)xDagger(B)",
+    ],
+)
+def test_look_alikes_of_the_german_spellings_stay(text: str) -> None:
+    assert redact(text) == text
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("Mail jane . doe @ example . com today", "Mail <EMAIL> today"),
+        ("jane . doe @ example . com. Then more", "<EMAIL>. Then more"),
+        ("jane @ mail . example . org", "<EMAIL>"),
+        ("jane.doe  @  example  .  com", "<EMAIL>"),
+        ("联系 zhang . wei @ example . cn", "联系 <EMAIL>"),
+        ("email: jane @ example dot com", "email: <EMAIL>"),  # a spelled dot after a spaced '@'
+        ("jane dot doe @ mail DOT example DOT org", "<EMAIL>"),
+    ],
+)
+def test_a_fully_spaced_address_is_found(text: str, want: str) -> None:
+    assert redact(text) == want
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("x . y @ w . weight", "x . y @ w . weight"),  # code: no mail domain's ending
+        ("a . b @ c . py", "a . b @ c . py"),
+        ("Thanks . b @ example.com", "Thanks . b @ example.com"),  # one letter before the '@'
+        ("Thanks . bob @ example.com", "Thanks . <EMAIL>"),  # spaced dots in the name alone are prose
+        ("v1 . 2 @ example . com", "v1 . 2 @ example . com"),
+        ("x @ w dot weight", "x @ w dot weight"),
+        ("y = A @ B dot T", "y = A @ B dot T"),
+        ("jane @ example dotcom", "jane @ example dotcom"),
+    ],
+)
+def test_spaced_dots_without_an_address_stay(text: str, want: str) -> None:
+    assert redact(text) == want
+    assert scan(text) == scan_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ('<add key="ApiKey" value="Xk9pLw2rTz7Qm4"/>', "Xk9pLw2rTz7Qm4"),
+        ('<add key="Stripe:SecretKey" value="Xk9pLw2rTz7Qm4" />', "Xk9pLw2rTz7Qm4"),
+        ('<add name="DbPassword" value="Xk9pLw2rTz7Qm4"/>', "Xk9pLw2rTz7Qm4"),
+        ('{"name": "API_TOKEN", "value": "Xk9pLw2rTz7Qm4"}', "Xk9pLw2rTz7Qm4"),
+        ('{"Key": "Password", "Value": "summer-2024"}', "summer-2024"),
+        ("env:\n  - name: DB_PASSWORD\n    value: Xk9pLw2rTz7Qm4", "Xk9pLw2rTz7Qm4"),
+        ("the token value: Xk9pLw2rTz7Qm4", "Xk9pLw2rTz7Qm4"),
+    ],
+)
+def test_a_credential_in_a_key_value_attribute_pair_is_found(text: str, secret: str) -> None:
+    assert _found(text) == [(secret, "SECRET")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<add key="Theme" value="Xk9pLw2rTz7Qm4"/>',  # the name is no credential's
+        '<add key="TokenLifetime" value="3600"/>',
+        '<add key="ApiKeyHeader" value="X-Api-Key"/>',
+        '<add key="webpages:Version" value="3.0.0.0"/>',
+        "env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db}",
+        "key values: ['a', 'b']",
+    ],
+)
+def test_key_value_pairs_without_a_credential_stay(text: str) -> None:
+    assert [kind for _, kind in _found(text)].count("SECRET") == 0
+
+
+_HEX32 = "8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e"
+_HEX64 = _HEX32 + "1b3d5f7a9c2e4f6a8b0d1e3f5a7b9c2d"
+SHOPIFY_DO_MAILCHIMP = [
+    "shpat_" + _HEX32,  # Shopify access token
+    "shpss_" + _HEX32,  # Shopify shared secret
+    "shpca_" + _HEX32.upper(),
+    "shppa_" + _HEX32,
+    "dop_v1_" + _HEX64,  # DigitalOcean personal access token
+    "doo_v1_" + _HEX64,
+    "dor_v1_" + _HEX64,
+    _HEX32 + "-us12",  # Mailchimp API key with its data centre
+    _HEX32 + "-us6",
+]
+
+
+@pytest.mark.parametrize("token", SHOPIFY_DO_MAILCHIMP, ids=lambda t: t[:8])
+@pytest.mark.parametrize("context", ["{}", "see {} here", '"{}"', "key:{}", "中文{}中文"])
+def test_shopify_digitalocean_and_mailchimp_tokens_are_found_without_a_keyword(token: str, context: str) -> None:
+    text = context.format(token)
+    assert _found(text) == [(token, "SECRET")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shpat_" + "0" * 32,  # fillers and examples, not generated keys
+        "shpat_" + "deadbeef" * 4,
+        "shpss_0123456789abcdef0123456789abcdef",
+        "dop_v1_" + "a" * 64,
+        "dop_v1_" + "0123456789abcdef" * 4,
+        "0123456789abcdef0123456789abcdef-us12",
+        "xshpat_" + _HEX32,  # glued to a word
+        "shpat_" + _HEX32 + "0",  # too long
+        "shpxx_" + _HEX32,
+        "dop_v2_" + _HEX64,
+        _HEX32 + "-user",
+        _HEX32 + "-us123",
+        "x" + _HEX32 + "-us1",
+    ],
+)
+def test_look_alikes_of_shopify_digitalocean_and_mailchimp_tokens_stay(text: str) -> None:
+    assert _found(text) == []
+
+
+_SAS_SIGNATURE = "Xk9pLw2rTz7Qm4aB3dE5fG7hJ9kL1mN3pQ5rS7t%2B%2F%3D"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        # an Azure shared access signature: the URL's `sig` grants the access by itself
+        (f"https://acct.blob.core.windows.net/c/b.txt?sv=2020-08-04&sp=r&se=2030-01-01&sig={_SAS_SIGNATURE}", None),
+        (f"?sig={_SAS_SIGNATURE}&x=1", None),
+        # GitHub's `Authorization: token <…>` scheme before a credential without a provider prefix
+        ('curl -H "Authorization: token 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"', "3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"),
+    ],
+)
+def test_a_sas_signature_and_a_token_after_the_token_scheme_are_found(text: str, secret: str | None) -> None:
+    assert _found(text) == [(secret or _SAS_SIGNATURE, "SECRET")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "?sig=" + "a" * 30,  # no digit, one case: a filler
+        "?sig=<signature>&sv=2020",
+        "&sig=abcdefghijklmnopqrstuvwxyz0123",
+        "design=Xk9pLw2rTz7Qm4aB3dE5fG7hJ9",  # `sig=` inside a word, not a query parameter
+        "auth: token\nnext_line = 1",
+    ],
+)
+def test_look_alikes_of_sas_signatures_and_token_schemes_stay(text: str) -> None:
+    assert [kind for _, kind in _found(text)].count("SECRET") == 0

@@ -108,11 +108,37 @@ FRAGMENTS = (
     "pplx-", "whsec_", "docker run -u app:staff", "(14118073569, 698095554475)", "phones = [13912345678, 5]",
     # context words that turn numbers into negatives
     "order no. ", "Invoice #", "ISBN ", "ver: ", "Social Security ", "订单号", "Rechnungsnummer: ",
+    # percent-encoded spaces in a phone, '#' for '@', German and other spelled forms, spaced dots, key/value pairs,
+    # Shopify, DigitalOcean and Mailchimp tokens, and their look-alikes
+    "tel:+1%20415%20555%202671", "+44%2020%207946%200958", "+44%252020%25207946", "TEL:030%2090182736", "tel:",
+    "Tel:1%20", "+123456%20", "%20", "%2520", "+1%2", "l:1%20",
+    "邮箱：zhang.wei#example.cn", "Email: li#mail.example.com.cn", "zhang.wei#example.cn（请把#换成@）", "#换成@",
+    "page.html#section.top", "obj#method.name", "issue#123", "docs/os.html#os.path", "?a=b#c.com", "a#b#c.com",
+    "x#" + "y" * 63 + ".com", "x#" + "y" * 64 + ".com", "w" * 65 + "#example.com", "#a.b", "a#.com",
+    "jane(ät)example(punkt)de", "jane [at] example [punkt] de", "jane (ÄT) example (PUNKT) de", "ät)", "ÄT]",
+    "ät ]", "(ät)", "[Ät]", "x (punto) es", "jane . doe @ example . com", "a . b . c . d . e @ x . org",
+    "jo @ x  .  org", "jo @ x . ", "jo .  @ x.org", " . jo @ x.org", "Thanks . bob @ example.com",
+    '<add key="ApiKey" value="Xk9pLw2rTz7Qm4"/>', '<add name="DbPassword" value="Xk9pLw2rTz7Qm4"/>',
+    '{"name": "API_TOKEN", "value": "Xk9pLw2rTz7Qm4"}', "- name: DB_PASSWORD\n    value: Xk9pLw2rTz7Qm4",
+    "token ,   'VALUE' = Xk9pLw2rTz7Qm4", "key value", "key valueFrom:", "key\n" + " " * 30 + "value: Ab12Cd34",
+    "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", "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", "shp", "php", "xshpat_",
+    "dop_v1_" + "8f3a9c1e5b7d2f4a" * 4, "doo_v1_", "dor_v1_" + "a" * 64, "v1", "_v1_",
+    "8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e-us12", "x8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e-us1", "-us1", "-user",
+    "Python 2.7.2.2", "versions 2.7.2.1 and 2.7.2.2", "AIX 7.1.4.34", "2.7.2.2, 3.1.1.6 and 3.2.1",
+    "\n    2.7.2.2\n    1.3.a4\n", 'ObjectIdentifier("2.5.29.14")', "81.169.207.33-abc", "81.169.207.33, 0.25",
+    "PKCS12PrivateKeyTypes", "key: PKCS12PrivateKeyTypes", '"Key": s3_full_path', 'token="token123"',
+    "邮箱：zhang.wei＃example.cn", "zhang.wei★example.cn", "li☆mail.example.com", "★x.com", "a＃", "＃b.com",
+    "max(a)beispiel.de", "x(A)y.de", "(a)x.de", "x(a) y.de", "x (a)y.de", "f(a)\n", "(a)", "(A)", "a)", "(a",
+    "?sig=Xk9pLw2rTz7Qm4aB3dE5fG7hJ9kL1mN3pQ5rS7t%2B%2F%3D", "&sig=" + "a" * 30, "design=", "sig=", "?sig=%2",
+    "Authorization: token 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c", "auth: token ", "token\tXk9pLw2rTz7Qm4",
+    "jane @ example dot com", "jane dot doe @ x DOT org", "x @ w dot weight", "jo @ x dot", "jo dot @ x.org",
+    " dot jo @ x.org", "jo @ xdot com", "jo @ x  dot  org",
+    "089 - 123 45 67", "0221 - 5550199", "08 - 12 13 - 17", "1 - 2", " - 1234567 - 89",
 )  # fmt: skip
-FILLER = "abcxyzAKQ_ 019.,:;-/()[]{}<>@+%='\"\n\t\xa0\u3000éß中文测试为是：\u0130\u212a\ud800\U0001f600"
+FILLER = "abcxyzAKQ_ 019.,:;-/()[]{}<>@+%#='\"\n\t\xa0\u3000éäß中文测试为是：＃★\u0130\u212a\ud800\U0001f600"
 TEXTS = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(alphabet=FILLER, max_size=12)), max_size=24).map("".join)
 #: Few characters, many hints: windows merge, hint limits switch to "whole text", lookbehinds see separators.
-DENSE = st.text(alphabet="0123456789.:@+- ()/aAfFxX[]kK=_", max_size=400)
+DENSE = st.text(alphabet="0123456789.:@+- ()/aAfFxX[]kK=_#%", max_size=400)
 
 
 @contextmanager

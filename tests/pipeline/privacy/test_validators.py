@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 
 from lmforge.pipeline.privacy.secrets import looks_random
@@ -13,6 +16,7 @@ from lmforge.pipeline.privacy.validators import (
     iban_ok,
     isbn13_ok,
     luhn_ok,
+    name_words,
     negative_context,
     public_ip,
     shannon_entropy,
@@ -131,3 +135,67 @@ def test_country_codes_are_a_prefix_code() -> None:
 )
 def test_country_code_ok(digits: str, ok: bool) -> None:
     assert country_code_ok(digits) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("dep_token0", 2),
+        ("token123", 1),
+        ("PKCS12PrivateKeyTypes", 4),
+        ("s3_full_path", 2),
+        ("/oidc/v1/token", 2),
+        ("AWS4-HMAC-SHA256", 3),
+        ("X448PublicKey", 2),
+        ("X25519PublicKey", 2),
+        ("PositionalIndexer2D", 2),
+        ("cache_creation_input_tokens_above_1hr", 6),
+        ("application/vnd.marlin.drm.conftoken+xml", 5),
+        ("ck::tensor_operation::element_wise::PassThrough", 7),
+        ("FiberForceLengthPassiveDeGroote2016", 6),
+    ],
+)
+def test_names_in_code_are_counted_in_words(value: str, words: int) -> None:
+    assert name_words(value) == words
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Xk9pLw2rTz7",  # runs of one or two letters between case changes and digits
+        "SlAV32hkKG",
+        "2YotnFZFEjr1zCsicMWpAA",
+        "h480djs93hd8",  # letters between numbers
+        "abc123def456",
+        "p4ssw0rd",
+        "lsdajfh923874",  # letter pairs no word has
+        "1234abcd",  # hex
+        "c0a8a20f903a4915b94db8de3ea63195",
+        "user:123456",  # a long number alone
+        "E6F4YSY9ZQ",  # capitals and two numbers
+        "k9Xzm43nBGo=",  # base64
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ],
+)
+def test_random_strings_are_no_names(value: str) -> None:
+    assert name_words(value) == 0
+
+
+_ALPHABETS = {
+    "hex": "0123456789abcdef",
+    "base64": string.ascii_letters + string.digits + "+/",
+    "base64url": string.ascii_letters + string.digits + "-_",
+    "alphanumeric": string.ascii_letters + string.digits,
+    "lower case and digits": string.ascii_lowercase + string.digits,
+}
+
+
+@pytest.mark.parametrize("alphabet", _ALPHABETS, ids=str)
+def test_random_strings_of_twenty_characters_or_more_stay_random(alphabet: str) -> None:
+    # a fixed sample of 2000 random keys: at most one in a thousand may read as a name (of keys of 16 characters
+    # about 1 in 5000 does, of 20 or more none in 20000), and so lose a key with a digit and a high entropy
+    rng = random.Random(1729)
+    chars = _ALPHABETS[alphabet]
+    keys = ["".join(rng.choice(chars) for _ in range(rng.randint(20, 40))) + "7" for _ in range(2000)]
+    assert sum(name_words(key) > 0 for key in keys) <= len(keys) // 1000
+    assert sum(not looks_random(key) for key in keys if shannon_entropy(key) >= 3.5) <= len(keys) // 1000

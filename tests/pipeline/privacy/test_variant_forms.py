@@ -36,6 +36,8 @@ def test_two_numbers_joined_by_a_slash_are_one_phone(phone: str) -> None:
     [
         "089 / 12 34 56 78",
         "030 / 1234567",
+        "089 - 123 45 67",  # a spaced dash after the area code
+        "0221 - 5550199",
         "+49 (0)89 12345678",
         "+49 (0)89 / 12 34 56 78",
         "0033 1 42 68 53 00",
@@ -58,6 +60,9 @@ def test_german_french_and_uk_ways_of_writing_a_phone(phone: str) -> None:
         "ratio 0123 / 4567 8",
         "Umsatz 02 3 10 20 30 Mio.",
         "see 415-555-0173/2024-05-01",
+        "Öffnungszeiten 08 - 12 und 13 - 17 Uhr",
+        "Saison 2010 - 2015 2016 - 2020",
+        "Spiel 05 - 10 - 2020",
     ],
 )
 def test_numbers_around_a_slash_that_are_no_phone_stay(text: str) -> None:
