@@ -51,6 +51,46 @@ def _environment_restored():
         os.environ.update(saved)
 
 
+def _mlflow_globals() -> tuple | None:
+    """MLflow's process-wide tracking and registry URIs as set (None: follow MLFLOW_TRACKING_URI), when MLflow is
+    loaded; None when it is not (then nothing can have set them)."""
+    import sys
+
+    if "mlflow" not in sys.modules:
+        return None
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    return tracking_utils._tracking_uri, registry_utils._registry_uri
+
+
+def _put_mlflow_globals_back(saved: tuple | None) -> None:
+    now = _mlflow_globals()
+    if now is None or now == saved:
+        return
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    tracking_utils._tracking_uri, registry_utils._registry_uri = saved or (None, None)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _mlflow_pointed_back_after_each_module():
+    """A module fixture that points MLflow at its own store (`mlflow.set_tracking_uri`, a library call in it that
+    does) leaves no later module there: `MlflowClient()` in the next module's test read the other store."""
+    saved = _mlflow_globals()
+    yield
+    _put_mlflow_globals_back(saved)
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_pointed_back():
+    """The same for each test: MLflow's URIs as the test found them (its module's fixtures' setting included)."""
+    saved = _mlflow_globals()
+    yield
+    _put_mlflow_globals_back(saved)
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
