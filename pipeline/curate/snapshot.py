@@ -267,9 +267,15 @@ def _finished_work(folder: Path, snapshots: Path) -> bool:
     return is_done(snapshots / folder.name) and not (folder / PENDING).exists()
 
 
+def _own_temporary(path: Path) -> Path:
+    """A name beside `path` that no other run of the snapshot writes (its pid and a random tag): written there, then
+    renamed onto `path` whole, so no run ever reads a file another is still writing."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
 def _write_atomically(path: Path, text: str) -> None:
     """A file cut short by a crash must not stand for the whole (`PENDING` is read by every later run)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = _own_temporary(path)
     tmp.write_text(text)
     os.replace(tmp, path)
 
@@ -315,8 +321,7 @@ def _unique_ids(parts: list[tuple[Path, str]], out_dir: Path) -> tuple[list[Path
             )
         out_dir.mkdir(parents=True, exist_ok=True)
         new = out_dir / part.name
-        # under a name of this run's own, renamed whole: never a half-written part where another run may look
-        tmp = out_dir / f".{part.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+        tmp = _own_temporary(new)  # never a half-written part where another run may look
         pq.write_table(table.filter(pc.invert(mask)), tmp, compression="zstd")
         os.replace(tmp, new)
         out.append(new)
